@@ -1,0 +1,19 @@
+"""skhp: Keras models as scikit-learn estimators with tunable training craft.
+
+Examples
+--------
+>>> import skhp
+>>> skhp.KerasClassifier(schedule="cosine", warmup=2).get_params()["schedule"]
+'cosine'
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from skhp.estimators import KerasClassifier, KerasRegressor
+
+try:
+    __version__ = version("skhp")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0"
+
+__all__ = ["KerasClassifier", "KerasRegressor", "__version__"]

@@ -1,0 +1,155 @@
+"""Weight initializers by name, applied to every layer that has a kernel.
+
+The estimators build a model (the built-in MLP or a user's builder) and then
+draw every kernel again from the chosen initializer, so the ``initializer``
+parameter takes effect whatever built the model. The same two steps put an L2
+penalty on every kernel (``weight_decay``).
+"""
+
+import keras
+
+from skhp._validation import check_choice
+
+__all__ = ["INITIALIZERS", "get_initializer", "apply_initializer", "apply_weight_decay"]
+
+
+def _initializer_names():
+    names = {
+        "glorot_normal", "glorot_uniform", "he_normal", "he_uniform", "lecun_normal",
+        "lecun_uniform", "orthogonal", "random_normal", "random_uniform",
+        "truncated_normal", "variance_scaling", "zeros", "ones", "identity", "constant",
+    }
+    for name in dir(keras.initializers):
+        obj = getattr(keras.initializers, name)
+        if isinstance(obj, type) and issubclass(obj, keras.initializers.Initializer):
+            if obj is not keras.initializers.Initializer:
+                names.add(name)
+    return frozenset(names)
+
+
+#: Initializer names Keras knows: class names such as ``HeNormal`` and the
+#: snake-case aliases such as ``he_normal``.
+INITIALIZERS = _initializer_names()
+
+
+def get_initializer(initializer, seed=None):
+    """Return a Keras initializer for a name, config dict or object, seeded.
+
+    Parameters
+    ----------
+    initializer : str, dict or keras.initializers.Initializer
+        Any Keras initializer name (``"he_normal"``, ``"GlorotUniform"``, ...),
+        a serialized config, or an instance.
+    seed : int or None
+        Seed for initializers that draw random numbers; None keeps the
+        initializer's own.
+
+    Returns
+    -------
+    keras.initializers.Initializer
+
+    Examples
+    --------
+    >>> get_initializer("he_normal", seed=0).get_config()["seed"]
+    0
+    """
+    if isinstance(initializer, keras.initializers.Initializer):
+        obj = initializer
+    elif isinstance(initializer, (str, dict)):
+        try:
+            obj = keras.initializers.get(initializer)
+        except ValueError:
+            check_choice(initializer, "initializer", INITIALIZERS)
+            raise
+    else:
+        raise TypeError(
+            "initializer must be a Keras initializer name, config dict or "
+            f"keras.initializers.Initializer, got {initializer!r}."
+        )
+    config = obj.get_config()
+    if seed is not None and "seed" in config:
+        config["seed"] = seed
+        obj = type(obj).from_config(config)
+    return obj
+
+
+def _kernel_layers(model):
+    # _flatten_layers also reaches layers nested in sub-models and custom layers.
+    return [layer for layer in model._flatten_layers() if getattr(layer, "kernel", None) is not None]
+
+
+def apply_initializer(model, initializer, seed=None):
+    """Redraw the kernel of every layer of ``model`` from ``initializer``.
+
+    Each layer gets its own seed (``seed + i``) so that layers of the same shape
+    do not receive identical weights. Biases are left as built (zeros).
+
+    Parameters
+    ----------
+    model : keras.Model
+        A built model.
+    initializer : str, dict or keras.initializers.Initializer
+        See :func:`get_initializer`.
+    seed : int or None
+        Base seed; None draws fresh random weights.
+
+    Returns
+    -------
+    int
+        The number of kernels redrawn.
+
+    Examples
+    --------
+    >>> import keras
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    >>> apply_initializer(model, "zeros")
+    1
+    >>> float(abs(model.layers[0].kernel.numpy()).sum())
+    0.0
+    """
+    layers = _kernel_layers(model)
+    for i, layer in enumerate(layers):
+        init = get_initializer(initializer, None if seed is None else seed + i)
+        kernel = layer.kernel
+        kernel.assign(init(kernel.shape, dtype=kernel.dtype))
+        if hasattr(layer, "kernel_initializer"):
+            layer.kernel_initializer = init
+    return len(layers)
+
+
+def apply_weight_decay(model, weight_decay):
+    """Put an L2 penalty ``weight_decay · Σw²`` on every kernel of ``model``.
+
+    The penalty joins ``model.losses`` and so the training loss, and is kept in
+    the layers' configs so that a saved model reloads with it.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A built model.
+    weight_decay : float
+        The L2 factor, >= 0; 0 removes nothing and adds nothing.
+
+    Returns
+    -------
+    int
+        The number of kernels regularized.
+
+    Examples
+    --------
+    >>> import keras
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    >>> apply_weight_decay(model, 1e-3)
+    1
+    >>> len(model.losses)
+    1
+    """
+    if not weight_decay:
+        return 0
+    layers = _kernel_layers(model)
+    regularizer = keras.regularizers.L2(weight_decay)
+    for layer in layers:
+        layer.kernel.regularizer = regularizer
+        if hasattr(layer, "kernel_regularizer"):
+            layer.kernel_regularizer = regularizer
+    return len(layers)

@@ -1,0 +1,595 @@
+"""Learning-rate schedules configured in epochs and applied per optimizer step.
+
+Every schedule here is a :class:`keras.optimizers.schedules.LearningRateSchedule`:
+Keras calls it with the optimizer's step counter, it returns the learning rate
+for that step, and ``get_config`` returns exactly its constructor arguments so
+that a saved model reloads with its schedule. Users speak in epochs; the
+estimators fill in ``steps_per_epoch`` from the data and batch size. Where Keras
+already has the curve (inverse-time, exponential, polynomial, cosine and cosine
+with restarts) the schedule delegates to it.
+
+The estimators accept a schedule by name (see :data:`SCHEDULES`) or as an
+object; :func:`make_schedule` is the factory they use.
+"""
+
+import inspect
+import math
+
+import keras
+from keras import ops
+from keras.optimizers.schedules import LearningRateSchedule
+
+from skhp._validation import check_choice, check_number
+
+__all__ = [
+    "Constant",
+    "TimeDecay",
+    "ExponentialDecay",
+    "Ramp",
+    "LinearToZero",
+    "CosineAnnealing",
+    "CosineRestarts",
+    "OneCycle",
+    "Warmup",
+    "SCHEDULES",
+    "make_schedule",
+    "with_steps_per_epoch",
+]
+
+_register = keras.saving.register_keras_serializable(package="skhp")
+
+
+def _check_lr(value, name="initial_learning_rate"):
+    return check_number(value, name, low=0, closed="neither")
+
+
+def _check_epochs(value, name="epochs"):
+    return check_number(value, name, low=0, closed="neither")
+
+
+def _check_steps(value):
+    return check_number(value, "steps_per_epoch", low=1, integer=True)
+
+
+class _EpochSchedule(LearningRateSchedule):
+    """Base of the schedules configured in epochs.
+
+    Subclasses set their attributes in ``__init__`` (validated there, as Keras
+    does) and implement ``__call__``. ``get_config`` returns the constructor
+    arguments, read back from the attributes of the same names.
+    """
+
+    def get_config(self):
+        names = inspect.signature(type(self).__init__).parameters
+        return {name: getattr(self, name) for name in names if name != "self"}
+
+    def _epoch(self, step):
+        """The (fractional) epoch that optimizer ``step`` falls in."""
+        return ops.cast(step, "float32") / float(self.steps_per_epoch)
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+@_register
+class Constant(_EpochSchedule):
+    """A constant learning rate, as a schedule so that warm-up can compose with it.
+
+    Parameters
+    ----------
+    initial_learning_rate : float
+        The learning rate, > 0.
+    steps_per_epoch : int, default=1
+        Unused; accepted so that every schedule takes it.
+
+    Examples
+    --------
+    >>> round(float(Constant(0.01)(100)), 6)
+    0.01
+    """
+
+    def __init__(self, initial_learning_rate, steps_per_epoch=1):
+        self.initial_learning_rate = _check_lr(initial_learning_rate)
+        self.steps_per_epoch = _check_steps(steps_per_epoch)
+
+    def __call__(self, step):
+        return ops.convert_to_tensor(self.initial_learning_rate, "float32")
+
+
+@_register
+class TimeDecay(_EpochSchedule):
+    """Time decay, lr = lr0 / (1 + k·t), t counting optimizer iterations.
+
+    This is exactly the legacy Keras optimizer argument ``decay=k`` (for
+    example ``SGD(lr=0.1, decay=1e-3)``), which Keras 3 no longer applies.
+
+    Parameters
+    ----------
+    initial_learning_rate : float
+        lr0, > 0.
+    decay : float, default=1e-3
+        k, per optimizer iteration, >= 0. Typical values are 1e-3 to 1e-6.
+    steps_per_epoch : int, default=1
+        Unused (the legacy formula counts iterations); accepted for uniformity.
+
+    Examples
+    --------
+    >>> round(float(TimeDecay(0.1, decay=1e-3)(1000)), 6)
+    0.05
+    """
+
+    def __init__(self, initial_learning_rate, decay=1e-3, steps_per_epoch=1):
+        self.initial_learning_rate = _check_lr(initial_learning_rate)
+        self.decay = check_number(decay, "decay", low=0)
+        self.steps_per_epoch = _check_steps(steps_per_epoch)
+        self._keras = keras.optimizers.schedules.InverseTimeDecay(
+            self.initial_learning_rate, decay_steps=1, decay_rate=self.decay
+        )
+
+    def __call__(self, step):
+        return self._keras(step)
+
+
+@_register
+class ExponentialDecay(_EpochSchedule):
+    """Exponential decay, lr = lr0 · exp(−k·t), t in (fractional) epochs.
+
+    Parameters
+    ----------
+    initial_learning_rate : float
+        lr0, > 0.
+    decay : float, default=0.1
+        k, per epoch, >= 0.
+    steps_per_epoch : int, default=1
+        Optimizer steps in one epoch.
+
+    Examples
+    --------
+    >>> s = ExponentialDecay(0.1, decay=0.5, steps_per_epoch=10)
+    >>> round(float(s(20)), 6)  # epoch 2: 0.1 * exp(-1)
+    0.036788
+    """
+
+    def __init__(self, initial_learning_rate, decay=0.1, steps_per_epoch=1):
+        self.initial_learning_rate = _check_lr(initial_learning_rate)
+        self.decay = check_number(decay, "decay", low=0)
+        self.steps_per_epoch = _check_steps(steps_per_epoch)
+        self._keras = keras.optimizers.schedules.ExponentialDecay(
+            self.initial_learning_rate,
+            decay_steps=self.steps_per_epoch,
+            decay_rate=math.exp(-self.decay),
+        )
+
+    def __call__(self, step):
+        return self._keras(step)
+
+
+@_register
+class Ramp(_EpochSchedule):
+    """Step drops: keep lr0, divide it by ``factor`` at each epoch in ``drop_epochs``.
+
+    The practice is to drop where validation loss plateaued in a first run with
+    early stopping, minus about five epochs.
+
+    Parameters
+    ----------
+    initial_learning_rate : float
+        lr0, > 0.
+    drop_epochs : int or sequence of int, optional
+        Epochs (0-based) at whose start the rate is divided. Default: one drop
+        at three quarters of ``epochs``.
+    factor : float, default=10
+        Divisor at each drop, > 1.
+    epochs : float, optional
+        Length of training; needed only for the default ``drop_epochs``.
+    steps_per_epoch : int, default=1
+        Optimizer steps in one epoch.
+
+    Examples
+    --------
+    >>> s = Ramp(0.1, drop_epochs=[2, 4], steps_per_epoch=5)
+    >>> [round(float(s(e * 5)), 6) for e in range(6)]
+    [0.1, 0.1, 0.01, 0.01, 0.001, 0.001]
+    """
+
+    def __init__(
+        self,
+        initial_learning_rate,
+        drop_epochs=None,
+        factor=10.0,
+        epochs=None,
+        steps_per_epoch=1,
+    ):
+        self.initial_learning_rate = _check_lr(initial_learning_rate)
+        if drop_epochs is None:
+            if epochs is None:
+                raise ValueError("Ramp needs drop_epochs, or epochs to place a default drop.")
+            drop_epochs = [max(1, int(round(0.75 * _check_epochs(epochs))))]
+        elif isinstance(drop_epochs, (int, float)):
+            drop_epochs = [drop_epochs]
+        self.drop_epochs = sorted(
+            int(check_number(e, "drop_epochs", low=0, integer=True)) for e in drop_epochs
+        )
+        self.factor = check_number(factor, "factor", low=1, closed="neither")
+        self.epochs = epochs
+        self.steps_per_epoch = _check_steps(steps_per_epoch)
+
+    def __call__(self, step):
+        epoch = ops.floor(self._epoch(step))
+        drops = ops.zeros_like(epoch)
+        for drop in self.drop_epochs:
+            drops = drops + ops.cast(epoch >= drop, "float32")
+        return self.initial_learning_rate * ops.power(float(self.factor), -drops)
+
+
+@_register
+class LinearToZero(_EpochSchedule):
+    """Constant step: subtract lr0/epochs every epoch, reaching 0 at the end.
+
+    Parameters
+    ----------
+    initial_learning_rate : float
+        lr0, > 0.
+    epochs : float
+        Epochs over which the rate falls to zero, > 0.
+    steps_per_epoch : int, default=1
+        Optimizer steps in one epoch.
+
+    Examples
+    --------
+    >>> s = LinearToZero(0.1, epochs=4)
+    >>> [round(float(s(e)), 6) for e in range(5)]
+    [0.1, 0.075, 0.05, 0.025, 0.0]
+    """
+
+    def __init__(self, initial_learning_rate, epochs, steps_per_epoch=1):
+        self.initial_learning_rate = _check_lr(initial_learning_rate)
+        self.epochs = _check_epochs(epochs)
+        self.steps_per_epoch = _check_steps(steps_per_epoch)
+        self._keras = keras.optimizers.schedules.PolynomialDecay(
+            self.initial_learning_rate,
+            decay_steps=self.epochs * self.steps_per_epoch,
+            end_learning_rate=0.0,
+            power=1.0,
+        )
+
+    def __call__(self, step):
+        return self._keras(step)
+
+
+@_register
+class CosineAnnealing(_EpochSchedule):
+    """Cosine annealing, lr = lr0 · ((1−α)·½(1+cos(π·t/T)) + α).
+
+    Parameters
+    ----------
+    initial_learning_rate : float
+        lr0, > 0.
+    epochs : float
+        T, the epochs of one half cosine, > 0.
+    alpha : float, default=0.0
+        Floor as a fraction of lr0, in [0, 1].
+    steps_per_epoch : int, default=1
+        Optimizer steps in one epoch.
+
+    Examples
+    --------
+    >>> s = CosineAnnealing(0.1, epochs=10, alpha=0.1)
+    >>> round(float(s(5)), 6)  # half way: 0.1 * (0.9 * 0.5 + 0.1)
+    0.055
+    """
+
+    def __init__(self, initial_learning_rate, epochs, alpha=0.0, steps_per_epoch=1):
+        self.initial_learning_rate = _check_lr(initial_learning_rate)
+        self.epochs = _check_epochs(epochs)
+        self.alpha = check_number(alpha, "alpha", low=0, high=1)
+        self.steps_per_epoch = _check_steps(steps_per_epoch)
+        self._keras = keras.optimizers.schedules.CosineDecay(
+            self.initial_learning_rate,
+            decay_steps=self.epochs * self.steps_per_epoch,
+            alpha=self.alpha,
+        )
+
+    def __call__(self, step):
+        return self._keras(step)
+
+
+@_register
+class CosineRestarts(_EpochSchedule):
+    """Cosine annealing with warm restarts (SGDR).
+
+    Each cycle anneals from its peak to ``alpha`` times lr0, then restarts.
+    Cycle i lasts ``cycle_epochs · t_mul**i`` epochs and peaks at
+    ``lr0 · m_mul**i``.
+
+    Parameters
+    ----------
+    initial_learning_rate : float
+        lr0, the first peak, > 0.
+    cycle_epochs : float, default=10
+        Length of the first cycle in epochs, > 0.
+    t_mul : float, default=2.0
+        Growth of each cycle's length, >= 1.
+    m_mul : float, default=1.0
+        Factor on each cycle's peak, in (0, 1].
+    alpha : float, default=0.0
+        Floor as a fraction of lr0, in [0, 1].
+    steps_per_epoch : int, default=1
+        Optimizer steps in one epoch.
+
+    Examples
+    --------
+    >>> s = CosineRestarts(0.1, cycle_epochs=2, t_mul=1.0, m_mul=0.5)
+    >>> [round(float(s(e)), 6) for e in (0, 2, 4)]  # each restart at half the peak
+    [0.1, 0.05, 0.025]
+    """
+
+    def __init__(
+        self,
+        initial_learning_rate,
+        cycle_epochs=10,
+        t_mul=2.0,
+        m_mul=1.0,
+        alpha=0.0,
+        steps_per_epoch=1,
+    ):
+        self.initial_learning_rate = _check_lr(initial_learning_rate)
+        self.cycle_epochs = _check_epochs(cycle_epochs, "cycle_epochs")
+        self.t_mul = check_number(t_mul, "t_mul", low=1)
+        self.m_mul = check_number(m_mul, "m_mul", low=0, high=1, closed="right")
+        self.alpha = check_number(alpha, "alpha", low=0, high=1)
+        self.steps_per_epoch = _check_steps(steps_per_epoch)
+        self._keras = keras.optimizers.schedules.CosineDecayRestarts(
+            self.initial_learning_rate,
+            first_decay_steps=self.cycle_epochs * self.steps_per_epoch,
+            t_mul=self.t_mul,
+            m_mul=self.m_mul,
+            alpha=self.alpha,
+        )
+
+    def cycle_starts(self, epochs):
+        """Epochs (0-based) at which a cycle starts, up to ``epochs``.
+
+        Examples
+        --------
+        >>> CosineRestarts(0.1, cycle_epochs=2, t_mul=2.0).cycle_starts(20)
+        [0, 2, 6, 14]
+        """
+        starts, start, length = [], 0.0, float(self.cycle_epochs)
+        while start < epochs:
+            starts.append(int(round(start)))
+            start += length
+            length *= self.t_mul
+        return starts
+
+    def __call__(self, step):
+        return self._keras(step)
+
+
+@_register
+class OneCycle(_EpochSchedule):
+    """The 1cycle policy (L. Smith, 2018), cosine-shaped.
+
+    The rate rises from ``max_learning_rate / div`` to ``max_learning_rate`` over
+    the first ``pct_start`` of training, then falls to
+    ``max_learning_rate / (div · final_div)``, far below the start. Momentum
+    (SGD, RMSprop) or ``beta_1`` (the Adam family) moves the other way, from
+    ``max_momentum`` down to ``base_momentum`` and back; the estimators apply it
+    with :class:`skhp.callbacks.MomentumCycler`.
+
+    Parameters
+    ----------
+    max_learning_rate : float
+        The peak rate, > 0.
+    epochs : float
+        Length of the whole cycle in epochs, > 0.
+    div : float, default=25
+        Start rate is ``max_learning_rate / div``; > 1.
+    final_div : float, default=1e4
+        End rate is the start rate divided by ``final_div``; > 1.
+    pct_start : float, default=0.3
+        Fraction of the cycle spent rising, in (0, 1).
+    base_momentum, max_momentum : float, default=0.85, 0.95
+        Momentum range, 0 <= base_momentum <= max_momentum < 1.
+    steps_per_epoch : int, default=1
+        Optimizer steps in one epoch.
+
+    Examples
+    --------
+    >>> s = OneCycle(0.1, epochs=10)
+    >>> round(float(s(0)), 6), round(float(s(3)), 6)  # start, peak at 30%
+    (0.004, 0.1)
+    >>> round(float(s.momentum(3)), 6)
+    0.85
+    """
+
+    def __init__(
+        self,
+        max_learning_rate,
+        epochs,
+        div=25.0,
+        final_div=1e4,
+        pct_start=0.3,
+        base_momentum=0.85,
+        max_momentum=0.95,
+        steps_per_epoch=1,
+    ):
+        self.max_learning_rate = _check_lr(max_learning_rate, "max_learning_rate")
+        self.epochs = _check_epochs(epochs)
+        self.div = check_number(div, "div", low=1, closed="neither")
+        self.final_div = check_number(final_div, "final_div", low=1, closed="neither")
+        self.pct_start = check_number(pct_start, "pct_start", low=0, high=1, closed="neither")
+        self.base_momentum = check_number(base_momentum, "base_momentum", low=0, high=1, closed="left")
+        self.max_momentum = check_number(max_momentum, "max_momentum", low=0, high=1, closed="left")
+        if self.base_momentum > self.max_momentum:
+            raise ValueError(
+                f"base_momentum ({base_momentum}) must not exceed max_momentum ({max_momentum})."
+            )
+        self.steps_per_epoch = _check_steps(steps_per_epoch)
+
+    @staticmethod
+    def _anneal(start, end, fraction):
+        """Cosine interpolation from ``start`` (fraction 0) to ``end`` (fraction 1)."""
+        return end + (start - end) * 0.5 * (1.0 + ops.cos(math.pi * fraction))
+
+    def _phases(self, step, low, peak, end):
+        t = ops.minimum(self._epoch(step), float(self.epochs))
+        rise = self.pct_start * self.epochs
+        up = self._anneal(low, peak, ops.minimum(t / rise, 1.0))
+        down = self._anneal(peak, end, ops.maximum(t - rise, 0.0) / (self.epochs - rise))
+        return ops.where(t <= rise, up, down)
+
+    def __call__(self, step):
+        start = self.max_learning_rate / self.div
+        return self._phases(step, start, self.max_learning_rate, start / self.final_div)
+
+    def momentum(self, step):
+        """Momentum (or ``beta_1``) at optimizer ``step``, moving against the rate."""
+        return self._phases(step, self.max_momentum, self.base_momentum, self.max_momentum)
+
+
+@_register
+class Warmup(_EpochSchedule):
+    """Linear warm-up in front of any schedule.
+
+    The rate rises linearly from ``start_lr`` to the wrapped schedule's first
+    value over ``epochs`` epochs (per epoch the step is
+    ``(lr − start_lr) / epochs``); after that the wrapped schedule runs from its
+    own step 0.
+
+    Parameters
+    ----------
+    schedule : LearningRateSchedule or float
+        The schedule that follows; a float means a constant rate.
+    epochs : float
+        Warm-up length in epochs, > 0.
+    start_lr : float, default=1e-5
+        Rate at the first step, > 0 and not above the target.
+    steps_per_epoch : int, default=1
+        Optimizer steps in one epoch.
+
+    Examples
+    --------
+    >>> s = Warmup(CosineAnnealing(0.1, epochs=10), epochs=4, start_lr=0.02)
+    >>> [round(float(s(e)), 6) for e in range(5)]
+    [0.02, 0.04, 0.06, 0.08, 0.1]
+    """
+
+    def __init__(self, schedule, epochs, start_lr=1e-5, steps_per_epoch=1):
+        if isinstance(schedule, dict):
+            schedule = keras.optimizers.schedules.deserialize(schedule)
+        elif not isinstance(schedule, LearningRateSchedule):
+            schedule = Constant(_check_lr(schedule, "schedule"))
+        self.schedule = schedule
+        self.epochs = _check_epochs(epochs)
+        self.start_lr = _check_lr(start_lr, "start_lr")
+        self.steps_per_epoch = _check_steps(steps_per_epoch)
+        target = float(schedule(0))
+        if self.start_lr > target:
+            raise ValueError(
+                f"start_lr ({start_lr}) must not exceed the learning rate it warms up to ({target:g})."
+            )
+
+    def __call__(self, step):
+        warm_steps = float(self.epochs * self.steps_per_epoch)
+        step = ops.cast(step, "float32")
+        target = ops.cast(self.schedule(0), "float32")
+        rising = self.start_lr + (target - self.start_lr) * step / warm_steps
+        after = ops.cast(self.schedule(ops.maximum(step - warm_steps, 0.0)), "float32")
+        return ops.where(step < warm_steps, rising, after)
+
+    def get_config(self):
+        config = super().get_config()
+        config["schedule"] = keras.optimizers.schedules.serialize(self.schedule)
+        return config
+
+
+#: Schedule names accepted by the estimators' ``schedule`` parameter.
+SCHEDULES = {
+    "constant": Constant,
+    "time": TimeDecay,
+    "exponential": ExponentialDecay,
+    "ramp": Ramp,
+    "linear": LinearToZero,
+    "cosine": CosineAnnealing,
+    "restarts": CosineRestarts,
+    "onecycle": OneCycle,
+}
+
+
+def make_schedule(schedule, learning_rate, epochs, steps_per_epoch, **kwargs):
+    """Build a schedule from a name or adapt a schedule object to the data.
+
+    Parameters
+    ----------
+    schedule : str, LearningRateSchedule or None
+        A name from :data:`SCHEDULES` (None means ``"constant"``), or an object.
+        An skhp schedule object is copied with ``steps_per_epoch`` replaced;
+        any other Keras schedule is used as it is.
+    learning_rate : float
+        Initial (for 1cycle: peak) learning rate; used for names only.
+    epochs : float
+        Epochs the schedule spans; passed to schedules that take ``epochs``.
+    steps_per_epoch : int
+        Optimizer steps in one epoch.
+    **kwargs
+        Further constructor arguments for a named schedule (the estimators'
+        ``schedule__<name>`` parameters).
+
+    Returns
+    -------
+    LearningRateSchedule
+
+    Examples
+    --------
+    >>> s = make_schedule("cosine", 0.1, epochs=10, steps_per_epoch=5, alpha=0.1)
+    >>> type(s).__name__, s.steps_per_epoch, s.alpha
+    ('CosineAnnealing', 5, 0.1)
+    """
+    if schedule is None:
+        schedule = "constant"
+    if isinstance(schedule, LearningRateSchedule):
+        if kwargs:
+            raise ValueError(
+                f"schedule__ parameters {sorted(kwargs)} apply to schedule names only; "
+                "set them on the schedule object instead."
+            )
+        return with_steps_per_epoch(schedule, steps_per_epoch)
+    if not isinstance(schedule, str):
+        raise TypeError(
+            "schedule must be a name from "
+            f"{sorted(SCHEDULES)} or a keras LearningRateSchedule, got {schedule!r}."
+        )
+    cls = SCHEDULES[check_choice(schedule, "schedule", SCHEDULES)]
+    accepted = list(inspect.signature(cls.__init__).parameters)[2:]  # after self, lr
+    unknown = set(kwargs) - set(accepted)
+    if unknown:
+        raise ValueError(
+            f"schedule={schedule!r} does not take {sorted(unknown)}; its parameters are "
+            f"{[name for name in accepted if name != 'steps_per_epoch']}."
+        )
+    args = dict(kwargs, steps_per_epoch=steps_per_epoch)
+    if "epochs" in accepted and "epochs" not in kwargs:
+        args["epochs"] = epochs
+    return cls(learning_rate, **args)
+
+
+def with_steps_per_epoch(schedule, steps_per_epoch):
+    """Return a copy of an skhp ``schedule`` using ``steps_per_epoch``.
+
+    Schedules of other origins are returned unchanged, since their steps are
+    already optimizer steps.
+
+    Examples
+    --------
+    >>> with_steps_per_epoch(LinearToZero(0.1, epochs=3), 7).steps_per_epoch
+    7
+    """
+    if not isinstance(schedule, _EpochSchedule):
+        return schedule
+    config = schedule.get_config()
+    config["steps_per_epoch"] = steps_per_epoch
+    if isinstance(schedule, Warmup):
+        config["schedule"] = with_steps_per_epoch(schedule.schedule, steps_per_epoch)
+    return type(schedule).from_config(config)
