@@ -17,9 +17,12 @@ import random
 import keras
 import numpy as np
 import scikeras.wrappers
+from scipy import sparse
 from scikeras._utils import route_params
-from sklearn.base import BaseEstimator
-from sklearn.utils import ClassifierTags, RegressorTags
+from scikeras.utils.transformers import ClassifierLabelEncoder, RegressorTargetEncoder
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.utils import ClassifierTags, compute_sample_weight
+from sklearn.utils.validation import column_or_1d
 
 from skhp._targets import OneHotLabelEncoder
 from skhp._validation import check_choice, check_number
@@ -245,11 +248,34 @@ class _SkhpEstimatorMixin:
         )
 
     def _fit(self, X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs):
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None."
+            )
         self._check_params()
         if not ((self.warm_start or warm_start) and self.initialized_):
             self._seed = _seed_from(self.random_state)
         with _seeded(self._seed):
             super()._fit(X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs)
+
+    def initialize(self, X, y=None):
+        """Build and compile the model for ``X`` and ``y`` without training it.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples.
+        y : array-like of shape (n_samples,) or None
+            Targets.
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        self._seed = _seed_from(self.random_state)
+        with _seeded(self._seed):
+            return super().initialize(X, y)
 
     # scikeras seeds inside a context that can leave TensorFlow's op determinism
     # switched on after it exits, which breaks later unseeded fits; skhp seeds
@@ -261,6 +287,21 @@ class _SkhpEstimatorMixin:
     @_random_state.setter
     def _random_state(self, value):
         pass
+
+    def _validate_data(self, X=None, y=None, reset=False, y_numeric=False):
+        if X is not None:
+            # Keras trains in float32 and its sparse path rejects some scipy
+            # formats, so numeric X becomes a dense float32 array here.
+            X = X.toarray() if sparse.issparse(X) else np.asarray(X)
+            if X.dtype.kind in "biuf":
+                X = X.astype(keras.backend.floatx(), copy=False)
+            if not reset and X.ndim > 1 and hasattr(self, "n_features_in_"):
+                if X.shape[1] != self.n_features_in_:
+                    raise ValueError(
+                        f"X has {X.shape[1]} features, but {type(self).__name__} is "
+                        f"expecting {self.n_features_in_} features as input."
+                    )
+        return super()._validate_data(X, y, reset=reset, y_numeric=y_numeric)
 
     # -- building -----------------------------------------------------------
 
@@ -339,7 +380,7 @@ class _SkhpEstimatorMixin:
         self.history_ = dict(self.history_)
 
 
-class KerasClassifier(_SkhpEstimatorMixin, scikeras.wrappers.KerasClassifier):
+class KerasClassifier(_SkhpEstimatorMixin, ClassifierMixin, scikeras.wrappers.BaseWrapper):
     __doc__ = (
         """A Keras classifier whose training hyperparameters are estimator parameters.
 
@@ -409,9 +450,8 @@ class KerasClassifier(_SkhpEstimatorMixin, scikeras.wrappers.KerasClassifier):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.estimator_type = "classifier"
         tags.classifier_tags = ClassifierTags(multi_class=True, multi_label=False)
-        tags.target_tags.required = True
+        tags.input_tags.sparse = True
         return tags
 
     def _check_params(self):
@@ -423,11 +463,68 @@ class KerasClassifier(_SkhpEstimatorMixin, scikeras.wrappers.KerasClassifier):
                 "own set smoothing=0, e.g. pass keras.losses.CategoricalCrossentropy(label_smoothing=...)."
             )
 
+    # class_weight becomes sample weights in _fit instead of going to Keras.
+    _fit_kwargs = scikeras.wrappers.BaseWrapper._fit_kwargs - {"class_weight"}
+
     @property
     def target_encoder(self):
+        classes = getattr(self, "_partial_fit_classes", None)
         if self.loss is not None:
-            return super().target_encoder
-        return OneHotLabelEncoder(classes=self.classes_)
+            categories = "auto" if classes is None else [np.asarray(classes)]
+            return ClassifierLabelEncoder(loss=self.loss, categories=categories)
+        return OneHotLabelEncoder(classes=classes)
+
+    def fit(self, X, y, sample_weight=None, **kwargs):
+        self._partial_fit_classes = None
+        return super().fit(X, y, sample_weight=sample_weight, **kwargs)
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None, **kwargs):
+        """Train one epoch, continuing from the current model (built on the first call).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples.
+        y : array-like of shape (n_samples,)
+            Class labels.
+        classes : array-like or None
+            All classes; needed on the first call when ``y`` does not show them all.
+        sample_weight : array-like of shape (n_samples,) or None
+            Per-sample weights.
+
+        Returns
+        -------
+        self
+        """
+        if not self.initialized_:
+            self._partial_fit_classes = classes
+        return super().partial_fit(X, y, sample_weight=sample_weight, **kwargs)
+
+    def _validate_data(self, X=None, y=None, reset=False, y_numeric=False):
+        if y is not None and np.asarray(y).ndim == 2 and np.shape(y)[1] == 1:
+            y = column_or_1d(y, warn=True)
+        return super()._validate_data(X, y, reset=reset, y_numeric=y_numeric)
+
+    def _fit(self, X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs):
+        if self.class_weight is not None and y is not None:
+            weights = compute_sample_weight(self.class_weight, column_or_1d(y))
+            sample_weight = weights if sample_weight is None else sample_weight * weights
+        super()._fit(X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs)
+
+    def predict_proba(self, X):
+        """Probability of each class in ``classes_`` order, shape (n_samples, n_classes).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        raw = self._predict_raw(X)
+        return self.target_encoder_.inverse_transform(raw, return_proba=True)
 
     def _build_default_model(self, meta):
         return build_mlp(
@@ -445,7 +542,7 @@ class KerasClassifier(_SkhpEstimatorMixin, scikeras.wrappers.KerasClassifier):
         return ["accuracy"]
 
 
-class KerasRegressor(_SkhpEstimatorMixin, scikeras.wrappers.KerasRegressor):
+class KerasRegressor(_SkhpEstimatorMixin, RegressorMixin, scikeras.wrappers.BaseWrapper):
     __doc__ = (
         """A Keras regressor whose training hyperparameters are estimator parameters.
 
@@ -495,9 +592,7 @@ class KerasRegressor(_SkhpEstimatorMixin, scikeras.wrappers.KerasRegressor):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.estimator_type = "regressor"
-        tags.regressor_tags = RegressorTags()
-        tags.target_tags.required = True
+        tags.input_tags.sparse = True
         tags.target_tags.multi_output = True
         return tags
 
@@ -508,6 +603,27 @@ class KerasRegressor(_SkhpEstimatorMixin, scikeras.wrappers.KerasRegressor):
             self._hidden_sizes(),
             self.activation,
         )
+
+    @property
+    def target_encoder(self):
+        return RegressorTargetEncoder()
+
+    def _validate_data(self, X=None, y=None, reset=False, y_numeric=False):
+        return super()._validate_data(X, y, reset=reset, y_numeric=True)
+
+    def predict(self, X):
+        """Predicted targets, as float64 like every scikit-learn regressor.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        """
+        return np.asarray(super().predict(X), dtype=np.float64)
 
     def _default_loss(self):
         return "mse"

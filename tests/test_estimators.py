@@ -1,0 +1,289 @@
+"""Behaviour of KerasClassifier / KerasRegressor: parameters, scikit-learn integration, errors."""
+
+import pickle
+
+import joblib
+import keras
+import numpy as np
+import pytest
+from sklearn.base import clone, is_classifier, is_regressor
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, load_iris
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, check_cv, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skhp import KerasClassifier, KerasRegressor
+
+
+@pytest.fixture(scope="module")
+def iris():
+    X, y = load_iris(return_X_y=True)
+    return StandardScaler().fit_transform(X).astype("float32"), y
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return (X / 16.0).astype("float32"), y
+
+
+@pytest.fixture(scope="module")
+def binary():
+    X, y = load_breast_cancer(return_X_y=True)
+    return StandardScaler().fit_transform(X)[:300], y[:300]
+
+
+def small(cls=KerasClassifier, **params):
+    defaults = dict(hidden_layer_sizes=(16,), epochs=2, random_state=0)
+    return cls(**{**defaults, **params})
+
+
+def user_builder(meta, units=8):
+    return keras.Sequential(
+        [
+            keras.Input((meta["n_features_in_"],)),
+            keras.layers.Dense(units, activation="relu"),
+            keras.layers.Dense(meta["n_classes_"], activation="softmax"),
+        ]
+    )
+
+
+# -- scikit-learn integration ---------------------------------------------------
+
+
+def test_tags_make_them_a_classifier_and_a_regressor(iris):
+    X, y = iris
+    assert is_classifier(KerasClassifier()) and not is_regressor(KerasClassifier())
+    assert is_regressor(KerasRegressor()) and not is_classifier(KerasRegressor())
+    assert isinstance(check_cv(5, y, classifier=is_classifier(KerasClassifier())), StratifiedKFold)
+
+
+def test_roc_auc_scoring_on_a_binary_problem(binary):
+    X, y = binary
+    scores = cross_val_score(small(epochs=5, learning_rate=0.01), X, y, cv=3, scoring="roc_auc")
+    assert scores.shape == (3,) and np.all(scores > 0.9)
+
+
+def test_calibrated_classifier(binary):
+    X, y = binary
+    calibrated = CalibratedClassifierCV(small(), cv=2).fit(X, y)
+    proba = calibrated.predict_proba(X)
+    assert proba.shape == (len(X), 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-5)
+
+
+def test_pipeline_inside_grid_search(iris):
+    X, y = iris
+    pipe = make_pipeline(StandardScaler(), small())
+    grid = GridSearchCV(pipe, {"kerasclassifier__smoothing": [0.0, 0.1]}, cv=2).fit(X, y)
+    assert set(grid.cv_results_["param_kerasclassifier__smoothing"]) == {0.0, 0.1}
+
+
+def test_grid_search_over_skhp_parameters_on_digits(digits):
+    X, y = digits
+    grid = GridSearchCV(
+        small(hidden_layer_sizes=(64,), epochs=5, learning_rate=3e-3),
+        {"initializer": ["he_normal", "glorot_uniform"], "smoothing": [0.0, 0.1]},
+        cv=3,
+    ).fit(X, y)
+    assert grid.best_score_ > 0.9
+
+
+def test_clone_round_trips_every_parameter_including_routed_ones():
+    est = KerasClassifier(
+        schedule="cosine", schedule__alpha=0.1, optimizer__beta_2=0.99, initializer="he_normal"
+    )
+    cloned = clone(est)
+    assert cloned.get_params() == est.get_params()
+    assert cloned.get_params()["schedule__alpha"] == 0.1
+    cloned.set_params(schedule__alpha=0.2, learning_rate=0.1)
+    assert cloned.schedule__alpha == 0.2 and est.schedule__alpha == 0.1
+
+
+@pytest.mark.parametrize("dump", [pickle.dumps, None], ids=["pickle", "joblib"])
+def test_fitted_estimator_survives_pickling(iris, tmp_path, dump):
+    X, y = iris
+    est = small(schedule="time", warmup=1, weight_decay=1e-3).fit(X, y)
+    if dump is None:
+        joblib.dump(est, tmp_path / "est.joblib")
+        restored = joblib.load(tmp_path / "est.joblib")
+    else:
+        restored = pickle.loads(dump(est))
+    np.testing.assert_array_equal(restored.predict_proba(X), est.predict_proba(X))
+    np.testing.assert_array_equal(restored.predict(X), est.predict(X))
+
+
+def test_random_state_makes_fits_identical(iris):
+    X, y = iris
+    a = small(random_state=7).fit(X, y).predict_proba(X)
+    b = small(random_state=7).fit(X, y).predict_proba(X)
+    c = small(random_state=8).fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+def test_unseeded_fit_after_seeded_fit(iris):
+    X, y = iris
+    small(random_state=0).fit(X, y)
+    small(random_state=None).fit(X, y)  # must not trip over leftover determinism settings
+
+
+# -- hyperparameters ---------------------------------------------------------------
+
+
+def _kernel_stds(est):
+    return [float(np.std(layer.kernel.numpy())) for layer in est.model_.layers if hasattr(layer, "kernel")]
+
+
+@pytest.mark.parametrize("model", [None, user_builder], ids=["built-in", "user-builder"])
+def test_initializer_changes_the_weights_statistics(digits, model):
+    X, y = digits
+    he = _kernel_stds(small(model=model, initializer="he_normal").initialize(X, y))
+    tiny = _kernel_stds(
+        small(model=model, initializer=keras.initializers.RandomNormal(stddev=1e-3)).initialize(X, y)
+    )
+    # He-normal: std = sqrt(2 / fan_in) (truncated normal keeps ~88% of it); fan_in = 64.
+    assert he[0] == pytest.approx(np.sqrt(2 / 64), rel=0.2)
+    assert all(s < 2e-3 for s in tiny)
+
+
+@pytest.mark.parametrize("model", [None, user_builder], ids=["built-in", "user-builder"])
+def test_weight_decay_adds_l2_on_every_kernel(iris, model):
+    X, y = iris
+    est = small(model=model, weight_decay=1e-2).initialize(X, y)
+    kernels = [layer.kernel for layer in est.model_.layers if hasattr(layer, "kernel")]
+    expected = sum(1e-2 * float(np.sum(k.numpy() ** 2)) for k in kernels)
+    assert len(est.model_.losses) == len(kernels) == 2
+    assert float(sum(est.model_.losses)) == pytest.approx(expected, rel=1e-4)
+
+
+def test_smoothing_with_string_labels_applies_the_formula(iris):
+    X, y = iris
+    labels = np.array(["setosa", "versicolor", "virginica"])[y]
+    alpha, k = 0.2, 3
+    est = small(smoothing=alpha).fit(X, labels)
+    assert set(est.predict(X)) <= set(labels)
+    assert list(est.classes_) == list(labels[np.unique(y, return_index=True)[1]])
+    proba = est.predict_proba(X)
+    onehot = np.eye(k)[y]
+    target = onehot * (1 - alpha) + alpha / k
+    expected = -np.mean(np.sum(target * np.log(np.clip(proba, 1e-7, 1)), axis=1))
+    assert est.model_.evaluate(X, onehot.astype("float32"), verbose=0)[0] == pytest.approx(expected, rel=1e-4)
+
+
+def test_history_records_loss_validation_metrics_and_lr(iris):
+    X, y = iris
+    est = small(epochs=3, validation_split=0.2).fit(X, y)
+    assert {"loss", "accuracy", "val_loss", "val_accuracy", "lr"} <= set(est.history_)
+    assert all(len(v) == 3 for v in est.history_.values())
+
+
+def test_warmup_rises_linearly_then_the_schedule_takes_over(iris):
+    X, y = iris
+    est = small(epochs=6, warmup=4, warmup_lr=1e-4, learning_rate=1e-2).fit(X, y)
+    step = (1e-2 - 1e-4) / 4
+    expected = [1e-4 + e * step for e in range(4)] + [1e-2, 1e-2]
+    np.testing.assert_allclose(est.history_["lr"], expected, rtol=1e-5)
+
+
+def test_time_decay_is_the_legacy_keras_decay(iris):
+    X, y = iris
+    est = small(epochs=3, batch_size=50, schedule="time", schedule__decay=0.1, learning_rate=0.1).fit(X, y)
+    steps = 150 // 50
+    expected = [0.1 / (1 + 0.1 * e * steps) for e in range(3)]
+    np.testing.assert_allclose(est.history_["lr"], expected, rtol=1e-5)
+
+
+def test_schedule_object_is_used_as_given(iris):
+    X, y = iris
+    schedule = keras.optimizers.schedules.ExponentialDecay(0.01, decay_steps=5, decay_rate=0.5)
+    est = small(epochs=2, batch_size=30, schedule=schedule).fit(X, y)  # 5 steps per epoch
+    np.testing.assert_allclose(est.history_["lr"], [0.01, 0.005], rtol=1e-5)
+
+
+def test_momentum_reaches_sgd_and_adam(iris):
+    X, y = iris
+    sgd = small(optimizer="sgd", momentum=0.9).initialize(X, y)
+    adam = small(optimizer="adam", momentum=0.8).initialize(X, y)
+    assert sgd.model_.optimizer.momentum == 0.9
+    assert adam.model_.optimizer.beta_1 == 0.8
+
+
+def test_early_stopping_stops_and_restores(iris):
+    X, y = iris
+    # A diverging learning rate makes the loss stop improving at once.
+    est = small(epochs=30, optimizer="sgd", learning_rate=50.0, early_stopping=2).fit(X, y)
+    assert len(est.history_["loss"]) < 30
+
+
+def test_default_batch_size_follows_the_data_size(iris):
+    est = small()
+    assert est._batch_size_for(1_000) == 32 and est._batch_size_for(60_000) == 256
+    assert small(batch_size=8)._batch_size_for(60_000) == 8
+
+
+def test_regressor_on_diabetes():
+    X, y = load_diabetes(return_X_y=True)
+    reg = small(KerasRegressor, epochs=30, learning_rate=0.05, hidden_layer_sizes=(32,))
+    reg.fit(StandardScaler().fit_transform(X), (y - y.mean()) / y.std())
+    assert reg.predict(X[:5]).dtype == np.float64
+    assert reg.score(StandardScaler().fit_transform(X), (y - y.mean()) / y.std()) > 0.3
+
+
+# -- bad input -------------------------------------------------------------------
+
+BAD_PARAMS = [
+    ({"initializer": "he_norml"}, ValueError, "initializer='he_norml'.*Did you mean 'he_normal'"),
+    ({"optimizer": "adamm"}, ValueError, "optimizer='adamm'.*allowed values"),
+    ({"schedule": "cosin"}, ValueError, "schedule='cosin'.*Did you mean 'cosine'"),
+    ({"learning_rate": -0.1}, ValueError, "learning_rate == -0.1, must be > 0"),
+    ({"learning_rate": 0.0}, ValueError, "learning_rate == 0.0, must be > 0"),
+    ({"smoothing": 1.0}, ValueError, "smoothing == 1.0, must be < 1"),
+    ({"smoothing": -0.1}, ValueError, "smoothing == -0.1, must be >= 0"),
+    ({"weight_decay": -1e-4}, ValueError, "weight_decay == -0.0001, must be >= 0"),
+    ({"warmup": 2, "warmup_lr": 0.1, "learning_rate": 0.01}, ValueError, "warmup_lr .* must not be above learning_rate"),
+    ({"momentum": 0.9, "optimizer": "adagrad"}, ValueError, "Adagrad has no momentum"),
+    ({"schedule": "cosine", "schedule__alpah": 0.1}, ValueError, "does not take \\['alpah'\\]"),
+    ({"epochs": 0}, ValueError, "epochs == 0, must be >= 1"),
+    ({"hidden_layer_sizes": (8, 0)}, ValueError, "hidden_layer_sizes == 0, must be >= 1"),
+    ({"activation": "relu6x"}, ValueError, "activation='relu6x' is not a Keras activation"),
+]
+
+
+@pytest.mark.parametrize("params, error, message", BAD_PARAMS, ids=[str(p[0]) for p in BAD_PARAMS])
+def test_bad_parameters_fail_before_training(iris, params, error, message):
+    X, y = iris
+    est = small(**params)
+    with pytest.raises(error, match=message):
+        est.fit(X, y)
+    assert not hasattr(est, "model_")
+
+
+def _with_nan(X, y):
+    X = X.copy()
+    X[3, 1] = np.nan
+    return X, y
+
+
+def _with_inf(X, y):
+    X = X.copy()
+    X[0, 0] = np.inf
+    return X, y
+
+
+BAD_DATA = [
+    (_with_nan, "Input X contains NaN"),
+    (_with_inf, "Input X contains infinity"),
+    (lambda X, y: (X, np.zeros_like(y)), "only one class is present"),
+    (lambda X, y: (X[:-1], y), "inconsistent numbers of samples"),
+]
+
+
+@pytest.mark.parametrize("corrupt, message", BAD_DATA, ids=["nan", "inf", "one-class", "lengths"])
+def test_bad_data_fails_before_training(iris, corrupt, message):
+    X, y = corrupt(*iris)
+    est = small()
+    with pytest.raises(ValueError, match=message):
+        est.fit(X, y)
+    assert not hasattr(est, "model_")
