@@ -10,10 +10,19 @@ Examples
 from importlib.metadata import PackageNotFoundError, version
 
 from skhp.estimators import KerasClassifier, KerasRegressor
+from skhp.lr_find import LRFindResult, lr_find
+from skhp.schedules import plot_schedule
 
 try:
     __version__ = version("skhp")
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0"
 
-__all__ = ["KerasClassifier", "KerasRegressor", "__version__"]
+__all__ = [
+    "KerasClassifier",
+    "KerasRegressor",
+    "LRFindResult",
+    "lr_find",
+    "plot_schedule",
+    "__version__",
+]

@@ -1,8 +1,11 @@
-"""Epoch-level callbacks the estimators add to every fit."""
+"""Callbacks the estimators add to a fit: learning-rate logging, 1cycle momentum,
+early stopping that knows the schedule's cycles."""
+
+import operator
 
 import keras
 
-__all__ = ["LearningRateLogger"]
+__all__ = ["LearningRateLogger", "MomentumCycler", "CycleAwareEarlyStopping"]
 
 
 class LearningRateLogger(keras.callbacks.Callback):
@@ -28,3 +31,150 @@ class LearningRateLogger(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs["lr"] = self._lr
+
+
+class _CycledValue(type(keras.Variable(0.0))):
+    """A momentum variable whose comparisons with plain numbers say "in (0, 1)".
+
+    Keras' SGD and RMSprop decide in Python whether momentum is on
+    (``if self.momentum != 0``), once, when the step is traced. Answering as
+    though the value were inside (0, 1) keeps the momentum branch in the traced
+    step, while its arithmetic reads the variable's current value; that branch
+    computes the right update for every value in [0, 1), zero included.
+    """
+
+    def _compare(self, other, op):
+        if isinstance(other, (int, float)) and not 0 < other < 1:
+            return op(0.5, other)
+        return getattr(super(), f"__{op.__name__}__")(other)
+
+    def __ne__(self, other):
+        return self._compare(other, operator.ne)
+
+    def __eq__(self, other):
+        return self._compare(other, operator.eq)
+
+    def __gt__(self, other):
+        return self._compare(other, operator.gt)
+
+    def __lt__(self, other):
+        return self._compare(other, operator.lt)
+
+    __hash__ = type(keras.Variable(0.0)).__hash__
+
+
+class MomentumCycler(keras.callbacks.Callback):
+    """Move the optimizer's momentum (or ``beta_1``) along ``schedule.momentum(step)``.
+
+    Used with :class:`skhp.schedules.OneCycle`, whose momentum falls while the
+    learning rate rises. During training the optimizer's attribute is a Keras
+    variable, assigned before every step; afterwards it is a plain float again
+    (the last value), so the model saves and reloads as usual. The epoch's
+    starting value is logged as ``logs["momentum"]``.
+
+    Parameters
+    ----------
+    schedule : object with a ``momentum(step)`` method
+        Typically a :class:`skhp.schedules.OneCycle`.
+    offset : int, default=0
+        Optimizer steps that precede the schedule (warm-up); before them the
+        momentum stays at the schedule's starting value.
+
+    Examples
+    --------
+    >>> import keras, numpy as np
+    >>> from skhp.schedules import OneCycle
+    >>> cycle = OneCycle(0.1, epochs=2, steps_per_epoch=1)
+    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    >>> model.compile(keras.optimizers.SGD(cycle, momentum=0.9), "mse")
+    >>> h = model.fit(np.ones((4, 2)), np.ones(4), batch_size=4, epochs=2, verbose=0,
+    ...               callbacks=[MomentumCycler(cycle)])
+    >>> [round(m, 3) for m in h.history["momentum"]]
+    [0.95, 0.869]
+    """
+
+    def __init__(self, schedule, offset=0):
+        super().__init__()
+        self.schedule = schedule
+        self.offset = offset
+
+    def _attribute(self):
+        optimizer = self.model.optimizer
+        for name in ("momentum", "beta_1"):
+            if isinstance(getattr(optimizer, name, None), (float, int, keras.Variable)):
+                return name
+        return None
+
+    def _value(self):
+        step = max(int(self.model.optimizer.iterations.numpy()) - self.offset, 0)
+        return float(self.schedule.momentum(step))
+
+    def on_train_begin(self, logs=None):
+        self._name = self._attribute()
+        if self._name is None:
+            return
+        optimizer = self.model.optimizer
+        if not optimizer.built:  # build() reads momentum as a Python number
+            optimizer.build(self.model.trainable_variables)
+        variable = getattr(optimizer, "_skhp_momentum", None)
+        if variable is None:
+            variable = _CycledValue(self._value(), trainable=False, name="cycled_momentum")
+            # Bypass the optimizer's variable tracking: this variable is no
+            # optimizer state and must not change what a saved model holds.
+            object.__setattr__(optimizer, "_skhp_momentum", variable)
+        object.__setattr__(optimizer, self._name, variable)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self._name is not None:
+            self.model.optimizer._skhp_momentum.assign(self._value())
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = self._value() if self._name is not None else None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None and self._start is not None:
+            logs["momentum"] = self._start
+
+    def on_train_end(self, logs=None):
+        if self._name is not None:
+            optimizer = self.model.optimizer
+            object.__setattr__(optimizer, self._name, float(optimizer._skhp_momentum.numpy()))
+
+
+class CycleAwareEarlyStopping(keras.callbacks.EarlyStopping):
+    """Early stopping that stops only at the end of a learning-rate cycle.
+
+    A cyclic schedule (warm restarts, 1cycle) makes the loss jump at every
+    restart, so an ordinary stopper with a short patience quits right after a
+    restart, at a high learning rate. This one counts epochs without
+    improvement as usual but acts on them only at a cycle's last epoch, where
+    the rate is lowest; ``restore_best_weights`` then restores the best epoch.
+
+    Parameters
+    ----------
+    cycle_ends : sequence of int
+        Epoch numbers (1-based counts: ``e`` means "after ``e`` epochs") at
+        which a cycle ends.
+    **kwargs
+        Passed to :class:`keras.callbacks.EarlyStopping` (``monitor``,
+        ``patience``, ``restore_best_weights``, ...).
+
+    Examples
+    --------
+    >>> stopper = CycleAwareEarlyStopping([4, 12, 28], monitor="loss", patience=2)
+    >>> stopper.cycle_ends
+    [4, 12, 28]
+    """
+
+    def __init__(self, cycle_ends, **kwargs):
+        super().__init__(**kwargs)
+        self.cycle_ends = sorted(int(e) for e in cycle_ends)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 in self.cycle_ends:
+            return super().on_epoch_end(epoch, logs)
+        patience, self.patience = self.patience, float("inf")
+        try:
+            super().on_epoch_end(epoch, logs)
+        finally:
+            self.patience = patience

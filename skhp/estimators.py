@@ -20,16 +20,16 @@ import scikeras.wrappers
 from scipy import sparse
 from scikeras._utils import route_params
 from scikeras.utils.transformers import ClassifierLabelEncoder, RegressorTargetEncoder
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
 from sklearn.utils import ClassifierTags, compute_sample_weight
 from sklearn.utils.validation import column_or_1d
 
 from skhp._targets import OneHotLabelEncoder
 from skhp._validation import check_choice, check_number
-from skhp.callbacks import LearningRateLogger
+from skhp.callbacks import CycleAwareEarlyStopping, LearningRateLogger, MomentumCycler
 from skhp.initializers import apply_initializer, apply_weight_decay, get_initializer
 from skhp.models import build_mlp
-from skhp.schedules import Warmup, make_schedule
+from skhp.schedules import CosineRestarts, OneCycle, Warmup, make_schedule
 
 __all__ = ["KerasClassifier", "KerasRegressor"]
 
@@ -109,8 +109,10 @@ _PARAMS_DOC = """
         ``"glorot_uniform"``. None keeps the kernels as the model built them.
     optimizer : str, keras Optimizer class or instance, default="adam"
         The optimizer; ``optimizer__<name>`` parameters are passed to it.
-    learning_rate : float, default=1e-3
+    learning_rate : float or "auto", default=1e-3
         Initial learning rate of the main phase (the peak for 1cycle), > 0.
+        ``"auto"`` runs :func:`skhp.lr_find` on the training data first and
+        uses its suggestion (kept in ``learning_rate_`` and ``lr_find_``).
     momentum : float or None, default=None
         Momentum for SGD and RMSprop, ``beta_1`` for the Adam family, in [0, 1).
         None keeps the optimizer's default.
@@ -136,6 +138,9 @@ _PARAMS_DOC = """
     early_stopping : int, default=0
         Patience in epochs (0 = off); monitors ``val_loss`` when
         ``validation_split`` > 0, else ``loss``, and restores the best weights.
+        With a cyclic schedule (``"restarts"``, ``"onecycle"``) the stop
+        happens only at the end of a cycle, where the learning rate is lowest
+        (see :class:`skhp.callbacks.CycleAwareEarlyStopping`).
     validation_split : float, default=0.0
         Fraction of the training data held out for validation metrics, in [0, 1).
     loss : str, keras Loss or None, default=None
@@ -162,7 +167,12 @@ _ATTRIBUTES_DOC = """
         The trained model.
     history_ : dict of list
         Per-epoch ``loss``, metrics, ``val_*`` values and ``lr``, the learning
-        rate in force at the start of each epoch.
+        rate in force at the start of each epoch (with 1cycle also
+        ``momentum``).
+    schedule_ : keras LearningRateSchedule
+        The learning-rate schedule used, warm-up included.
+    learning_rate_ : float
+        The learning rate used (found by the LR range test for ``"auto"``).
     n_features_in_ : int
         Number of features seen in fit.
 """
@@ -214,7 +224,8 @@ class _SkhpEstimatorMixin:
         if self.initializer is not None:
             get_initializer(self.initializer)
         _optimizer_class(self.optimizer)
-        check_number(self.learning_rate, "learning_rate", low=0, closed="neither")
+        if not (isinstance(self.learning_rate, str) and self.learning_rate == "auto"):
+            check_number(self.learning_rate, "learning_rate", low=0, closed="neither")
         if self.momentum is not None:
             check_number(self.momentum, "momentum", low=0, high=1, closed="left")
             self._momentum_argument()
@@ -224,13 +235,14 @@ class _SkhpEstimatorMixin:
         check_number(self.warmup, "warmup", low=0, high=self.epochs, integer=True)
         if self.warmup:
             check_number(self.warmup_lr, "warmup_lr", low=0, closed="neither")
-            if self.warmup_lr > self.learning_rate:
+            if self.learning_rate != "auto" and self.warmup_lr > self.learning_rate:
                 raise ValueError(
                     f"warmup_lr ({self.warmup_lr}) must not be above learning_rate "
                     f"({self.learning_rate}): warm-up rises from warmup_lr to learning_rate."
                 )
         # Building a throw-away schedule validates the name and its arguments.
-        self._make_learning_rate(steps_per_epoch=1)
+        lr = 1.0 if self.learning_rate == "auto" else self.learning_rate
+        self._make_learning_rate(lr, steps_per_epoch=1, warmup_lr=min(self.warmup_lr, lr))
         check_number(self.weight_decay, "weight_decay", low=0)
         check_number(self.early_stopping, "early_stopping", low=0, integer=True)
         check_number(self.validation_split, "validation_split", low=0, high=1, closed="left")
@@ -255,6 +267,7 @@ class _SkhpEstimatorMixin:
         self._check_params()
         if not ((self.warm_start or warm_start) and self.initialized_):
             self._seed = _seed_from(self.random_state)
+            self._resolve_learning_rate(X, y)
         with _seeded(self._seed):
             super()._fit(X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs)
 
@@ -274,6 +287,7 @@ class _SkhpEstimatorMixin:
         """
         self._check_params()
         self._seed = _seed_from(self.random_state)
+        self._resolve_learning_rate(X, y)
         with _seeded(self._seed):
             return super().initialize(X, y)
 
@@ -333,23 +347,44 @@ class _SkhpEstimatorMixin:
         n_train = int(math.ceil(n_samples * (1.0 - self.validation_split)))
         return max(1, int(math.ceil(n_train / self._batch_size_for(n_samples))))
 
-    def _make_learning_rate(self, steps_per_epoch):
+    def _make_learning_rate(self, learning_rate, steps_per_epoch, warmup_lr):
         routed = route_params(self.get_params(), destination="schedule", pass_filter=set(), strict=True)
         main_epochs = max(self.epochs - self.warmup, 1)
-        schedule = make_schedule(
-            self.schedule, self.learning_rate, main_epochs, steps_per_epoch, **routed
-        )
+        schedule = make_schedule(self.schedule, learning_rate, main_epochs, steps_per_epoch, **routed)
         if self.warmup:
-            schedule = Warmup(schedule, self.warmup, self.warmup_lr, steps_per_epoch)
+            schedule = Warmup(schedule, self.warmup, warmup_lr, steps_per_epoch)
         return schedule
+
+    def _resolve_learning_rate(self, X, y):
+        """Set ``learning_rate_``, running the LR range test for ``learning_rate="auto"``."""
+        if self.learning_rate == "auto":
+            from skhp.lr_find import lr_find
+
+            self.lr_find_ = lr_find(clone(self).set_params(learning_rate=1e-3), X, y)
+            self.learning_rate_ = self.lr_find_.suggestion
+        else:
+            self.learning_rate_ = self.learning_rate
 
     def _make_optimizer(self):
         cls, config = _optimizer_class(self.optimizer)
         config.update(route_params(self.get_params(), destination="optimizer", pass_filter=set(), strict=True))
         if self.momentum is not None:
             config[self._momentum_argument()] = self.momentum
-        config["learning_rate"] = self._make_learning_rate(self._steps_per_epoch())
+        # With learning_rate="auto" warm-up still starts below the found rate.
+        warmup_lr = min(self.warmup_lr, self.learning_rate_)
+        self.schedule_ = self._make_learning_rate(self.learning_rate_, self._steps_per_epoch(), warmup_lr)
+        main, _ = self._main_schedule()
+        if isinstance(main, OneCycle) and "momentum" in inspect.signature(cls.__init__).parameters:
+            # The optimizer must be built with momentum on for 1cycle to move it.
+            config["momentum"] = main.max_momentum
+        config["learning_rate"] = self.schedule_
         return cls.from_config(config)
+
+    def _main_schedule(self):
+        """The schedule after warm-up, and the warm-up's length in epochs."""
+        if isinstance(self.schedule_, Warmup):
+            return self.schedule_.schedule, self.schedule_.epochs
+        return self.schedule_, 0
 
     def _compile_kwargs_for_fit(self):
         compile_kwargs = super()._get_compile_kwargs()
@@ -365,13 +400,22 @@ class _SkhpEstimatorMixin:
     def _initialize_callbacks(self):
         super()._initialize_callbacks()
         extra = [LearningRateLogger()]
+        main, warmup_epochs = self._main_schedule()
+        if isinstance(main, OneCycle):
+            offset = int(warmup_epochs * main.steps_per_epoch)
+            extra.append(MomentumCycler(main, offset=offset))
         if self.early_stopping:
-            monitor = "val_loss" if self.validation_split else "loss"
-            extra.append(
-                keras.callbacks.EarlyStopping(
-                    monitor=monitor, patience=self.early_stopping, restore_best_weights=True
-                )
+            stopper = dict(
+                monitor="val_loss" if self.validation_split else "loss",
+                patience=self.early_stopping,
+                restore_best_weights=True,
             )
+            if isinstance(main, (CosineRestarts, OneCycle)):
+                starts = main.cycle_starts(self.epochs - warmup_epochs) if isinstance(main, CosineRestarts) else [0]
+                ends = [warmup_epochs + s for s in starts[1:]] + [self.epochs]
+                extra.append(CycleAwareEarlyStopping(ends, **stopper))
+            else:
+                extra.append(keras.callbacks.EarlyStopping(**stopper))
         self._fit_callbacks = list(self._fit_callbacks) + extra
 
     def _fit_keras_model(self, X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs):

@@ -34,6 +34,7 @@ __all__ = [
     "SCHEDULES",
     "make_schedule",
     "with_steps_per_epoch",
+    "plot_schedule",
 ]
 
 _register = keras.saving.register_keras_serializable(package="skhp")
@@ -593,3 +594,58 @@ def with_steps_per_epoch(schedule, steps_per_epoch):
     if isinstance(schedule, Warmup):
         config["schedule"] = with_steps_per_epoch(schedule.schedule, steps_per_epoch)
     return type(schedule).from_config(config)
+
+
+def plot_schedule(schedule, epochs, steps_per_epoch=1, *, learning_rate=1e-3, path=None, ax=None, **kwargs):
+    """Plot a schedule's learning rate over training (and 1cycle's momentum).
+
+    Parameters
+    ----------
+    schedule : str or LearningRateSchedule
+        A name from :data:`SCHEDULES` (built with ``learning_rate``, ``epochs``
+        and ``kwargs``) or a schedule object.
+    epochs : float
+        Length of the plot in epochs.
+    steps_per_epoch : int, default=1
+        Optimizer steps per epoch; every step is plotted.
+    learning_rate : float, default=1e-3
+        Initial rate for a named schedule.
+    path : str or path-like, optional
+        Where to save the figure.
+    ax : matplotlib Axes, optional
+        Axes to draw on; a new figure otherwise.
+    **kwargs
+        Arguments of a named schedule (e.g. ``alpha=0.1``).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> ax = plot_schedule("cosine", epochs=20, steps_per_epoch=10, alpha=0.1)
+    >>> ax.get_xlabel()
+    'epoch'
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    schedule = make_schedule(schedule, learning_rate, epochs, steps_per_epoch, **kwargs)
+    steps = np.arange(int(round(epochs * steps_per_epoch)) + 1)
+    rates = keras.ops.convert_to_numpy(schedule(keras.ops.convert_to_tensor(steps, "float32")))
+    rates = np.broadcast_to(rates, steps.shape)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot(steps / steps_per_epoch, rates, color="C0", label="learning rate")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("learning rate")
+    ax.set_title(repr(schedule), fontsize="small", wrap=True)
+    inner = schedule.schedule if isinstance(schedule, Warmup) else schedule
+    if isinstance(inner, OneCycle) and inner is schedule:
+        twin = ax.twinx()
+        momentum = keras.ops.convert_to_numpy(schedule.momentum(keras.ops.convert_to_tensor(steps, "float32")))
+        twin.plot(steps / steps_per_epoch, momentum, color="C1", ls="--", label="momentum")
+        twin.set_ylabel("momentum")
+    if path is not None:
+        ax.figure.savefig(path, dpi=100, bbox_inches="tight")
+    return ax

@@ -1,0 +1,71 @@
+"""The LR range test."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+
+from skhp import KerasClassifier, KerasRegressor, lr_find
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return X / 16.0, y
+
+
+@pytest.fixture(scope="module")
+def result(digits):
+    return lr_find(KerasClassifier(hidden_layer_sizes=(32,), random_state=0), *digits)
+
+
+def test_rates_grow_exponentially_from_start(result):
+    assert result.lrs[0] == pytest.approx(1e-7)
+    ratios = result.lrs[1:] / result.lrs[:-1]
+    np.testing.assert_allclose(ratios, (10.0 / 1e-7) ** (1 / 199), rtol=1e-3)
+    assert len(result.lrs) == len(result.losses) == len(result.smoothed) <= 200
+
+
+def test_suggestions_on_digits(result):
+    assert 1e-4 <= result.suggestion <= 1
+    assert set(result.suggestions) == {"minimum", "divergence", "steepest"}
+    minimum = result.lrs[np.nanargmin(result.smoothed)]
+    assert result.suggestions["minimum"] == pytest.approx(minimum / 10)
+
+
+def test_stops_once_the_loss_diverges():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(500, 5))
+    y = X @ rng.normal(size=5)
+    reg = KerasRegressor(hidden_layer_sizes=(16,), optimizer="sgd", random_state=0)
+    result = lr_find(reg, X, y)
+    assert len(result.lrs) < 200
+    last = result.smoothed[-1]
+    assert not np.isfinite(last) or last > 4 * np.nanmin(result.smoothed)
+
+
+def test_plot_is_written(result, tmp_path):
+    result.plot(tmp_path / "lr.png")
+    assert (tmp_path / "lr.png").stat().st_size > 5000
+
+
+def test_estimator_is_left_unchanged(digits):
+    est = KerasClassifier(hidden_layer_sizes=(32,), schedule="cosine", warmup=2)
+    before = est.get_params()
+    lr_find(est, *digits, num_steps=20)
+    assert est.get_params() == before and not hasattr(est, "model_")
+
+
+def test_auto_learning_rate_uses_the_suggestion(digits):
+    est = KerasClassifier(hidden_layer_sizes=(32,), learning_rate="auto", epochs=1, random_state=0).fit(*digits)
+    assert est.learning_rate_ == est.lr_find_.suggestion
+    assert est.history_["lr"][0] == pytest.approx(est.learning_rate_, rel=1e-5)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"start_lr": 0}, "start_lr == 0, must be > 0"),
+    ({"end_lr": 1e-8}, "end_lr == 1e-08, must be > 1e-07"),
+    ({"diverge": 1}, "diverge == 1, must be > 1"),
+])
+def test_bad_arguments(digits, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        lr_find(KerasClassifier(), *digits, **kwargs)
