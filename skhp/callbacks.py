@@ -33,7 +33,10 @@ class LearningRateLogger(keras.callbacks.Callback):
             logs["lr"] = self._lr
 
 
-class _CycledValue(type(keras.Variable(0.0))):
+_BackendVariable = type(keras.Variable(0.0))  # the active backend's Variable class
+
+
+class _CycledValue(_BackendVariable):
     """A momentum variable whose comparisons with plain numbers say "in (0, 1)".
 
     Keras' SGD and RMSprop decide in Python whether momentum is on
@@ -60,7 +63,7 @@ class _CycledValue(type(keras.Variable(0.0))):
     def __lt__(self, other):
         return self._compare(other, operator.lt)
 
-    __hash__ = type(keras.Variable(0.0)).__hash__
+    __hash__ = _BackendVariable.__hash__
 
 
 class MomentumCycler(keras.callbacks.Callback):

@@ -78,7 +78,7 @@ def test_one_cycle_rate_and_momentum_curves():
     # Cosine rise and fall in between.
     assert float(s(15)) == pytest.approx(1.0 + (start - 1.0) * 0.5 * (1 + math.cos(math.pi * 0.5)), rel=1e-5)
     assert float(s(65)) == pytest.approx(end + (1.0 - end) * 0.5 * (1 + math.cos(math.pi * 0.5)), rel=1e-4)
-    momentum = values(type("M", (), {"__call__": lambda self, t: s.momentum(t)})(), [0, 15, 30, 65, 100])
+    momentum = values(s.momentum, [0, 15, 30, 65, 100])
     np.testing.assert_allclose(momentum, [0.95, 0.9, 0.85, 0.9, 0.95], rtol=1e-5)
 
 
@@ -179,7 +179,7 @@ def test_one_cycle_moves_momentum_inversely(iris, optimizer, attribute):
     lr, momentum = np.array(est.history_["lr"]), np.array(est.history_["momentum"])
     peak = int(np.argmax(lr))
     assert peak == 3 and int(np.argmin(momentum)) == peak
-    np.testing.assert_allclose(momentum, values(type("M", (), {"__call__": lambda s, t: est.schedule_.momentum(t)})(), range(10)), rtol=1e-5)
+    np.testing.assert_allclose(momentum, values(est.schedule_.momentum, range(10)), rtol=1e-5)
     assert isinstance(getattr(est.model_.optimizer, attribute), float)  # plain again after training
 
 
