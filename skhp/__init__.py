@@ -12,6 +12,7 @@ from importlib.metadata import PackageNotFoundError, version
 from skhp.estimators import KerasClassifier, KerasRegressor
 from skhp.lr_find import LRFindResult, lr_find
 from skhp.schedules import plot_schedule
+from skhp.search import GuidedSearchCV, NarrowingSearchCV
 
 try:
     __version__ = version("skhp")
@@ -19,8 +20,10 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0"
 
 __all__ = [
+    "GuidedSearchCV",
     "KerasClassifier",
     "KerasRegressor",
+    "NarrowingSearchCV",
     "LRFindResult",
     "lr_find",
     "plot_schedule",

@@ -1,4 +1,4 @@
-"""Every example script runs to the end on a tiny budget."""
+"""Every example script runs to the end on a tiny budget and prints what it shows."""
 
 import subprocess
 import sys
@@ -7,18 +7,24 @@ from pathlib import Path
 import pytest
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-TINY = {"schedules_compared.py": ["--epochs", "1", "--seeds", "1"]}
+#: script -> (tiny-budget arguments, text its output must contain, pictures it writes)
+TINY = {
+    "schedules_compared.py": (["--epochs", "1", "--seeds", "1", "--plots", "{tmp}"], "1cycle", 3),
+    "beale_surrogate.py": (["--samples", "200", "--trials", "3", "--epochs", "1"],
+                           "surrogate minimum at", 0),
+}
 
 
 @pytest.mark.parametrize("script", sorted(TINY))
 def test_example_runs(script, tmp_path):
+    args, expected, pictures = TINY[script]
     out = subprocess.run(
-        [sys.executable, str(EXAMPLES / script), *TINY[script], "--plots", str(tmp_path)],
+        [sys.executable, str(EXAMPLES / script), *[a.format(tmp=tmp_path) for a in args]],
         capture_output=True, text=True, timeout=300,
     )
     assert out.returncode == 0, out.stderr[-2000:]
-    assert "1cycle" in out.stdout
-    assert len(list(tmp_path.glob("*.png"))) == 3
+    assert expected in out.stdout
+    assert len(list(tmp_path.glob("*.png"))) == pictures
 
 
 def test_every_example_has_a_smoke_setting():

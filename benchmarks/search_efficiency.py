@@ -1,0 +1,109 @@
+"""Trials needed to reach a target CV score: NarrowingSearchCV vs RandomizedSearchCV.
+
+Both searches get the same space, budget, CV splits and seeds; for each seed
+the script finds the first trial whose mean CV score reaches the target and
+prints the median over seeds and the ratio narrowing / random (target: at
+most 0.5). A search that never reaches the target counts as budget + 1.
+
+Problems:
+
+- ``svc``: an RBF SVC on 600 digits, C and gamma over wide log ranges
+  (cheap, so it runs many seeds);
+- ``mlp``: an skhp MLP on digits, learning rate, batch size, weight decay and
+  initializer.
+
+Run: ``python benchmarks/search_efficiency.py`` (``--problems``, ``--seeds``).
+"""
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+from scipy.stats import loguniform  # noqa: E402
+from sklearn.datasets import load_digits  # noqa: E402
+from sklearn.model_selection import RandomizedSearchCV, StratifiedKFold  # noqa: E402
+from sklearn.svm import SVC  # noqa: E402
+
+from skhp import KerasClassifier  # noqa: E402
+from skhp.search import Choice, Integer, NarrowingSearchCV, Real  # noqa: E402
+
+
+def _svc():
+    X, y = load_digits(return_X_y=True)
+    space = {"C": Real(1e-3, 1e4, log=True), "gamma": Real(1e-7, 1e1, log=True)}
+    return SVC(), space, X[:600] / 16, y[:600], dict(budget=60, target=0.99, cv=3)
+
+
+def _mlp():
+    X, y = load_digits(return_X_y=True)
+    space = {"learning_rate": Real(1e-5, 1.0, log=True), "batch_size": Integer(16, 512, base=2),
+             "weight_decay": Real(1e-6, 1e-1, log=True),
+             "initializer": Choice(["he_normal", "glorot_uniform", "lecun_normal", "random_uniform"])}
+    est = KerasClassifier(hidden_layer_sizes=(32,), epochs=5, random_state=0)
+    return est, space, X / 16, y, dict(budget=24, target=0.93, cv=2)
+
+
+PROBLEMS = {"svc": _svc, "mlp": _mlp}
+
+
+def trials_to_target(search, target, budget):
+    """1-based index of the first candidate reaching ``target`` (budget + 1 if none)."""
+    scores = np.nan_to_num(search.cv_results_["mean_test_score"], nan=-np.inf)
+    hits = np.flatnonzero(scores >= target)
+    return int(hits[0]) + 1 if hits.size else budget + 1
+
+
+def compare(problem, seeds):
+    estimator, space, X, y, cfg = PROBLEMS[problem]()
+    cv = StratifiedKFold(cfg["cv"], shuffle=True, random_state=0)
+    counts = {"narrowing": [], "random": []}
+    tic = time.perf_counter()
+    for seed in range(seeds):
+        narrowing = NarrowingSearchCV(estimator, space, n_iter=cfg["budget"], cv=cv,
+                                      random_state=seed, refit=False).fit(X, y)
+        random = RandomizedSearchCV(estimator, _as_scipy(space), n_iter=cfg["budget"], cv=cv,
+                                    random_state=seed, refit=False).fit(X, y)
+        counts["narrowing"].append(trials_to_target(narrowing, cfg["target"], cfg["budget"]))
+        counts["random"].append(trials_to_target(random, cfg["target"], cfg["budget"]))
+    med = {k: float(np.median(v)) for k, v in counts.items()}
+    return {"problem": problem, "target": cfg["target"], "budget": cfg["budget"], "seeds": seeds,
+            "narrowing": med["narrowing"], "random": med["random"],
+            "ratio": med["narrowing"] / med["random"], "counts": counts,
+            "seconds": time.perf_counter() - tic}
+
+
+def _as_scipy(space):
+    """The same space in the form RandomizedSearchCV takes."""
+    out = {}
+    for name, dim in space.items():
+        if isinstance(dim, Real):
+            out[name] = loguniform(dim.low, dim.high) if dim.log else [dim.low, dim.high]
+        elif isinstance(dim, Integer):
+            out[name] = dim.values()
+        else:
+            out[name] = list(dim.values)
+    return out
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--problems", nargs="+", choices=list(PROBLEMS), default=list(PROBLEMS))
+    parser.add_argument("--seeds", type=int, default=None,
+                        help="seeds per problem (default 20 for svc, 5 for mlp)")
+    args = parser.parse_args()
+    print(f"{'problem':<8} {'target':>7} {'budget':>6} {'seeds':>5} {'narrowing':>10} "
+          f"{'random':>7} {'ratio':>6} {'time s':>7}")
+    for problem in args.problems:
+        seeds = args.seeds or {"svc": 20, "mlp": 5}[problem]
+        r = compare(problem, seeds)
+        print(f"{r['problem']:<8} {r['target']:>7} {r['budget']:>6} {r['seeds']:>5} "
+              f"{r['narrowing']:>10.1f} {r['random']:>7.1f} {r['ratio']:>6.2f} {r['seconds']:>7.0f}")
+        print(f"  trials to target per seed: narrowing {r['counts']['narrowing']}, "
+              f"random {r['counts']['random']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Test functions for comparing search strategies (see :mod:`skhp.benchmarks.beale`)."""

@@ -1,0 +1,26 @@
+"""Search spaces, search strategies and the scikit-learn searches built on them.
+
+- spaces: :class:`Real`, :class:`Integer`, :class:`Choice`,
+  :class:`Distribution`, gathered in a :class:`Space`;
+- strategies, pure objects that propose points and are told scores:
+  :class:`RandomOracle`, :class:`GridOracle`, :class:`NarrowingOracle`,
+  :class:`GuidedOracle`;
+- cross-validated searches on scikit-learn's ``BaseSearchCV``:
+  :class:`NarrowingSearchCV`, :class:`GuidedSearchCV`.
+
+Examples
+--------
+>>> from skhp.search import Real, Space
+>>> Space({"learning_rate": Real(1e-4, 1e-1, log=True)}).describe()
+'learning_rate=[0.0001, 0.1] log'
+"""
+
+from skhp.search._oracle import GridOracle, GuidedOracle, NarrowingOracle, Proposal, RandomOracle
+from skhp.search._space import Choice, Distribution, Integer, Real, Space
+from skhp.search.guided import GuidedSearchCV
+from skhp.search.narrowing import NarrowingSearchCV
+
+__all__ = [
+    "Choice", "Distribution", "GridOracle", "GuidedOracle", "GuidedSearchCV", "Integer",
+    "NarrowingOracle", "NarrowingSearchCV", "Proposal", "RandomOracle", "Real", "Space",
+]

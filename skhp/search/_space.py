@@ -1,0 +1,528 @@
+"""Search spaces: bounded ranges and choices that can be sampled and narrowed.
+
+A space maps parameter names to dimensions. Each dimension knows how to draw
+values, how to list a grid of values, and how to *narrow* around a point: the
+neighbourhood the narrowing search draws from once it has a good point.
+
+Narrowing is always computed from the original (full) dimension, so a narrowed
+space never leaves the bounds the user set.
+"""
+
+import math
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Real", "Integer", "Choice", "Distribution", "Space"]
+
+
+def _check_bounds(low, high, log, integer=False):
+    kind = numbers.Integral if integer else numbers.Real
+    for name, value in (("low", low), ("high", high)):
+        if isinstance(value, bool) or not isinstance(value, kind) or not math.isfinite(value):
+            what = "an integer" if integer else "a finite number"
+            raise ValueError(f"{name} must be {what}, got {value!r}.")
+    if low > high:
+        raise ValueError(f"low must not exceed high, got low={low!r} > high={high!r}.")
+    if log and low <= 0:
+        raise ValueError(f"a log-scale range needs low > 0, got low={low!r}.")
+
+
+def _is_number(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _significant(value, digits):
+    """``value`` cut down to ``digits`` significant digits (5.5e-3 gives 5e-3)."""
+    if value <= 0:
+        return float(value)
+    unit = 10.0 ** (math.floor(math.log10(value)) - digits + 1)
+    return float(f"{math.floor(value / unit + 1e-9) * unit:.{digits - 1}e}")
+
+
+@dataclass(frozen=True)
+class Real:
+    """A continuous range ``[low, high]``, drawn uniformly or log-uniformly.
+
+    Parameters
+    ----------
+    low, high : float
+        The bounds, ``low <= high``.
+    log : bool, default=False
+        Draw and narrow on a log scale (for multiplicative quantities such as
+        a learning rate or a weight decay); needs ``low > 0``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lr = Real(1e-5, 1e-1, log=True)
+    >>> lr.narrow(1e-3)
+    Real(low=0.0005, high=0.002, log=True)
+    >>> all(1e-5 <= v <= 1e-1 for v in lr.sample(np.random.default_rng(0), 5))
+    True
+    """
+
+    low: float
+    high: float
+    log: bool = False
+
+    def __post_init__(self):
+        _check_bounds(self.low, self.high, self.log)
+
+    def _to_unit(self, value):
+        if self.low == self.high:
+            return 0.5
+        if self.log:
+            return math.log(value / self.low) / math.log(self.high / self.low)
+        return (value - self.low) / (self.high - self.low)
+
+    def _from_unit(self, u):
+        if self.log:
+            return float(self.low * (self.high / self.low) ** u)
+        return float(self.low + u * (self.high - self.low))
+
+    def contains(self, value):
+        """Whether ``value`` is a number within the bounds."""
+        return _is_number(value) and self.low <= value <= self.high
+
+    def sample(self, rng, size):
+        """``size`` values drawn from ``rng`` (a numpy Generator)."""
+        return [self._from_unit(u) for u in rng.uniform(0, 1, size)]
+
+    def grid(self, n):
+        """``n`` evenly spaced values (log-spaced when ``log``), ends included."""
+        return [self._from_unit(u) for u in np.linspace(0, 1, n)]
+
+    def narrow(self, center, factor=2.0, scale=1.0, keep=None):
+        """The neighbourhood of ``center``, clipped to the bounds.
+
+        On a log scale it is ``[center / f, center * f]`` with ``f = factor **
+        scale``; on a linear scale ``center ± (high - low) * scale / (2 * factor)``,
+        a range ``factor`` times narrower than this one when ``scale`` is 1.
+        ``keep`` is ignored (it applies to unordered choices).
+        """
+        center = min(max(float(center), self.low), self.high)
+        if self.log:
+            f = factor**scale
+            low, high = center / f, center * f
+        else:
+            half = (self.high - self.low) * scale / (2 * factor)
+            low, high = center - half, center + half
+        return Real(max(self.low, low), min(self.high, high), self.log)
+
+    def line(self, center, step):
+        """``center`` and one step either side: ``/ step`` and ``* step`` on a log
+        scale, ``± (high - low) / step`` on a linear one; clipped to the bounds."""
+        if self.log:
+            points = [center / step, center, center * step]
+        else:
+            d = (self.high - self.low) / step
+            points = [center - d, center, center + d]
+        return [min(max(p, self.low), self.high) for p in points]
+
+    def between(self, a, b, digits):
+        """A readable point half-way between ``a`` and ``b`` (cut to ``digits``
+        significant digits on a log scale)."""
+        mid = (a + b) / 2
+        return _significant(mid, digits) if self.log else mid
+
+    def describe(self):
+        return f"[{self.low:.4g}, {self.high:.4g}]" + (" log" if self.log else "")
+
+
+@dataclass(frozen=True)
+class Integer:
+    """An integer range ``[low, high]``, drawn uniformly or log-uniformly.
+
+    Parameters
+    ----------
+    low, high : int
+        The bounds, ``low <= high``.
+    log : bool, default=False
+        Draw and narrow on a log scale; needs ``low > 0``.
+    base : int or None, default=None
+        When given, only the powers of ``base`` within the bounds are values
+        (``Integer(16, 512, base=2)`` is the batch sizes 16, 32, ..., 512);
+        implies ``log``.
+
+    Examples
+    --------
+    >>> Integer(16, 512, base=2).values()
+    [16, 32, 64, 128, 256, 512]
+    >>> Integer(16, 512, base=2).narrow(64)
+    Integer(low=32, high=128, log=True, base=2)
+    """
+
+    low: int
+    high: int
+    log: bool = False
+    base: int = None
+
+    def __post_init__(self):
+        _check_bounds(self.low, self.high, self.log or self.base is not None, integer=True)
+        if self.base is not None:
+            if isinstance(self.base, bool) or not isinstance(self.base, numbers.Integral) or self.base < 2:
+                raise ValueError(f"base must be an integer >= 2 or None, got {self.base!r}.")
+            if not self.values():
+                raise ValueError(f"no power of {self.base} lies in [{self.low}, {self.high}].")
+            object.__setattr__(self, "log", True)
+
+    def values(self):
+        """Every value of a ``base`` range (None when the range has no base)."""
+        if self.base is None:
+            return None
+        k, out = 0, []
+        while self.base**k <= self.high:
+            if self.base**k >= self.low:
+                out.append(self.base**k)
+            k += 1
+        return out
+
+    def contains(self, value):
+        """Whether ``value`` is one of the range's integers."""
+        if not (_is_number(value) and float(value).is_integer() and self.low <= value <= self.high):
+            return False
+        return self.base is None or int(value) in self.values()
+
+    def sample(self, rng, size):
+        """``size`` values drawn from ``rng`` (a numpy Generator)."""
+        if self.base is not None:
+            values = self.values()
+            return [int(values[i]) for i in rng.integers(0, len(values), size)]
+        if self.log:
+            # widen by half a unit so that both ends are as likely as their neighbours
+            lo, hi = math.log(self.low - 0.499), math.log(self.high + 0.499)
+            raw = np.exp(rng.uniform(lo, hi, size))
+        else:
+            raw = rng.uniform(self.low - 0.499, self.high + 0.499, size)
+        return [int(min(max(round(v), self.low), self.high)) for v in raw]
+
+    def grid(self, n):
+        """Up to ``n`` distinct values spread over the range."""
+        if self.base is not None:
+            values = self.values()
+            idx = np.unique(np.round(np.linspace(0, len(values) - 1, n)).astype(int))
+            return [int(values[i]) for i in idx]
+        real = Real(self.low, self.high, self.log).grid(n)
+        return sorted({int(round(v)) for v in real})
+
+    def narrow(self, center, factor=2.0, scale=1.0, keep=None):
+        """The neighbourhood of ``center`` as in :meth:`Real.narrow`, rounded outwards.
+
+        It always keeps the neighbouring values, so that a narrowed integer
+        range can still move.
+        """
+        center = int(min(max(round(center), self.low), self.high))
+        if self.base is not None:
+            values = self.values()
+            i = int(np.argmin([abs(math.log(v / center)) for v in values]))
+            reach = max(1, int(math.floor(math.log(factor**scale, self.base) + 1e-9)))
+            lo, hi = values[max(0, i - reach)], values[min(len(values) - 1, i + reach)]
+            return Integer(lo, hi, True, self.base)
+        near = Real(self.low, self.high, self.log).narrow(center, factor, scale)
+        low = min(int(math.floor(near.low)), center - 1)
+        high = max(int(math.ceil(near.high)), center + 1)
+        return Integer(max(self.low, low), min(self.high, high), self.log)
+
+    def line(self, center, step):
+        """``center`` and one step either side (see :meth:`Real.line`), at least
+        one value apart; with a ``base``, the neighbouring powers."""
+        if self.base is not None:
+            values = self.values()
+            i = values.index(center) if center in values else 0
+            return [values[max(0, i - 1)], center, values[min(len(values) - 1, i + 1)]]
+        points = Real(self.low, self.high, self.log).line(center, step)
+        down = min(int(round(points[0])), center - 1)
+        up = max(int(round(points[2])), center + 1)
+        return [max(self.low, down), center, min(self.high, up)]
+
+    def next(self, value, direction):
+        """The value after ``value`` going up (+1) or down (-1): the next power
+        with a ``base``, double or half on a log scale, else one eighth of the
+        range; None past the bounds."""
+        if self.base is not None:
+            nxt = value * self.base if direction > 0 else value // self.base
+        elif self.log:
+            nxt = value * 2 if direction > 0 else value // 2
+        else:
+            nxt = value + direction * max(1, (self.high - self.low) // 8)
+        return nxt if self.low <= nxt <= self.high else None
+
+    def between(self, a, b, digits):
+        return int(round((a + b) / 2))
+
+    def describe(self):
+        if self.base is not None:
+            return "{" + ", ".join(map(str, self.values())) + "}"
+        return f"[{self.low}, {self.high}]" + (" log" if self.log else "")
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A finite set of values, ordered (``[16, 32, 64]``) or not (``["adam", "sgd"]``).
+
+    Parameters
+    ----------
+    values : sequence
+        The values, at least one.
+    ordered : bool, default=False
+        Whether neighbours in ``values`` are alike; narrowing an ordered choice
+        keeps the value and its neighbours.
+    weights : sequence of float or None, default=None
+        Probabilities of drawing each value; None is uniform.
+
+    Examples
+    --------
+    >>> Choice([16, 32, 64, 128], ordered=True).narrow(32).values
+    (16, 32, 64)
+    >>> Choice(["adam", "sgd", "rmsprop"]).narrow("sgd", keep=0.5).weights
+    (0.25, 0.5, 0.25)
+    """
+
+    values: tuple
+    ordered: bool = False
+    weights: tuple = None
+
+    def __post_init__(self):
+        if isinstance(self.values, str) or not hasattr(self.values, "__len__"):
+            raise ValueError(f"values must be a list of choices, got {self.values!r}.")
+        object.__setattr__(self, "values", tuple(self.values))
+        if not self.values:
+            raise ValueError("values must hold at least one choice, got an empty list.")
+        if self.weights is not None:
+            w = np.asarray(self.weights, dtype=float)
+            if w.shape != (len(self.values),) or (w < 0).any() or w.sum() <= 0:
+                raise ValueError(
+                    f"weights must be {len(self.values)} non-negative numbers with a "
+                    f"positive sum, got {self.weights!r}."
+                )
+            object.__setattr__(self, "weights", tuple(float(x) for x in w / w.sum()))
+
+    def index(self, value):
+        for i, v in enumerate(self.values):
+            if v is value or (type(v) is type(value) and v == value):
+                return i
+        for i, v in enumerate(self.values):  # e.g. numpy scalars against Python numbers
+            try:
+                if v == value:
+                    return i
+            except Exception:  # values that cannot be compared are simply different
+                pass
+        raise ValueError(f"{value!r} is not one of the choices {list(self.values)}.")
+
+    def contains(self, value):
+        """Whether ``value`` is one of the choices."""
+        try:
+            self.index(value)
+        except ValueError:
+            return False
+        return True
+
+    def sample(self, rng, size):
+        """``size`` values drawn from ``rng`` (a numpy Generator)."""
+        idx = rng.choice(len(self.values), size=size, p=self.weights)
+        return [self.values[i] for i in idx]
+
+    def grid(self, n):
+        """Every value."""
+        return list(self.values)
+
+    def narrow(self, center, factor=2.0, scale=1.0, keep=0.7):
+        """Ordered: ``center`` and its neighbours. Unordered: all values, ``center``
+        drawn with probability ``keep`` and the others sharing the rest."""
+        i = self.index(center)
+        if self.ordered:
+            return Choice(self.values[max(0, i - 1): i + 2], True)
+        if len(self.values) == 1:
+            return self
+        rest = (1 - keep) / (len(self.values) - 1)
+        return Choice(self.values, False, tuple(keep if j == i else rest for j in range(len(self.values))))
+
+    def line(self, center, step):
+        """``center`` and its neighbours in ``values``."""
+        i = self.index(center)
+        return [self.values[max(0, i - 1)], center, self.values[min(len(self.values) - 1, i + 1)]]
+
+    def next(self, value, direction):
+        """The neighbour of ``value`` in ``values`` going up (+1) or down (-1), or None."""
+        i = self.index(value) + direction
+        return self.values[i] if 0 <= i < len(self.values) else None
+
+    def between(self, a, b, digits):
+        return b
+
+    def describe(self):
+        text = "{" + ", ".join(map(repr, self.values)) + "}"
+        if self.weights is not None:
+            text += " p=" + ", ".join(f"{w:.2f}" for w in self.weights)
+        return text
+
+
+class Distribution:
+    """Any object with ``rvs`` (e.g. a frozen ``scipy.stats`` distribution).
+
+    Drawn as it is and never narrowed; prefer :class:`Real` or
+    :class:`Integer` for a range the narrowing search should zoom into.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy.stats import norm
+    >>> len(Distribution(norm(0, 1)).sample(np.random.default_rng(0), 3))
+    3
+    """
+
+    def __init__(self, dist):
+        if not hasattr(dist, "rvs"):
+            raise ValueError(f"a distribution needs an rvs method, got {dist!r}.")
+        self.dist = dist
+
+    def __repr__(self):
+        return f"Distribution({self.dist!r})"
+
+    def __eq__(self, other):
+        return isinstance(other, Distribution) and self.describe() == other.describe()
+
+    def __hash__(self):
+        return hash(self.describe())
+
+    def contains(self, value):
+        return False
+
+    def sample(self, rng, size):
+        return [v.item() if hasattr(v, "item") else v for v in self.dist.rvs(size=size, random_state=rng)]
+
+    def grid(self, n):
+        raise ValueError(f"{self.describe()} has no grid; give a Real, Integer or Choice instead.")
+
+    def narrow(self, center, factor=2.0, scale=1.0, keep=None):
+        return self
+
+    def line(self, center, step):
+        return [center]
+
+    def between(self, a, b, digits):
+        return b
+
+    def describe(self):
+        dist = getattr(self.dist, "dist", self.dist)
+        name = getattr(dist, "name", type(dist).__name__)
+        args = getattr(self.dist, "args", ())
+        return f"{name}{tuple(args)!r}"
+
+
+def _from_scipy(dist):
+    """A Real or Integer equal to a frozen scipy uniform / loguniform / randint."""
+    kind = getattr(getattr(dist, "dist", None), "name", None)
+    if kind in ("uniform", "loguniform", "reciprocal", "randint"):
+        low, high = (float(v) for v in dist.support())
+        if kind == "uniform":
+            return Real(low, high)
+        if kind == "randint":
+            return Integer(int(low), int(high))
+        if low > 0 and math.isclose(dist.median(), math.sqrt(low * high)):  # not shifted
+            return Real(low, high, log=True)
+    return Distribution(dist)
+
+
+def _as_dimension(name, spec):
+    if isinstance(spec, (Real, Integer, Choice, Distribution)):
+        return spec
+    if hasattr(spec, "rvs"):
+        return _from_scipy(spec)
+    if isinstance(spec, str) or not hasattr(spec, "__iter__"):
+        raise ValueError(
+            f"parameter {name!r}: expected a list of values, a scipy.stats "
+            f"distribution, or a Real / Integer / Choice, got {spec!r}."
+        )
+    values = list(spec)
+    if not values:
+        raise ValueError(f"parameter {name!r}: the list of choices is empty.")
+    numeric = all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in values)
+    ordered = numeric and len(values) > 1 and all(a < b for a, b in zip(values, values[1:]))
+    return Choice(values, ordered=ordered)
+
+
+class Space:
+    """Named dimensions to search over.
+
+    Parameters
+    ----------
+    dimensions : dict
+        Parameter name to a :class:`Real`, :class:`Integer`, :class:`Choice`,
+        a list of values (an ordered choice when the values are increasing
+        numbers), or a scipy.stats distribution (``loguniform`` becomes a log
+        :class:`Real`, ``uniform`` a :class:`Real`, ``randint`` an
+        :class:`Integer`; others are drawn from as they are). This is the
+        ``param_distributions`` form scikit-learn's searches take.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy.stats import loguniform
+    >>> space = Space({"learning_rate": loguniform(1e-4, 1e-1), "batch_size": [16, 32, 64]})
+    >>> space["learning_rate"]
+    Real(low=0.0001, high=0.1, log=True)
+    >>> space.narrow({"learning_rate": 1e-3, "batch_size": 16}).describe()
+    'learning_rate=[0.0005, 0.002] log; batch_size={16, 32}'
+    """
+
+    def __init__(self, dimensions):
+        if isinstance(dimensions, Space):
+            dimensions = dimensions.dimensions
+        if not isinstance(dimensions, dict):
+            raise ValueError(
+                "a search space must be a dict of parameter name to values, got "
+                f"{type(dimensions).__name__}: {dimensions!r}."
+            )
+        if not dimensions:
+            raise ValueError("a search space needs at least one parameter, got an empty dict.")
+        self.dimensions = {str(k): _as_dimension(k, v) for k, v in dimensions.items()}
+
+    def __getitem__(self, name):
+        return self.dimensions[name]
+
+    def __iter__(self):
+        return iter(self.dimensions)
+
+    def __len__(self):
+        return len(self.dimensions)
+
+    def __eq__(self, other):
+        return isinstance(other, Space) and self.dimensions == other.dimensions
+
+    __hash__ = None
+
+    def __repr__(self):
+        return f"Space({self.dimensions!r})"
+
+    def sample(self, rng, size):
+        """``size`` points (dicts) drawn from ``rng`` (a numpy Generator)."""
+        columns = {name: dim.sample(rng, size) for name, dim in self.dimensions.items()}
+        return [{name: columns[name][i] for name in columns} for i in range(size)]
+
+    def narrow(self, center, factor=2.0, scale=1.0, keep=0.7):
+        """The space of each dimension's neighbourhood of ``center`` (see the dimensions' ``narrow``)."""
+        return Space({
+            name: dim.narrow(center[name], factor=factor, scale=scale, keep=keep)
+            for name, dim in self.dimensions.items()
+        })
+
+    def extrapolate(self, point, origin, times):
+        """``point`` moved ``times`` further along the step from ``origin`` to it.
+
+        Only ranges move (on their own scale, clipped to the bounds); the other
+        values stay those of ``point``.
+        """
+        out = dict(point)
+        for name, dim in self.dimensions.items():
+            if isinstance(dim, Real) and dim.high > dim.low:
+                u = dim._to_unit(point[name])
+                u = u + times * (u - dim._to_unit(origin[name]))
+                out[name] = dim._from_unit(min(max(u, 0.0), 1.0))
+        return out
+
+    def describe(self):
+        """A one-line readable form, as recorded in ``cv_results_["space"]``."""
+        return "; ".join(f"{name}={dim.describe()}" for name, dim in self.dimensions.items())

@@ -1,0 +1,115 @@
+"""NarrowingSearchCV: random search that narrows around the best candidates."""
+
+import numpy as np
+
+from skhp.search._base import OracleSearchCV
+from skhp.search._oracle import NarrowingOracle
+
+__all__ = ["NarrowingSearchCV"]
+
+
+class NarrowingSearchCV(OracleSearchCV):
+    """Cross-validated narrowing random search over hyperparameters.
+
+    Random candidates over the whole space first, then rounds drawn from the
+    space narrowed around the best candidate (``[x / 2, 2 x]`` for log-scale
+    ranges such as a learning rate, neighbouring values of an ordered choice,
+    the best unordered choice kept with probability ``keep``), narrowing
+    further while no round improves, widening again while rounds improve, and
+    starting over on the whole space once a narrowing has converged or
+    ``patience`` candidates bring no improvement. See
+    :class:`skhp.search.NarrowingOracle` for the strategy itself.
+
+    Used exactly like ``RandomizedSearchCV``; works with any scikit-learn
+    estimator.
+
+    Parameters
+    ----------
+    estimator : estimator object
+        The estimator to tune.
+    param_distributions : dict or Space
+        Parameter name to a :class:`Real`, :class:`Integer`, :class:`Choice`,
+        a list of values or a scipy.stats distribution (``loguniform``,
+        ``uniform`` and ``randint`` become ranges that can narrow).
+    n_iter : int, default=30
+        Number of candidates in all.
+    n_initial : int or None, default=None
+        Candidates of each whole-space round; None means ``2 * round_size``.
+    round_size : int, default=5
+        Candidates per narrowed round (one call of ``evaluate_candidates``,
+        run in parallel with ``n_jobs``).
+    factor : float, default=2.0
+        Size of the first neighbourhood: ``[x / factor, x * factor]``.
+    shrink : float, default=0.5
+        Neighbourhood size multiplier after a round without improvement.
+    grow : float, default=2.0
+        Neighbourhood size multiplier after an improving round (capped at the
+        first neighbourhood's size).
+    patience : int or None, default=None
+        Candidates without improvement before starting over on the whole
+        space; None waits until the neighbourhood has converged.
+    min_scale : float, default=1e-2
+        Neighbourhood size (relative to the first) at which a narrowing has converged.
+    keep : float, default=0.7
+        Probability of the best value of an unordered choice in a narrowed round.
+    random_state : int or None, default=None
+        Seed of the draws; a fixed value makes the search reproducible.
+    scoring, n_jobs, refit, cv, verbose, pre_dispatch, error_score, return_train_score
+        As in ``RandomizedSearchCV``.
+
+    Attributes
+    ----------
+    cv_results_ : dict of arrays
+        As in ``RandomizedSearchCV``, with ``round``, ``step`` (``"explore"``,
+        ``"narrow"`` or ``"restart"``) and ``space`` (the space the candidate
+        was drawn from, as text).
+    best_estimator_, best_score_, best_params_, best_index_, scorer_, n_splits_, refit_time_, multimetric_
+        As in ``RandomizedSearchCV``.
+    search_history_ : list of dict
+        One entry per round: number, step, space, candidates, best score so
+        far and whether the round improved it.
+
+    Examples
+    --------
+    >>> from scipy.stats import loguniform
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skhp.search import NarrowingSearchCV
+    >>> X, y = load_iris(return_X_y=True)
+    >>> search = NarrowingSearchCV(LogisticRegression(max_iter=500),
+    ...                            {"C": loguniform(1e-4, 1e2)}, n_iter=15, random_state=0)
+    >>> bool(search.fit(X, y).best_score_ > 0.95)
+    True
+    >>> [h["step"] for h in search.search_history_]
+    ['explore', 'narrow']
+    """
+
+    _parameter_constraints = {**OracleSearchCV._parameter_constraints}
+
+    def __init__(self, estimator, param_distributions, *, n_iter=30, n_initial=None,
+                 round_size=5, factor=2.0, shrink=0.5, grow=2.0, patience=None,
+                 min_scale=1e-2, keep=0.7, random_state=None, scoring=None, n_jobs=None,
+                 refit=True, cv=None, verbose=0, pre_dispatch="2*n_jobs",
+                 error_score=np.nan, return_train_score=False):
+        super().__init__(estimator=estimator, scoring=scoring, n_jobs=n_jobs, refit=refit,
+                         cv=cv, verbose=verbose, pre_dispatch=pre_dispatch,
+                         error_score=error_score, return_train_score=return_train_score)
+        self.param_distributions = param_distributions
+        self.n_iter = n_iter
+        self.n_initial = n_initial
+        self.round_size = round_size
+        self.factor = factor
+        self.shrink = shrink
+        self.grow = grow
+        self.patience = patience
+        self.min_scale = min_scale
+        self.keep = keep
+        self.random_state = random_state
+
+    def _make_oracle(self, space):
+        return NarrowingOracle(
+            space, max_trials=self.n_iter, n_initial=self.n_initial,
+            round_size=self.round_size, factor=self.factor, shrink=self.shrink,
+            grow=self.grow, patience=self.patience, min_scale=self.min_scale,
+            keep=self.keep, seed=self.random_state,
+        )

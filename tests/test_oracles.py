@@ -1,0 +1,168 @@
+"""The pure strategies: reproducible, restarting, following the recipe, beating random."""
+
+import math
+
+import numpy as np
+import pytest
+
+from skhp.search import GridOracle, GuidedOracle, Integer, NarrowingOracle, RandomOracle, Real
+
+SPACE = {"lr": Real(1e-6, 1.0, log=True), "wd": Real(1e-7, 1e-1, log=True),
+         "bs": Integer(8, 1024, base=2)}
+
+
+def _loss(p):
+    """A seeded stand-in for a validation loss: a narrow bowl in log space."""
+    return (np.log10(p["lr"] / 3e-3) ** 2 + 0.3 * np.log10(p["wd"] / 1e-4) ** 2
+            + 0.5 * np.log2(p["bs"] / 64) ** 2)
+
+
+def _run(oracle, loss=_loss):
+    while (proposal := oracle.ask()) is not None:
+        oracle.tell([-loss(p) for p in proposal.points])
+    return oracle
+
+
+def _trials_to_reach(oracle, target):
+    for i, trial in enumerate(_run(oracle).trials, 1):
+        if -trial["score"] <= target:
+            return i
+    return oracle.max_trials + 1
+
+
+@pytest.mark.parametrize("make", [
+    lambda seed: RandomOracle(SPACE, 30, batch=5, seed=seed),
+    lambda seed: NarrowingOracle(SPACE, 40, seed=seed),
+])
+def test_same_seed_same_search(make):
+    a, b, c = _run(make(3)), _run(make(3)), _run(make(4))
+    assert [t["params"] for t in a.trials] == [t["params"] for t in b.trials]
+    assert [t["params"] for t in a.trials] != [t["params"] for t in c.trials]
+
+
+def test_narrowing_rounds_draw_from_the_narrowed_space():
+    oracle = _run(NarrowingOracle(SPACE, 40, n_initial=10, round_size=5, seed=0))
+    steps = [h["step"] for h in oracle.history]
+    assert steps[0] == "explore" and set(steps[1:]) <= {"narrow", "restart"}
+    best_explore = max((t for t in oracle.trials if t["round"] == 0), key=lambda t: t["score"])
+    lr, bs = best_explore["params"]["lr"], best_explore["params"]["bs"]
+    narrowed = oracle.space.narrow(best_explore["params"])
+    first = [t for t in oracle.trials if t["round"] == 1]
+    boxed = [t for t in first if t["space"] == narrowed.describe()]
+    assert len(boxed) >= 2  # the rest follow the spread of the best points so far
+    assert all(s.startswith("normal around the best") for s in
+               {t["space"] for t in first} - {narrowed.describe()})
+    for t in boxed:  # [x / 2, 2 x] around the best of the random round
+        assert lr / 2 * (1 - 1e-12) <= t["params"]["lr"] <= lr * 2 * (1 + 1e-12)
+        assert t["params"]["bs"] in (bs // 2, bs, bs * 2)
+
+
+def test_narrowing_starts_over_after_patience():
+    # a flat function: nothing ever improves after the first round
+    oracle = _run(NarrowingOracle(SPACE, 50, n_initial=10, round_size=5, patience=10, seed=0),
+                  loss=lambda p: 1.0)
+    steps = [h["step"] for h in oracle.history]
+    assert steps[:6] == ["explore", "narrow", "narrow", "restart", "narrow", "narrow"]
+    assert oracle.trials[20]["space"] == oracle.space.describe()  # back to the whole space
+
+
+def test_narrowing_converges_and_starts_over():
+    oracle = _run(NarrowingOracle({"x": Real(-1, 1)}, 400, min_scale=1e-2, seed=0),
+                  loss=lambda p: (p["x"] - 0.3) ** 2)
+    assert oracle.converged and abs(oracle.converged[0]["x"] - 0.3) < 1e-2
+    assert "restart" in [h["step"] for h in oracle.history]
+
+
+def test_narrowing_needs_fewer_trials_than_random():
+    target = 0.05
+    narrowing = [_trials_to_reach(NarrowingOracle(SPACE, 200, seed=s), target) for s in range(15)]
+    random = [_trials_to_reach(RandomOracle(SPACE, 200, batch=5, seed=s), target) for s in range(15)]
+    assert np.median(narrowing) * 2 <= np.median(random)
+
+
+def test_failed_trials_are_recorded_and_never_best():
+    def loss(p):
+        return math.nan if p["x"] > 0 else (p["x"] + 0.5) ** 2
+    oracle = _run(NarrowingOracle({"x": Real(-1, 1)}, 30, seed=0), loss=loss)
+    failed = [t for t in oracle.trials if t["failed"]]
+    assert failed and len(oracle.trials) == 30
+    assert oracle.best_params["x"] <= 0
+
+
+def test_every_trial_fails_then_the_search_keeps_exploring():
+    oracle = _run(NarrowingOracle({"x": Real(-1, 1)}, 20, seed=0), loss=lambda p: math.inf)
+    assert oracle.best_params is None and len(oracle.trials) == 20
+    assert {h["step"] for h in oracle.history} == {"explore"}
+
+
+def test_small_discrete_space_ends_when_every_point_is_tried():
+    oracle = _run(NarrowingOracle({"a": [1, 2, 3], "b": ["x", "y"]}, 100, seed=0),
+                  loss=lambda p: p["a"])
+    assert len(oracle.trials) == 6
+    assert len({(t["params"]["a"], t["params"]["b"]) for t in oracle.trials}) == 6
+
+
+def test_grid_oracle_covers_a_grid():
+    oracle = GridOracle({"x": Real(0, 1), "k": ["a", "b"]}, max_trials=10)
+    points = oracle.ask().points
+    assert len(points) == 10
+    assert sorted({p["x"] for p in points}) == [0.0, 0.25, 0.5, 0.75, 1.0]
+
+
+def test_guided_follows_the_recipe():
+    space = {"learning_rate": Real(1e-5, 1.0, log=True), "batch_size": Integer(8, 1024, base=2),
+             "schedule": ["constant", "cosine", "ramp"]}
+
+    def loss(p):  # best at lr 4e-3, batch 128, cosine
+        return (abs(np.log10(p["learning_rate"] / 4e-3)) + 0.1 * abs(np.log2(p["batch_size"] / 128))
+                + (0.0 if p["schedule"] == "cosine" else 0.05))
+
+    oracle = GuidedOracle(space, start={"learning_rate": 1e-3, "batch_size": 32})
+    assert oracle.plan == [("learning_rate", "coarse"), ("batch_size", "walk"),
+                           ("learning_rate", "fine"), ("schedule", "choose")]
+    _run(oracle, loss=loss)
+    trace = oracle.trace
+    assert trace[1] == ("coarse learning_rate: tried 0.0001, 0.001, 0.01; 0.01 is better, "
+                        "centre moves to 0.005")
+    assert trace[2] == "coarse learning_rate: tried 0.0005, 0.005, 0.05; the centre 0.005 is best"
+    assert [line for line in trace if line.startswith("walk")] == [
+        "walk batch_size up: 64 is better than 32",
+        "walk batch_size up: 128 is better than 64",
+        "walk batch_size up: 256 is not better; keep 128",
+    ]
+    assert oracle.best_params == {"learning_rate": 0.005, "batch_size": 128, "schedule": "cosine"}
+    first = [t["params"] for t in oracle.trials[:4]]
+    assert {p["batch_size"] for p in first} == {32}  # batch size fixed during the coarse step
+
+
+def test_guided_extras_go_with_their_choice():
+    oracle = GuidedOracle({"schedule": ["constant", "ramp"]},
+                          extras={"schedule": {"ramp": lambda best: {"drop": 7}}})
+    proposal = oracle.ask()  # the start point
+    oracle.tell([0.0])
+    proposal = oracle.ask()
+    assert {"schedule": "ramp", "drop": 7} in proposal.points
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: NarrowingOracle(SPACE, 0), "max_trials == 0, must be >= 1"),
+    (lambda: NarrowingOracle(SPACE, 10, factor=1.0), "factor == 1.0, must be > 1"),
+    (lambda: NarrowingOracle(SPACE, 10, shrink=1.5), "shrink == 1.5"),
+    (lambda: GuidedOracle(SPACE, plan=[("lr", "sideways")]), "plan action"),
+    (lambda: GuidedOracle(SPACE, plan=[("momentum", "coarse")]), "plan parameter name"),
+    (lambda: GuidedOracle(SPACE, start={"momentum": 0.9}), "start has names not in the space"),
+])
+def test_bad_oracle_arguments(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_ask_and_tell_must_alternate():
+    oracle = RandomOracle(SPACE, 4)
+    with pytest.raises(RuntimeError, match="ask"):
+        oracle.tell([1.0])
+    oracle.ask()
+    with pytest.raises(RuntimeError, match="tell"):
+        oracle.ask()
+    with pytest.raises(ValueError, match="expected 4 scores"):
+        oracle.tell([1.0])

@@ -1,0 +1,147 @@
+"""NarrowingSearchCV and GuidedSearchCV behave like scikit-learn's own searches."""
+
+import pickle
+
+import numpy as np
+import pytest
+from scipy.stats import loguniform
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.datasets import load_digits, load_iris
+from sklearn.exceptions import FitFailedWarning
+from sklearn.linear_model import LogisticRegression, SGDClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+
+from skhp import KerasClassifier
+from skhp.search import GuidedSearchCV, Integer, NarrowingSearchCV, Real
+
+X_IRIS, Y_IRIS = load_iris(return_X_y=True)
+SVC_SPACE = {"C": loguniform(1e-3, 1e3), "gamma": loguniform(1e-4, 1e1)}
+
+
+def test_cv_results_like_randomized_search_plus_rounds():
+    search = NarrowingSearchCV(SVC(), SVC_SPACE, n_iter=17, random_state=0, return_train_score=True)
+    search.fit(X_IRIS, Y_IRIS)
+    res = search.cv_results_
+    assert len(res["params"]) == 17
+    for key in ("mean_test_score", "std_test_score", "rank_test_score", "split0_test_score",
+                "mean_train_score", "mean_fit_time", "param_C", "param_gamma"):
+        assert len(res[key]) == 17
+    assert list(res["round"]) == [0] * 10 + [1] * 5 + [2] * 2
+    assert list(res["step"][:10]) == ["explore"] * 10 and set(res["step"][10:]) == {"narrow"}
+    assert res["space"][0] == "C=[0.001, 1000] log; gamma=[0.0001, 10] log"
+    assert search.best_index_ == int(np.argmax(res["mean_test_score"]))
+    assert search.best_score_ == res["mean_test_score"][search.best_index_]
+    assert search.best_estimator_.get_params()["C"] == search.best_params_["C"]
+    assert [h["n_trials"] for h in search.search_history_] == [10, 5, 2]
+    assert pickle.loads(pickle.dumps(search)).predict(X_IRIS[:5]).tolist() == \
+        search.predict(X_IRIS[:5]).tolist()
+
+
+def test_same_seed_same_candidates_and_n_jobs_2_agrees():
+    a = NarrowingSearchCV(SVC(), SVC_SPACE, n_iter=15, random_state=3).fit(X_IRIS, Y_IRIS)
+    b = NarrowingSearchCV(SVC(), SVC_SPACE, n_iter=15, random_state=3, n_jobs=2).fit(X_IRIS, Y_IRIS)
+    assert a.cv_results_["params"] == b.cv_results_["params"]
+    np.testing.assert_allclose(a.cv_results_["mean_test_score"], b.cv_results_["mean_test_score"])
+
+
+def test_multi_metric_refit():
+    search = NarrowingSearchCV(SVC(), SVC_SPACE, n_iter=12, random_state=0,
+                               scoring=["accuracy", "f1_macro"], refit="f1_macro")
+    search.fit(X_IRIS, Y_IRIS)
+    res = search.cv_results_
+    assert search.best_index_ == int(np.argmax(res["mean_test_f1_macro"]))
+    assert search.best_score_ == res["mean_test_f1_macro"][search.best_index_]
+    assert "mean_test_accuracy" in res and hasattr(search, "best_estimator_")
+    no_refit = NarrowingSearchCV(SVC(), SVC_SPACE, n_iter=12, random_state=0,
+                                 scoring=["accuracy", "f1_macro"], refit=False).fit(X_IRIS, Y_IRIS)
+    assert not hasattr(no_refit, "best_estimator_")
+
+
+class FailingClassifier(ClassifierMixin, BaseEstimator):
+    """Fails to fit for ``parameter`` above 0.5; else a logistic regression."""
+
+    def __init__(self, parameter=0.0):
+        self.parameter = parameter
+
+    def fit(self, X, y):
+        if self.parameter > 0.5:
+            raise ValueError("this candidate fails")
+        self.model_ = LogisticRegression(max_iter=300).fit(X, y)
+        self.classes_ = self.model_.classes_
+        return self
+
+    def predict(self, X):
+        return self.model_.predict(X)
+
+
+def test_failing_candidates_get_error_score_and_the_search_goes_on():
+    search = NarrowingSearchCV(FailingClassifier(), {"parameter": Real(0, 1)}, n_iter=20,
+                               random_state=0, error_score=np.nan)
+    with pytest.warns(FitFailedWarning):
+        search.fit(X_IRIS, Y_IRIS)
+    scores = search.cv_results_["mean_test_score"]
+    params = np.array([p["parameter"] for p in search.cv_results_["params"]])
+    assert len(scores) == 20
+    assert np.isnan(scores[params > 0.5]).all() and np.isfinite(scores[params <= 0.5]).all()
+    assert search.best_params_["parameter"] <= 0.5
+    with pytest.raises(ValueError, match="this candidate fails"):
+        NarrowingSearchCV(FailingClassifier(), {"parameter": [0.9]}, n_iter=2,
+                          error_score="raise").fit(X_IRIS, Y_IRIS)
+
+
+def test_pipeline_parameters_and_unknown_names():
+    pipe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=300))
+    search = NarrowingSearchCV(pipe, {"logisticregression__C": loguniform(1e-3, 1e2)},
+                               n_iter=8, random_state=0).fit(X_IRIS, Y_IRIS)
+    assert search.best_score_ > 0.9
+    with pytest.raises(ValueError, match="names .logisticregression__D., a parameter Pipeline does not have"):
+        NarrowingSearchCV(pipe, {"logisticregression__D": [1, 2]}, n_iter=2).fit(X_IRIS, Y_IRIS)
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"n_iter": 0}, "max_trials == 0"),
+    ({"factor": 0.5}, "factor == 0.5"),
+    ({"keep": 2.0}, "keep == 2.0"),
+    ({"param_distributions": {"C": []}}, "empty"),
+    ({"param_distributions": {"parameter": "0.1"}}, "expected a list of values"),
+])
+def test_bad_arguments_fail_before_training(params, message):
+    estimator = FailingClassifier(parameter=2.0)  # would fail loudly if any fit ran
+    search = NarrowingSearchCV(estimator, {"parameter": [0.1]}, error_score="raise")
+    with pytest.raises(ValueError, match=message):
+        search.set_params(**params).fit(X_IRIS, Y_IRIS)
+
+
+def test_clone_round_trip():
+    search = NarrowingSearchCV(SVC(), SVC_SPACE, n_iter=7, round_size=3, random_state=1)
+    assert clone(search).get_params()["round_size"] == 3
+
+
+def test_guided_search_on_a_scikit_learn_estimator():
+    search = GuidedSearchCV(SGDClassifier(random_state=0), {"alpha": Real(1e-6, 1.0, log=True)},
+                            start={"alpha": 1e-4})
+    search.fit(X_IRIS, Y_IRIS)
+    assert search.trace_[0] == "start at {'alpha': 0.0001}"
+    assert search.trace_[-1].startswith("done after")
+    assert set(search.cv_results_["step"]) == {"start", "coarse alpha", "fine alpha"}
+    assert search.best_score_ == max(search.cv_results_["mean_test_score"])
+
+
+def test_guided_search_runs_the_recipe_on_an_skhp_estimator():
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:360] / 16, y[:360]
+    est = KerasClassifier(hidden_layer_sizes=(16,), epochs=3, random_state=0)
+    space = {"learning_rate": Real(1e-4, 1e-1, log=True), "batch_size": Integer(32, 128, base=2),
+             "schedule": ["constant", "cosine", "ramp"]}
+    search = GuidedSearchCV(est, space, cv=2, n_iter=18).fit(X, y)
+    trace = "\n".join(search.trace_)
+    assert search.trace_[0] == ("start at {'learning_rate': 0.001, 'batch_size': 32, "
+                                "'schedule': 'constant'}")
+    assert "coarse learning_rate: tried 0.0001, 0.001, 0.01" in trace
+    assert "walk batch_size up: 64" in trace
+    assert "a run with early stopping (patience 2)" in trace
+    ramp = [p for p in search.cv_results_["params"] if p.get("schedule") == "ramp"]
+    assert ramp and all(len(p["schedule__drop_epochs"]) == 1 for p in ramp)
+    assert len(search.cv_results_["params"]) <= 18

@@ -1,0 +1,104 @@
+"""Search spaces: conversion from scikit-learn style, sampling, narrowing, bad spaces."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy.stats import loguniform, norm, randint, uniform
+
+from skhp.search import Choice, Distribution, Integer, Real, Space
+
+
+def test_param_distributions_convert():
+    space = Space({
+        "lr": loguniform(1e-4, 1e-1),
+        "dropout": uniform(0.1, 0.4),
+        "units": randint(8, 65),
+        "batch_size": [16, 32, 64],
+        "optimizer": ["adam", "sgd"],
+        "mixed": [3, 1, 2],
+        "noise": norm(0, 1),
+    })
+    assert space["lr"] == Real(1e-4, 1e-1, log=True)
+    assert space["dropout"] == Real(0.1, 0.5)
+    assert space["units"] == Integer(8, 64)
+    assert space["batch_size"] == Choice([16, 32, 64], ordered=True)
+    assert space["optimizer"] == Choice(["adam", "sgd"], ordered=False)
+    assert not space["mixed"].ordered  # not increasing: no order to exploit
+    assert isinstance(space["noise"], Distribution)
+
+
+def test_samples_stay_in_bounds_and_log_scale_spreads_over_decades():
+    rng = np.random.default_rng(0)
+    values = np.array(Real(1e-5, 1e-1, log=True).sample(rng, 4000))
+    assert values.min() >= 1e-5 and values.max() <= 1e-1
+    decades = np.histogram(np.log10(values), bins=[-5, -4, -3, -2, -1])[0]
+    assert decades.min() > 800  # about 1000 per decade: log-uniform, not uniform
+    ints = Integer(1, 5).sample(rng, 5000)
+    assert set(ints) == {1, 2, 3, 4, 5}
+    assert min(np.bincount(ints)[1:]) > 800  # the ends are as likely as the middle
+
+
+def test_narrow_log_range_is_x_over_factor_to_x_times_factor():
+    lr = Real(1e-5, 1.0, log=True)
+    assert lr.narrow(1e-3) == Real(5e-4, 2e-3, log=True)
+    near = lr.narrow(1e-3, factor=3)
+    assert math.isclose(near.low, 1e-3 / 3) and math.isclose(near.high, 3e-3)
+    half = lr.narrow(1e-3, factor=2, scale=0.5)
+    assert math.isclose(half.low, 1e-3 / 2**0.5) and math.isclose(half.high, 1e-3 * 2**0.5)
+
+
+def test_narrow_clips_to_the_original_bounds():
+    lr = Real(1e-4, 1e-1, log=True)
+    assert lr.narrow(0.08) == Real(0.04, 0.1, log=True)
+    assert lr.narrow(1e-4).low == 1e-4
+    lin = Real(-4.5, 4.5)
+    assert lin.narrow(4.0) == Real(1.75, 4.5)  # half-width 9 / 4, cut at 4.5
+    assert Integer(1, 10).narrow(1) == Integer(1, 4)  # 1 + 9 / 4, rounded up
+
+
+def test_narrow_integers_and_choices():
+    batch = Integer(16, 512, base=2)
+    assert batch.values() == [16, 32, 64, 128, 256, 512]
+    assert batch.narrow(64).values() == [32, 64, 128]
+    assert batch.narrow(512).values() == [256, 512]
+    assert Integer(1, 100, log=True).narrow(10) == Integer(5, 20, log=True)
+    ordered = Choice([1, 2, 4, 8, 16], ordered=True)
+    assert ordered.narrow(4).values == (2, 4, 8)
+    assert ordered.narrow(16).values == (8, 16)
+    unordered = Choice(["adam", "sgd", "rmsprop", "nadam"])
+    narrowed = unordered.narrow("sgd", keep=0.7)
+    assert narrowed.values == unordered.values
+    assert narrowed.weights == pytest.approx((0.1, 0.7, 0.1, 0.1))
+    draws = narrowed.sample(np.random.default_rng(0), 2000)
+    assert 0.65 < draws.count("sgd") / 2000 < 0.75
+
+
+def test_space_narrow_and_describe():
+    space = Space({"lr": Real(1e-4, 1e-1, log=True), "bs": [16, 32, 64], "opt": ["adam", "sgd"]})
+    narrowed = space.narrow({"lr": 1e-2, "bs": 16, "opt": "adam"})
+    assert narrowed["lr"] == Real(5e-3, 2e-2, log=True)
+    assert narrowed["bs"].values == (16, 32)
+    assert narrowed.describe() == (
+        "lr=[0.005, 0.02] log; bs={16, 32}; opt={'adam', 'sgd'} p=0.70, 0.30")
+    points = narrowed.sample(np.random.default_rng(1), 50)
+    assert all(5e-3 <= p["lr"] <= 2e-2 and p["bs"] in (16, 32) for p in points)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: Space({"opt": []}), "empty"),
+    (lambda: Choice([]), "at least one"),
+    (lambda: Real(1.0, 0.1), "low must not exceed high"),
+    (lambda: Integer(10, 1), "low must not exceed high"),
+    (lambda: Real(0.0, 1.0, log=True), "log-scale range needs low > 0"),
+    (lambda: Real(-1e-3, 1.0, log=True), "log-scale range needs low > 0"),
+    (lambda: Real(0, math.inf), "high must be a finite number"),
+    (lambda: Integer(1.5, 3), "low must be an integer"),
+    (lambda: Integer(5, 7, base=2), "no power of 2"),
+    (lambda: Space({}), "at least one parameter"),
+    (lambda: Space([("lr", [1])]), "must be a dict"),
+    (lambda: Space({"lr": "0.1"}), "parameter 'lr': expected a list"),
+])
+def test_bad_spaces_raise_clear_errors(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
