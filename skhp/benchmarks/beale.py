@@ -183,8 +183,8 @@ def format_table(rows):
     --------
     >>> print(format_table([{"method": "m", "kind": "k", "success": 1, "runs": 2,
     ...     "success_rate": 0.5, "median_nfev": 10.0, "median_f": 0.1,
-    ...     "median_distance": 0.2, "seconds": 0.01}]).splitlines()[2])
-    m       k     1/2      50%          10      0.1          0.2    0.0
+    ...     "median_distance": 0.2, "seconds": 0.01}]).splitlines()[2].split())
+    ['m', 'k', '1/2', '50%', '10', '0.1', '0.2', '0.0']
     """
     header = ["method", "kind", "success", "rate", "median nfev", "median f",
               "median dist", "time s"]
