@@ -13,6 +13,7 @@ from skhp.estimators import KerasClassifier, KerasRegressor
 from skhp.lr_find import LRFindResult, lr_find
 from skhp.schedules import plot_schedule
 from skhp.search import GuidedSearchCV, NarrowingSearchCV
+from skhp.stabilize import StabilizedWeights, stabilize
 
 try:
     __version__ = version("skhp")
@@ -27,5 +28,7 @@ __all__ = [
     "LRFindResult",
     "lr_find",
     "plot_schedule",
+    "stabilize",
+    "StabilizedWeights",
     "__version__",
 ]

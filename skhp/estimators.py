@@ -12,6 +12,7 @@ False there and ``cross_val_score`` silently uses plain KFold).
 import contextlib
 import inspect
 import math
+import os
 import random
 
 import keras
@@ -27,9 +28,10 @@ from sklearn.utils.validation import column_or_1d
 from skhp._targets import OneHotLabelEncoder
 from skhp._validation import check_choice, check_number
 from skhp.callbacks import CycleAwareEarlyStopping, LearningRateLogger, MomentumCycler
-from skhp.initializers import apply_initializer, apply_weight_decay, get_initializer
+from skhp.initializers import apply_initializer, apply_weight_decay, get_initializer, redraw_weights
 from skhp.models import build_mlp
 from skhp.schedules import CosineRestarts, OneCycle, Warmup, make_schedule
+from skhp.stabilize import StabilizedWeights
 
 __all__ = ["KerasClassifier", "KerasRegressor"]
 
@@ -126,6 +128,25 @@ _PARAMS_DOC = """
         schedule runs over the remaining epochs.
     warmup_lr : float, default=1e-5
         Learning rate at the start of warm-up, > 0 and not above ``learning_rate``.
+    lottery : int, default=0
+        Lottery draws (0 or 1 = none): ``fit`` gives the built model this many
+        different random draws of weights (seeds derived from
+        ``random_state``), trains each briefly, keeps the one with the lowest
+        training loss and trains it fully. The model is built and compiled
+        once; each draw only redraws its weights.
+    lottery_epochs : int, default=3
+        Epochs of each draw's brief training.
+    lottery_steps : int or None, default=None
+        Optimizer steps per lottery epoch, on one random subset of the
+        training data shared by all draws; None means 100 or one epoch's
+        worth of batches, whichever is smaller.
+    lottery_lr : float, default=1e-4
+        Constant learning rate of the draws' brief training, > 0.
+    initial_weights : StabilizedWeights, str or None, default=None
+        Weights to start from instead of a random draw (see
+        :func:`skhp.stabilize`): a :class:`skhp.StabilizedWeights` or the path of
+        an ``.npz`` file it saved. They must fit the model's architecture;
+        ``lottery`` is skipped when they are given.
     schedule : str, keras LearningRateSchedule or None, default=None
         Learning-rate schedule after warm-up: a name from
         :data:`skhp.schedules.SCHEDULES` (``"constant"``, ``"time"``,
@@ -173,6 +194,11 @@ _ATTRIBUTES_DOC = """
         The learning-rate schedule used, warm-up included.
     learning_rate_ : float
         The learning rate used (found by the LR range test for ``"auto"``).
+    lottery_losses_ : ndarray
+        Training loss of every lottery draw after its brief training (when
+        ``lottery`` >= 2).
+    lottery_best_ : int
+        Index of the draw kept, the argmin of ``lottery_losses_``.
     n_features_in_ : int
         Number of features seen in fit.
 """
@@ -243,6 +269,18 @@ class _SkhpEstimatorMixin:
         # Building a throw-away schedule validates the name and its arguments.
         lr = 1.0 if self.learning_rate == "auto" else self.learning_rate
         self._make_learning_rate(lr, steps_per_epoch=1, warmup_lr=min(self.warmup_lr, lr))
+        check_number(self.lottery, "lottery", low=0, integer=True)
+        if self.lottery >= 2:
+            check_number(self.lottery_epochs, "lottery_epochs", low=1, integer=True)
+            if self.lottery_steps is not None:
+                check_number(self.lottery_steps, "lottery_steps", low=1, integer=True)
+            check_number(self.lottery_lr, "lottery_lr", low=0, closed="neither")
+        if self.initial_weights is not None and not isinstance(self.initial_weights, (str, os.PathLike)):
+            if not isinstance(self.initial_weights, StabilizedWeights):
+                raise TypeError(
+                    "initial_weights must be None, a StabilizedWeights (from skhp.stabilize) "
+                    f"or the path of a file it saved, got {self.initial_weights!r}."
+                )
         check_number(self.weight_decay, "weight_decay", low=0)
         check_number(self.early_stopping, "early_stopping", low=0, integer=True)
         check_number(self.validation_split, "validation_split", low=0, high=1, closed="left")
@@ -265,7 +303,8 @@ class _SkhpEstimatorMixin:
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
             )
         self._check_params()
-        if not ((self.warm_start or warm_start) and self.initialized_):
+        self._new_model = not ((self.warm_start or warm_start) and self.initialized_)
+        if self._new_model:
             self._seed = _seed_from(self.random_state)
             self._resolve_learning_rate(X, y)
         with _seeded(self._seed):
@@ -333,6 +372,11 @@ class _SkhpEstimatorMixin:
         seed = self._seed
         if self.initializer is not None:
             apply_initializer(model, self.initializer, seed)
+        if self.initial_weights is not None:
+            weights = self.initial_weights
+            if not isinstance(weights, StabilizedWeights):
+                weights = StabilizedWeights.load(weights)
+            weights.apply_to(model)
         apply_weight_decay(model, self.weight_decay)
         model.compile(**self._compile_kwargs_for_fit())
         return model
@@ -420,8 +464,55 @@ class _SkhpEstimatorMixin:
 
     def _fit_keras_model(self, X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs):
         kwargs.setdefault("batch_size", self._batch_size_for(self.X_shape_[0]))
+        if self._new_model and self.lottery >= 2 and self.initial_weights is None:
+            self._draw_lottery(X, y, kwargs["batch_size"])
+            if getattr(self, "_lottery_only", False):
+                self.history_ = {}
+                return
         super()._fit_keras_model(X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs)
         self.history_ = dict(self.history_)
+
+    def _draw_lottery(self, X, y, batch_size):
+        """Train ``lottery`` draws of weights briefly; keep the lowest training loss.
+
+        One model, compiled once for the draws (constant ``lottery_lr``) and once
+        more for the real training: each draw only redraws the weights and
+        resets the optimizer's state.
+        """
+        model = self.model_
+        n_batches = int(math.ceil(len(X) / batch_size))
+        steps = self.lottery_steps or min(100, n_batches)
+        rng = np.random.default_rng(self._seed)
+        subset = rng.permutation(len(X))[: steps * batch_size]  # the same data for every draw
+        X_draw, y_draw = X[subset], y[subset]
+        cls, config = _optimizer_class(self.optimizer)
+        config.update(learning_rate=float(self.lottery_lr))
+        model.compile(**{**self._compile_kwargs_for_fit(), "optimizer": cls.from_config(config)})
+        model.optimizer.build(model.trainable_variables)
+        fresh_state = [v.numpy() for v in model.optimizer.variables]
+        losses, best = [], None
+        for draw in range(self.lottery):
+            if draw:
+                seed = None if self._seed is None else int(
+                    np.random.SeedSequence([self._seed, draw]).generate_state(1)[0] % 2**30)
+                redraw_weights(model, self.initializer, seed)
+                for variable, value in zip(model.optimizer.variables, fresh_state):
+                    variable.assign(value)
+            history = model.fit(X_draw, y_draw, batch_size=batch_size, epochs=self.lottery_epochs,
+                                verbose=0, shuffle=True)
+            loss = float(history.history["loss"][-1])
+            losses.append(loss)
+            if math.isfinite(loss) and (best is None or loss < losses[best]):
+                best, best_weights = draw, model.get_weights()
+        if best is None:
+            raise ValueError(
+                f"every one of the {self.lottery} lottery draws diverged (non-finite "
+                f"training loss) at lottery_lr={self.lottery_lr}; lower lottery_lr."
+            )
+        model.set_weights(best_weights)
+        model.compile(**self._compile_kwargs_for_fit())
+        self.lottery_losses_ = np.array(losses)
+        self.lottery_best_ = best
 
 
 class KerasClassifier(_SkhpEstimatorMixin, ClassifierMixin, scikeras.wrappers.BaseWrapper):
@@ -476,6 +567,11 @@ class KerasClassifier(_SkhpEstimatorMixin, ClassifierMixin, scikeras.wrappers.Ba
         epochs=10,
         warmup=0,
         warmup_lr=1e-5,
+        lottery=0,
+        lottery_epochs=3,
+        lottery_steps=None,
+        lottery_lr=1e-4,
+        initial_weights=None,
         schedule=None,
         smoothing=0.0,
         weight_decay=0.0,
@@ -620,6 +716,11 @@ class KerasRegressor(_SkhpEstimatorMixin, RegressorMixin, scikeras.wrappers.Base
         epochs=10,
         warmup=0,
         warmup_lr=1e-5,
+        lottery=0,
+        lottery_epochs=3,
+        lottery_steps=None,
+        lottery_lr=1e-4,
+        initial_weights=None,
         schedule=None,
         weight_decay=0.0,
         early_stopping=0,

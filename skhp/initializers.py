@@ -10,7 +10,8 @@ import keras
 
 from skhp._validation import check_choice
 
-__all__ = ["INITIALIZERS", "get_initializer", "apply_initializer", "apply_weight_decay"]
+__all__ = ["INITIALIZERS", "get_initializer", "apply_initializer", "apply_weight_decay",
+           "redraw_weights"]
 
 
 def _initializer_names():
@@ -115,6 +116,62 @@ def apply_initializer(model, initializer, seed=None):
         if hasattr(layer, "kernel_initializer"):
             layer.kernel_initializer = init
     return len(layers)
+
+
+#: Weight attributes a layer may have, each with an ``<name>_initializer``.
+_WEIGHTS = ("kernel", "recurrent_kernel", "depthwise_kernel", "pointwise_kernel", "embeddings",
+            "bias", "gamma", "beta", "moving_mean", "moving_variance")
+
+
+def redraw_weights(model, initializer=None, seed=None):
+    """Give a built model a fresh random draw of weights, in place, without rebuilding it.
+
+    Kernels are drawn from ``initializer`` (each layer's own kernel
+    initializer when None), every other weight a layer knows the initializer
+    of (biases, batch-normalization scales and statistics, embeddings) is reset
+    from it. Each layer gets its own seed (``seed + i``).
+
+    Parameters
+    ----------
+    model : keras.Model
+        A built model.
+    initializer : str, dict, keras.initializers.Initializer or None, default=None
+        See :func:`get_initializer`.
+    seed : int or None, default=None
+        Base seed; None draws fresh random weights.
+
+    Returns
+    -------
+    int
+        The number of weights reset.
+
+    Examples
+    --------
+    >>> import keras, numpy as np
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, bias_initializer="ones")])
+    >>> before = model.get_weights()
+    >>> redraw_weights(model, "he_normal", seed=1)
+    2
+    >>> bool(np.allclose(before[0], model.get_weights()[0])), model.get_weights()[1].tolist()
+    (False, [1.0, 1.0, 1.0])
+    """
+    count = 0
+    for i, layer in enumerate(model._flatten_layers(include_self=False)):
+        layer_seed = None if seed is None else seed + i
+        for name in _WEIGHTS:
+            variable = getattr(layer, name, None)
+            if not isinstance(variable, keras.Variable):
+                continue
+            own = getattr(layer, f"{name}_initializer", None)
+            if name == "kernel" and initializer is not None:
+                init = get_initializer(initializer, layer_seed)
+            elif own is not None:
+                init = get_initializer(own, layer_seed)
+            else:
+                continue
+            variable.assign(init(variable.shape, dtype=variable.dtype))
+            count += 1
+    return count
 
 
 def apply_weight_decay(model, weight_decay):

@@ -12,6 +12,8 @@ TINY = {
     "schedules_compared.py": (["--epochs", "1", "--seeds", "1", "--plots", "{tmp}"], "1cycle", 3),
     "beale_surrogate.py": (["--samples", "200", "--trials", "3", "--epochs", "1"],
                            "surrogate minimum at", 0),
+    "stabilized_search.py": (["--trials", "2", "--epochs", "1", "--warmup", "1", "--lottery", "2"],
+                             "stabilized weights", 0),
 }
 
 
