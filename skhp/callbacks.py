@@ -33,7 +33,10 @@ class LearningRateLogger(keras.callbacks.Callback):
             logs["lr"] = self._lr
 
 
-_BackendVariable = type(keras.Variable(0.0))  # the active backend's Variable class
+# keras.Variable is the active backend's Variable class; subclassing it (rather
+# than creating a variable to ask) keeps TensorFlow's runtime unstarted at import,
+# so that skhp.runtime can still set each worker's threads.
+_BackendVariable = keras.Variable
 
 
 class _CycledValue(_BackendVariable):

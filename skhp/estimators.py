@@ -13,6 +13,7 @@ import contextlib
 import inspect
 import math
 import os
+import pickle
 import random
 
 import keras
@@ -30,6 +31,7 @@ from skhp._validation import check_choice, check_number
 from skhp.callbacks import CycleAwareEarlyStopping, LearningRateLogger, MomentumCycler
 from skhp.initializers import apply_initializer, apply_weight_decay, get_initializer, redraw_weights
 from skhp.models import build_mlp
+from skhp.runtime import PRECISIONS, configure, resolve_device, visible_gpus, worker_index
 from skhp.schedules import CosineRestarts, OneCycle, Warmup, make_schedule
 from skhp.stabilize import StabilizedWeights
 
@@ -170,6 +172,19 @@ _PARAMS_DOC = """
         Keras metrics; None means {metrics_default}.
     callbacks : list or None, default=None
         Extra Keras callbacks.
+    steps_per_execution : int or None, default=None
+        Optimizer steps run per call into the compiled training function. Small
+        networks spend most of a step in per-call overhead, so None runs up to
+        32 steps at a time (one epoch at most; 1 with 1cycle's per-step momentum
+        and whenever a ``callbacks`` entry may act per batch).
+    device : {{"auto", "cpu", "gpu"}} or "gpu:N", default="auto"
+        Where to train: ``"auto"`` takes a GPU when there is one (parallel
+        workers are spread over the GPUs round-robin), else the CPU; ``"gpu"``
+        requires one; ``"gpu:N"`` names it. See :mod:`skhp.runtime`.
+    precision : {{"float32", "mixed_float16", "mixed_bfloat16"}}, default="float32"
+        Keras dtype policy while the model is built; the mixed policies compute
+        in half precision with float32 weights and a float32 output layer
+        (``mixed_float16`` with loss scaling), for GPUs with tensor cores.
     random_state : int, RandomState or None, default=None
         Seed for weights, shuffling and dropout; a fixed value makes fits identical.
     verbose : int, default=0
@@ -194,6 +209,8 @@ _ATTRIBUTES_DOC = """
         The learning-rate schedule used, warm-up included.
     learning_rate_ : float
         The learning rate used (found by the LR range test for ``"auto"``).
+    device_ : str
+        The device the model was trained on, e.g. ``"cpu:0"`` or ``"gpu:1"``.
     lottery_losses_ : ndarray
         Training loss of every lottery draw after its brief training (when
         ``lottery`` >= 2).
@@ -219,6 +236,19 @@ class _SkhpEstimatorMixin:
         vars(self).update(arguments, **kwargs)
         if kwargs:
             self._user_params = set(kwargs)
+
+    def __getstate__(self):
+        model = self.model
+        if callable(model) and not isinstance(model, keras.Model):
+            name = getattr(model, "__qualname__", "")
+            if "<lambda>" in name or "<locals>" in name:
+                raise pickle.PicklingError(
+                    f"model={name} cannot travel to parallel workers (n_jobs, Dask) or be "
+                    "pickled: a lambda or a function defined inside another function has no "
+                    "importable name. Define the builder as a module-level function "
+                    "(def build_model(meta): ...) and pass that."
+                )
+        return super().__getstate__()
 
     def _get_param_names(self):
         names = [p for p in inspect.signature(type(self).__init__).parameters
@@ -282,6 +312,10 @@ class _SkhpEstimatorMixin:
                     f"or the path of a file it saved, got {self.initial_weights!r}."
                 )
         check_number(self.weight_decay, "weight_decay", low=0)
+        if self.steps_per_execution is not None:
+            check_number(self.steps_per_execution, "steps_per_execution", low=1, integer=True)
+        resolve_device(self.device, n_gpus=visible_gpus())
+        check_choice(self.precision, "precision", PRECISIONS)
         check_number(self.early_stopping, "early_stopping", low=0, integer=True)
         check_number(self.validation_split, "validation_split", low=0, high=1, closed="left")
 
@@ -302,13 +336,27 @@ class _SkhpEstimatorMixin:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
             )
+        configure()  # first: checking the parameters may already start TensorFlow
         self._check_params()
         self._new_model = not ((self.warm_start or warm_start) and self.initialized_)
         if self._new_model:
+            keras.backend.clear_session()  # trials in one process do not pile up graphs
             self._seed = _seed_from(self.random_state)
+            self.device_ = resolve_device(self.device, visible_gpus(), worker_index())
             self._resolve_learning_rate(X, y)
-        with _seeded(self._seed):
+        with _seeded(self._seed), self._placed():
             super()._fit(X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs)
+
+    @contextlib.contextmanager
+    def _placed(self):
+        """Run on ``device_``, building layers under the ``precision`` policy."""
+        previous = keras.config.dtype_policy()
+        keras.config.set_dtype_policy(self.precision)
+        try:
+            with keras.device(self.device_):
+                yield
+        finally:
+            keras.config.set_dtype_policy(previous)
 
     def initialize(self, X, y=None):
         """Build and compile the model for ``X`` and ``y`` without training it.
@@ -324,10 +372,13 @@ class _SkhpEstimatorMixin:
         -------
         self
         """
+        configure()
         self._check_params()
+        keras.backend.clear_session()
         self._seed = _seed_from(self.random_state)
+        self.device_ = resolve_device(self.device, visible_gpus(), worker_index())
         self._resolve_learning_rate(X, y)
-        with _seeded(self._seed):
+        with _seeded(self._seed), self._placed():
             return super().initialize(X, y)
 
     # scikeras seeds inside a context that can leave TensorFlow's op determinism
@@ -391,6 +442,14 @@ class _SkhpEstimatorMixin:
         n_train = int(math.ceil(n_samples * (1.0 - self.validation_split)))
         return max(1, int(math.ceil(n_train / self._batch_size_for(n_samples))))
 
+    def _steps_per_execution(self):
+        if self.steps_per_execution is not None:
+            return int(min(self.steps_per_execution, self._steps_per_epoch()))
+        main, _ = self._main_schedule()
+        if isinstance(main, OneCycle) or self.callbacks:
+            return 1  # per-step momentum, and callbacks that may act per batch
+        return int(min(32, self._steps_per_epoch()))
+
     def _make_learning_rate(self, learning_rate, steps_per_epoch, warmup_lr):
         routed = route_params(self.get_params(), destination="schedule", pass_filter=set(), strict=True)
         main_epochs = max(self.epochs - self.warmup, 1)
@@ -433,6 +492,7 @@ class _SkhpEstimatorMixin:
     def _compile_kwargs_for_fit(self):
         compile_kwargs = super()._get_compile_kwargs()
         compile_kwargs["optimizer"] = self._make_optimizer()
+        compile_kwargs["steps_per_execution"] = self._steps_per_execution()
         if self.loss is None:
             compile_kwargs["loss"] = self._default_loss()
         if self.metrics is None:
@@ -581,6 +641,9 @@ class KerasClassifier(_SkhpEstimatorMixin, ClassifierMixin, scikeras.wrappers.Ba
         metrics=None,
         callbacks=None,
         class_weight=None,
+        steps_per_execution=None,
+        device="auto",
+        precision="float32",
         random_state=None,
         verbose=0,
         warm_start=False,
@@ -728,6 +791,9 @@ class KerasRegressor(_SkhpEstimatorMixin, RegressorMixin, scikeras.wrappers.Base
         loss=None,
         metrics=None,
         callbacks=None,
+        steps_per_execution=None,
+        device="auto",
+        precision="float32",
         random_state=None,
         verbose=0,
         warm_start=False,

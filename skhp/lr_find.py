@@ -171,6 +171,8 @@ def lr_find(estimator, X, y, *, start_lr=1e-7, end_lr=10.0, num_steps=200, beta=
         learning_rate=start_lr,
         schedule=growth,
         warmup=0,
+        lottery=0,
+        steps_per_execution=1,  # the recorder reads the loss after every step
         early_stopping=0,
         validation_split=0.0,
         epochs=math.ceil(num_steps / steps_per_epoch),

@@ -10,7 +10,9 @@ def build_mlp(input_shape, n_outputs, hidden_layer_sizes=(100,), activation="rel
     """A fully connected network: ``Flatten`` (for n-d input), hidden ``Dense`` layers, output.
 
     Kernels are left at Keras' defaults; the estimators redraw them from their
-    ``initializer`` and add their ``weight_decay`` after building.
+    ``initializer`` and add their ``weight_decay`` after building. Under a
+    mixed-precision dtype policy the output layer stays in float32, so that the
+    softmax and the loss keep their precision.
 
     Parameters
     ----------
@@ -40,5 +42,7 @@ def build_mlp(input_shape, n_outputs, hidden_layer_sizes=(100,), activation="rel
     x = keras.layers.Flatten()(inputs) if len(input_shape) > 1 else inputs
     for units in hidden_layer_sizes:
         x = keras.layers.Dense(units, activation=activation)(x)
-    outputs = keras.layers.Dense(n_outputs, activation=output_activation)(x)
+    mixed = keras.config.dtype_policy().name.startswith("mixed")
+    outputs = keras.layers.Dense(n_outputs, activation=output_activation,
+                                 dtype="float32" if mixed else None)(x)
     return keras.Model(inputs, outputs)

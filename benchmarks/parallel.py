@@ -1,0 +1,55 @@
+"""Speed-up of a search with n_jobs=2 over n_jobs=1, measured in one run.
+
+The same GridSearchCV (skhp MLP on digits, candidates x 3 folds) runs with
+n_jobs=1, then twice with n_jobs=2: "cold" includes starting the joblib
+workers (each imports TensorFlow), "warm" reuses them as a second search in the
+same session does. Each worker trains with its share of the cores
+(``skhp.runtime``); without that, every worker's TensorFlow takes all cores
+and the workers slow each other down.
+
+Run: ``python benchmarks/parallel.py`` (``--candidates``, ``--epochs``).
+"""
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from sklearn.datasets import load_digits  # noqa: E402
+from sklearn.model_selection import GridSearchCV  # noqa: E402
+
+from skhp import KerasClassifier  # noqa: E402
+
+
+def run(n_jobs, X, y, grid, epochs):
+    search = GridSearchCV(KerasClassifier(hidden_layer_sizes=(64,), epochs=epochs, random_state=0),
+                          grid, cv=3, n_jobs=n_jobs)
+    tic = time.perf_counter()
+    search.fit(X, y)
+    return time.perf_counter() - tic, search.best_score_
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--candidates", type=int, default=8, choices=[2, 4, 6, 8])
+    parser.add_argument("--epochs", type=int, default=10)
+    args = parser.parse_args()
+    X, y = load_digits(return_X_y=True)
+    X = X / 16
+    rates = [1e-3, 3e-3, 1e-2, 3e-2][: max(1, args.candidates // 2)]
+    grid = {"learning_rate": rates, "smoothing": [0.0, 0.1]}
+    n_fits = len(rates) * 2 * 3
+
+    serial, score1 = run(1, X, y, grid, args.epochs)
+    cold, score2 = run(2, X, y, grid, args.epochs)
+    warm, _ = run(2, X, y, grid, args.epochs)
+    print(f"GridSearchCV, {n_fits} fits (digits MLP (64,), {args.epochs} epochs), "
+          f"{os.cpu_count()} cores")
+    print(f"n_jobs=1            {serial:6.1f} s   best {score1:.4f}")
+    print(f"n_jobs=2 (cold)     {cold:6.1f} s   best {score2:.4f}   speed-up {serial / cold:.2f}x")
+    print(f"n_jobs=2 (warm)     {warm:6.1f} s                 speed-up {serial / warm:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,152 @@
+"""Where and how training runs: CPU threads per worker, GPU choice, mixed precision.
+
+TensorFlow gives every process as many threads as the machine has cores, so
+parallel workers (joblib's ``n_jobs``, Dask) fight over the same cores and a
+search gets no faster. skhp gives each process its share instead: before
+TensorFlow's runtime starts in a process, the first skhp fit sets its intra- and
+inter-op threads to ``SKHP_NUM_THREADS`` if set, else to the ``OMP_NUM_THREADS``
+that joblib (``cores // n_jobs``) and Dask's nanny (1 per worker process) give
+their workers. A process with neither keeps TensorFlow's default. The first fit
+also turns on GPU memory growth, so that several workers can share a card.
+
+Examples
+--------
+>>> resolve_device("auto", n_gpus=0)
+'cpu:0'
+>>> resolve_device("auto", n_gpus=2, worker=3)
+'gpu:1'
+"""
+
+import os
+import re
+
+import keras
+
+__all__ = ["configure", "resolve_device", "worker_index", "thread_budget", "PRECISIONS"]
+
+#: Values of the estimators' ``precision`` parameter.
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+
+_configured = False
+
+
+def thread_budget(environ=None):
+    """Threads this process should use: ``SKHP_NUM_THREADS`` or ``OMP_NUM_THREADS``, else None.
+
+    Examples
+    --------
+    >>> thread_budget({"OMP_NUM_THREADS": "2"}), thread_budget({}), thread_budget(
+    ...     {"SKHP_NUM_THREADS": "3", "OMP_NUM_THREADS": "1"})
+    (2, None, 3)
+    """
+    environ = os.environ if environ is None else environ
+    for name in ("SKHP_NUM_THREADS", "OMP_NUM_THREADS"):
+        value = environ.get(name, "").strip()
+        if value:
+            try:
+                n = int(value)
+            except ValueError:
+                raise ValueError(f"{name}={value!r} must be a positive whole number.") from None
+            if n < 1:
+                raise ValueError(f"{name}={value!r} must be a positive whole number.")
+            return n
+    return None
+
+
+def configure():
+    """Apply the thread budget and GPU memory growth, once per process.
+
+    Called by every skhp fit; effective only before TensorFlow runs its first
+    operation in the process (later calls leave the settings as they are).
+
+    Returns
+    -------
+    bool
+        Whether this call configured the process.
+    """
+    global _configured
+    if _configured:
+        return False
+    _configured = True
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    threads = thread_budget()
+    try:
+        if threads:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        for gpu in tf.config.list_physical_devices("GPU"):
+            tf.config.experimental.set_memory_growth(gpu, True)
+    except RuntimeError:  # the runtime started before skhp's first fit: keep its settings
+        return False
+    return True
+
+
+def worker_index():
+    """A small number that differs between the parallel workers of one machine.
+
+    A Dask worker's position in its cluster when there is one, else the
+    process id (loky starts its workers one after another, so consecutive ids
+    spread them round-robin over the GPUs).
+    """
+    try:
+        from distributed import get_worker
+
+        name = get_worker().name
+        if isinstance(name, int) or (isinstance(name, str) and name.isdigit()):
+            return int(name)
+        return abs(hash(name))
+    except (ImportError, ValueError):
+        return os.getpid()
+
+
+def resolve_device(device, n_gpus, worker=0):
+    """The Keras device name a fit runs on.
+
+    Parameters
+    ----------
+    device : {"auto", "cpu", "gpu"} or "gpu:N"
+        ``"auto"``: a GPU when there is one (worker ``w`` of several gets GPU
+        ``w % n_gpus``), else the CPU. ``"gpu"``: the same but a GPU is
+        required. ``"gpu:N"``: GPU number N.
+    n_gpus : int
+        GPUs visible to this process.
+    worker : int, default=0
+        This worker's index (see :func:`worker_index`).
+
+    Returns
+    -------
+    str
+        ``"cpu:0"`` or ``"gpu:N"``.
+
+    Examples
+    --------
+    >>> resolve_device("gpu:1", n_gpus=2)
+    'gpu:1'
+    """
+    if not isinstance(device, str) or not re.fullmatch(r"auto|cpu|gpu(:\d+)?", device.lower()):
+        raise ValueError(f"device={device!r} is not valid; use 'auto', 'cpu', 'gpu' or 'gpu:N'.")
+    device = device.lower()
+    if device == "cpu" or (device == "auto" and n_gpus == 0):
+        return "cpu:0"
+    if n_gpus == 0:
+        raise ValueError(f"device={device!r} asks for a GPU, but TensorFlow sees none here; "
+                         "use device='auto' or 'cpu'.")
+    if ":" in device:
+        index = int(device.split(":")[1])
+        if index >= n_gpus:
+            raise ValueError(f"device={device!r}: there are {n_gpus} GPUs here, "
+                             f"numbered 0 to {n_gpus - 1}.")
+        return f"gpu:{index}"
+    return f"gpu:{worker % n_gpus}"
+
+
+def visible_gpus():
+    """Number of GPUs TensorFlow sees (0 on other backends' CPU builds)."""
+    if keras.backend.backend() != "tensorflow":
+        return 0
+    import tensorflow as tf
+
+    return len(tf.config.list_physical_devices("GPU"))
