@@ -309,7 +309,9 @@ class NarrowingOracle(_Oracle):
     def _propose(self, remaining):
         if self.scale is not None:
             space = self.current_space()
-            n = min(self.round_size, remaining)
+            # Whole rounds, cut to the budget by ask(): the draws then do not
+            # depend on the budget, so a resumed search with a larger one agrees.
+            n = self.round_size
             points = []
             if self._step_from is not None:
                 step = self.space.extrapolate(self._centre[1], self._step_from, 1.0)
@@ -325,7 +327,7 @@ class NarrowingOracle(_Oracle):
                 return Proposal(points, 0, space, "narrow", label)
             self._start_over()  # the neighbourhood holds nothing new
         self._first_round = self._round
-        points = self._draw(self.space, min(self.n_initial, remaining))
+        points = self._draw(self.space, self.n_initial)
         return Proposal(points, 0, self.space, "restart" if self._restarts else "explore")
 
     def _elite_draws(self, space, n):

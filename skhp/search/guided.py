@@ -59,6 +59,16 @@ class GuidedSearchCV(OracleSearchCV):
         ``"fine"``, ``"walk"``, ``"choose"``; None derives the recipe.
     n_iter : int, default=60
         Most candidates; the recipe usually ends well before.
+    time_budget : float or None, default=None
+        Seconds after which no new round starts (the running one finishes);
+        None: only ``n_iter`` limits the search.
+    storage : str, TrialStore or None, default=None
+        ``"sqlite:///path.db"`` (or a path): write every finished candidate
+        there and, when the search runs again, replay the stored ones instead
+        of training them (see :mod:`skhp.storage`).
+    study : str or None, default=None
+        Name of this search in ``storage`` (None: ``"default"``); a store's
+        study written by a different search is refused.
     scoring, n_jobs, refit, cv, verbose, pre_dispatch, error_score, return_train_score
         As in ``RandomizedSearchCV``.
 
@@ -71,6 +81,8 @@ class GuidedSearchCV(OracleSearchCV):
         learning_rate"``) and ``space``.
     best_estimator_, best_score_, best_params_, best_index_, scorer_, n_splits_, refit_time_, multimetric_
         As in ``RandomizedSearchCV``.
+    n_trials_replayed_ : int
+        Candidates taken from ``storage`` instead of being trained again.
     search_history_ : list of dict
         One entry per round of candidates.
 
@@ -90,7 +102,8 @@ class GuidedSearchCV(OracleSearchCV):
 
     def __init__(self, estimator, param_space=None, *, start=None, plan=None, n_iter=60,
                  scoring=None, n_jobs=None, refit=True, cv=None, verbose=0,
-                 pre_dispatch="2*n_jobs", error_score=np.nan, return_train_score=False):
+                 pre_dispatch="2*n_jobs", error_score=np.nan, return_train_score=False,
+                 time_budget=None, storage=None, study=None):
         super().__init__(estimator=estimator, scoring=scoring, n_jobs=n_jobs, refit=refit,
                          cv=cv, verbose=verbose, pre_dispatch=pre_dispatch,
                          error_score=error_score, return_train_score=return_train_score)
@@ -98,6 +111,9 @@ class GuidedSearchCV(OracleSearchCV):
         self.start = start
         self.plan = plan
         self.n_iter = n_iter
+        self.time_budget = time_budget
+        self.storage = storage
+        self.study = study
 
     def fit(self, X, y=None, **params):
         """Run the recipe with cross-validation, then refit the best candidate.

@@ -54,6 +54,16 @@ class NarrowingSearchCV(OracleSearchCV):
         Probability of the best value of an unordered choice in a narrowed round.
     random_state : int or None, default=None
         Seed of the draws; a fixed value makes the search reproducible.
+    time_budget : float or None, default=None
+        Seconds after which no new round starts (the running one finishes);
+        None: only ``n_iter`` limits the search.
+    storage : str, TrialStore or None, default=None
+        ``"sqlite:///path.db"`` (or a path): write every finished candidate
+        there and, when the search runs again, replay the stored ones instead
+        of training them (see :mod:`skhp.storage`).
+    study : str or None, default=None
+        Name of this search in ``storage`` (None: ``"default"``); a store's
+        study written by a different search is refused.
     scoring, n_jobs, refit, cv, verbose, pre_dispatch, error_score, return_train_score
         As in ``RandomizedSearchCV``.
 
@@ -65,6 +75,8 @@ class NarrowingSearchCV(OracleSearchCV):
         was drawn from, as text).
     best_estimator_, best_score_, best_params_, best_index_, scorer_, n_splits_, refit_time_, multimetric_
         As in ``RandomizedSearchCV``.
+    n_trials_replayed_ : int
+        Candidates taken from ``storage`` instead of being trained again.
     search_history_ : list of dict
         One entry per round: number, step, space, candidates, best score so
         far and whether the round improved it.
@@ -90,7 +102,8 @@ class NarrowingSearchCV(OracleSearchCV):
                  round_size=5, factor=2.0, shrink=0.5, grow=2.0, patience=None,
                  min_scale=1e-2, keep=0.7, random_state=None, scoring=None, n_jobs=None,
                  refit=True, cv=None, verbose=0, pre_dispatch="2*n_jobs",
-                 error_score=np.nan, return_train_score=False):
+                 error_score=np.nan, return_train_score=False, time_budget=None, storage=None,
+                 study=None):
         super().__init__(estimator=estimator, scoring=scoring, n_jobs=n_jobs, refit=refit,
                          cv=cv, verbose=verbose, pre_dispatch=pre_dispatch,
                          error_score=error_score, return_train_score=return_train_score)
@@ -105,6 +118,9 @@ class NarrowingSearchCV(OracleSearchCV):
         self.min_scale = min_scale
         self.keep = keep
         self.random_state = random_state
+        self.time_budget = time_budget
+        self.storage = storage
+        self.study = study
 
     def _make_oracle(self, space):
         return NarrowingOracle(

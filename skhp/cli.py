@@ -1,0 +1,249 @@
+"""The ``skhp`` command: tuning experiments, LR range test, benchmarks, schedule plots.
+
+::
+
+    skhp tune                      # the built-in experiment (digits, MLP, narrowing search)
+    skhp tune --config exp.toml    # an experiment of your own (see skhp.experiment)
+    skhp tune --resume             # continue the study stored in the output folder
+    skhp lr-find                   # LR range test, curve in lr_find.png
+    skhp bench beale               # Beale: scipy.optimize vs skhp's strategies
+    skhp schedules                 # one PNG per learning-rate schedule
+
+Exit status 0 on success, 2 with a one-line ``skhp: error: ...`` for a bad
+command line or config.
+"""
+
+import argparse
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+__all__ = ["main"]
+
+
+def _read_config(path):
+    from skhp.experiment import ConfigError
+
+    if path is None:
+        return {}
+    if not os.path.exists(path):
+        raise ConfigError(f"no config file {path!r}.")
+    if path.endswith((".yaml", ".yml")):
+        try:
+            import yaml
+        except ImportError:
+            raise ConfigError("YAML configs need PyYAML (pip install pyyaml); TOML needs nothing.") from None
+        with open(path) as fh:
+            return yaml.safe_load(fh) or {}
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path} is not valid TOML: {err}.") from None
+
+
+def _overrides(config, args):
+    """Command-line options over the config file."""
+    search = config.setdefault("search", {})
+    for option, key in (("trials", "trials"), ("cv", "cv"), ("n_jobs", "n_jobs"), ("seed", "seed"),
+                        ("strategy", "strategy"), ("time_budget", "time_budget")):
+        value = getattr(args, option)
+        if value is not None:
+            search[key] = value
+    if args.epochs is not None:
+        config.setdefault("model", {})["epochs"] = args.epochs
+    if args.output is not None:
+        config.setdefault("output", {})["dir"] = args.output
+    return config
+
+
+class _Progress:
+    """A tqdm bar over trials x folds (plain lines when stderr is not a terminal)."""
+
+    def __init__(self, total_trials, n_folds, quiet):
+        from tqdm import tqdm
+
+        self.quiet, self.n_folds = quiet, n_folds
+        self.total = total_trials
+        self.start = time.monotonic()
+        self.tty = sys.stderr.isatty()
+        self.bar = None
+        if not quiet and self.tty:
+            self.bar = tqdm(total=total_trials * n_folds, unit="fit", desc="trials x folds",
+                            dynamic_ncols=True)
+
+    def __call__(self, results):
+        import numpy as np
+
+        key = next(k for k in results if k.startswith("mean_test_"))
+        scores = np.asarray(results[key], dtype=float)
+        done = len(scores)
+        best = np.nanmax(scores) if np.isfinite(scores).any() else float("nan")
+        if self.bar is not None:
+            self.bar.update(done * self.n_folds - self.bar.n)
+            self.bar.set_postfix(best=f"{best:.4f}", trial=done)
+        elif not self.quiet:
+            elapsed = time.monotonic() - self.start
+            eta = elapsed / done * (self.total - done) if done else float("nan")
+            print(f"trial {done}/{self.total}  score {scores[-1]:.4f}  best {best:.4f}  "
+                  f"elapsed {elapsed:.0f} s  eta {eta:.0f} s", file=sys.stderr, flush=True)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _tune(args):
+    from skhp.experiment import ConfigError, load_config, load_data, make_estimator, make_search
+    from skhp.reports import results_table, write_reports
+
+    config = load_config(_overrides(_read_config(args.config), args))
+    folder = config["output"]["dir"]
+    db = os.path.join(folder, "trials.db")
+    if os.path.exists(db) and not args.resume and not args.no_storage:
+        raise ConfigError(f"{db} holds an earlier search; pass --resume to continue it, or choose "
+                          "another --output.")
+    X, y, task, described = load_data(config["data"])
+    estimator = make_estimator(config["model"], task)
+    os.makedirs(folder, exist_ok=True)
+    storage = None if args.no_storage else f"sqlite:///{db}"
+    search = make_search(config, estimator, storage=storage, study="tune")
+    s = config["search"]
+    text = (f"{described}, {task}; {type(estimator).__name__}; {s['strategy']} search, "
+            f"{s['trials']} trials, cv={s['cv']}")
+    if not args.quiet:
+        print(text, flush=True)
+    progress = _Progress(s["trials"], s["cv"], args.quiet)
+    search._progress = progress
+    tic = time.monotonic()
+    try:
+        search.fit(X, y)
+    finally:
+        progress.close()
+    elapsed = time.monotonic() - tic
+    written = write_reports(search, folder, description=f"{text}; {elapsed:.0f} s")
+    replayed = getattr(search, "n_trials_replayed_", 0)
+    print(results_table(search))
+    print(f"best score {search.best_score_:.4f} in {elapsed:.0f} s"
+          + (f" ({replayed} trials resumed from {db})" if replayed else ""))
+    print(f"reports in {folder}/: " + ", ".join(os.path.basename(p) for p in written))
+    return 0
+
+
+def _lr_find(args):
+    from skhp import lr_find
+    from skhp.experiment import load_config, load_data, make_estimator
+
+    config = load_config(_read_config(args.config))
+    X, y, task, described = load_data(config["data"])
+    estimator = make_estimator(config["model"], task)
+    result = lr_find(estimator, X, y)
+    os.makedirs(args.output, exist_ok=True)
+    path = result.plot(os.path.join(args.output, "lr_find.png"))
+    print(f"LR range test on {described}: {len(result.lrs)} steps")
+    for name, value in result.suggestions.items():
+        print(f"  {name:<11} {value:.3g}")
+    print(f"suggested learning_rate {result.suggestion:.3g}; curve in {path}")
+    return 0
+
+
+def _schedules(args):
+    from skhp import plot_schedule
+    from skhp.schedules import SCHEDULES
+
+    os.makedirs(args.output, exist_ok=True)
+    for name in SCHEDULES:
+        path = os.path.join(args.output, f"schedule_{name}.png")
+        plot_schedule(name, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
+                      learning_rate=args.learning_rate, path=path)
+        print(path)
+    return 0
+
+
+def _bench(args):
+    from skhp.benchmarks import beale
+
+    return beale.main(args.rest)
+
+
+def _parser():
+    parser = argparse.ArgumentParser(prog="skhp", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    tune = commands.add_parser("tune", help="run a tuning experiment (default: the built-in one)",
+                               description="Run a tuning experiment: the built-in one (digits, MLP, "
+                               "narrowing search, cv=3), or the one a TOML config describes.")
+    tune.add_argument("--config", help="TOML (or YAML) file describing the experiment")
+    tune.add_argument("--trials", type=int, help="number of trials (overrides the config)")
+    tune.add_argument("--epochs", type=int, help="training epochs of every trial")
+    tune.add_argument("--cv", type=int, help="cross-validation folds")
+    tune.add_argument("--n-jobs", dest="n_jobs", type=int, help="parallel workers")
+    tune.add_argument("--seed", type=int, help="seed of the search")
+    tune.add_argument("--strategy", help="narrowing, random, guided or grid")
+    tune.add_argument("--time-budget", dest="time_budget", type=float,
+                      help="seconds after which no new trial starts")
+    tune.add_argument("--output", help="output folder (default skhp-output)")
+    tune.add_argument("--resume", action="store_true",
+                      help="continue the search stored in the output folder")
+    tune.add_argument("--no-storage", dest="no_storage", action="store_true",
+                      help="do not store trials (no resuming)")
+    tune.add_argument("--quiet", action="store_true", help="no progress output")
+    tune.set_defaults(run=_tune)
+
+    lr = commands.add_parser("lr-find", help="LR range test, with its curve",
+                             description="Run the LR range test on the experiment's data and model.")
+    lr.add_argument("--config", help="TOML file (its [data] and [model] tables are used)")
+    lr.add_argument("--output", default=".", help="folder for lr_find.png (default .)")
+    lr.set_defaults(run=_lr_find)
+
+    bench = commands.add_parser("bench", help="benchmarks: skhp bench beale [options]",
+                                description="Benchmarks. 'skhp bench beale --help' lists its options.")
+    bench.add_argument("name", choices=["beale"], help="the benchmark")
+    bench.add_argument("rest", nargs=argparse.REMAINDER, help="options of the benchmark")
+    bench.set_defaults(run=_bench)
+
+    sched = commands.add_parser("schedules", help="plot every learning-rate schedule",
+                                description="Write one PNG per learning-rate schedule.")
+    sched.add_argument("--output", default="schedules", help="folder (default ./schedules)")
+    sched.add_argument("--epochs", type=int, default=30)
+    sched.add_argument("--steps-per-epoch", dest="steps_per_epoch", type=int, default=50)
+    sched.add_argument("--learning-rate", dest="learning_rate", type=float, default=0.1)
+    sched.set_defaults(run=_schedules)
+    return parser
+
+
+def main(argv=None):
+    """Run the ``skhp`` command with ``argv`` (default: the process's arguments)."""
+    from skhp.experiment import ConfigError
+
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        from skhp import __version__
+
+        print(f"skhp {__version__}")
+        return 0
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        return args.run(args)
+    except (ConfigError, FileNotFoundError, ValueError, TypeError) as err:
+        message = " ".join(str(err).split())  # one line
+        print(f"skhp: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("skhp: interrupted; finished trials are stored, --resume continues", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,339 @@
+"""Tuning experiments described by a config: data, model, search, output.
+
+A config is a dict (read from TOML by the ``skhp`` command) with four tables;
+everything is optional, and what is missing comes from :data:`DEFAULT_CONFIG`,
+the built-in experiment (digits, an MLP, a narrowing search)::
+
+    [data]
+    name = "digits"          # digits, iris, wine, breast_cancer, diabetes
+    # csv = "data.csv"       # or a CSV file with a header row ...
+    # target = "label"       # ... and the name of its target column
+    # npz = "data.npz"       # or an .npz file holding X and y
+    task = "classification"  # or "regression"; inferred when left out
+
+    [model]                  # estimator parameters, plus:
+    hidden_layer_sizes = [64]
+    epochs = 10
+    # builder = "mypackage.models:build"   # an importable model builder
+
+    [search]
+    strategy = "narrowing"   # narrowing, random, guided, grid
+    trials = 20
+    time_budget = 600        # seconds; stops proposing new trials after it
+    cv = 3
+    scoring = "accuracy"
+    n_jobs = 1
+    seed = 0
+
+    [search.space]
+    learning_rate = { low = 1e-4, high = 1e-1, log = true }
+    batch_size = { low = 16, high = 256, base = 2 }
+    initializer = ["he_normal", "glorot_uniform"]
+
+    [output]
+    dir = "skhp-output"
+
+Examples
+--------
+>>> config = load_config({"search": {"trials": 4}})
+>>> config["search"]["trials"], config["data"]["name"]
+(4, 'digits')
+>>> load_config({"serch": {}})
+Traceback (most recent call last):
+...
+skhp.experiment.ConfigError: unknown key 'serch' in the config; allowed: data, model, output, search. Did you mean 'search'?
+"""
+
+import copy
+import csv
+import difflib
+import importlib
+import numbers
+import os
+
+import numpy as np
+
+from skhp.search._space import Integer, Real
+
+__all__ = ["ConfigError", "DEFAULT_CONFIG", "load_config", "load_data", "make_estimator",
+           "make_space", "make_search", "BUILTIN_DATA"]
+
+
+class ConfigError(ValueError):
+    """A config that cannot run, with a one-line reason."""
+
+
+#: Built-in data sets: name -> (scikit-learn loader name, task).
+BUILTIN_DATA = {
+    "digits": ("load_digits", "classification"),
+    "iris": ("load_iris", "classification"),
+    "wine": ("load_wine", "classification"),
+    "breast_cancer": ("load_breast_cancer", "classification"),
+    "diabetes": ("load_diabetes", "regression"),
+}
+
+#: The built-in experiment: ``skhp tune`` with no config.
+DEFAULT_CONFIG = {
+    "data": {"name": "digits", "task": None},
+    "model": {"hidden_layer_sizes": [64], "epochs": 10, "random_state": 0},
+    "search": {
+        "strategy": "narrowing", "trials": 20, "time_budget": None, "cv": 3, "scoring": None,
+        "n_jobs": 1, "seed": 0,
+        "space": {
+            "learning_rate": {"low": 1e-4, "high": 1e-1, "log": True},
+            "batch_size": {"low": 16, "high": 256, "base": 2},
+            "initializer": ["he_normal", "glorot_uniform", "lecun_normal"],
+            "schedule": ["constant", "cosine", "onecycle"],
+            "smoothing": [0.0, 0.05, 0.1],
+        },
+    },
+    "output": {"dir": "skhp-output"},
+}
+
+_KEYS = {
+    "data": {"name", "csv", "target", "npz", "task"},
+    "search": {"strategy", "trials", "time_budget", "cv", "scoring", "n_jobs", "seed", "space"},
+    "output": {"dir"},
+}
+_STRATEGIES = ("narrowing", "random", "guided", "grid")
+
+
+def _unknown(key, allowed, where):
+    allowed = sorted(allowed)
+    close = difflib.get_close_matches(str(key), allowed, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return ConfigError(f"unknown key {key!r} in {where}; allowed: {', '.join(allowed)}.{hint}")
+
+
+def load_config(config=None):
+    """The full config: ``config`` (a dict, e.g. parsed TOML) over the defaults, checked.
+
+    Tables replace the defaults key by key, except ``search.space``, which
+    replaces the default space whole when given.
+
+    Raises
+    ------
+    ConfigError
+        For unknown keys (with the closest allowed one) and values of the wrong type.
+    """
+    config = {} if config is None else config
+    if not isinstance(config, dict):
+        raise ConfigError(f"a config must be a table of tables, got {type(config).__name__}.")
+    out = copy.deepcopy(DEFAULT_CONFIG)
+    for table, values in config.items():
+        if table not in out:
+            raise _unknown(table, out, "the config")
+        if not isinstance(values, dict):
+            raise ConfigError(f"[{table}] must be a table, got {values!r}.")
+        for key, value in values.items():
+            if table in _KEYS and key not in _KEYS[table]:
+                raise _unknown(key, _KEYS[table], f"[{table}]")
+            out[table][key] = value
+    data, search = out["data"], out["search"]
+    given = [k for k in ("csv", "npz") if data.get(k)]
+    if given:
+        if "name" not in config.get("data", {}):
+            data["name"] = None
+        if len(given) > 1 or data.get("name"):
+            raise ConfigError("[data] takes one of name, csv or npz, not several.")
+    if data.get("name") is not None and data["name"] not in BUILTIN_DATA:
+        raise _unknown(data["name"], BUILTIN_DATA, "[data] name")
+    if data.get("csv") and not data.get("target"):
+        raise ConfigError("[data] csv needs target, the name of the target column.")
+    if data.get("task") not in (None, "classification", "regression"):
+        raise ConfigError(f"[data] task must be 'classification' or 'regression', got {data['task']!r}.")
+    if search["strategy"] not in _STRATEGIES:
+        raise _unknown(search["strategy"], _STRATEGIES, "[search] strategy")
+    for key, low in (("trials", 1), ("cv", 2), ("n_jobs", None), ("seed", 0)):
+        value = search[key]
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or (
+                low is not None and value < low):
+            raise ConfigError(f"[search] {key} must be a whole number{f' >= {low}' if low is not None else ''}"
+                              f", got {value!r}.")
+    budget = search["time_budget"]
+    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, numbers.Real) or budget <= 0):
+        raise ConfigError(f"[search] time_budget must be a number of seconds > 0, got {budget!r}.")
+    if search["scoring"] is not None and not isinstance(search["scoring"], str):
+        raise ConfigError(f"[search] scoring must be a scorer name such as 'accuracy', got {search['scoring']!r}.")
+    if not isinstance(search["space"], dict) or not search["space"]:
+        raise ConfigError("[search.space] must be a table of at least one parameter.")
+    if not isinstance(out["output"]["dir"], str):
+        raise ConfigError(f"[output] dir must be a path, got {out['output']['dir']!r}.")
+    make_space(search["space"])  # fails now, not after the data loaded
+    return out
+
+
+def make_space(space):
+    """The search space of a config's ``[search.space]`` table.
+
+    ``{low, high}`` is a range (integers when both are whole numbers, with
+    ``log = true`` on a log scale and ``base = 2`` for powers of two), a list
+    is a choice.
+
+    Examples
+    --------
+    >>> make_space({"lr": {"low": 1e-4, "high": 1e-1, "log": True}, "bs": {"low": 16, "high": 64, "base": 2}})
+    {'lr': Real(low=0.0001, high=0.1, log=True), 'bs': Integer(low=16, high=64, log=True, base=2)}
+    """
+    out = {}
+    for name, spec in space.items():
+        where = f"[search.space] {name}"
+        if isinstance(spec, list):
+            if not spec:
+                raise ConfigError(f"{where}: the list of choices is empty.")
+            out[name] = spec
+            continue
+        if not isinstance(spec, dict):
+            raise ConfigError(f"{where} must be a list of choices or {{ low = ..., high = ... }}, got {spec!r}.")
+        for key in spec:
+            if key not in ("low", "high", "log", "base"):
+                raise _unknown(key, ("low", "high", "log", "base"), where)
+        if "low" not in spec or "high" not in spec:
+            raise ConfigError(f"{where} needs both low and high.")
+        low, high = spec["low"], spec["high"]
+        try:
+            if all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in (low, high)):
+                out[name] = Integer(low, high, log=bool(spec.get("log", False)), base=spec.get("base"))
+            else:
+                if "base" in spec:
+                    raise ConfigError(f"{where}: base needs whole-number low and high.")
+                out[name] = Real(low, high, log=bool(spec.get("log", False)))
+        except ValueError as err:
+            if isinstance(err, ConfigError):
+                raise
+            raise ConfigError(f"{where}: {err}") from None
+    return out
+
+
+def load_data(data):
+    """``(X, y, task, description)`` for a config's ``[data]`` table.
+
+    Examples
+    --------
+    >>> X, y, task, text = load_data({"name": "iris"})
+    >>> X.shape, task
+    ((150, 4), 'classification')
+    """
+    task = data.get("task")
+    if data.get("name"):
+        import sklearn.datasets
+
+        loader, default_task = BUILTIN_DATA[data["name"]]
+        X, y = getattr(sklearn.datasets, loader)(return_X_y=True)
+        if data["name"] == "digits":
+            X = X / 16.0
+        return X, y, task or default_task, f"scikit-learn's {data['name']} data"
+    if data.get("npz"):
+        path = data["npz"]
+        if not os.path.exists(path):
+            raise ConfigError(f"[data] npz: no file {path!r}.")
+        with np.load(path, allow_pickle=False) as npz:
+            missing = {"X", "y"} - set(npz.files)
+            if missing:
+                raise ConfigError(f"[data] npz {path!r} lacks {sorted(missing)}; it holds {npz.files}.")
+            X, y = npz["X"], npz["y"]
+        return X, y, task or _guess_task(y), f"{path} ({len(X)} samples)"
+    return _load_csv(data["csv"], data["target"], task)
+
+
+def _load_csv(path, target, task):
+    if not os.path.exists(path):
+        raise ConfigError(f"[data] csv: no file {path!r}.")
+    with open(path, newline="") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, None)
+        rows = list(reader)
+    if not header or not rows:
+        raise ConfigError(f"[data] csv {path!r} needs a header row and at least one data row.")
+    if target not in header:
+        close = difflib.get_close_matches(target, header, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(f"[data] target {target!r} is not a column of {path}; its columns are "
+                          f"{', '.join(header)}.{hint}")
+    t = header.index(target)
+    features = [i for i in range(len(header)) if i != t]
+    try:
+        X = np.array([[float(row[i]) for i in features] for row in rows])
+    except (ValueError, IndexError):
+        raise ConfigError(f"[data] csv {path!r}: every column except the target must hold numbers.") from None
+    y = np.array([row[t] for row in rows])
+    try:
+        y = y.astype(float)
+    except ValueError:
+        pass
+    return X, y, task or _guess_task(y), f"{path} ({len(X)} samples, target {target!r})"
+
+
+def _guess_task(y):
+    y = np.asarray(y)
+    if y.dtype.kind in "f" and len(np.unique(y)) > max(20, len(y) // 10):
+        return "regression"
+    return "classification"
+
+
+def _import_builder(spec):
+    if not isinstance(spec, str) or ":" not in spec:
+        raise ConfigError(f"[model] builder must be 'package.module:function', got {spec!r}.")
+    module, _, name = spec.partition(":")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as err:
+        raise ConfigError(f"[model] builder {spec!r} cannot be imported: {err}.") from None
+
+
+def make_estimator(model, task):
+    """The skhp estimator of a config's ``[model]`` table (any estimator parameter)."""
+    from skhp import KerasClassifier, KerasRegressor
+
+    params = dict(model)
+    if "builder" in params:
+        params["model"] = _import_builder(params.pop("builder"))
+    if isinstance(params.get("hidden_layer_sizes"), list):
+        params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
+    cls = KerasClassifier if task == "classification" else KerasRegressor
+    names = set(cls().get_params())
+    for key in params:
+        if key not in names and "__" not in key:
+            raise _unknown(key, names | {"builder"}, "[model]")
+    estimator = cls(**params)
+    try:
+        estimator._check_params()  # before any data is split or any model built
+    except (ValueError, TypeError) as err:
+        raise ConfigError(f"[model] {err}") from None
+    return estimator
+
+
+def make_search(config, estimator, storage=None, study=None):
+    """The search object of a config's ``[search]`` table."""
+    from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
+
+    from skhp.search import GuidedSearchCV, NarrowingSearchCV, Space
+
+    s = config["search"]
+    space = make_space(s["space"])
+    common = dict(cv=s["cv"], scoring=s["scoring"], n_jobs=s["n_jobs"], error_score=np.nan)
+    if s["strategy"] == "narrowing":
+        return NarrowingSearchCV(estimator, space, n_iter=s["trials"], random_state=s["seed"],
+                                 time_budget=s["time_budget"], storage=storage, study=study, **common)
+    if s["strategy"] == "guided":
+        return GuidedSearchCV(estimator, space, n_iter=s["trials"], time_budget=s["time_budget"],
+                              storage=storage, study=study, **common)
+    if s["strategy"] == "grid":
+        grid = {name: dim.grid(3) for name, dim in Space(space).dimensions.items()}
+        return GridSearchCV(estimator, grid, **common)
+    return RandomizedSearchCV(estimator, _scipy_space(Space(space)), n_iter=s["trials"],
+                              random_state=s["seed"], **common)
+
+
+def _scipy_space(space):
+    from scipy.stats import loguniform, randint, uniform
+
+    out = {}
+    for name, dim in space.dimensions.items():
+        if isinstance(dim, Real):
+            out[name] = loguniform(dim.low, dim.high) if dim.log else uniform(dim.low, dim.high - dim.low)
+        elif isinstance(dim, Integer):
+            out[name] = dim.values() or randint(dim.low, dim.high + 1)
+        else:
+            out[name] = list(dim.values)
+    return out

@@ -1,0 +1,131 @@
+"""The skhp command: the default experiment, configs, reports, errors, resuming."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from skhp.cli import main
+
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
+def skhp(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "skhp", *map(str, args)], capture_output=True,
+                          text=True, timeout=600, env=ENV, cwd=cwd)
+
+
+def test_default_experiment_on_a_tiny_budget_writes_every_report(tmp_path):
+    out = tmp_path / "out"
+    run = skhp("tune", "--trials", "2", "--epochs", "1", "--cv", "2", "--output", out)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "digits" in run.stdout and "narrowing search, 2 trials, cv=2" in run.stdout
+    assert "best score" in run.stdout and "rank  trial  score" in run.stdout
+    assert "trial 2/2" in run.stderr  # plain progress lines when not on a terminal
+    files = {p.name for p in out.iterdir()}
+    assert files >= {"cv_results.csv", "best_params.json", "best_model.keras", "estimator.joblib",
+                     "scores.png", "learning_curves.png", "summary.md", "trials.db"}
+    best = json.loads((out / "best_params.json").read_text())
+    assert set(best["best_params"]) == {"learning_rate", "batch_size", "initializer", "schedule",
+                                        "smoothing"}
+    assert (out / "cv_results.csv").read_text().count("\n") == 3  # header + 2 trials
+
+    again = skhp("tune", "--trials", "2", "--epochs", "1", "--cv", "2", "--output", out)
+    assert again.returncode == 2 and "pass --resume" in again.stderr
+    more = skhp("tune", "--trials", "3", "--epochs", "1", "--cv", "2", "--output", out, "--resume",
+                "--quiet")
+    assert more.returncode == 0, more.stderr[-3000:]
+    assert "(2 trials resumed from" in more.stdout
+    assert "trial 3/3" not in more.stderr  # --quiet: no progress
+
+
+def test_toml_config(tmp_path):
+    config = tmp_path / "exp.toml"
+    config.write_text("""
+[data]
+name = "iris"
+
+[model]
+hidden_layer_sizes = [8]
+epochs = 2
+batch_size = 16
+
+[search]
+strategy = "random"
+trials = 2
+cv = 2
+scoring = "accuracy"
+
+[search.space]
+learning_rate = { low = 1e-3, high = 1e-1, log = true }
+
+[output]
+dir = "results"
+""")
+    run = skhp("tune", "--config", config, "--quiet", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    best = json.loads((tmp_path / "results" / "best_params.json").read_text())
+    assert list(best["best_params"]) == ["learning_rate"]
+    assert 1e-3 <= best["best_params"]["learning_rate"] <= 1e-1
+
+
+def test_other_commands(tmp_path):
+    config = tmp_path / "iris.toml"
+    config.write_text('[data]\nname = "iris"\n[model]\nhidden_layer_sizes = [8]\n')
+    run = skhp("lr-find", "--config", config, "--output", tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "suggested learning_rate" in run.stdout and (tmp_path / "lr_find.png").exists()
+    assert main(["schedules", "--output", str(tmp_path / "s"), "--epochs", "5"]) == 0
+    assert len(list((tmp_path / "s").glob("schedule_*.png"))) == 8
+    assert main(["bench", "beale", "--seeds", "1", "--methods", "L-BFGS-B"]) == 0
+
+
+@pytest.mark.parametrize("command", [[], ["tune"], ["lr-find"], ["bench"], ["schedules"]])
+def test_help_on_every_command(command, capsys):
+    with pytest.raises(SystemExit) as done:
+        main([*command, "--help"])
+    assert done.value.code == 0
+    assert "usage: skhp" in capsys.readouterr().out
+
+
+def _error(tmp_path, capsys, config_text=None, args=()):
+    argv = ["tune", "--output", str(tmp_path / "out"), *args]
+    if config_text is not None:
+        path = tmp_path / "c.toml"
+        path.write_text(config_text)
+        argv += ["--config", str(path)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("skhp: error: ") and "\n" not in err
+    return err
+
+
+@pytest.mark.parametrize("config_text, message", [
+    ("[serch]\ntrials = 3\n", "unknown key 'serch' in the config; allowed: data, model, output, "
+                              "search. Did you mean 'search'?"),
+    ("[search]\ntrails = 3\n", "unknown key 'trails' in [search]"),
+    ("[search]\ntrials = 'ten'\n", "[search] trials must be a whole number >= 1, got 'ten'"),
+    ("[search]\nstrategy = 'narowing'\n", "Did you mean 'narrowing'?"),
+    ("[data]\nname = 'mnist'\n", "unknown key 'mnist' in [data] name"),
+    ("[model]\nlearnig_rate = 0.1\n", "unknown key 'learnig_rate' in [model]"),
+    ("[model]\nlearning_rate = -1.0\n", "[model] learning_rate == -1.0, must be > 0"),
+    ("[search.space]\nlr = { low = 1.0, high = 0.1 }\n", "low must not exceed high"),
+    ("[search.space]\nbatch_size = []\n", "the list of choices is empty"),
+    ("[data]\ncsv = 'missing.csv'\ntarget = 'y'\n", "no file 'missing.csv'"),
+    ("[data]\nnpz = 'missing.npz'\n", "no file 'missing.npz'"),
+    ("not toml at all [\n", "is not valid TOML"),
+])
+def test_bad_configs_give_one_line_errors(tmp_path, capsys, config_text, message):
+    assert message in _error(tmp_path, capsys, config_text)
+
+
+def test_missing_config_file_and_bad_csv_column(tmp_path, capsys):
+    assert "no config file" in _error(tmp_path, capsys, args=["--config", str(tmp_path / "no.toml")])
+    data = tmp_path / "d.csv"
+    data.write_text("a,b,label\n1,2,x\n3,4,y\n")
+    err = _error(tmp_path, capsys, f"[data]\ncsv = '{data}'\ntarget = 'lable'\n")
+    assert "target 'lable' is not a column" in err and "Did you mean 'label'?" in err
+    data.write_text("a,b,label\n1,two,x\n")
+    assert "must hold numbers" in _error(tmp_path, capsys, f"[data]\ncsv = '{data}'\ntarget = 'label'\n")
