@@ -1,8 +1,10 @@
-"""Constant learning rate vs cosine annealing vs 1cycle, same network and epochs, on digits.
+"""Every schedule family, same network and epochs, on digits.
 
-Each schedule trains the same MLP for the same number of epochs from the same
-seeds; the script prints the mean test accuracy over a few seeds and the final
-training loss, and saves a picture of every schedule's curve.
+Constant, time decay, exponential decay, ramp, linear to zero, cosine
+annealing, warm restarts and 1cycle each train the same MLP for the same
+number of epochs from the same seeds; the script prints the mean test accuracy
+over a few seeds and the final training loss, and saves a picture of every
+schedule's curve.
 
 Run: ``python examples/schedules_compared.py`` (``--epochs``, ``--seeds``).
 """
@@ -20,7 +22,12 @@ from skhp import KerasClassifier, plot_schedule  # noqa: E402
 
 SETTINGS = {
     "constant": dict(schedule="constant", learning_rate=3e-3),
+    "time": dict(schedule="time", learning_rate=3e-3, schedule__decay=1e-3),
+    "exponential": dict(schedule="exponential", learning_rate=3e-3, schedule__decay=0.2),
+    "ramp": dict(schedule="ramp", learning_rate=3e-3),
+    "linear": dict(schedule="linear", learning_rate=3e-3),
     "cosine": dict(schedule="cosine", learning_rate=3e-3, warmup=1, warmup_lr=3e-4),
+    "restarts": dict(schedule="restarts", learning_rate=3e-3, schedule__cycle_epochs=5),
     "1cycle": dict(schedule="onecycle", learning_rate=1e-2),
 }
 
@@ -28,7 +35,7 @@ SETTINGS = {
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=15)
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--plots", default=None, help="folder for the schedule pictures")
     args = parser.parse_args()
 

@@ -9,11 +9,21 @@ import pytest
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 #: script -> (tiny-budget arguments, text its output must contain, pictures it writes)
 TINY = {
-    "schedules_compared.py": (["--epochs", "1", "--seeds", "1", "--plots", "{tmp}"], "1cycle", 3),
+    "beale_baselines.py": (["--seeds", "1", "--out", "{tmp}"], "skhp narrowing", 1),
     "beale_surrogate.py": (["--samples", "200", "--trials", "3", "--epochs", "1"],
                            "surrogate minimum at", 0),
+    "dask_search.py": (["--trials", "2", "--epochs", "1", "--workers", "1"], "best CV accuracy", 0),
+    "initializer_grid.py": (["--epochs", "1"], "best:", 0),
+    "lottery_draws.py": (["--draws", "2", "--epochs", "1", "--seeds", "1"], "kept draw", 0),
+    "lr_range_test.py": (["--epochs", "1", "--plots", "{tmp}"], 'learning_rate="auto" trained at', 2),
+    "onecycle_vs_constant.py": (["--epochs", "1", "--seeds", "1"], "1cycle", 0),
+    "pipeline.py": (["--trials", "2", "--epochs", "1"], "test ROC AUC", 0),
+    "schedules_compared.py": (["--epochs", "1", "--seeds", "1", "--plots", "{tmp}"], "1cycle", 8),
+    "search_strategies.py": (["--trials", "2", "--epochs", "1"], "guided search's decisions", 0),
+    "smoothing_weight_decay.py": (["--epochs", "1"], "mean max p", 0),
     "stabilized_search.py": (["--trials", "2", "--epochs", "1", "--warmup", "1", "--lottery", "2"],
                              "stabilized weights", 0),
+    "warmup.py": (["--epochs", "2", "--warmup", "1"], "warm-up", 0),
 }
 
 

@@ -1,0 +1,52 @@
+"""Draw the guide's pictures with skhp itself (run by conf.py at every build)."""
+
+import os
+
+
+def generate(folder):
+    """Write every picture of the guide into ``folder`` (skipping those already there)."""
+    os.makedirs(folder, exist_ok=True)
+
+    def missing(name):
+        return not os.path.exists(os.path.join(folder, name))
+
+    from skhp import plot_schedule
+    from skhp.schedules import SCHEDULES
+
+    for name in SCHEDULES:
+        if missing(f"schedule_{name}.png"):
+            plot_schedule(name, epochs=30, steps_per_epoch=20, learning_rate=0.1,
+                          path=os.path.join(folder, f"schedule_{name}.png"))
+    if missing("warmup_cosine.png"):
+        from skhp.schedules import CosineAnnealing, Warmup
+
+        schedule = Warmup(CosineAnnealing(0.1, epochs=25, steps_per_epoch=20), epochs=5,
+                          start_lr=1e-3, steps_per_epoch=20)
+        plot_schedule(schedule, epochs=30, steps_per_epoch=20,
+                      path=os.path.join(folder, "warmup_cosine.png"))
+    if missing("lr_find.png"):
+        from sklearn.datasets import load_digits
+
+        from skhp import KerasClassifier, lr_find
+
+        X, y = load_digits(return_X_y=True)
+        lr_find(KerasClassifier(hidden_layer_sizes=(32,), random_state=0), X / 16, y).plot(
+            os.path.join(folder, "lr_find.png"))
+    if missing("beale.png"):
+        from skhp.benchmarks import beale
+
+        rows = beale.run(["Nelder-Mead", "L-BFGS-B", "differential_evolution", "skhp random",
+                          "skhp narrowing"], n_seeds=5)
+        beale.plot_contour(rows, os.path.join(folder, "beale.png"))
+    if missing("narrowing_scores.png"):
+        from scipy.stats import loguniform
+        from sklearn.datasets import load_digits
+        from sklearn.svm import SVC
+
+        from skhp.reports import plot_scores
+        from skhp.search import NarrowingSearchCV
+
+        X, y = load_digits(return_X_y=True)
+        search = NarrowingSearchCV(SVC(), {"C": loguniform(1e-3, 1e4), "gamma": loguniform(1e-7, 10)},
+                                   n_iter=40, random_state=0, cv=3).fit(X[:600] / 16, y[:600])
+        plot_scores(search, os.path.join(folder, "narrowing_scores.png"))

@@ -1,0 +1,27 @@
+"""The Sphinx documentation builds with warnings treated as errors."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def test_docs_build_without_warnings(tmp_path):
+    pytest.importorskip("sphinx")
+    pytest.importorskip("numpydoc")
+    out = subprocess.run(
+        [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html", str(DOCS),
+         str(tmp_path / "html")],
+        capture_output=True, text=True, timeout=900, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+    assert out.returncode == 0, out.stderr[-4000:]
+    html = (tmp_path / "html" / "api.html").read_text()
+    assert "NarrowingSearchCV" in html and "lottery_losses_" in html
+    for page in ("schedules", "beale", "lr_find", "searching", "initialization"):
+        assert (tmp_path / "html" / "guide" / f"{page}.html").exists()
+    pictures = {p.name for p in (tmp_path / "html" / "_images").iterdir()}
+    assert {"schedule_onecycle.png", "beale.png", "lr_find.png", "narrowing_scores.png"} <= pictures
