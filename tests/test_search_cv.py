@@ -145,3 +145,17 @@ def test_guided_search_runs_the_recipe_on_an_skhp_estimator():
     ramp = [p for p in search.cv_results_["params"] if p.get("schedule") == "ramp"]
     assert ramp and all(len(p["schedule__drop_epochs"]) == 1 for p in ramp)
     assert len(search.cv_results_["params"]) <= 18
+
+
+def test_halving_search_with_epochs_as_the_resource():
+    from sklearn.experimental import enable_halving_search_cv  # noqa: F401
+    from sklearn.model_selection import HalvingRandomSearchCV
+
+    X, y = load_digits(return_X_y=True)
+    search = HalvingRandomSearchCV(
+        KerasClassifier(hidden_layer_sizes=(16,), random_state=0),
+        {"learning_rate": loguniform(1e-4, 1e-1)}, resource="epochs", min_resources=1,
+        max_resources=3, factor=3, n_candidates=3, cv=2, random_state=0,
+    ).fit(X[:300] / 16, y[:300])
+    assert list(search.n_resources_) == [1, 3]
+    assert search.best_estimator_.epochs == 3 and len(search.best_estimator_.history_["loss"]) == 3
