@@ -161,6 +161,17 @@ def test_resuming_with_a_larger_budget_continues(tmp_path):
         np.testing.assert_allclose(longer.cv_results_[key], plain.cv_results_[key])
 
 
+def test_scipy_distributions_resume(tmp_path):
+    from scipy.stats import loguniform
+
+    X, y = load_iris(return_X_y=True)
+    db = f"sqlite:///{tmp_path / 'scipy.db'}"
+    NarrowingSearchCV(SVC(), {"C": loguniform(1e-3, 1e3)}, n_iter=3, random_state=0, storage=db).fit(X, y)
+    again = NarrowingSearchCV(SVC(), {"C": loguniform(1e-3, 1e3)}, n_iter=4, random_state=0,
+                              storage=db).fit(X, y)
+    assert again.n_trials_replayed_ == 3
+
+
 def test_open_store_forms():
     assert open_store(None) is None
     assert open_store("sqlite:///:memory:").path == ":memory:"

@@ -10,10 +10,9 @@ from sklearn.model_selection import _search
 from sklearn.model_selection._search import BaseSearchCV
 
 from skhp._validation import check_number
-from skhp.storage import _dumps, open_store
-
 from skhp.search._oracle import sources
 from skhp.search._space import Space
+from skhp.storage import _dumps, open_store
 
 
 class OracleSearchCV(BaseSearchCV):
@@ -67,9 +66,11 @@ class OracleSearchCV(BaseSearchCV):
     def _signature(self, space):
         """What makes two searches the same, for refusing a store of another search."""
         # The budget (n_iter) may grow between runs, and what happens after the
-        # trials (refit) or how they run (n_jobs ...) does not change them.
+        # trials (refit) or how they run (n_jobs ...) does not change them. The
+        # space is compared in its described form: scipy distributions' reprs
+        # hold memory addresses.
         free = {"estimator", "n_iter", "refit", "n_jobs", "verbose", "pre_dispatch", "storage",
-                "study", "error_score", "time_budget"}
+                "study", "error_score", "time_budget", "param_distributions", "param_space"}
         params = self.get_params(deep=False)
         signature = {k: repr(v) for k, v in sorted(params.items()) if k not in free}
         return {**signature, "estimator": repr(self.estimator), "space": space.describe()}
