@@ -23,13 +23,12 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
-from scipy.stats import loguniform  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
 from sklearn.model_selection import RandomizedSearchCV, StratifiedKFold  # noqa: E402
 from sklearn.svm import SVC  # noqa: E402
 
 from skhp import KerasClassifier  # noqa: E402
-from skhp.search import Choice, Integer, NarrowingSearchCV, Real  # noqa: E402
+from skhp.search import Choice, Integer, NarrowingSearchCV, Real, Space  # noqa: E402
 
 
 def _svc():
@@ -65,7 +64,8 @@ def compare(problem, seeds):
     for seed in range(seeds):
         narrowing = NarrowingSearchCV(estimator, space, n_iter=cfg["budget"], cv=cv,
                                       random_state=seed, refit=False).fit(X, y)
-        random = RandomizedSearchCV(estimator, _as_scipy(space), n_iter=cfg["budget"], cv=cv,
+        random = RandomizedSearchCV(estimator, Space(space).to_param_distributions(),
+                                    n_iter=cfg["budget"], cv=cv,
                                     random_state=seed, refit=False).fit(X, y)
         counts["narrowing"].append(trials_to_target(narrowing, cfg["target"], cfg["budget"]))
         counts["random"].append(trials_to_target(random, cfg["target"], cfg["budget"]))
@@ -74,19 +74,6 @@ def compare(problem, seeds):
             "narrowing": med["narrowing"], "random": med["random"],
             "ratio": med["narrowing"] / med["random"], "counts": counts,
             "seconds": time.perf_counter() - tic}
-
-
-def _as_scipy(space):
-    """The same space in the form RandomizedSearchCV takes."""
-    out = {}
-    for name, dim in space.items():
-        if isinstance(dim, Real):
-            out[name] = loguniform(dim.low, dim.high) if dim.log else [dim.low, dim.high]
-        elif isinstance(dim, Integer):
-            out[name] = dim.values()
-        else:
-            out[name] = list(dim.values)
-    return out
 
 
 def main():

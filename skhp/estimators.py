@@ -336,16 +336,20 @@ class _SkhpEstimatorMixin:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
             )
+        self._new_model = not ((self.warm_start or warm_start) and self.initialized_)
+        self._prepare(X, y, self._new_model)
+        with _seeded(self._seed), self._placed():
+            super()._fit(X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs)
+
+    def _prepare(self, X, y, new_model):
+        """Check the parameters; for a new model, fix its seed, device and learning rate."""
         configure()  # first: checking the parameters may already start TensorFlow
         self._check_params()
-        self._new_model = not ((self.warm_start or warm_start) and self.initialized_)
-        if self._new_model:
+        if new_model:
             keras.backend.clear_session()  # trials in one process do not pile up graphs
             self._seed = _seed_from(self.random_state)
             self.device_ = resolve_device(self.device, visible_gpus(), worker_index())
             self._resolve_learning_rate(X, y)
-        with _seeded(self._seed), self._placed():
-            super()._fit(X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs)
 
     @contextlib.contextmanager
     def _placed(self):
@@ -372,12 +376,7 @@ class _SkhpEstimatorMixin:
         -------
         self
         """
-        configure()
-        self._check_params()
-        keras.backend.clear_session()
-        self._seed = _seed_from(self.random_state)
-        self.device_ = resolve_device(self.device, visible_gpus(), worker_index())
-        self._resolve_learning_rate(X, y)
+        self._prepare(X, y, new_model=True)
         with _seeded(self._seed), self._placed():
             return super().initialize(X, y)
 

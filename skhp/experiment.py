@@ -321,19 +321,5 @@ def make_search(config, estimator, storage=None, study=None):
     if s["strategy"] == "grid":
         grid = {name: dim.grid(3) for name, dim in Space(space).dimensions.items()}
         return GridSearchCV(estimator, grid, **common)
-    return RandomizedSearchCV(estimator, _scipy_space(Space(space)), n_iter=s["trials"],
+    return RandomizedSearchCV(estimator, Space(space).to_param_distributions(), n_iter=s["trials"],
                               random_state=s["seed"], **common)
-
-
-def _scipy_space(space):
-    from scipy.stats import loguniform, randint, uniform
-
-    out = {}
-    for name, dim in space.dimensions.items():
-        if isinstance(dim, Real):
-            out[name] = loguniform(dim.low, dim.high) if dim.log else uniform(dim.low, dim.high - dim.low)
-        elif isinstance(dim, Integer):
-            out[name] = dim.values() or randint(dim.low, dim.high + 1)
-        else:
-            out[name] = list(dim.values)
-    return out

@@ -160,11 +160,13 @@ class TrialStore:
         finite = [float(s) for s in primary if s is not None and math.isfinite(float(s))]
         mean = float(np.mean(finite)) if len(finite) == len(primary) and finite else None
         fit_time = float(sum(f.get("fit_time", 0.0) or 0.0 for f in folds))
+        if mean is None and status == "ok":
+            status = "failed"  # a fold has no finite score
         with self._connect() as db:
             db.execute(
                 "INSERT OR REPLACE INTO trials VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (study, int(number), _dumps(params), _dumps(folds), mean,
-                 status if mean is not None or status != "ok" else "failed", fit_time, time.time()),
+                (study, int(number), _dumps(params), _dumps(folds), mean, status, fit_time,
+                 time.time()),
             )
 
     def trials(self, study):

@@ -523,6 +523,32 @@ class Space:
                 out[name] = dim._from_unit(min(max(u, 0.0), 1.0))
         return out
 
+    def to_param_distributions(self):
+        """The same space in the form scikit-learn's ``RandomizedSearchCV`` takes.
+
+        Ranges become scipy.stats distributions (``loguniform``, ``uniform``,
+        ``randint``; a ``base`` range the list of its powers), choices lists,
+        and a :class:`Distribution` its own distribution.
+
+        Examples
+        --------
+        >>> Space({"bs": Integer(16, 64, base=2), "opt": ["adam", "sgd"]}).to_param_distributions()
+        {'bs': [16, 32, 64], 'opt': ['adam', 'sgd']}
+        """
+        from scipy.stats import loguniform, randint, uniform
+
+        out = {}
+        for name, dim in self.dimensions.items():
+            if isinstance(dim, Real):
+                out[name] = loguniform(dim.low, dim.high) if dim.log else uniform(dim.low, dim.high - dim.low)
+            elif isinstance(dim, Integer):
+                out[name] = dim.values() or randint(dim.low, dim.high + 1)
+            elif isinstance(dim, Choice):
+                out[name] = list(dim.values)
+            else:
+                out[name] = dim.dist
+        return out
+
     def describe(self):
         """A one-line readable form, as recorded in ``cv_results_["space"]``."""
         return "; ".join(f"{name}={dim.describe()}" for name, dim in self.dimensions.items())
