@@ -15,6 +15,7 @@ import math
 import os
 import pickle
 import random
+import warnings
 
 import keras
 import numpy as np
@@ -24,15 +25,29 @@ from scikeras._utils import route_params
 from scikeras.utils.transformers import ClassifierLabelEncoder, RegressorTargetEncoder
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
 from sklearn.utils import ClassifierTags, compute_sample_weight
-from sklearn.utils.validation import column_or_1d
+from sklearn.utils.validation import column_or_1d, validate_data
 
+from skhp._routing import (
+    accepted_arguments,
+    check_names,
+    routed_prefix,
+    suggest,
+)
 from skhp._targets import OneHotLabelEncoder
 from skhp._validation import check_choice, check_number
 from skhp.callbacks import CycleAwareEarlyStopping, LearningRateLogger, MomentumCycler
 from skhp.initializers import apply_initializer, apply_weight_decay, get_initializer, redraw_weights
 from skhp.models import build_mlp
 from skhp.runtime import PRECISIONS, configure, resolve_device, visible_gpus, worker_index
-from skhp.schedules import CosineRestarts, OneCycle, Warmup, make_schedule
+from skhp.schedules import (
+    CosineAnnealing,
+    CosineRestarts,
+    EpochFunction,
+    OneCycle,
+    LinearToZero,
+    Warmup,
+    make_schedule,
+)
 from skhp.stabilize import StabilizedWeights
 
 __all__ = ["KerasClassifier", "KerasRegressor"]
@@ -101,8 +116,11 @@ _PARAMS_DOC = """
         A builder function returning a Keras model (it may take ``meta``, the
         fitted data facts such as ``n_features_in_`` and ``n_classes_``, and any
         ``model__<name>`` parameter), or a Keras model. None builds an MLP from
-        ``hidden_layer_sizes`` and ``activation``. The estimator compiles the
-        model itself, so the optimizer, schedule and loss below always apply.
+        ``hidden_layer_sizes`` and ``activation`` (for 2-d X). The estimator
+        compiles the model itself, so the optimizer, schedule and loss below
+        always apply. A Keras model passed here is never trained itself: each
+        fit trains a copy (``keras.models.clone_model``) that starts from the
+        model's weights as you passed it, so folds and clones do not leak.
     hidden_layer_sizes : int or sequence of int, default=(100,)
         Hidden layers of the built-in MLP.
     activation : str, default="relu"
@@ -149,23 +167,34 @@ _PARAMS_DOC = """
         :func:`skhp.stabilize`): a :class:`skhp.StabilizedWeights` or the path of
         an ``.npz`` file it saved. They must fit the model's architecture;
         ``lottery`` is skipped when they are given.
-    schedule : str, keras LearningRateSchedule or None, default=None
+    schedule : str, keras LearningRateSchedule, callable or None, default=None
         Learning-rate schedule after warm-up: a name from
         :data:`skhp.schedules.SCHEDULES` (``"constant"``, ``"time"``,
         ``"exponential"``, ``"ramp"``, ``"linear"``, ``"cosine"``,
         ``"restarts"``, ``"onecycle"``), with arguments as
         ``schedule__<name>`` parameters (e.g. ``schedule__alpha=0.1``), or a
-        schedule object. None is a constant rate.
+        schedule object, or a function ``fn(epoch, lr)`` with exactly the
+        semantics of :class:`keras.callbacks.LearningRateScheduler` (see
+        :class:`skhp.schedules.EpochFunction`). None is a constant rate.
+        A ``LearningRateScheduler`` or ``ReduceLROnPlateau`` in ``callbacks``
+        drives the rate itself (then leave ``schedule`` None). ``"linear"``,
+        ``"cosine"`` and ``"onecycle"`` end at ``epochs``: continuing past it
+        (``partial_fit``, ``warm_start``) raises an error rather than training
+        at their final, near-zero rate. ``optimizer__decay=k``, Keras 2's
+        legacy argument, is honoured as ``schedule="time"`` with
+        ``schedule__per="iteration"``.
     weight_decay : float, default=0.0
         L2 penalty factor on every kernel, >= 0.
     early_stopping : int, default=0
-        Patience in epochs (0 = off); monitors ``val_loss`` when
-        ``validation_split`` > 0, else ``loss``, and restores the best weights.
+        Patience in epochs (0 = off); monitors ``val_loss`` on the held-out
+        data (see ``validation_split``) and restores the best weights.
         With a cyclic schedule (``"restarts"``, ``"onecycle"``) the stop
         happens only at the end of a cycle, where the learning rate is lowest
         (see :class:`skhp.callbacks.CycleAwareEarlyStopping`).
-    validation_split : float, default=0.0
-        Fraction of the training data held out for validation metrics, in [0, 1).
+    validation_split : float or None, default=None
+        Fraction of the training data held out (a seeded random subset) for
+        validation metrics, in [0, 1). None means 0.1 when ``early_stopping``
+        is set, else 0; 0 with early stopping monitors the training loss.
     loss : str, keras Loss or None, default=None
         None uses the built-in loss ({loss_default}).
     metrics : list or None, default=None
@@ -225,7 +254,7 @@ class _SkhpEstimatorMixin:
     """Machinery shared by the skhp estimators; comes first in their bases."""
 
     build_fn = None  # scikeras reads it; skhp takes builders through ``model`` only
-    _routing_prefixes = scikeras.wrappers.BaseWrapper._routing_prefixes | {"schedule"}
+    _routing_prefixes = scikeras.wrappers.BaseWrapper._routing_prefixes | {"schedule", "callbacks"}
     __repr__ = BaseEstimator.__repr__
 
     def _init_params(self, arguments):
@@ -250,10 +279,19 @@ class _SkhpEstimatorMixin:
                 )
         return super().__getstate__()
 
+    @classmethod
+    def _declared_params(cls):
+        return {p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "kwargs")}
+
     def _get_param_names(self):
-        names = [p for p in inspect.signature(type(self).__init__).parameters
-                 if p not in ("self", "kwargs")]
-        return sorted(set(names) | getattr(self, "_user_params", set()))
+        # Routed parameters count wherever they came from (constructor or
+        # set_params), so that get_params, clone and the searches keep them.
+        routed = {k for k in vars(self) if routed_prefix(k, self._routing_prefixes)}
+        return sorted(self._declared_params() | getattr(self, "_user_params", set()) | routed)
+
+    def _routed(self, destination):
+        """The ``destination__<name>`` parameters, without their prefix."""
+        return route_params(self.get_params(), destination=destination, pass_filter=set(), strict=True)
 
     # -- validation ---------------------------------------------------------
 
@@ -263,6 +301,7 @@ class _SkhpEstimatorMixin:
             callable(self.model) or isinstance(self.model, keras.Model)
         ):
             raise TypeError(f"model must be a builder function or a keras.Model, got {self.model!r}.")
+        self._check_keywords()
         try:
             for units in self._hidden_sizes():
                 check_number(units, "hidden_layer_sizes", low=1, integer=True)
@@ -317,7 +356,51 @@ class _SkhpEstimatorMixin:
         resolve_device(self.device, n_gpus=visible_gpus())
         check_choice(self.precision, "precision", PRECISIONS)
         check_number(self.early_stopping, "early_stopping", low=0, integer=True)
-        check_number(self.validation_split, "validation_split", low=0, high=1, closed="left")
+        if self.validation_split is not None:
+            check_number(self.validation_split, "validation_split", low=0, high=1, closed="left")
+
+    def _builder(self):
+        """The user's builder function, or None (built-in MLP or a built keras.Model)."""
+        if self.model is None or isinstance(self.model, keras.Model):
+            return None
+        return self.model
+
+    def _check_keywords(self):
+        """Refuse keywords that reach nothing: misspelled names and unknown routed ones."""
+        declared = self._declared_params()
+        builder = self._builder()
+        builder_args = accepted_arguments(builder) if builder is not None else set()
+        prefixes = sorted(self._routing_prefixes)
+        for name in self.get_params():
+            if name in declared or routed_prefix(name, self._routing_prefixes):
+                continue
+            if builder_args is None or name in builder_args:
+                continue  # scikeras passes unprefixed extras to the builder that takes them
+            raise ValueError(
+                f"{type(self).__name__} got an unknown parameter {name!r}.{suggest(name, declared)} "
+                f"Its parameters are {sorted(declared)}; routed parameters are written "
+                f"prefix__name with a prefix in {prefixes} (e.g. optimizer__nesterov=True)."
+            )
+        model_args = self._routed("model")
+        if model_args:
+            if builder is None:
+                what = "the built-in MLP" if self.model is None else "a built keras.Model"
+                raise ValueError(
+                    f"model__{sorted(model_args)[0]}: model__ parameters go to a builder function, "
+                    f"but model={self.model!r} is {what}, which takes none. Pass "
+                    "model=<a function taking these arguments>; the built-in MLP is shaped by "
+                    "hidden_layer_sizes and activation."
+                )
+            check_names(model_args, builder_args, f"the builder {builder.__name__}", "model")
+        cls, _ = _optimizer_class(self.optimizer)
+        if "learning_rate" in self._routed("optimizer"):
+            raise ValueError("optimizer__learning_rate: set the estimator's learning_rate instead.")
+        optimizer_args = (accepted_arguments(cls.__init__, named_only=True) - {"learning_rate"}) | {"decay"}
+        check_names(self._routed("optimizer"), optimizer_args, f"optimizer {cls.__name__}", "optimizer")
+        check_names(self._routed("fit"), accepted_arguments(keras.Model.fit) - {"x", "y"},
+                    "keras.Model.fit", "fit")
+        check_names(self._routed("predict"), accepted_arguments(keras.Model.predict) - {"x"},
+                    "keras.Model.predict", "predict")
 
     def _momentum_argument(self):
         """The optimizer argument that ``momentum`` sets: momentum or beta_1."""
@@ -338,8 +421,24 @@ class _SkhpEstimatorMixin:
             )
         self._new_model = not ((self.warm_start or warm_start) and self.initialized_)
         self._prepare(X, y, self._new_model)
+        if not self._new_model:
+            self._check_schedule_not_over()
         with _seeded(self._seed), self._placed():
             super()._fit(X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs)
+
+    def _check_schedule_not_over(self):
+        """Refuse to continue training past ``epochs`` on a schedule that ends there."""
+        main, _ = self._main_schedule()
+        if not isinstance(main, (LinearToZero, CosineAnnealing, OneCycle)):
+            return  # constant, decays and cycles that go on, functions, callbacks
+        done = int(keras.ops.convert_to_numpy(self.model_.optimizer.iterations))
+        if done >= self.epochs * self._steps_per_epoch():
+            raise ValueError(
+                f"training would continue past epochs={self.epochs}, where "
+                f"{type(main).__name__} (schedule={self.schedule!r}) has ended at a rate of "
+                f"{float(main(done)):.3g}. Raise epochs, or use a schedule that goes on "
+                "('constant', 'time', 'exponential', 'ramp', 'restarts' or a function)."
+            )
 
     def _prepare(self, X, y, new_model):
         """Check the parameters; for a new model, fix its seed, device and learning rate."""
@@ -392,6 +491,9 @@ class _SkhpEstimatorMixin:
         pass
 
     def _validate_data(self, X=None, y=None, reset=False, y_numeric=False):
+        if X is not None and np.ndim(X) >= 2 and (reset or hasattr(self, "n_features_in_")):
+            # feature_names_in_ from a DataFrame, and the same columns at predict
+            validate_data(self, X, reset=reset, skip_check_array=True)
         if X is not None:
             # Keras trains in float32 and its sparse path rejects some scipy
             # formats, so numeric X becomes a dense float32 array here.
@@ -415,7 +517,33 @@ class _SkhpEstimatorMixin:
     def _check_model_param(self):
         if self.model is None:
             return self._build_default_model
+        if isinstance(self.model, keras.Model):
+            return self._copy_of_user_model
         return super()._check_model_param()
+
+    def _copy_of_user_model(self):
+        """A copy of the ``model`` instance with its weights: the user's object is never trained."""
+        try:
+            copy = keras.models.clone_model(self.model)
+        except Exception as error:
+            raise TypeError(
+                f"model={type(self.model).__name__}(...) could not be copied for training "
+                f"({error}); skhp trains a copy so that every fit starts from the same "
+                "weights. Pass a builder function instead (def build(meta): ... return model)."
+            ) from error
+        copy.set_weights(self.model.get_weights())
+        return copy
+
+    def _mlp_input_shape(self, meta):
+        """The sample shape for the built-in MLP, which takes 2-d X only."""
+        shape = meta["X_shape_"]
+        if len(shape) != 2:
+            raise ValueError(
+                f"X has shape {shape}, but the built-in MLP (model=None) takes 2-d X of shape "
+                "(n_samples, n_features). Reshape X, or pass model=<a builder function> whose "
+                "model takes samples of that shape."
+            )
+        return shape[1:]
 
     def _build_keras_model(self):
         model = super()._build_keras_model()
@@ -438,7 +566,7 @@ class _SkhpEstimatorMixin:
 
     def _steps_per_epoch(self):
         n_samples = self.X_shape_[0]
-        n_train = int(math.ceil(n_samples * (1.0 - self.validation_split)))
+        n_train = n_samples - self._n_validation(n_samples)
         return max(1, int(math.ceil(n_train / self._batch_size_for(n_samples))))
 
     def _steps_per_execution(self):
@@ -449,10 +577,76 @@ class _SkhpEstimatorMixin:
             return 1  # per-step momentum, and callbacks that may act per batch
         return int(min(32, self._steps_per_epoch()))
 
+    def _function_schedule(self):
+        """The user's ``fn(epoch, lr)`` schedule, or None."""
+        schedule = self.schedule
+        if callable(schedule) and not isinstance(schedule, (str, type, keras.optimizers.schedules.LearningRateSchedule)):
+            return schedule
+        return None
+
+    def _lr_callbacks(self):
+        """The user's callbacks that set the learning rate themselves."""
+        kinds = (keras.callbacks.LearningRateScheduler, keras.callbacks.ReduceLROnPlateau)
+        found = []
+        for source in (self.callbacks, self._routed("fit").get("callbacks")):
+            items = list(source.values()) if isinstance(source, dict) else source
+            if not isinstance(items, (list, tuple)):
+                items = [] if items is None else [items]
+            for item in items:
+                for cb in item if isinstance(item, (list, tuple)) else [item]:
+                    if isinstance(cb, kinds) or (isinstance(cb, type) and issubclass(cb, kinds)):
+                        found.append(cb)
+        return found
+
     def _make_learning_rate(self, learning_rate, steps_per_epoch, warmup_lr):
-        routed = route_params(self.get_params(), destination="schedule", pass_filter=set(), strict=True)
+        routed = self._routed("schedule")
+        legacy_decay = self._routed("optimizer").get("decay")
+        function, lr_callbacks = self._function_schedule(), self._lr_callbacks()
+        if function is not None or lr_callbacks:
+            # A per-epoch callback sets the rate: the optimizer gets a plain,
+            # settable rate and the callback (plus warm-up, if any) drives it.
+            names = ", ".join(type(cb).__name__ if not isinstance(cb, type) else cb.__name__
+                              for cb in lr_callbacks)
+            if routed:
+                raise ValueError(
+                    f"schedule__ parameters {sorted(routed)} apply to schedule names only, "
+                    f"not to schedule={self.schedule!r}."
+                )
+            if lr_callbacks and function is None and self.schedule not in (None, "constant"):
+                raise ValueError(
+                    f"callbacks include {names}, which sets the learning rate, and "
+                    f"schedule={self.schedule!r} sets it too; keep one of them (schedule=None "
+                    "to let the callback drive the rate, or pass the rule as schedule=fn(epoch, lr))."
+                )
+            if legacy_decay:
+                raise ValueError(
+                    "optimizer__decay (Keras 2's per-iteration time decay) cannot combine with a "
+                    "per-epoch learning-rate callback; put the decay in the function."
+                )
+            if self.warmup and any(
+                isinstance(cb, keras.callbacks.LearningRateScheduler)
+                or (isinstance(cb, type) and issubclass(cb, keras.callbacks.LearningRateScheduler))
+                for cb in lr_callbacks
+            ):
+                raise ValueError(
+                    f"warmup={self.warmup} with a LearningRateScheduler callback: the callback "
+                    "would overwrite the warm-up. Pass its function as schedule=fn(epoch, lr) "
+                    "instead (skhp then runs the warm-up first), or write the warm-up into it."
+                )
+            return EpochFunction(function, learning_rate, self.warmup, warmup_lr)
+        schedule = self.schedule
+        if legacy_decay is not None:
+            check_number(legacy_decay, "optimizer__decay", low=0)
+            if schedule not in (None, "constant"):
+                raise ValueError(
+                    f"optimizer__decay={legacy_decay} is Keras 2's per-iteration time decay and "
+                    f"cannot combine with schedule={schedule!r}. Write schedule='time', "
+                    f"schedule__decay={legacy_decay}, schedule__per='iteration' for the same "
+                    "decay, or drop optimizer__decay."
+                )
+            schedule, routed = "time", {"decay": legacy_decay, "per": "iteration"}
         main_epochs = max(self.epochs - self.warmup, 1)
-        schedule = make_schedule(self.schedule, learning_rate, main_epochs, steps_per_epoch, **routed)
+        schedule = make_schedule(schedule, learning_rate, main_epochs, steps_per_epoch, **routed)
         if self.warmup:
             schedule = Warmup(schedule, self.warmup, warmup_lr, steps_per_epoch)
         return schedule
@@ -469,7 +663,7 @@ class _SkhpEstimatorMixin:
 
     def _make_optimizer(self):
         cls, config = _optimizer_class(self.optimizer)
-        config.update(route_params(self.get_params(), destination="optimizer", pass_filter=set(), strict=True))
+        config.update({k: v for k, v in self._routed("optimizer").items() if k != "decay"})
         if self.momentum is not None:
             config[self._momentum_argument()] = self.momentum
         # With learning_rate="auto" warm-up still starts below the found rate.
@@ -479,7 +673,8 @@ class _SkhpEstimatorMixin:
         if isinstance(main, OneCycle) and "momentum" in inspect.signature(cls.__init__).parameters:
             # The optimizer must be built with momentum on for 1cycle to move it.
             config["momentum"] = main.max_momentum
-        config["learning_rate"] = self.schedule_
+        settable = isinstance(self.schedule_, EpochFunction)
+        config["learning_rate"] = float(self.learning_rate_) if settable else self.schedule_
         return cls.from_config(config)
 
     def _main_schedule(self):
@@ -489,7 +684,11 @@ class _SkhpEstimatorMixin:
         return self.schedule_, 0
 
     def _compile_kwargs_for_fit(self):
-        compile_kwargs = super()._get_compile_kwargs()
+        with warnings.catch_warnings():
+            # scikeras builds a throw-away optimizer from the optimizer__ parameters;
+            # Keras 3 warns that it ignores decay=, which skhp applies as a schedule.
+            warnings.filterwarnings("ignore", message="Argument `decay` is no longer supported")
+            compile_kwargs = super()._get_compile_kwargs()
         compile_kwargs["optimizer"] = self._make_optimizer()
         compile_kwargs["steps_per_execution"] = self._steps_per_execution()
         if self.loss is None:
@@ -502,14 +701,17 @@ class _SkhpEstimatorMixin:
 
     def _initialize_callbacks(self):
         super()._initialize_callbacks()
-        extra = [LearningRateLogger()]
+        extra = []
+        if isinstance(self.schedule_, EpochFunction) and self.schedule_.acts:
+            extra.append(keras.callbacks.LearningRateScheduler(self.schedule_))
+        extra.append(LearningRateLogger())  # after every callback that sets the rate
         main, warmup_epochs = self._main_schedule()
         if isinstance(main, OneCycle):
             offset = int(warmup_epochs * main.steps_per_epoch)
             extra.append(MomentumCycler(main, offset=offset))
         if self.early_stopping:
             stopper = dict(
-                monitor="val_loss" if self.validation_split else "loss",
+                monitor="val_loss" if self._validation_given() else "loss",
                 patience=self.early_stopping,
                 restore_best_weights=True,
             )
@@ -521,8 +723,35 @@ class _SkhpEstimatorMixin:
                 extra.append(keras.callbacks.EarlyStopping(**stopper))
         self._fit_callbacks = list(self._fit_callbacks) + extra
 
+    def _validation_fraction(self):
+        """The fraction held out: ``validation_split``, or 0.1 with early stopping when None."""
+        if self.validation_split is None:
+            return 0.1 if self.early_stopping else 0.0
+        return float(self.validation_split)
+
+    def _validation_given(self):
+        return self._validation_fraction() > 0 or "validation_data" in self._routed("fit")
+
+    def _n_validation(self, n_samples):
+        fraction = self._validation_fraction()
+        return min(max(1, int(round(n_samples * fraction))), n_samples - 1) if fraction else 0
+
+    def _hold_out(self, X, y, sample_weight):
+        """Split a seeded random validation set off the training data."""
+        order = np.random.default_rng(self._seed).permutation(len(X))
+        held, kept = order[: self._n_validation(len(X))], np.sort(order[self._n_validation(len(X)):])
+        validation = (X[held], y[held]) if sample_weight is None else (X[held], y[held], sample_weight[held])
+        sample_weight = None if sample_weight is None else sample_weight[kept]
+        return X[kept], y[kept], sample_weight, validation
+
     def _fit_keras_model(self, X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs):
         kwargs.setdefault("batch_size", self._batch_size_for(self.X_shape_[0]))
+        kwargs["validation_split"] = 0.0
+        if self._validation_fraction() and "validation_data" not in kwargs:
+            if isinstance(X, np.ndarray) and isinstance(y, np.ndarray):
+                X, y, sample_weight, kwargs["validation_data"] = self._hold_out(X, y, sample_weight)
+            else:  # lists or dicts of arrays: Keras' own split (the last samples)
+                kwargs["validation_split"] = self._validation_fraction()
         if self._new_model and self.lottery >= 2 and self.initial_weights is None:
             self._draw_lottery(X, y, kwargs["batch_size"])
             if getattr(self, "_lottery_only", False):
@@ -635,7 +864,7 @@ class KerasClassifier(_SkhpEstimatorMixin, ClassifierMixin, scikeras.wrappers.Ba
         smoothing=0.0,
         weight_decay=0.0,
         early_stopping=0,
-        validation_split=0.0,
+        validation_split=None,
         loss=None,
         metrics=None,
         callbacks=None,
@@ -708,8 +937,10 @@ class KerasClassifier(_SkhpEstimatorMixin, ClassifierMixin, scikeras.wrappers.Ba
         return super()._validate_data(X, y, reset=reset, y_numeric=y_numeric)
 
     def _fit(self, X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs):
-        if self.class_weight is not None and y is not None:
-            weights = compute_sample_weight(self.class_weight, column_or_1d(y))
+        # fit(X, y, class_weight=...) as Keras users write it, or the parameter
+        class_weight = kwargs.pop("class_weight", self.class_weight)
+        if class_weight is not None and y is not None:
+            weights = compute_sample_weight(class_weight, column_or_1d(y))
             sample_weight = weights if sample_weight is None else sample_weight * weights
         super()._fit(X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs)
 
@@ -730,7 +961,7 @@ class KerasClassifier(_SkhpEstimatorMixin, ClassifierMixin, scikeras.wrappers.Ba
 
     def _build_default_model(self, meta):
         return build_mlp(
-            meta["X_shape_"][1:],
+            self._mlp_input_shape(meta),
             meta["n_classes_"],
             self._hidden_sizes(),
             self.activation,
@@ -786,7 +1017,7 @@ class KerasRegressor(_SkhpEstimatorMixin, RegressorMixin, scikeras.wrappers.Base
         schedule=None,
         weight_decay=0.0,
         early_stopping=0,
-        validation_split=0.0,
+        validation_split=None,
         loss=None,
         metrics=None,
         callbacks=None,
@@ -808,7 +1039,7 @@ class KerasRegressor(_SkhpEstimatorMixin, RegressorMixin, scikeras.wrappers.Base
 
     def _build_default_model(self, meta):
         return build_mlp(
-            meta["X_shape_"][1:],
+            self._mlp_input_shape(meta),
             meta["n_outputs_"],
             self._hidden_sizes(),
             self.activation,

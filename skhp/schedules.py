@@ -31,6 +31,7 @@ __all__ = [
     "CosineRestarts",
     "OneCycle",
     "Warmup",
+    "EpochFunction",
     "SCHEDULES",
     "make_schedule",
     "with_steps_per_epoch",
@@ -100,32 +101,49 @@ class Constant(_EpochSchedule):
 
 @_register
 class TimeDecay(_EpochSchedule):
-    """Time decay, lr = lr0 / (1 + k·t), t counting optimizer iterations.
+    """Time decay, lr = lr0 / (1 + k·t), t in (fractional) epochs or in iterations.
 
-    This is exactly the legacy Keras optimizer argument ``decay=k`` (for
-    example ``SGD(lr=0.1, decay=1e-3)``), which Keras 3 no longer applies.
+    With ``per="epoch"`` (the default, like every other schedule here) t is
+    the epoch, advancing smoothly with each optimizer step. With
+    ``per="iteration"`` t counts optimizer steps: that is exactly the legacy
+    Keras optimizer argument ``decay=k`` (for example ``SGD(lr=0.1,
+    decay=1e-3)``), which Keras 3 no longer applies.
+
+    The book's Table 10.1 is neither form: it is the compounding rule
+    ``lr_e = lr_{e-1} / (1 + k·e)`` that its ``LearningRateScheduler``
+    listings implement; pass such a function as the estimators' ``schedule``
+    to get it exactly.
 
     Parameters
     ----------
     initial_learning_rate : float
         lr0, > 0.
     decay : float, default=1e-3
-        k, per optimizer iteration, >= 0. Typical values are 1e-3 to 1e-6.
+        k, >= 0, per epoch or per iteration (see ``per``). Typical values are
+        1e-3 to 1e-6.
+    per : {"epoch", "iteration"}, default="epoch"
+        The unit of t.
     steps_per_epoch : int, default=1
-        Unused (the legacy formula counts iterations); accepted for uniformity.
+        Optimizer steps in one epoch (used with ``per="epoch"``).
 
     Examples
     --------
-    >>> round(float(TimeDecay(0.1, decay=1e-3)(1000)), 6)
+    >>> round(float(TimeDecay(0.1, decay=1e-3, per="iteration")(1000)), 6)
+    0.05
+    >>> s = TimeDecay(0.1, decay=0.5, steps_per_epoch=10)
+    >>> round(float(s(20)), 6)  # epoch 2: 0.1 / (1 + 0.5 * 2)
     0.05
     """
 
-    def __init__(self, initial_learning_rate, decay=1e-3, steps_per_epoch=1):
+    def __init__(self, initial_learning_rate, decay=1e-3, per="epoch", steps_per_epoch=1):
         self.initial_learning_rate = _check_lr(initial_learning_rate)
         self.decay = check_number(decay, "decay", low=0)
+        self.per = check_choice(per, "per", ("epoch", "iteration"))
         self.steps_per_epoch = _check_steps(steps_per_epoch)
         self._keras = keras.optimizers.schedules.InverseTimeDecay(
-            self.initial_learning_rate, decay_steps=1, decay_rate=self.decay
+            self.initial_learning_rate,
+            decay_steps=self.steps_per_epoch if per == "epoch" else 1,
+            decay_rate=self.decay,
         )
 
     def __call__(self, step):
@@ -301,8 +319,10 @@ class CosineRestarts(_EpochSchedule):
     """Cosine annealing with warm restarts (SGDR).
 
     Each cycle anneals from its peak to ``alpha`` times lr0, then restarts.
-    Cycle i lasts ``cycle_epochs · t_mul**i`` epochs and peaks at
-    ``lr0 · m_mul**i``.
+    Cycle i lasts ``cycle_epochs · t_mul**i`` epochs; within it
+    lr = lr0 · (α + (1 − α) · m_mul**i · ½(1 + cos(π·t_i/T_i))), so it peaks
+    at ``lr0 · (α + (1 − α) · m_mul**i)`` (``lr0 · m_mul**i`` only when
+    α = 0) and always ends at the floor ``α · lr0``.
 
     Parameters
     ----------
@@ -324,6 +344,9 @@ class CosineRestarts(_EpochSchedule):
     >>> s = CosineRestarts(0.1, cycle_epochs=2, t_mul=1.0, m_mul=0.5)
     >>> [round(float(s(e)), 6) for e in (0, 2, 4)]  # each restart at half the peak
     [0.1, 0.05, 0.025]
+    >>> s = CosineRestarts(0.1, cycle_epochs=2, t_mul=1.0, m_mul=0.5, alpha=0.2)
+    >>> [round(float(s(e)), 6) for e in (0, 2, 4)]  # 0.1 * (0.2 + 0.8 * 0.5**i)
+    [0.1, 0.06, 0.04]
     """
 
     def __init__(
@@ -504,6 +527,68 @@ class Warmup(_EpochSchedule):
         config = super().get_config()
         config["schedule"] = keras.optimizers.schedules.serialize(self.schedule)
         return config
+
+
+class EpochFunction:
+    """A per-epoch rule ``fn(epoch, lr) -> lr``, as Keras' ``LearningRateScheduler`` calls it.
+
+    This is how the book writes every schedule. The estimators take such a
+    function as ``schedule`` and run it through
+    :class:`keras.callbacks.LearningRateScheduler`: at the start of each epoch
+    the function receives the epoch (0-based) and the rate in force, and
+    returns the new rate. Warm-up, when asked for, comes first: over
+    ``warmup`` epochs the rate rises linearly from ``warmup_lr`` by
+    ``(learning_rate − warmup_lr) / warmup`` per epoch; then the rate is set to
+    ``learning_rate`` and the function runs from its own epoch 0.
+
+    Parameters
+    ----------
+    function : callable or None
+        ``fn(epoch, lr)``; None keeps the rate in force (warm-up only, or a
+        ``ReduceLROnPlateau`` callback driving it).
+    learning_rate : float
+        The rate after warm-up, > 0.
+    warmup : int, default=0
+        Warm-up epochs.
+    warmup_lr : float, default=1e-5
+        Rate of the first warm-up epoch.
+
+    Examples
+    --------
+    >>> rule = EpochFunction(lambda epoch, lr: lr / (1 + 1e-3 * epoch), 0.1)
+    >>> lr = 0.1
+    >>> for epoch in range(3):
+    ...     lr = rule(epoch, lr)
+    >>> round(lr, 6)  # 0.1 / 1.001 / 1.002
+    0.099701
+    >>> EpochFunction(None, 0.1, warmup=2, warmup_lr=0.02)(1, 0.02)
+    0.06
+    """
+
+    def __init__(self, function, learning_rate, warmup=0, warmup_lr=1e-5):
+        self.function = function
+        self.learning_rate = float(_check_lr(learning_rate, "learning_rate"))
+        self.warmup = int(warmup)
+        self.warmup_lr = float(warmup_lr)
+
+    @property
+    def acts(self):
+        """Whether the rule ever changes the rate (a function, or warm-up)."""
+        return self.function is not None or self.warmup > 0
+
+    def __call__(self, epoch, lr):
+        if epoch < self.warmup:
+            step = (self.learning_rate - self.warmup_lr) / self.warmup
+            return self.warmup_lr + epoch * step
+        if epoch == self.warmup and self.warmup:
+            lr = self.learning_rate
+        if self.function is None:
+            return float(lr)
+        return float(self.function(epoch - self.warmup, lr))
+
+    def __repr__(self):
+        name = getattr(self.function, "__name__", repr(self.function))
+        return f"EpochFunction({name}, learning_rate={self.learning_rate!r}, warmup={self.warmup})"
 
 
 #: Schedule names accepted by the estimators' ``schedule`` parameter.

@@ -125,8 +125,12 @@ def test_random_state_makes_fits_identical(iris):
 
 def test_unseeded_fit_after_seeded_fit(iris):
     X, y = iris
-    small(random_state=0).fit(X, y)
-    small(random_state=None).fit(X, y)  # must not trip over leftover determinism settings
+    seeded = small(random_state=0).fit(X, y).predict_proba(X)
+    # A seeded fit must leave no determinism behind: unseeded fits then differ.
+    a = small(random_state=None).fit(X, y).predict_proba(X)
+    b = small(random_state=None).fit(X, y).predict_proba(X)
+    assert not np.allclose(a, b)
+    np.testing.assert_array_equal(small(random_state=0).fit(X, y).predict_proba(X), seeded)
 
 
 # -- hyperparameters ---------------------------------------------------------------
@@ -187,12 +191,15 @@ def test_warmup_rises_linearly_then_the_schedule_takes_over(iris):
     np.testing.assert_allclose(est.history_["lr"], expected, rtol=1e-5)
 
 
-def test_time_decay_is_the_legacy_keras_decay(iris):
+def test_time_decay_counts_epochs_by_default_and_iterations_on_request(iris):
     X, y = iris
-    est = small(epochs=3, batch_size=50, schedule="time", schedule__decay=0.1, learning_rate=0.1).fit(X, y)
     steps = 150 // 50
+    per_epoch = small(epochs=3, batch_size=50, schedule="time", schedule__decay=0.1, learning_rate=0.1).fit(X, y)
+    np.testing.assert_allclose(per_epoch.history_["lr"], [0.1 / (1 + 0.1 * e) for e in range(3)], rtol=1e-5)
+    per_step = small(epochs=3, batch_size=50, schedule="time", schedule__decay=0.1,
+                     schedule__per="iteration", learning_rate=0.1).fit(X, y)
     expected = [0.1 / (1 + 0.1 * e * steps) for e in range(3)]
-    np.testing.assert_allclose(est.history_["lr"], expected, rtol=1e-5)
+    np.testing.assert_allclose(per_step.history_["lr"], expected, rtol=1e-5)
 
 
 def test_schedule_object_is_used_as_given(iris):
@@ -210,11 +217,26 @@ def test_momentum_reaches_sgd_and_adam(iris):
     assert adam.model_.optimizer.beta_1 == 0.8
 
 
+class _WeightsPerEpoch(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.weights = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.weights.append(self.model.get_weights())
+
+
 def test_early_stopping_stops_and_restores(iris):
     X, y = iris
-    # A diverging learning rate makes the loss stop improving at once.
-    est = small(epochs=30, optimizer="sgd", learning_rate=50.0, early_stopping=2).fit(X, y)
-    assert len(est.history_["loss"]) < 30
+    recorder = _WeightsPerEpoch()
+    # A too-large learning rate makes the validation loss stop improving early.
+    est = small(epochs=30, optimizer="sgd", learning_rate=3.0, early_stopping=2,
+                callbacks=[recorder]).fit(X, y)
+    losses = est.history_["val_loss"]  # validation data held out by default (10 %)
+    assert len(losses) < 30
+    best = int(np.argmin(losses))
+    assert best < len(losses) - 1  # stopped after a worse epoch, so a restore was needed
+    for restored, kept in zip(est.model_.get_weights(), recorder.weights[best]):
+        np.testing.assert_array_equal(restored, kept)
 
 
 def test_default_batch_size_follows_the_data_size(iris):

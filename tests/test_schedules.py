@@ -33,8 +33,12 @@ STEPS = [0, 1, 7, 25, 49, 50, 73, 99, 100]
 
 
 def test_time_decay():
-    s = TimeDecay(0.1, decay=1e-2)
+    s = TimeDecay(0.1, decay=1e-2, per="iteration")
     np.testing.assert_allclose(values(s, STEPS), [0.1 / (1 + 1e-2 * t) for t in STEPS], rtol=1e-6)
+    s = TimeDecay(0.1, decay=0.3, steps_per_epoch=10)
+    np.testing.assert_allclose(values(s, STEPS), [0.1 / (1 + 0.3 * t / 10) for t in STEPS], rtol=1e-6)
+    with pytest.raises(ValueError, match="per="):
+        TimeDecay(0.1, per="step")
 
 
 def test_exponential_decay_in_epochs():
