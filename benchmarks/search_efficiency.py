@@ -1,10 +1,11 @@
 """Trials needed to reach a target CV score: NarrowingSearchCV vs RandomizedSearchCV.
 
-Both searches get the same space, budget, CV splits and seeds (NarrowingSearchCV
-its default settings: 10 random candidates, then rounds of 5); for each seed
+The searches get the same space, budget, CV splits and seeds (NarrowingSearchCV
+its default settings, 10 random candidates then rounds of 5, with each
+narrowing policy, "trust-region" and "book"); for each seed
 the script finds the first trial whose mean CV score reaches the target and
 prints the median over seeds and the ratio narrowing / random (target: at
-most 0.5). A search that never reaches the target counts as budget + 1.
+most 0.5) for each policy. A search that never reaches the target counts as budget + 1.
 
 Problems:
 
@@ -47,6 +48,7 @@ def _mlp():
 
 
 PROBLEMS = {"svc": _svc, "mlp": _mlp}
+POLICIES = ("trust-region", "book")
 
 
 def trials_to_target(search, target, budget):
@@ -56,24 +58,24 @@ def trials_to_target(search, target, budget):
     return int(hits[0]) + 1 if hits.size else budget + 1
 
 
-def compare(problem, seeds):
+def compare(problem, seeds, policies=POLICIES):
     estimator, space, X, y, cfg = PROBLEMS[problem]()
     cv = StratifiedKFold(cfg["cv"], shuffle=True, random_state=0)
-    counts = {"narrowing": [], "random": []}
+    counts = {**{policy: [] for policy in policies}, "random": []}
     tic = time.perf_counter()
     for seed in range(seeds):
-        narrowing = NarrowingSearchCV(estimator, space, n_iter=cfg["budget"], cv=cv,
-                                      random_state=seed, refit=False).fit(X, y)
+        for policy in policies:
+            narrowing = NarrowingSearchCV(estimator, space, n_iter=cfg["budget"], cv=cv,
+                                          policy=policy, random_state=seed, refit=False).fit(X, y)
+            counts[policy].append(trials_to_target(narrowing, cfg["target"], cfg["budget"]))
         random = RandomizedSearchCV(estimator, Space(space).to_param_distributions(),
                                     n_iter=cfg["budget"], cv=cv,
                                     random_state=seed, refit=False).fit(X, y)
-        counts["narrowing"].append(trials_to_target(narrowing, cfg["target"], cfg["budget"]))
         counts["random"].append(trials_to_target(random, cfg["target"], cfg["budget"]))
     med = {k: float(np.median(v)) for k, v in counts.items()}
     return {"problem": problem, "target": cfg["target"], "budget": cfg["budget"], "seeds": seeds,
-            "narrowing": med["narrowing"], "random": med["random"],
-            "ratio": med["narrowing"] / med["random"], "counts": counts,
-            "seconds": time.perf_counter() - tic}
+            "median": med, "ratio": {p: med[p] / med["random"] for p in policies},
+            "counts": counts, "seconds": time.perf_counter() - tic}
 
 
 def main():
@@ -82,16 +84,19 @@ def main():
     parser.add_argument("--seeds", type=int, default=None,
                         help="seeds per problem (default 20 for svc, 5 for mlp)")
     args = parser.parse_args()
-    print(f"{'problem':<8} {'target':>7} {'budget':>6} {'seeds':>5} {'narrowing':>10} "
-          f"{'random':>7} {'ratio':>6} {'time s':>7}")
+    print(f"{'problem':<8} {'target':>7} {'budget':>6} {'seeds':>5} {'search':>24} "
+          f"{'median trials':>13} {'/ random':>8}")
     for problem in args.problems:
         seeds = args.seeds or {"svc": 20, "mlp": 5}[problem]
         r = compare(problem, seeds)
-        print(f"{r['problem']:<8} {r['target']:>7} {r['budget']:>6} {r['seeds']:>5} "
-              f"{r['narrowing']:>10.1f} {r['random']:>7.1f} {r['ratio']:>6.2f} {r['seconds']:>7.0f}")
-        print(f"  trials to target per seed: narrowing {r['counts']['narrowing']}, "
-              f"random {r['counts']['random']}")
-
+        for name in (*POLICIES, "random"):
+            label = "random" if name == "random" else f"narrowing ({name})"
+            ratio = 1.0 if name == "random" else r["ratio"][name]
+            print(f"{r['problem']:<8} {r['target']:>7} {r['budget']:>6} {r['seeds']:>5} "
+                  f"{label:>24} {r['median'][name]:>13.1f} {ratio:>8.2f}")
+        for name, counts in r["counts"].items():
+            print(f"  trials to target per seed, {name}: {counts}")
+        print(f"  {r['seconds']:.0f} s")
 
 if __name__ == "__main__":
     main()

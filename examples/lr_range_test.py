@@ -29,7 +29,8 @@ def main():
         est = KerasClassifier(hidden_layer_sizes=(64,), optimizer=optimizer, random_state=0)
         result = lr_find(est, X_train, y_train)
         path = result.plot(os.path.join(args.plots, f"lr_find_{optimizer}.png"))
-        tips = ", ".join(f"{k} {v:.3g}" for k, v in result.suggestions.items())
+        tips = ", ".join(f"{k} {v:.3g}" if v is not None else f"{k} none"
+                         for k, v in result.suggestions.items())
         print(f"{optimizer}: {len(result.lrs)} steps; suggestions: {tips}; curve in {path}")
     auto = KerasClassifier(hidden_layer_sizes=(64,), learning_rate="auto", epochs=args.epochs,
                            random_state=0).fit(X_train, y_train)

@@ -27,8 +27,14 @@ def main():
     X, y = load_digits(return_X_y=True)
     X_train, X_test, y_train, y_test = train_test_split(X / 16, y, test_size=0.3, random_state=0)
     base = dict(hidden_layer_sizes=(64,), optimizer="sgd", epochs=args.epochs)
-    lr = lr_find(KerasClassifier(**base, random_state=0), X_train, y_train).suggestions["divergence"]
-    print(f"LR range test (SGD): the loss blows up near {lr * 10:.3g}; peak / constant rate {lr:.3g}")
+    result = lr_find(KerasClassifier(**base, random_state=0), X_train, y_train)
+    if result.diverged:
+        lr = result.suggestions["divergence"]
+        print(f"LR range test (SGD): the loss blows up near {lr * 10:.3g}; peak / constant rate {lr:.3g}")
+    else:
+        lr = result.suggestions["minimum"]
+        print(f"LR range test (SGD): no blow-up in the range; peak / constant rate {lr:.3g} "
+              "(10x below the minimum)")
     for name, params in (("constant", dict(learning_rate=lr, momentum=0.9)),
                          ("1cycle", dict(learning_rate=lr, schedule="onecycle"))):
         acc, loss = [], []

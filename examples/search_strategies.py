@@ -57,7 +57,7 @@ def main():
               f"{time.perf_counter() - tic:>8.0f}  {params}")
     print("guided search's decisions:")
     for line in searches["guided"].trace_:
-        print("  " + line)
+        print(f"  {line}")
 
 
 if __name__ == "__main__":

@@ -145,10 +145,13 @@ def _lr_find(args):
     estimator = make_estimator(config["model"], task)
     result = lr_find(estimator, X, y)
     os.makedirs(args.output, exist_ok=True)
-    path = result.plot(os.path.join(args.output, "lr_find.png"))
+    path = os.path.join(args.output, "lr_find.png")
+    result.plot(path)
     print(f"LR range test on {described}: {len(result.lrs)} steps")
     for name, value in result.suggestions.items():
-        print(f"  {name:<11} {value:.3g}")
+        print(f"  {name:<11} " + (f"{value:.3g}" if value is not None else "none"))
+    if not result.diverged:
+        print("  the loss never blew up within the range: no divergence point")
     print(f"suggested learning_rate {result.suggestion:.3g}; curve in {path}")
     return 0
 

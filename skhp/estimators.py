@@ -365,6 +365,23 @@ class _SkhpEstimatorMixin:
             return None
         return self.model
 
+    def check_parameter_names(self):
+        """Refuse parameter names that reach nothing, as ``fit`` does first.
+
+        A keyword that is neither a parameter nor a routed ``prefix__name``
+        whose destination takes it (the builder, the optimizer, Keras' ``fit``
+        or ``predict``) raises a ``ValueError`` naming it, with the closest
+        known name. The searches call this before any training.
+
+        Examples
+        --------
+        >>> KerasClassifier(lerning_rate=0.1).check_parameter_names()
+        Traceback (most recent call last):
+        ...
+        ValueError: KerasClassifier got an unknown parameter 'lerning_rate'. Did you mean 'learning_rate'? ...
+        """
+        self._check_keywords()
+
     def _check_keywords(self):
         """Refuse keywords that reach nothing: misspelled names and unknown routed ones."""
         declared = self._declared_params()
@@ -491,7 +508,7 @@ class _SkhpEstimatorMixin:
         pass
 
     def _validate_data(self, X=None, y=None, reset=False, y_numeric=False):
-        if X is not None and np.ndim(X) >= 2 and (reset or hasattr(self, "n_features_in_")):
+        if len(getattr(X, "shape", ())) >= 2 and (reset or hasattr(self, "n_features_in_")):
             # feature_names_in_ from a DataFrame, and the same columns at predict
             validate_data(self, X, reset=reset, skip_check_array=True)
         if X is not None:

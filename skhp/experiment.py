@@ -307,10 +307,14 @@ def make_search(config, estimator, storage=None, study=None):
     """The search object of a config's ``[search]`` table."""
     from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
 
-    from skhp.search import GuidedSearchCV, NarrowingSearchCV, Space
+    from skhp.search import GuidedSearchCV, NarrowingSearchCV, Space, check_space_names
 
     s = config["search"]
     space = make_space(s["space"])
+    try:
+        check_space_names(estimator, space)  # before any data is split or any model trained
+    except ValueError as err:
+        raise ConfigError(f"[search.space] {err}") from None
     common = dict(cv=s["cv"], scoring=s["scoring"], n_jobs=s["n_jobs"], error_score=np.nan)
     if s["strategy"] == "narrowing":
         return NarrowingSearchCV(estimator, space, n_iter=s["trials"], random_state=s["seed"],

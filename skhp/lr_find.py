@@ -33,10 +33,16 @@ class LRFindResult:
     suggestions : dict
         ``"minimum"``: 10× below the rate at the smoothed minimum;
         ``"divergence"``: 10× below the rate where the loss blew up (the last
-        step); ``"steepest"``: the rate where the smoothed loss falls fastest
-        against log(lr).
+        step), None when it never did (see ``diverged``); ``"steepest"``: the
+        rate where the smoothed loss falls fastest against log(lr), past the
+        initial flat part (None when the loss never fell).
     suggestion : float
-        The recommended rate, ``suggestions["minimum"]``.
+        The recommended rate: the smallest of the suggestions, so that it
+        lies where the loss was still falling (and 10× below a blow-up).
+    diverged : bool
+        Whether the loss blew up within the range. When it did not, the
+        range never reached a rate that is too high: the minimum may sit at
+        the end of the range, and only the other suggestions are safe.
     """
 
     lrs: np.ndarray
@@ -46,7 +52,11 @@ class LRFindResult:
 
     @property
     def suggestion(self):
-        return self.suggestions["minimum"]
+        return min(v for v in self.suggestions.values() if v is not None)
+
+    @property
+    def diverged(self):
+        return self.suggestions.get("divergence") is not None
 
     def plot(self, path=None, ax=None):
         """Plot smoothed loss against learning rate (log scale), suggestions marked.
@@ -69,7 +79,8 @@ class LRFindResult:
         ax.plot(self.lrs, self.losses, color="0.8", lw=1, label="loss")
         ax.plot(self.lrs, self.smoothed, color="C0", label="smoothed loss")
         for (name, lr), color in zip(self.suggestions.items(), ("C1", "C2", "C3")):
-            ax.axvline(lr, color=color, ls="--", label=f"{name}: {lr:.2g}")
+            if lr is not None:
+                ax.axvline(lr, color=color, ls="--", label=f"{name}: {lr:.2g}")
         ax.set_xscale("log")
         ax.set_xlabel("learning rate")
         ax.set_ylabel("training loss")
@@ -90,6 +101,7 @@ class _RangeRecorder(keras.callbacks.Callback):
         self.beta, self.diverge, self.max_steps = beta, diverge, max_steps
         self.lrs, self.losses, self.smoothed = [], [], []
         self._avg, self._best = 0.0, math.inf
+        self.diverged = False
 
     def on_epoch_begin(self, epoch, logs=None):
         self._previous_mean, self._seen = 0.0, 0
@@ -109,11 +121,10 @@ class _RangeRecorder(keras.callbacks.Callback):
         smooth = self._avg / (1 - self.beta ** len(self.losses))
         self.smoothed.append(smooth)
         self._best = min(self._best, smooth)
-        if (
-            not math.isfinite(smooth)
-            or smooth > self.diverge * self._best
-            or len(self.losses) >= self.max_steps
-        ):
+        if not math.isfinite(smooth) or smooth > self.diverge * self._best:
+            self.diverged = True
+            self.model.stop_training = True
+        elif len(self.losses) >= self.max_steps:
             self.model.stop_training = True
 
 
@@ -181,21 +192,26 @@ def lr_find(estimator, X, y, *, start_lr=1e-7, end_lr=10.0, num_steps=200, beta=
     )
     probe.fit(X, y)
     lrs, losses, smoothed = map(np.asarray, (recorder.lrs, recorder.losses, recorder.smoothed))
-    return LRFindResult(lrs, losses, smoothed, _suggest(lrs, smoothed))
+    return LRFindResult(lrs, losses, smoothed, _suggest(lrs, smoothed, recorder.diverged))
 
 
-def _suggest(lrs, smoothed):
+def _suggest(lrs, smoothed, diverged):
     finite = np.isfinite(smoothed)
     lrs_f, smooth_f = lrs[finite], smoothed[finite]
     at_min = int(np.argmin(smooth_f))
-    # Steepest fall before the minimum, on a log-lr axis.
-    if at_min >= 2:
-        slopes = np.gradient(smooth_f[: at_min + 1], np.log(lrs_f[: at_min + 1]))
-        steepest = float(lrs_f[int(np.argmin(slopes))])
+    # The steepest fall between the end of the initial flat part (before 5 %
+    # of the fall to the minimum) and the minimum, on a log-lr axis.
+    drop = smooth_f[0] - smooth_f[at_min]
+    flat = np.flatnonzero(smooth_f[: at_min + 1] >= smooth_f[0] - 0.05 * drop)
+    first = int(flat[-1]) if flat.size else 0
+    if drop > 0 and at_min - first >= 2:
+        window = slice(first, at_min + 1)
+        slopes = np.gradient(smooth_f[window], np.log(lrs_f[window]))
+        steepest = float(lrs_f[first + int(np.argmin(slopes))])
     else:
-        steepest = float(lrs_f[at_min])
+        steepest = None
     return {
         "minimum": float(lrs_f[at_min]) / 10,
-        "divergence": float(lrs[-1]) / 10,
+        "divergence": float(lrs[-1]) / 10 if diverged else None,
         "steepest": steepest,
     }

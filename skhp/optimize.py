@@ -123,8 +123,15 @@ def minimize(func, bounds, method="narrowing", *, args=(), maxfev=1000, tol=1e-3
             message = f"two narrowings converged to the same point (within tol={tol:g})"
             break
     else:
-        if method == "narrowing" or oracle.n_trials >= maxfev and method == "guided":
+        if method == "narrowing" or (method == "guided" and oracle.n_trials >= maxfev):
             success, message = False, "maximum number of function evaluations reached"
+        elif method == "guided":
+            # One pass of coordinate line searches has no convergence test: in a
+            # curved valley it ends wherever no single-coordinate step helps.
+            success = False
+            message = (f"the guided recipe ended after {oracle.n_trials} evaluations; its "
+                       "coordinate line searches have no convergence test, so the point is "
+                       "not known to be a minimum")
     if oracle.best_params is None:
         x, fun = np.full(len(names), np.nan), np.nan
         success, message = False, "every evaluation failed (NaN or infinite)"

@@ -77,6 +77,7 @@ def test_other_commands(tmp_path):
     run = skhp("lr-find", "--config", config, "--output", tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "suggested learning_rate" in run.stdout and (tmp_path / "lr_find.png").exists()
+    assert f"curve in {tmp_path / 'lr_find.png'}" in run.stdout and "Axes" not in run.stdout
     assert main(["schedules", "--output", str(tmp_path / "s"), "--epochs", "5"]) == 0
     assert len(list((tmp_path / "s").glob("schedule_*.png"))) == 8
     assert main(["bench", "beale", "--seeds", "1", "--methods", "L-BFGS-B"]) == 0
@@ -113,6 +114,11 @@ def _error(tmp_path, capsys, config_text=None, args=()):
     ("[model]\nlearning_rate = -1.0\n", "[model] learning_rate == -1.0, must be > 0"),
     ("[search.space]\nlr = { low = 1.0, high = 0.1 }\n", "low must not exceed high"),
     ("[search.space]\nbatch_size = []\n", "the list of choices is empty"),
+    ("[search.space]\nlerning_rate = [0.1, 0.01]\n",
+     "[search.space] the search space names 'lerning_rate', which KerasClassifier does not take. "
+     "Did you mean 'learning_rate'?"),
+    ("[search]\nstrategy = 'random'\n[search.space]\noptimizer__nesterof = [true]\n",
+     "optimizer Adam takes no argument 'nesterof'"),
     ("[data]\ncsv = 'missing.csv'\ntarget = 'y'\n", "no file 'missing.csv'"),
     ("[data]\nnpz = 'missing.npz'\n", "no file 'missing.npz'"),
     ("not toml at all [\n", "is not valid TOML"),

@@ -30,6 +30,33 @@ def test_suggestions_on_digits(result):
     assert set(result.suggestions) == {"minimum", "divergence", "steepest"}
     minimum = result.lrs[np.nanargmin(result.smoothed)]
     assert result.suggestions["minimum"] == pytest.approx(minimum / 10)
+    assert result.suggestion == min(v for v in result.suggestions.values() if v is not None)
+
+
+def test_steepest_is_past_the_initial_flat_part(result):
+    steepest = result.suggestions["steepest"]
+    assert steepest > 1e-5  # not the start of the range (1e-7), where the loss is flat
+    i = int(np.flatnonzero(result.lrs == steepest)[0])
+    assert result.smoothed[i] < result.smoothed[0] - 0.05 * (result.smoothed[0] - np.nanmin(result.smoothed))
+
+
+def test_no_divergence_suggestion_when_the_loss_never_blew_up(digits):
+    short = lr_find(KerasClassifier(hidden_layer_sizes=(32,), random_state=0), *digits,
+                    end_lr=1e-2, num_steps=60)
+    assert not short.diverged and short.suggestions["divergence"] is None
+    assert short.suggestion <= short.suggestions["minimum"]
+
+
+def test_suggestion_trains_on_unscaled_data():
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.model_selection import cross_val_score
+
+    X, y = load_breast_cancer(return_X_y=True)  # unscaled: features up to ~4000
+    est = KerasClassifier(hidden_layer_sizes=(32,), random_state=0)
+    rate = lr_find(est, X, y).suggestion
+    assert rate < 0.1  # the minimum of this curve sits at lr 10 (suggesting 1.0, which diverges)
+    score = cross_val_score(est.set_params(learning_rate=rate, epochs=5), X, y, cv=3).mean()
+    assert score > 0.8  # the majority class is 0.63
 
 
 def test_stops_once_the_loss_diverges():

@@ -118,21 +118,71 @@ def test_guided_follows_the_recipe():
                 + (0.0 if p["schedule"] == "cosine" else 0.05))
 
     oracle = GuidedOracle(space, start={"learning_rate": 1e-3, "batch_size": 32})
-    assert oracle.plan == [("learning_rate", "coarse"), ("batch_size", "walk"),
-                           ("learning_rate", "fine"), ("schedule", "choose")]
+    assert oracle.plan == [("learning_rate", "coarse"), ("batch_size", "double"),
+                           ("learning_rate", "fine"), ("schedule", "schedule")]
     _run(oracle, loss=loss)
-    trace = oracle.trace
-    assert trace[1] == ("coarse learning_rate: tried 0.0001, 0.001, 0.01; 0.01 is better, "
-                        "centre moves to 0.005")
-    assert trace[2] == "coarse learning_rate: tried 0.0005, 0.005, 0.05; the centre 0.005 is best"
-    assert [line for line in trace if line.startswith("walk")] == [
-        "walk batch_size up: 64 is better than 32",
-        "walk batch_size up: 128 is better than 64",
-        "walk batch_size up: 256 is not better; keep 128",
+    coarse = [d for d in oracle.trace if d.action == "coarse"]
+    assert [(d.tried, d.chosen, d.moved) for d in coarse] == [
+        ((1e-4, 1e-3, 1e-2), 5e-3, True),  # 1e-2 beats the centre: half-way is 5e-3
+        ((5e-4, 5e-3, 5e-2), 5e-3, False),  # the centre is best: stop
     ]
+    doubling = [(d.tried, d.chosen, d.moved) for d in oracle.trace if d.action == "double"]
+    assert doubling == [((64,), 64, True), ((128,), 128, True), ((256,), 128, False)]
+    assert all(t["params"]["batch_size"] >= 32 for t in oracle.trials)  # never below the start
+    (schedule,) = [d for d in oracle.trace if d.action == "schedule"]
+    assert schedule.chosen == "cosine" and schedule.tried == ("cosine",)  # clearly helps: no ramp
+    assert "ramp" not in {t["params"]["schedule"] for t in oracle.trials}
     assert oracle.best_params == {"learning_rate": 0.005, "batch_size": 128, "schedule": "cosine"}
     first = [t["params"] for t in oracle.trials[:4]]
     assert {p["batch_size"] for p in first} == {32}  # batch size fixed during the coarse step
+    assert str(coarse[0]) == ("coarse learning_rate: tried 0.0001, 0.001, 0.01; 0.01 is better, "
+                              "centre moves to 0.005")
+
+
+def test_guided_schedule_step_tries_the_ramp_when_cosine_does_not_clearly_help():
+    space = {"schedule": ["constant", "cosine", "ramp"]}
+    scores = {"constant": 0.90, "cosine": 0.9005, "ramp": 0.95}
+    oracle = _run(GuidedOracle(space, min_gain=1e-3), loss=lambda p: -scores[p["schedule"]])
+    assert [t["params"]["schedule"] for t in oracle.trials] == ["constant", "cosine", "ramp"]
+    assert oracle.trace[-2].chosen == "ramp"
+
+
+def test_guided_line_search_stops_on_every_point_tried():
+    # Scores that make the centre beat its two neighbours but not a point tried
+    # two moves earlier: the search must not stop at the worse centre.
+    values = {1e-3: 0.5, 1e-2: 0.6, 1e-4: 0.1, 5e-3: 0.55, 5e-4: 0.2, 5e-2: 0.4}
+    oracle = GuidedOracle({"lr": Real(1e-6, 1.0, log=True)}, plan=[("lr", "coarse")],
+                          start={"lr": 1e-3})
+    _run(oracle, loss=lambda p: -values.get(p["lr"], 0.0))
+    assert oracle.best_params == {"lr": 1e-2}
+    coarse = [d for d in oracle.trace if d.action == "coarse"]
+    assert coarse[1].tried == (5e-4, 5e-3, 5e-2) and coarse[1].moved  # 1e-2, tried before, is better
+    assert (coarse[-1].chosen, coarse[-1].moved) == (1e-2, False)
+
+
+def test_every_oracle_takes_multi_metric_tuple_scores():
+    space = {"lr": Real(1e-4, 1e-1, log=True), "batch_size": Integer(16, 128, base=2),
+             "schedule": ["constant", "cosine", "ramp"]}
+
+    def scores(p):  # (neg log loss, accuracy): equal first metrics, the second breaks ties
+        return (-round(abs(np.log10(p["lr"] / 1e-2)), 1), p["batch_size"] / 128)
+
+    for oracle in (RandomOracle(space, 12, seed=0), GridOracle(space, 12),
+                   NarrowingOracle(space, 20, seed=0), GuidedOracle(space, 40)):
+        while (proposal := oracle.ask()) is not None:
+            oracle.tell([scores(p) for p in proposal.points])
+        best = max(t["score"] for t in oracle.trials)
+        assert oracle.best_score == best, type(oracle).__name__
+
+
+@pytest.mark.parametrize("plan, message", [
+    ([("lr", "walk")], r"plan step \('lr', 'walk'\) needs an Integer or an ordered Choice"),
+    ([("opt", "coarse")], r"plan step \('opt', 'coarse'\) needs a Real, Integer or ordered Choice"),
+    ([("lr", "choose")], r"needs a Choice"),
+])
+def test_guided_plan_steps_must_fit_their_dimension(plan, message):
+    with pytest.raises(ValueError, match=message):
+        GuidedOracle({"lr": Real(1e-4, 1.0, log=True), "opt": ["adam", "sgd"]}, plan=plan)
 
 
 def test_guided_extras_go_with_their_choice():
@@ -166,3 +216,37 @@ def test_ask_and_tell_must_alternate():
         oracle.ask()
     with pytest.raises(ValueError, match="expected 4 scores"):
         oracle.tell([1.0])
+
+
+def _scripted(oracle, improve):
+    """Run rounds telling scores that improve (True) or not (False); return (step, scale) after each."""
+    best, out = 0.0, []
+    for better in improve:
+        proposal = oracle.ask()
+        if better:
+            best += 1.0
+            scores = [best] + [best - 0.5] * (len(proposal.points) - 1)
+        else:
+            scores = [best - 0.5] * len(proposal.points)
+        oracle.tell(scores)
+        out.append((proposal.step, oracle.scale))
+    return out
+
+
+def test_book_policy_narrows_on_improvement_and_restarts_after_patience():
+    oracle = NarrowingOracle({"x": Real(0.01, 100, log=True)}, 200, policy="book", round_size=5,
+                             n_elite=0, seed=0)
+    assert oracle.patience == 10  # two rounds
+    steps = _scripted(oracle, [True, True, True, False, False, True])
+    assert steps == [("explore", 1.0), ("narrow", 0.5), ("narrow", 0.25), ("narrow", 0.25),
+                     ("narrow", None), ("restart", 1.0)]
+
+
+def test_trust_region_policy_widens_on_improvement_and_shrinks_on_stalls():
+    oracle = NarrowingOracle({"x": Real(0.01, 100, log=True)}, 200, policy="trust-region",
+                             round_size=5, n_elite=0, seed=0)
+    steps = _scripted(oracle, [True, False, False, True, False])
+    assert steps == [("explore", 1.0), ("narrow", 0.5), ("narrow", 0.25), ("narrow", 0.5),
+                     ("narrow", 0.25)]
+    with pytest.raises(ValueError, match="policy='bok' is not valid.*Did you mean 'book'"):
+        NarrowingOracle({"x": Real(0, 1)}, 10, policy="bok")

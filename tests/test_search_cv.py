@@ -96,7 +96,8 @@ def test_pipeline_parameters_and_unknown_names():
     search = NarrowingSearchCV(pipe, {"logisticregression__C": loguniform(1e-3, 1e2)},
                                n_iter=8, random_state=0).fit(X_IRIS, Y_IRIS)
     assert search.best_score_ > 0.9
-    with pytest.raises(ValueError, match="names .logisticregression__D., a parameter Pipeline does not have"):
+    with pytest.raises(ValueError, match="names 'logisticregression__D', which Pipeline does not take. "
+                                         "Did you mean 'logisticregression__C'"):
         NarrowingSearchCV(pipe, {"logisticregression__D": [1, 2]}, n_iter=2).fit(X_IRIS, Y_IRIS)
 
 
@@ -123,8 +124,8 @@ def test_guided_search_on_a_scikit_learn_estimator():
     search = GuidedSearchCV(SGDClassifier(random_state=0), {"alpha": Real(1e-6, 1.0, log=True)},
                             start={"alpha": 1e-4})
     search.fit(X_IRIS, Y_IRIS)
-    assert search.trace_[0] == "start at {'alpha': 0.0001}"
-    assert search.trace_[-1].startswith("done after")
+    assert (search.trace_[0].action, search.trace_[0].chosen) == ("start", {"alpha": 1e-4})
+    assert search.trace_[-1].action == "done"
     assert set(search.cv_results_["step"]) == {"start", "coarse alpha", "fine alpha"}
     assert search.best_score_ == max(search.cv_results_["mean_test_score"])
 
@@ -132,19 +133,26 @@ def test_guided_search_on_a_scikit_learn_estimator():
 def test_guided_search_runs_the_recipe_on_an_skhp_estimator():
     X, y = load_digits(return_X_y=True)
     X, y = X[:360] / 16, y[:360]
-    est = KerasClassifier(hidden_layer_sizes=(16,), epochs=3, random_state=0)
-    space = {"learning_rate": Real(1e-4, 1e-1, log=True), "batch_size": Integer(32, 128, base=2),
-             "schedule": ["constant", "cosine", "ramp"]}
-    search = GuidedSearchCV(est, space, cv=2, n_iter=18).fit(X, y)
-    trace = "\n".join(search.trace_)
-    assert search.trace_[0] == ("start at {'learning_rate': 0.001, 'batch_size': 32, "
-                                "'schedule': 'constant'}")
-    assert "coarse learning_rate: tried 0.0001, 0.001, 0.01" in trace
-    assert "walk batch_size up: 64" in trace
-    assert "a run with early stopping (patience 2)" in trace
+    est = KerasClassifier(hidden_layer_sizes=(16,), epochs=3, warmup=1, random_state=0)
+    space = {"learning_rate": Real(1e-4, 1e-1, log=True), "batch_size": Integer(8, 128, base=2),
+             "schedule": ["constant", "ramp"]}
+    search = GuidedSearchCV(est, space, cv=2, n_iter=18,
+                            scoring=["neg_log_loss", "accuracy"], refit="neg_log_loss").fit(X, y)
+    start = search.trace_[0]
+    assert start.chosen == {"learning_rate": 0.001, "batch_size": 32, "schedule": "constant"}
+    coarse = [d for d in search.trace_ if d.action == "coarse"]
+    assert coarse[0].tried == (1e-4, 1e-3, 1e-2)
+    assert [d.action for d in search.trace_ if d.name == "batch_size"][0] == "double"
+    # the book's floor: batch sizes never go below 32 although the space starts at 8
+    assert min(p["batch_size"] for p in search.cv_results_["params"]) >= 32
+    (probe,) = [d for d in search.trace_ if d.action == "probe"]
+    plateau, drop = probe.tried[0], probe.chosen
+    assert drop == min(max(plateau - min(5, plateau // 4) - 1, 1), 3 - 1 - 1)  # shifted by warm-up
     ramp = [p for p in search.cv_results_["params"] if p.get("schedule") == "ramp"]
-    assert ramp and all(len(p["schedule__drop_epochs"]) == 1 for p in ramp)
+    assert ramp and all(p["schedule__drop_epochs"] == [drop] for p in ramp)
     assert len(search.cv_results_["params"]) <= 18
+    losses = search.cv_results_["mean_test_neg_log_loss"]
+    assert search.best_index_ == int(np.nanargmax(losses))  # the refit metric decides
 
 
 def test_halving_search_with_epochs_as_the_resource():
@@ -159,3 +167,28 @@ def test_halving_search_with_epochs_as_the_resource():
     ).fit(X[:300] / 16, y[:300])
     assert list(search.n_resources_) == [1, 3]
     assert search.best_estimator_.epochs == 3 and len(search.best_estimator_.history_["loss"]) == 3
+
+
+@pytest.mark.parametrize("space, message", [
+    ({"lerning_rate": [0.1, 0.01]}, "names 'lerning_rate', which KerasClassifier does not take. "
+                                    "Did you mean 'learning_rate'?"),
+    ({"optimizer__epsilom": [1e-7]}, "optimizer Adam takes no argument 'epsilom'. Did you mean 'epsilon'"),
+    ({"model__units": [4, 8]}, "model__ parameters go to a builder function"),
+])
+def test_misspelled_names_in_a_space_are_refused_before_training(space, message):
+    est = KerasClassifier(hidden_layer_sizes=(4,), epochs=1)
+    for search in (NarrowingSearchCV(est, space, n_iter=2), GuidedSearchCV(est, space, n_iter=2)):
+        with pytest.raises(ValueError, match=message):
+            search.fit(X_IRIS, Y_IRIS)
+        assert not hasattr(search, "cv_results_")
+
+
+def test_check_space_names_works_for_any_estimator_and_pipelines():
+    from skhp.search import check_space_names
+
+    with pytest.raises(ValueError, match="names 'gama', which SVC does not take. Did you mean 'gamma'"):
+        check_space_names(SVC(), {"gama": [1.0]})
+    pipe = make_pipeline(StandardScaler(), KerasClassifier())
+    check_space_names(pipe, {"kerasclassifier__schedule__alpha": [0.1], "kerasclassifier__epochs": [1]})
+    with pytest.raises(ValueError, match="nesterof"):
+        check_space_names(pipe, {"kerasclassifier__optimizer__nesterof": [True]})

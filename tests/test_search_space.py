@@ -24,7 +24,7 @@ def test_param_distributions_convert():
     assert space["units"] == Integer(8, 64)
     assert space["batch_size"] == Choice([16, 32, 64], ordered=True)
     assert space["optimizer"] == Choice(["adam", "sgd"], ordered=False)
-    assert not space["mixed"].ordered  # not increasing: no order to exploit
+    assert space["mixed"] == Choice([1, 2, 3], ordered=True)  # numbers are ordered in any order
     assert isinstance(space["noise"], Distribution)
 
 
@@ -102,3 +102,22 @@ def test_space_narrow_and_describe():
 def test_bad_spaces_raise_clear_errors(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+@pytest.mark.parametrize("values", [[0.1, 0.01, 0.001, 0.0001], [0.0001, 0.001, 0.01, 0.1],
+                                    [0.01, 0.1, 0.0001, 0.001]])
+def test_a_list_of_numbers_narrows_like_the_book_whatever_its_order(values):
+    dim = Space({"lr": values})["lr"]
+    assert dim == Choice([0.0001, 0.001, 0.01, 0.1], ordered=True)
+    assert dim.narrow(0.01) == Real(0.005, 0.02, log=True)  # [x/2, 2x], log: spans > a decade
+    assert dim.narrow(0.1) == Real(0.05, 0.1, log=True)  # clipped to the list's range
+    rng = np.random.default_rng(0)
+    drawn = dim.narrow(0.001).sample(rng, 200)
+    assert min(drawn) >= 0.0005 and max(drawn) <= 0.002 and len(set(drawn)) > 100
+
+
+def test_integer_lists_narrow_to_integers():
+    dim = Space({"batch_size": [512, 32, 128]})["batch_size"]
+    assert dim.narrow(128).values == (64, 128, 256)
+    assert dim.narrow(32).values == (32, 64)  # 16 is below the list
+    assert Space({"x": [1.0, 2.0, 3.0]})["x"].narrow(2.0) == Real(1.0, 3.0, log=False)

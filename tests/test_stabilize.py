@@ -172,8 +172,14 @@ def test_architecture_mismatch_is_a_clear_error(iris, stabilized):
 def test_stabilize_with_lottery_only_keeps_the_draw(iris):
     est = KerasClassifier(hidden_layer_sizes=(8,), epochs=2, random_state=0)
     stable = skhp.stabilize(est, *iris, warmup=0, lottery=3)
+    # The same draws in an ordinary fit: its main training starts from the kept draw.
+    start = WeightsAtStart()
+    reference = clone(est).set_params(lottery=3, epochs=1, callbacks=[start]).fit(*iris)
+    assert reference.lottery_best_ == int(np.argmin(reference.lottery_losses_))
     assert stable.initial_weights.info == {"warmup": 0, "lottery": 3,
-                                           "lottery_best": stable.initial_weights.info["lottery_best"]}
+                                           "lottery_best": reference.lottery_best_}
+    for stored, kept in zip(stable.initial_weights.weights, start.weights):
+        np.testing.assert_allclose(stored, kept, rtol=1e-5, atol=1e-6)
 
 
 def test_stabilize_needs_an_skhp_estimator(iris):

@@ -100,8 +100,8 @@ def _dual_annealing(f, seed, maxfev):
     return scipy.optimize.dual_annealing(f, BOUNDS, seed=seed).x
 
 
-def _skhp(method, f, seed, maxfev):
-    return skhp_minimize(f, BOUNDS, method=method, seed=seed, maxfev=maxfev).x
+def _skhp(method, f, seed, maxfev, **options):
+    return skhp_minimize(f, BOUNDS, method=method, seed=seed, maxfev=maxfev, options=options).x
 
 
 #: Method name -> (kind, runner(f, seed, maxfev) -> best x).
@@ -116,6 +116,7 @@ METHODS = {
     "skhp random": ("skhp", partial(_skhp, "random")),
     "skhp guided": ("skhp", partial(_skhp, "guided")),
     "skhp narrowing": ("skhp", partial(_skhp, "narrowing")),
+    "skhp narrowing (book)": ("skhp", partial(_skhp, "narrowing", policy="book")),
 }
 
 

@@ -15,12 +15,14 @@ Examples
 'learning_rate=[0.0001, 0.1] log'
 """
 
-from skhp.search._oracle import GridOracle, GuidedOracle, NarrowingOracle, Proposal, RandomOracle
+from skhp.search._base import check_space_names
+from skhp.search._oracle import Decision, GridOracle, GuidedOracle, NarrowingOracle, Proposal, RandomOracle
 from skhp.search._space import Choice, Distribution, Integer, Real, Space
 from skhp.search.guided import GuidedSearchCV
 from skhp.search.narrowing import NarrowingSearchCV
 
 __all__ = [
-    "Choice", "Distribution", "GridOracle", "GuidedOracle", "GuidedSearchCV", "Integer",
+    "Choice", "Decision", "Distribution", "GridOracle", "GuidedOracle", "GuidedSearchCV", "Integer",
     "NarrowingOracle", "NarrowingSearchCV", "Proposal", "RandomOracle", "Real", "Space",
+    "check_space_names",
 ]

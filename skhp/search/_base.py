@@ -9,10 +9,63 @@ from sklearn.base import clone
 from sklearn.model_selection import _search
 from sklearn.model_selection._search import BaseSearchCV
 
+from skhp._routing import suggest
 from skhp._validation import check_number
 from skhp.search._oracle import sources
 from skhp.search._space import Space
 from skhp.storage import _dumps, open_store
+
+
+def check_space_names(estimator, space):
+    """Refuse a search space naming a parameter ``estimator`` does not take.
+
+    Every name must be one of ``estimator.get_params(deep=True)``, or a routed
+    ``prefix__name`` that an skhp estimator (also inside a pipeline) accepts.
+    The error names the parameter and suggests the closest known one; it is
+    raised before any training.
+
+    Parameters
+    ----------
+    estimator : estimator object
+        The estimator to search over.
+    space : dict or Space
+        The search space.
+
+    Examples
+    --------
+    >>> from sklearn.svm import SVC
+    >>> check_space_names(SVC(), {"C": [1, 10], "gama": [0.1, 1]})
+    Traceback (most recent call last):
+    ...
+    ValueError: the search space names 'gama', which SVC does not take. Did you mean 'gamma'? ...
+    """
+    space = Space(space)
+    known = clone(estimator).get_params(deep=True)
+    rng = np.random.default_rng(0)
+    for name, dim in space.dimensions.items():
+        if name not in known and "__" not in name:
+            raise ValueError(
+                f"the search space names {name!r}, which {type(estimator).__name__} does not "
+                f"take.{suggest(name, known)} Its parameters are {sorted(known)}."
+            )
+        if name in known and "__" not in name:
+            continue
+        try:
+            candidate = clone(estimator).set_params(**{name: dim.sample(rng, 1)[0]})
+        except ValueError as err:
+            raise ValueError(
+                f"the search space names {name!r}, which {type(estimator).__name__} does not "
+                f"take.{suggest(name, known)} ({err})"
+            ) from None
+        try:
+            for part in [candidate, *candidate.get_params(deep=True).values()]:
+                if hasattr(part, "check_parameter_names"):
+                    part.check_parameter_names()
+        except ValueError as err:
+            raise ValueError(
+                f"the search space names {name!r}, which {type(estimator).__name__} does not "
+                f"take: {err}"
+            ) from None
 
 
 class OracleSearchCV(BaseSearchCV):
@@ -53,15 +106,7 @@ class OracleSearchCV(BaseSearchCV):
 
     def _check_names(self, space):
         """Fail before any training if the estimator does not know a parameter."""
-        rng = np.random.default_rng(0)
-        for name, dim in space.dimensions.items():
-            try:
-                clone(self.estimator).set_params(**{name: dim.sample(rng, 1)[0]})
-            except ValueError as err:
-                raise ValueError(
-                    f"the search space names {name!r}, a parameter "
-                    f"{type(self.estimator).__name__} does not have ({err})"
-                ) from None
+        check_space_names(self.estimator, space)
 
     def _signature(self, space):
         """What makes two searches the same, for refusing a store of another search."""

@@ -15,13 +15,14 @@ search can be replayed from stored trials.
 
 import math
 from collections import namedtuple
+from dataclasses import dataclass
 
 import numpy as np
 
 from skhp._validation import check_choice, check_number
 from skhp.search._space import Choice, Distribution, Integer, Real, Space
 
-__all__ = ["Proposal", "RandomOracle", "GridOracle", "NarrowingOracle", "GuidedOracle"]
+__all__ = ["Proposal", "Decision", "RandomOracle", "GridOracle", "NarrowingOracle", "GuidedOracle"]
 
 #: A batch of points to evaluate, the round it belongs to, the space it was
 #: drawn from, the step of the strategy that made it, and optionally where
@@ -209,22 +210,29 @@ class NarrowingOracle(_Oracle):
     2. a round of ``round_size`` points around the best point of this
        narrowing: drawn from the space narrowed around it (see
        :meth:`skhp.search.Space.narrow`: ``[x / factor, x * factor]`` for
-       log-scale ranges, neighbours for ordered choices, the best unordered
-       choice kept with probability ``keep``);
-    3. a round that improves narrows around the new best (the neighbourhood's
-       size multiplied by ``grow``); a round that does not narrows further
-       around the same best (size multiplied by ``shrink``);
+       log-scale ranges and lists of numbers, neighbours for other ordered
+       choices, the best unordered choice kept with probability ``keep``);
+    3. how the neighbourhood adapts is the ``policy``:
+
+       - ``"book"`` (the book's method): a round that improves re-centres on
+         the new best and narrows further (size times ``shrink``); a round
+         that does not improve draws again from the same neighbourhood;
+       - ``"trust-region"``: a round that improves re-centres and widens
+         (size times ``grow``, capped at the first narrowing's size); a round
+         that does not improve narrows further around the same best (size
+         times ``shrink``);
+
     4. after ``patience`` trials without improvement, or once the
        neighbourhood has shrunk below ``min_scale`` (converged), back to step 1:
        random points over the whole space, and the next narrowing starts from
        the best of them. The overall best point is kept throughout.
 
-    Two refinements make narrowing follow valleys that are not parallel to the
-    axes (as on the Beale function): once a narrowing has ``n_elite`` points,
-    half of each round's ranges are drawn from a normal distribution centred
-    on the best point, with the covariance of the best ``n_elite`` points
-    (times ``spread**2``), and after an improving round one point continues
-    the step just taken.
+    Two refinements, under either policy, make narrowing follow valleys that
+    are not parallel to the axes (as on the Beale function): once a narrowing
+    has ``n_elite`` points, half of each round's ranges are drawn from a
+    normal distribution centred on the best point, with the covariance of the
+    best ``n_elite`` points (times ``spread**2``), and after an improving round
+    one point continues the step just taken.
 
     Parameters
     ----------
@@ -238,14 +246,18 @@ class NarrowingOracle(_Oracle):
         Points per narrowed round.
     factor : float, default=2.0
         Neighbourhood factor of the first narrowing (> 1).
+    policy : {"trust-region", "book"}, default="trust-region"
+        How the neighbourhood adapts (step 3).
     shrink : float, default=0.5
-        Size multiplier after a round without improvement, in (0, 1).
+        Size multiplier in (0, 1): after an improving round (``"book"``) or
+        a round without improvement (``"trust-region"``).
     grow : float, default=2.0
-        Size multiplier after an improving round, in (0, 2] (capped at the
-        first narrowing's size); 1 keeps the size, below 1 narrows further.
+        ``"trust-region"`` only: size multiplier after an improving round, in
+        (0, 2] (capped at the first narrowing's size).
     patience : int or None, default=None
-        Trials without improvement before starting over; None starts over
-        only once the neighbourhood has converged.
+        Trials without improvement before starting over; None means two
+        rounds (``2 * round_size``) for ``"book"`` and, for
+        ``"trust-region"``, only once the neighbourhood has converged.
     min_scale : float, default=1e-3
         Neighbourhood size, relative to the first narrowing, below which a
         narrowing has converged.
@@ -276,16 +288,21 @@ class NarrowingOracle(_Oracle):
     1.0
     """
 
+    POLICIES = ("trust-region", "book")
+
     def __init__(self, space, max_trials, n_initial=None, round_size=5, factor=2.0,
-                 shrink=0.5, grow=2.0, patience=None, min_scale=1e-3, keep=0.7,
-                 n_elite=8, spread=1.5, seed=None):
+                 policy="trust-region", shrink=0.5, grow=2.0, patience=None, min_scale=1e-3,
+                 keep=0.7, n_elite=8, spread=1.5, seed=None):
         super().__init__(space, max_trials, seed)
+        self.policy = check_choice(policy, "policy", self.POLICIES)
         self.round_size = check_number(round_size, "round_size", low=1, integer=True)
         self.n_initial = 2 * self.round_size if n_initial is None else check_number(
             n_initial, "n_initial", low=1, integer=True)
         self.factor = check_number(factor, "factor", low=1, closed="neither")
         self.shrink = check_number(shrink, "shrink", low=0, high=1, closed="neither")
         self.grow = check_number(grow, "grow", low=0, high=2, closed="right")
+        if patience is None and self.policy == "book":
+            patience = 2 * self.round_size
         self.patience = None if patience is None else check_number(
             patience, "patience", low=1, integer=True)
         self.min_scale = check_number(min_scale, "min_scale", low=0, high=1, closed="neither")
@@ -365,17 +382,57 @@ class NarrowingOracle(_Oracle):
             return  # every trial failed so far: explore again
         if proposal.step != "narrow":
             self.scale, self._stall = 1.0, 0
-        elif better:
-            self.scale, self._stall = min(1.0, self.scale * self.grow), 0
+            return
+        if better:
+            self._stall = 0
+            if self.policy == "book":
+                self.scale *= self.shrink
+            else:
+                self.scale = min(1.0, self.scale * self.grow)
         else:
             self._stall += len(scores)
-            self.scale *= self.shrink
             self._step_from = None
+            if self.policy == "trust-region":
+                self.scale *= self.shrink
+        if not better or self.policy == "book":
             if self.scale < self.min_scale:
                 self.converged.append(self._centre[1])
                 self._start_over()
             elif self.patience is not None and self._stall >= self.patience:
                 self._start_over()
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One decision of the guided recipe, readable as text.
+
+    Attributes
+    ----------
+    action : str
+        ``"start"``, ``"coarse"``, ``"fine"``, ``"double"``, ``"walk"``,
+        ``"choose"``, ``"schedule"``, ``"probe"`` or ``"done"``.
+    name : str or None
+        The parameter the step tunes.
+    tried : tuple
+        The values tried for it in this decision.
+    chosen : object
+        The value the step keeps, or the centre it moves to.
+    moved : bool
+        Whether the step goes on from ``chosen`` (a line search's new centre,
+        a walk's next value) rather than ending there.
+    text : str
+        The decision in words (what ``str()`` gives).
+    """
+
+    action: str
+    name: object
+    tried: tuple
+    chosen: object
+    moved: bool
+    text: str
+
+    def __str__(self):
+        return self.text
 
 
 class GuidedOracle(_Oracle):
@@ -385,19 +442,27 @@ class GuidedOracle(_Oracle):
     best point so far:
 
     - ``"coarse"``: a line search on a range. Try the centre and one step
-      either side (a decade on a log scale: 1e-4, 1e-3, 1e-2); if a side wins,
-      move the centre half-way towards it (1e-3 and 1e-2 give 5e-3) and try
-      again around the new centre; stop when the centre is best.
+      either side (a decade on a log scale: 1e-4, 1e-3, 1e-2); if a point
+      beats the centre, move the centre half-way towards the best point tried
+      so far in this search (1e-3 and 1e-2 give 5e-3) and try again around the
+      new centre; stop when the centre is the best of every point tried.
     - ``"fine"``: the same with a smaller step (a factor of 2 on a log scale).
-    - ``"walk"``: on integers and ordered choices, go up (batch size 32 → 64
-      → 128 ...) while the score improves, else down, keep the last good one.
+    - ``"double"``: on integers and ordered choices, go up (batch size 32 →
+      64 → 128 ...) while the score improves; keep the last good one. It never
+      goes below the start (the book's floor for batch sizes).
+    - ``"walk"``: as ``"double"``, then down from the start if going up never
+      helped.
     - ``"choose"``: try every value of a choice.
+    - ``"schedule"``: the book's schedule step on a choice of schedule names:
+      try ``"cosine"`` against the current one and keep it if it raises the
+      score by more than ``min_gain``; else try ``"ramp"`` and keep whichever
+      is best.
 
     The default plan follows the recipe: ``"coarse"`` on every range, then
-    ``"walk"`` on every integer or ordered choice, then ``"fine"`` on every
-    range, then ``"choose"`` on every unordered choice; for the space
-    ``{learning_rate, batch_size, schedule}`` that is coarse learning rate,
-    batch-size doubling, fine learning rate, schedule.
+    ``"double"`` on a ``batch_size`` and ``"walk"`` on every other integer or
+    ordered choice, then ``"fine"`` on every range, then ``"schedule"`` on a
+    ``schedule`` choice holding ``"cosine"`` and ``"choose"`` on every other
+    unordered choice.
 
     Parameters
     ----------
@@ -406,23 +471,28 @@ class GuidedOracle(_Oracle):
     max_trials : int, default=100
         Budget of points; the recipe usually ends well before.
     plan : list of (str, str) or None, default=None
-        The steps; None derives the recipe's plan from ``space``.
+        The steps; None derives the recipe's plan from ``space``. Each step is
+        checked against its dimension here (a walk needs integers or an
+        ordered choice, a choice needs a :class:`Choice`).
     start : dict or None, default=None
         Starting values; missing ones are the middle of their range (the
         geometric middle on a log scale) or a choice's first value.
     extras : dict or None, default=None
         ``{name: {value: params}}``: extra parameters to send along whenever
-        ``name`` takes ``value`` in a ``"choose"`` step; ``params`` may be a
-        callable taking the best point so far.
+        ``name`` takes ``value`` in a ``"choose"`` or ``"schedule"`` step;
+        ``params`` may be a callable taking the best point so far.
     max_moves : int, default=6
         Most centre moves of one line search.
+    min_gain : float, default=1e-3
+        How much cosine annealing must raise the (first) score to be kept
+        without trying the ramp.
     seed : int or None, default=None
         Unused by the recipe (it draws nothing), accepted for a uniform interface.
 
     Attributes
     ----------
-    trace : list of str
-        A readable line for every decision.
+    trace : list of Decision
+        Every decision, with its fields and as readable text.
 
     Examples
     --------
@@ -434,26 +504,46 @@ class GuidedOracle(_Oracle):
     ...     print(line)
     coarse lr: tried 0.0001, 0.001, 0.01; 0.01 is better, centre moves to 0.005
     coarse lr: tried 0.0005, 0.005, 0.05; the centre 0.005 is best
-    >>> oracle.best_params
-    {'lr': 0.005}
+    >>> oracle.trace[1].chosen, oracle.best_params
+    (0.005, {'lr': 0.005})
     """
 
-    ACTIONS = ("coarse", "fine", "walk", "choose")
+    ACTIONS = ("coarse", "fine", "double", "walk", "choose", "schedule")
 
     def __init__(self, space, max_trials=100, plan=None, start=None, extras=None,
-                 max_moves=6, seed=None):
+                 max_moves=6, min_gain=1e-3, seed=None):
         super().__init__(space, max_trials, seed)
         self.plan = self._default_plan() if plan is None else list(plan)
         for name, action in self.plan:
             check_choice(name, "plan parameter name", list(self.space))
             check_choice(action, "plan action", self.ACTIONS)
+            self._check_step(name, action)
         self.extras = dict(extras or {})
         self.max_moves = check_number(max_moves, "max_moves", low=1, integer=True)
+        self.min_gain = check_number(min_gain, "min_gain", low=0)
         self.start = self._start_point(dict(start or {}))
         self.trace = []
         self._scores = {}
         self._steps = self._recipe()
         self._sent = None
+
+    def _check_step(self, name, action):
+        dim = self.space[name]
+        steps = isinstance(dim, Integer) or (isinstance(dim, Choice) and dim.ordered)
+        fits = {
+            "coarse": isinstance(dim, (Real, Integer)) or steps,
+            "fine": isinstance(dim, (Real, Integer)) or steps,
+            "double": steps,
+            "walk": steps,
+            "choose": isinstance(dim, Choice),
+            "schedule": isinstance(dim, Choice),
+        }[action]
+        if not fits:
+            needs = {"double": "an Integer or an ordered Choice", "walk": "an Integer or an ordered Choice",
+                     "choose": "a Choice", "schedule": "a Choice"}.get(action, "a Real, Integer or ordered Choice")
+            raise ValueError(
+                f"plan step ({name!r}, {action!r}) needs {needs}, but {name!r} is {dim!r}."
+            )
 
     def _default_plan(self):
         dims = self.space.dimensions
@@ -461,8 +551,13 @@ class GuidedOracle(_Oracle):
         walks = [n for n, d in dims.items()
                  if isinstance(d, Integer) or (isinstance(d, Choice) and d.ordered)]
         choices = [n for n, d in dims.items() if isinstance(d, Choice) and not d.ordered]
-        return ([(n, "coarse") for n in ranges] + [(n, "walk") for n in walks]
-                + [(n, "fine") for n in ranges] + [(n, "choose") for n in choices])
+
+        def choice_action(name):
+            return "schedule" if name == "schedule" and "cosine" in dims[name].values else "choose"
+
+        return ([(n, "coarse") for n in ranges]
+                + [(n, "double" if n == "batch_size" else "walk") for n in walks]
+                + [(n, "fine") for n in ranges] + [(n, choice_action(n)) for n in choices])
 
     def _start_point(self, start):
         unknown = set(start) - set(self.space)
@@ -523,65 +618,106 @@ class GuidedOracle(_Oracle):
             params = params(point)
         return {**point, **(params or {})}
 
+    def _note(self, action, name, tried, chosen, moved, text):
+        self.trace.append(Decision(action, name, tuple(tried), chosen, moved, text))
+
     def _recipe(self):
         yield from self._evaluate([self.start], "start")
-        self.trace.append(f"start at {self.start}")
+        self._note("start", None, (), dict(self.start), False, f"start at {self.start}")
         for name, action in self.plan:
             yield from getattr(self, f"_{action}")(name)
-        self.trace.append(f"done after {self.n_trials} trials: best {self.best_params} "
-                          f"(score {self.best_score})")
+        self._note("done", None, (), self.best_params, False,
+                   f"done after {self.n_trials} trials: best {self.best_params} "
+                   f"(score {self.best_score})")
 
     def _line_search(self, name, step, digits, action):
         dim = self.space[name]
-        center, centres = self._current()[name], []
+        center, centres, seen = self._current()[name], [], {}
         for _ in range(self.max_moves):
             centres.append(center)
             values = dim.line(center, step)
             scores = yield from self._evaluate([self._with(name, v) for v in values], f"{action} {name}")
-            best = center if scores[1] >= max(scores) else values[int(np.argmax(scores))]
+            for value, score in zip(values, scores):
+                seen[_plain(value)] = score
+            # The stop test looks at every point this search has tried.
+            best = max(seen, key=lambda v: seen[v])
             tried = ", ".join(map(_fmt, values))
-            if best == center:
-                self.trace.append(f"{action} {name}: tried {tried}; the centre {_fmt(center)} is best")
+            if seen[best] <= seen[_plain(center)]:
+                self._note(action, name, values, center, False,
+                           f"{action} {name}: tried {tried}; the centre {_fmt(center)} is best")
                 return
             new = dim.between(center, best, digits)
             if new == center or new in centres:
                 new = best
-            self.trace.append(f"{action} {name}: tried {tried}; {_fmt(best)} is better, "
-                              f"centre moves to {_fmt(new)}")
+            self._note(action, name, values, new, new not in centres,
+                       f"{action} {name}: tried {tried}; {_fmt(best)} is better, "
+                       f"centre moves to {_fmt(new)}")
             if new in centres:
                 return
             center = new
-        self.trace.append(f"{action} {name}: stopped after {self.max_moves} moves at {_fmt(center)}")
+        self._note(action, name, (), center, False,
+                   f"{action} {name}: stopped after {self.max_moves} moves at {_fmt(center)}")
 
     def _coarse(self, name):
         dim = self.space[name]
-        return self._line_search(name, 10.0 if dim.log else 4.0, 1, "coarse")
+        return self._line_search(name, 10.0 if getattr(dim, "log", False) else 4.0, 1, "coarse")
 
     def _fine(self, name):
         dim = self.space[name]
-        return self._line_search(name, 2.0 if dim.log else 16.0, 2, "fine")
+        return self._line_search(name, 2.0 if getattr(dim, "log", False) else 16.0, 2, "fine")
 
-    def _walk(self, name):
+    def _double(self, name, directions=((1, "up"),), action="double"):
         dim = self.space[name]
         start = self._current()[name]
-        (here,) = yield from self._evaluate([self._with(name, start)], f"walk {name}")
-        for direction, word in ((1, "up"), (-1, "down")):
+        (here,) = yield from self._evaluate([self._with(name, start)], f"{action} {name}")
+        for direction, word in directions:
             value, moved = start, False
             while (nxt := dim.next(value, direction)) is not None:
-                (score,) = yield from self._evaluate([self._with(name, nxt)], f"walk {name}")
+                (score,) = yield from self._evaluate([self._with(name, nxt)], f"{action} {name}")
                 if score <= here:
-                    self.trace.append(f"walk {name} {word}: {nxt!r} is not better; keep {value!r}")
+                    self._note(action, name, (nxt,), value, False,
+                               f"{action} {name} {word}: {nxt!r} is not better; keep {value!r}")
                     break
-                self.trace.append(f"walk {name} {word}: {nxt!r} is better than {value!r}")
+                self._note(action, name, (nxt,), nxt, True,
+                           f"{action} {name} {word}: {nxt!r} is better than {value!r}")
                 value, here, moved = nxt, score, True
             if moved:
                 return
 
+    def _walk(self, name):
+        return self._double(name, ((1, "up"), (-1, "down")), "walk")
+
     def _choose(self, name):
         values = list(self.space[name].values)
         scores = yield from self._evaluate([self._with(name, v) for v in values], f"choose {name}")
-        best = values[int(np.argmax(scores))]
-        self.trace.append(f"choose {name}: tried {values!r}; {best!r} is best")
+        best = values[_argmax(scores)]
+        self._note("choose", name, values, best, False,
+                   f"choose {name}: tried {values!r}; {best!r} is best")
+
+    def _schedule(self, name):
+        values = list(self.space[name].values)
+        current = self._current()[name]
+        (here,) = yield from self._evaluate([self._with(name, current)], f"schedule {name}")
+        if "cosine" in values and current != "cosine":
+            (cosine,) = yield from self._evaluate([self._with(name, "cosine")], f"schedule {name}")
+            if cosine[0] > here[0] + self.min_gain:
+                self._note("schedule", name, ("cosine",), "cosine", False,
+                           f"schedule {name}: cosine clearly helps ({_fmt(cosine[0])} against "
+                           f"{_fmt(here[0])} for {current!r}); keep it")
+                return
+            if cosine > here:
+                current, here = "cosine", cosine
+        if "ramp" in values and current != "ramp":
+            (ramp,) = yield from self._evaluate([self._with(name, "ramp")], f"schedule {name}")
+            if ramp > here:
+                current, here = "ramp", ramp
+        self._note("schedule", name, tuple(v for v in ("cosine", "ramp") if v in values), current,
+                   False, f"schedule {name}: cosine does not clearly help; keep {current!r}")
+
+
+def _argmax(keys):
+    """Index of the largest score key (tuples compare in order; the first of equals)."""
+    return max(range(len(keys)), key=lambda i: keys[i])
 
 
 def _hashable(value):

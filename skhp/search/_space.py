@@ -329,9 +329,24 @@ class Choice:
         return list(self.values)
 
     def narrow(self, center, factor=2.0, scale=1.0, keep=0.7):
-        """Ordered: ``center`` and its neighbours. Unordered: all values, ``center``
-        drawn with probability ``keep`` and the others sharing the rest."""
+        """The neighbourhood of ``center``.
+
+        Ordered positive numbers (the book's lists such as ``[0.1, 0.01,
+        0.001]`` or ``[32, 128, 512]``): ``[x / f, x * f]`` with ``f = factor
+        ** scale``, clipped to the list's range, as a :class:`Real` (log scale
+        when the list spans more than a decade) or, for integers, the choice
+        ``{x / f, x, x * f}`` rounded (32 gives 16, 32, 64). Other ordered
+        choices: ``center`` and its neighbours. Unordered: all values,
+        ``center`` drawn with probability ``keep`` and the others sharing the
+        rest.
+        """
         i = self.index(center)
+        if self.ordered and all(_is_number(v) and v > 0 for v in self.values):
+            f, low, high, x = factor**scale, min(self.values), max(self.values), float(center)
+            if all(isinstance(v, numbers.Integral) for v in self.values):
+                near = {int(min(max(round(v), low), high)) for v in (x / f, x, x * f)}
+                return Choice(sorted(near), True)
+            return Real(max(low, x / f), min(high, x * f), log=high / low > 10)
         if self.ordered:
             return Choice(self.values[max(0, i - 1): i + 2], True)
         if len(self.values) == 1:
@@ -440,8 +455,10 @@ def _as_dimension(name, spec):
     if not values:
         raise ValueError(f"parameter {name!r}: the list of choices is empty.")
     numeric = all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in values)
-    ordered = numeric and len(values) > 1 and all(a < b for a, b in zip(values, values[1:]))
-    return Choice(values, ordered=ordered)
+    if numeric and len(set(values)) > 1:
+        # a list of numbers is an ordered dimension whatever the order it is written in
+        return Choice(sorted(set(values)), ordered=True)
+    return Choice(values, ordered=False)
 
 
 class Space:
@@ -451,8 +468,9 @@ class Space:
     ----------
     dimensions : dict
         Parameter name to a :class:`Real`, :class:`Integer`, :class:`Choice`,
-        a list of values (an ordered choice when the values are increasing
-        numbers), or a scipy.stats distribution (``loguniform`` becomes a log
+        a list of values (a list of numbers, in any order, is an ordered
+        choice that narrows to ``[x / 2, 2 x]``, see :meth:`Choice.narrow`),
+        or a scipy.stats distribution (``loguniform`` becomes a log
         :class:`Real`, ``uniform`` a :class:`Real`, ``randint`` an
         :class:`Integer`; others are drawn from as they are). This is the
         ``param_distributions`` form scikit-learn's searches take.

@@ -7,7 +7,7 @@ from sklearn.base import clone
 from sklearn.utils.validation import _num_samples
 
 from skhp.search._base import OracleSearchCV
-from skhp.search._oracle import GuidedOracle
+from skhp.search._oracle import Decision, GuidedOracle
 from skhp.search._space import Choice, Integer, Real, Space
 
 __all__ = ["GuidedSearchCV"]
@@ -30,11 +30,14 @@ class GuidedSearchCV(OracleSearchCV):
        learning rate, 1e-3 by default) and one decade either side; if a side
        wins, move the centre half-way towards it (1e-3 and 1e-2 give 5e-3) and
        try a decade either side of it; repeat until the centre is best;
-    2. batch size: double it (32 → 64 → 128 ...) while the score improves
-       (halve it if doubling never helps); keep the last good one;
+    2. batch size: double it from the book's floor (32 → 64 → 128 ...) while
+       the score improves; keep the last good one (it never halves below the
+       floor unless the plan says ``("batch_size", "walk")``);
     3. fine learning rate: step 1 again around the coarse one, with steps of 2;
-    4. schedule: constant, cosine annealing, and a ramp whose drop sits a few
-       epochs before the plateau of a run with early stopping (patience 2).
+    4. schedule: cosine annealing against the current schedule, kept if it
+       clearly helps; else a ramp whose drop sits a few epochs (up to 5) before
+       the best epoch of a run to the plateau with early stopping (patience 2),
+       shifted by the warm-up epochs.
 
     Each step starts from the best candidate so far. Any space can be given
     instead, for any scikit-learn estimator: ranges get steps 1 and 3,
@@ -56,7 +59,8 @@ class GuidedSearchCV(OracleSearchCV):
         in the space, else the middle of each range.
     plan : list of (str, str) or None, default=None
         The steps as ``(parameter, action)`` pairs, actions ``"coarse"``,
-        ``"fine"``, ``"walk"``, ``"choose"``; None derives the recipe.
+        ``"fine"``, ``"double"``, ``"walk"``, ``"choose"``, ``"schedule"``
+        (see :class:`skhp.search.GuidedOracle`); None derives the recipe.
     n_iter : int, default=60
         Most candidates; the recipe usually ends well before.
     time_budget : float or None, default=None
@@ -74,8 +78,9 @@ class GuidedSearchCV(OracleSearchCV):
 
     Attributes
     ----------
-    trace_ : list of str
-        Every decision of the recipe, readable.
+    trace_ : list of Decision
+        Every decision of the recipe: its action, parameter, values tried and
+        value kept, and as readable text (``str(decision)``).
     cv_results_ : dict of arrays
         As in ``RandomizedSearchCV``, with ``round``, ``step`` (e.g. ``"coarse
         learning_rate"``) and ``space``.
@@ -94,8 +99,8 @@ class GuidedSearchCV(OracleSearchCV):
     >>> X, y = load_iris(return_X_y=True)
     >>> search = GuidedSearchCV(SGDClassifier(random_state=0),
     ...                         {"alpha": Real(1e-6, 1.0, log=True)}, start={"alpha": 1e-4})
-    >>> search.fit(X, y).trace_[1]
-    'coarse alpha: tried 1e-05, 0.0001, 0.001; 0.001 is better, centre moves to 0.0005'
+    >>> print(search.fit(X, y).trace_[1])
+    coarse alpha: tried 1e-05, 0.0001, 0.001; 0.001 is better, centre moves to 0.0005
     """
 
     _parameter_constraints = {**OracleSearchCV._parameter_constraints}
@@ -148,7 +153,8 @@ class GuidedSearchCV(OracleSearchCV):
         for name, dim in space.dimensions.items():
             value = given.get(name)
             if name == "batch_size" and value is None:
-                value = 32 if _num_samples(self._data[0]) < 50_000 else 256
+                # the book's floor, or the space's value nearest to it
+                value = _nearest(dim, 32 if _num_samples(self._data[0]) < 50_000 else 256)
             if name == "learning_rate" and not isinstance(value, numbers.Real):
                 value = 1e-3
             if value is not None and dim.contains(value):
@@ -166,29 +172,50 @@ class GuidedSearchCV(OracleSearchCV):
         return oracle
 
     def _ramp_at_plateau(self, point):
-        """The ramp's drop epoch, from a run with early stopping (patience 2)."""
+        """The ramp's drop epoch, from a run to the plateau with early stopping (patience 2).
+
+        The probe may run up to four times the estimator's epochs; the drop
+        sits a few epochs (up to 5) before its best epoch, counted in the
+        schedule's own epochs (after warm-up), and inside the real run.
+        """
         params = self.estimator.get_params()
         if "early_stopping" not in params or "epochs" not in params:
             return {}
         X, y, fit_params = self._data
+        settings = {**params, **point}
+        epochs, warmup = int(settings["epochs"]), int(settings.get("warmup") or 0)
         probe = clone(self.estimator).set_params(
-            **{**point, "schedule": "constant", "early_stopping": 2,
-               "validation_split": params.get("validation_split") or 0.2})
+            **{**point, "schedule": "constant", "early_stopping": 2, "epochs": 4 * epochs,
+               "validation_split": settings.get("validation_split") or 0.2})
         try:
             probe.fit(X, y, **fit_params)
         except Exception as err:  # the ramp keeps its default drop
-            self._oracle.trace.append(f"schedule: the early-stopping run failed ({err}); "
-                                      "the ramp keeps its default drop")
+            self._oracle.trace.append(Decision(
+                "probe", "schedule", (), None, False,
+                f"schedule: the early-stopping run failed ({err}); the ramp keeps its default drop"))
             return {}
         losses = probe.history_.get("val_loss", probe.history_["loss"])
         plateau = int(np.argmin(losses)) + 1
-        drop = max(1, plateau - min(5, plateau // 4))
-        self._oracle.trace.append(
+        drop = plateau - min(5, plateau // 4) - warmup
+        drop = int(min(max(drop, 1), max(epochs - warmup - 1, 1)))
+        self._oracle.trace.append(Decision(
+            "probe", "schedule", (plateau,), drop, False,
             f"schedule: a run with early stopping (patience 2) had its best epoch at "
-            f"{plateau} of {len(losses)}; the ramp drops at epoch {drop}"
-        )
+            f"{plateau} of {len(losses)}; the ramp drops at epoch {drop} after "
+            f"{warmup} warm-up epochs"))
         return {"schedule__drop_epochs": [drop]}
 
     def _oracle_done(self, oracle):
         self.trace_ = list(oracle.trace)
         del self._oracle
+
+
+def _nearest(dim, value):
+    """The value of ``dim`` (integers or an ordered choice) nearest to ``value``."""
+    if isinstance(dim, Integer):
+        values = dim.values() or [min(max(value, dim.low), dim.high)]
+    elif isinstance(dim, Choice):
+        values = [v for v in dim.values if isinstance(v, numbers.Real)] or [value]
+    else:
+        return value
+    return min(values, key=lambda v: (abs(np.log(v / value)) if v > 0 else np.inf, v))

@@ -40,14 +40,22 @@ class NarrowingSearchCV(OracleSearchCV):
         run in parallel with ``n_jobs``).
     factor : float, default=2.0
         Size of the first neighbourhood: ``[x / factor, x * factor]``.
+    policy : {"trust-region", "book"}, default="trust-region"
+        How the neighbourhood adapts. ``"book"``: an improving round narrows
+        further around the new best, ``patience`` candidates without
+        improvement go back to the whole space. ``"trust-region"``: an
+        improving round re-centres and widens (``grow``), a round without
+        improvement narrows further (``shrink``), a converged neighbourhood
+        goes back to the whole space.
     shrink : float, default=0.5
-        Neighbourhood size multiplier after a round without improvement.
+        Neighbourhood size multiplier when narrowing further.
     grow : float, default=2.0
-        Neighbourhood size multiplier after an improving round (capped at the
-        first neighbourhood's size).
+        ``"trust-region"``: size multiplier after an improving round (capped
+        at the first neighbourhood's size).
     patience : int or None, default=None
         Candidates without improvement before starting over on the whole
-        space; None waits until the neighbourhood has converged.
+        space; None means ``2 * round_size`` for ``"book"`` and waiting until
+        the neighbourhood has converged for ``"trust-region"``.
     min_scale : float, default=1e-2
         Neighbourhood size (relative to the first) at which a narrowing has converged.
     keep : float, default=0.7
@@ -99,7 +107,7 @@ class NarrowingSearchCV(OracleSearchCV):
     _parameter_constraints = {**OracleSearchCV._parameter_constraints}
 
     def __init__(self, estimator, param_distributions, *, n_iter=30, n_initial=None,
-                 round_size=5, factor=2.0, shrink=0.5, grow=2.0, patience=None,
+                 round_size=5, factor=2.0, policy="trust-region", shrink=0.5, grow=2.0, patience=None,
                  min_scale=1e-2, keep=0.7, random_state=None, scoring=None, n_jobs=None,
                  refit=True, cv=None, verbose=0, pre_dispatch="2*n_jobs",
                  error_score=np.nan, return_train_score=False, time_budget=None, storage=None,
@@ -112,6 +120,7 @@ class NarrowingSearchCV(OracleSearchCV):
         self.n_initial = n_initial
         self.round_size = round_size
         self.factor = factor
+        self.policy = policy
         self.shrink = shrink
         self.grow = grow
         self.patience = patience
@@ -125,7 +134,7 @@ class NarrowingSearchCV(OracleSearchCV):
     def _make_oracle(self, space):
         return NarrowingOracle(
             space, max_trials=self.n_iter, n_initial=self.n_initial,
-            round_size=self.round_size, factor=self.factor, shrink=self.shrink,
+            round_size=self.round_size, factor=self.factor, policy=self.policy, shrink=self.shrink,
             grow=self.grow, patience=self.patience, min_scale=self.min_scale,
             keep=self.keep, seed=self.random_state,
         )
