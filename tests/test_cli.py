@@ -17,6 +17,7 @@ def skhp(*args, cwd=None):
                           text=True, timeout=600, env=ENV, cwd=cwd)
 
 
+@pytest.mark.slow
 def test_default_experiment_on_a_tiny_budget_writes_every_report(tmp_path):
     out = tmp_path / "out"
     run = skhp("tune", "--trials", "2", "--epochs", "1", "--cv", "2", "--output", out)
@@ -41,6 +42,7 @@ def test_default_experiment_on_a_tiny_budget_writes_every_report(tmp_path):
     assert "trial 3/3" not in more.stderr  # --quiet: no progress
 
 
+@pytest.mark.slow
 def test_toml_config(tmp_path):
     config = tmp_path / "exp.toml"
     config.write_text("""
@@ -71,6 +73,7 @@ dir = "results"
     assert 1e-3 <= best["best_params"]["learning_rate"] <= 1e-1
 
 
+@pytest.mark.slow
 def test_other_commands(tmp_path):
     config = tmp_path / "iris.toml"
     config.write_text('[data]\nname = "iris"\n[model]\nhidden_layer_sizes = [8]\n')

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # integration: the fast tier is pytest -m "not slow"
+
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 

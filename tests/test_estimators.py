@@ -80,6 +80,7 @@ def test_pipeline_inside_grid_search(iris):
     assert set(grid.cv_results_["param_kerasclassifier__smoothing"]) == {0.0, 0.1}
 
 
+@pytest.mark.slow
 def test_grid_search_over_skhp_parameters_on_digits(digits):
     X, y = digits
     grid = GridSearchCV(

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # integration: the fast tier is pytest -m "not slow"
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 #: script -> (tiny-budget arguments, text its output must contain, pictures it writes)
 TINY = {

@@ -3,6 +3,10 @@
 import re
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # integration: the fast tier is pytest -m "not slow"
+
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 
 

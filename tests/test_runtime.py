@@ -32,6 +32,7 @@ def _tf_threads_after_fit(X, y):
             tf.config.threading.get_inter_op_parallelism_threads())
 
 
+@pytest.mark.slow
 def test_joblib_workers_get_their_share_of_the_cores(iris):
     # loky tells each of n_jobs workers OMP_NUM_THREADS = cores // n_jobs
     results = joblib.Parallel(n_jobs=2)(joblib.delayed(_tf_threads_after_fit)(*iris) for _ in range(2))
@@ -40,6 +41,7 @@ def test_joblib_workers_get_their_share_of_the_cores(iris):
         assert omp == str(share) and intra == share and inter == share
 
 
+@pytest.mark.slow
 def test_skhp_num_threads_wins_in_a_fresh_process():
     code = textwrap.dedent("""
         import numpy as np, tensorflow as tf
@@ -154,6 +156,7 @@ def test_many_fits_in_one_process_leave_earlier_models_working(iris):
     np.testing.assert_allclose(first.predict_proba(iris[0]), expected, rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_narrowing_search_on_a_dask_cluster(iris):
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,

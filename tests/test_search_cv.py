@@ -130,6 +130,7 @@ def test_guided_search_on_a_scikit_learn_estimator():
     assert search.best_score_ == max(search.cv_results_["mean_test_score"])
 
 
+@pytest.mark.slow
 def test_guided_search_runs_the_recipe_on_an_skhp_estimator():
     X, y = load_digits(return_X_y=True)
     X, y = X[:360] / 16, y[:360]
@@ -155,6 +156,7 @@ def test_guided_search_runs_the_recipe_on_an_skhp_estimator():
     assert search.best_index_ == int(np.nanargmax(losses))  # the refit metric decides
 
 
+@pytest.mark.slow
 def test_halving_search_with_epochs_as_the_resource():
     from sklearn.experimental import enable_halving_search_cv  # noqa: F401
     from sklearn.model_selection import HalvingRandomSearchCV

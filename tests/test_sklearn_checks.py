@@ -1,8 +1,11 @@
 """scikit-learn's own estimator checks over both estimators (tiny settings)."""
 
+import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skhp import KerasClassifier, KerasRegressor
+
+pytestmark = pytest.mark.slow  # integration: the fast tier is pytest -m "not slow"
 
 _COMMON = {
     "check_estimator_tags_renamed": (

@@ -138,6 +138,7 @@ def test_stabilized_clones_start_from_identical_weights(iris, stabilized):
     assert not np.allclose(reference[0], fresh[0])
 
 
+@pytest.mark.slow
 def test_stabilized_clones_start_from_identical_weights_in_joblib_workers(iris, stabilized):
     got = joblib.Parallel(n_jobs=2)(
         joblib.delayed(_weights_after_initialize)(clone(stabilized), *iris) for _ in range(2))
@@ -145,6 +146,7 @@ def test_stabilized_clones_start_from_identical_weights_in_joblib_workers(iris, 
         assert all(np.array_equal(a, b) for a, b in zip(stabilized.initial_weights.weights, weights))
 
 
+@pytest.mark.slow
 def test_search_from_stabilized_weights_with_n_jobs_2(iris, stabilized):
     search = GridSearchCV(stabilized, {"learning_rate": [1e-3, 1e-2], "smoothing": [0.0, 0.1]},
                           cv=2, n_jobs=2).fit(*iris)

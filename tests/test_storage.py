@@ -72,6 +72,7 @@ def _count(db):
         return 0
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_runs_no_finished_trial_twice(tmp_path):
     db, log = tmp_path / "trials.db", tmp_path / "fits.log"
     proc = _run(tmp_path, db, log, tmp_path / "never.json", wait=False)
@@ -110,6 +111,7 @@ WRITER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_two_processes_write_one_store_at_once(tmp_path):
     db = tmp_path / "shared.db"
     TrialStore(db)
