@@ -74,6 +74,7 @@ class _Progress:
         self.start = time.monotonic()
         self.tty = sys.stderr.isatty()
         self.bar = None
+        self.reported = 0
         if not quiet and self.tty:
             self.bar = tqdm(total=total_trials * n_folds, unit="fit", desc="trials x folds",
                             dynamic_ncols=True)
@@ -91,8 +92,13 @@ class _Progress:
         elif not self.quiet:
             elapsed = time.monotonic() - self.start
             eta = elapsed / done * (self.total - done) if done else float("nan")
-            print(f"trial {done}/{self.total}  score {scores[-1]:.4f}  best {best:.4f}  "
-                  f"elapsed {elapsed:.0f} s  eta {eta:.0f} s", file=sys.stderr, flush=True)
+            # a round reports several trials at once: one line each
+            for trial in range(self.reported, done):
+                best_so_far = np.nanmax(scores[: trial + 1]) if np.isfinite(scores[: trial + 1]).any() else float("nan")
+                print(f"trial {trial + 1}/{self.total}  score {scores[trial]:.4f}  "
+                      f"best {best_so_far:.4f}  elapsed {elapsed:.0f} s  eta {eta:.0f} s",
+                      file=sys.stderr, flush=True)
+        self.reported = done
 
     def close(self):
         if self.bar is not None:
@@ -120,7 +126,8 @@ def _tune(args):
     if not args.quiet:
         print(text, flush=True)
     progress = _Progress(s["trials"], s["cv"], args.quiet)
-    search._progress = progress
+    if "progress" in search.get_params(deep=False):
+        search.set_params(progress=progress)
     tic = time.monotonic()
     try:
         search.fit(X, y)

@@ -12,6 +12,7 @@ False there and ``cross_val_score`` silently uses plain KFold).
 import contextlib
 import inspect
 import math
+from numbers import Integral, Real
 import os
 import pickle
 import random
@@ -25,6 +26,7 @@ from scikeras._utils import route_params
 from scikeras.utils.transformers import ClassifierLabelEncoder, RegressorTargetEncoder
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
 from sklearn.utils import ClassifierTags, compute_sample_weight
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import column_or_1d, validate_data
 
 from skhp._routing import (
@@ -253,6 +255,32 @@ _ATTRIBUTES_DOC = """
 class _SkhpEstimatorMixin:
     """Machinery shared by the skhp estimators; comes first in their bases."""
 
+    _parameter_constraints = {
+        # open sets of values, checked in _check_params with suggestions
+        **{name: "no_validation" for name in (
+            "model", "hidden_layer_sizes", "activation", "initializer", "optimizer", "schedule",
+            "loss", "metrics", "callbacks", "device")},
+        "learning_rate": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
+        "momentum": [Interval(Real, 0, 1, closed="left"), None],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "warmup": [Interval(Integral, 0, None, closed="left")],
+        "warmup_lr": [Interval(Real, 0, None, closed="neither")],
+        "lottery": [Interval(Integral, 0, None, closed="left")],
+        "lottery_epochs": [Interval(Integral, 1, None, closed="left")],
+        "lottery_steps": [Interval(Integral, 1, None, closed="left"), None],
+        "lottery_lr": [Interval(Real, 0, None, closed="neither")],
+        "initial_weights": [StabilizedWeights, str, os.PathLike, None],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "early_stopping": [Interval(Integral, 0, None, closed="left")],
+        "validation_split": [Interval(Real, 0, 1, closed="left"), None],
+        "steps_per_execution": [Interval(Integral, 1, None, closed="left"), None],
+        "precision": [StrOptions(set(PRECISIONS))],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+    }
+
     build_fn = None  # scikeras reads it; skhp takes builders through ``model`` only
     _routing_prefixes = scikeras.wrappers.BaseWrapper._routing_prefixes | {"schedule", "callbacks"}
     __repr__ = BaseEstimator.__repr__
@@ -296,7 +324,14 @@ class _SkhpEstimatorMixin:
     # -- validation ---------------------------------------------------------
 
     def _check_params(self):
-        """Validate every parameter; runs in ``fit`` before anything is built."""
+        """Validate every parameter; runs in ``fit`` before anything is built.
+
+        Single parameters follow ``_parameter_constraints`` (scikit-learn's
+        messages); names with open sets of values (initializer, optimizer,
+        schedule, activation, device) get their own checks with the closest
+        valid name suggested; then the rules that tie two parameters.
+        """
+        self._validate_params()
         if self.model is not None and not (
             callable(self.model) or isinstance(self.model, keras.Model)
         ):
@@ -319,51 +354,44 @@ class _SkhpEstimatorMixin:
         if self.initializer is not None:
             get_initializer(self.initializer)
         _optimizer_class(self.optimizer)
-        if not (isinstance(self.learning_rate, str) and self.learning_rate == "auto"):
-            check_number(self.learning_rate, "learning_rate", low=0, closed="neither")
         if self.momentum is not None:
-            check_number(self.momentum, "momentum", low=0, high=1, closed="left")
             self._momentum_argument()
-        if self.batch_size is not None:
-            check_number(self.batch_size, "batch_size", low=1, integer=True)
-        check_number(self.epochs, "epochs", low=1, integer=True)
-        check_number(self.warmup, "warmup", low=0, high=self.epochs, integer=True)
-        if self.warmup:
-            check_number(self.warmup_lr, "warmup_lr", low=0, closed="neither")
-            if self.learning_rate != "auto" and self.warmup_lr > self.learning_rate:
-                raise ValueError(
-                    f"warmup_lr ({self.warmup_lr}) must not be above learning_rate "
-                    f"({self.learning_rate}): warm-up rises from warmup_lr to learning_rate."
-                )
+        if self.warmup > self.epochs:
+            raise ValueError(
+                f"warmup ({self.warmup}) must not exceed epochs ({self.epochs}): warm-up "
+                "epochs are part of training."
+            )
+        if self.warmup and self.learning_rate != "auto" and self.warmup_lr > self.learning_rate:
+            raise ValueError(
+                f"warmup_lr ({self.warmup_lr}) must not be above learning_rate "
+                f"({self.learning_rate}): warm-up rises from warmup_lr to learning_rate."
+            )
         # Building a throw-away schedule validates the name and its arguments.
         lr = 1.0 if self.learning_rate == "auto" else self.learning_rate
         self._make_learning_rate(lr, steps_per_epoch=1, warmup_lr=min(self.warmup_lr, lr))
-        check_number(self.lottery, "lottery", low=0, integer=True)
-        if self.lottery >= 2:
-            check_number(self.lottery_epochs, "lottery_epochs", low=1, integer=True)
-            if self.lottery_steps is not None:
-                check_number(self.lottery_steps, "lottery_steps", low=1, integer=True)
-            check_number(self.lottery_lr, "lottery_lr", low=0, closed="neither")
-        if self.initial_weights is not None and not isinstance(self.initial_weights, (str, os.PathLike)):
-            if not isinstance(self.initial_weights, StabilizedWeights):
-                raise TypeError(
-                    "initial_weights must be None, a StabilizedWeights (from skhp.stabilize) "
-                    f"or the path of a file it saved, got {self.initial_weights!r}."
-                )
-        check_number(self.weight_decay, "weight_decay", low=0)
-        if self.steps_per_execution is not None:
-            check_number(self.steps_per_execution, "steps_per_execution", low=1, integer=True)
         resolve_device(self.device, n_gpus=visible_gpus())
-        check_choice(self.precision, "precision", PRECISIONS)
-        check_number(self.early_stopping, "early_stopping", low=0, integer=True)
-        if self.validation_split is not None:
-            check_number(self.validation_split, "validation_split", low=0, high=1, closed="left")
 
     def _builder(self):
         """The user's builder function, or None (built-in MLP or a built keras.Model)."""
         if self.model is None or isinstance(self.model, keras.Model):
             return None
         return self.model
+
+    def check_parameters(self):
+        """Validate every parameter without building or training anything.
+
+        Raises what ``fit`` would raise first: a ``ValueError`` or
+        ``TypeError`` naming the parameter and what it allows.
+
+        Examples
+        --------
+        >>> KerasClassifier(learning_rate=-1.0).check_parameters()
+        Traceback (most recent call last):
+        ...
+        sklearn.utils._param_validation.InvalidParameterError: The 'learning_rate' parameter of KerasClassifier must be a float in the range (0.0, inf) or a str among {'auto'}. Got -1.0 instead.
+        """
+        configure()  # checking the device may start TensorFlow
+        self._check_params()
 
     def check_parameter_names(self):
         """Refuse parameter names that reach nothing, as ``fit`` does first.
@@ -440,8 +468,13 @@ class _SkhpEstimatorMixin:
         self._prepare(X, y, self._new_model)
         if not self._new_model:
             self._check_schedule_not_over()
+        sample_weight = self._weights_for(y, sample_weight, kwargs)
         with _seeded(self._seed), self._placed():
             super()._fit(X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs)
+
+    def _weights_for(self, y, sample_weight, fit_kwargs):
+        """The sample weights to train with (the classifier adds its class weights)."""
+        return sample_weight
 
     def _check_schedule_not_over(self):
         """Refuse to continue training past ``epochs`` on a schedule that ends there."""
@@ -902,9 +935,14 @@ class KerasClassifier(_SkhpEstimatorMixin, ClassifierMixin, scikeras.wrappers.Ba
         tags.input_tags.sparse = True
         return tags
 
+    _parameter_constraints = {
+        **_SkhpEstimatorMixin._parameter_constraints,
+        "smoothing": [Interval(Real, 0, 1, closed="left")],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+    }
+
     def _check_params(self):
         super()._check_params()
-        check_number(self.smoothing, "smoothing", low=0, high=1, closed="left")
         if self.smoothing and self.loss is not None:
             raise ValueError(
                 "smoothing applies to the built-in loss (loss=None); with a loss of your "
@@ -953,13 +991,13 @@ class KerasClassifier(_SkhpEstimatorMixin, ClassifierMixin, scikeras.wrappers.Ba
             y = column_or_1d(y, warn=True)
         return super()._validate_data(X, y, reset=reset, y_numeric=y_numeric)
 
-    def _fit(self, X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs):
+    def _weights_for(self, y, sample_weight, fit_kwargs):
         # fit(X, y, class_weight=...) as Keras users write it, or the parameter
-        class_weight = kwargs.pop("class_weight", self.class_weight)
-        if class_weight is not None and y is not None:
-            weights = compute_sample_weight(class_weight, column_or_1d(y))
-            sample_weight = weights if sample_weight is None else sample_weight * weights
-        super()._fit(X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs)
+        class_weight = fit_kwargs.pop("class_weight", self.class_weight)
+        if class_weight is None:
+            return sample_weight
+        weights = compute_sample_weight(class_weight, column_or_1d(y))
+        return weights if sample_weight is None else np.asarray(sample_weight) * weights
 
     def predict_proba(self, X):
         """Probability of each class in ``classes_`` order, shape (n_samples, n_classes).

@@ -297,7 +297,7 @@ def make_estimator(model, task):
             raise _unknown(key, names | {"builder"}, "[model]")
     estimator = cls(**params)
     try:
-        estimator._check_params()  # before any data is split or any model built
+        estimator.check_parameters()  # before any data is split or any model built
     except (ValueError, TypeError) as err:
         raise ConfigError(f"[model] {err}") from None
     return estimator
@@ -305,9 +305,13 @@ def make_estimator(model, task):
 
 def make_search(config, estimator, storage=None, study=None):
     """The search object of a config's ``[search]`` table."""
-    from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
-
-    from skhp.search import GuidedSearchCV, NarrowingSearchCV, Space, check_space_names
+    from skhp.search import (
+        GuidedSearchCV,
+        NarrowingSearchCV,
+        RandomSearchCV,
+        SpaceGridSearchCV,
+        check_space_names,
+    )
 
     s = config["search"]
     space = make_space(s["space"])
@@ -323,7 +327,7 @@ def make_search(config, estimator, storage=None, study=None):
         return GuidedSearchCV(estimator, space, n_iter=s["trials"], time_budget=s["time_budget"],
                               storage=storage, study=study, **common)
     if s["strategy"] == "grid":
-        grid = {name: dim.grid(3) for name, dim in Space(space).dimensions.items()}
-        return GridSearchCV(estimator, grid, **common)
-    return RandomizedSearchCV(estimator, Space(space).to_param_distributions(), n_iter=s["trials"],
-                              random_state=s["seed"], **common)
+        return SpaceGridSearchCV(estimator, space, n_iter=s["trials"], time_budget=s["time_budget"],
+                                 storage=storage, study=study, **common)
+    return RandomSearchCV(estimator, space, n_iter=s["trials"], round_size=5, random_state=s["seed"],
+                          time_budget=s["time_budget"], storage=storage, study=study, **common)

@@ -1,13 +1,20 @@
 """Trial storage in SQLite, so that a search can be resumed after it stops.
 
-Every finished trial (its parameters, fold scores, timing, status) is written
-in its own transaction as soon as its folds are done. Re-running the same
-search with the same store and study replays the stored trials instead of
-training them again: the strategy is told the same scores in the same order,
-so it proposes the same next candidates and the results equal an
-uninterrupted run. A process killed mid-search loses only the trials that were
-running. The database runs in WAL mode with a busy timeout, so several
-processes can write to one file at once.
+A trial is written when it starts (status ``"running"``, so that a killed
+trial stays visible) and again, in its own transaction, when its folds are
+done: parameters, each fold's result (scores, fit time, fit error), status
+``"ok"`` or ``"failed"``. Re-running the same search with the same store and
+study replays the finished trials instead of training them again: the
+strategy is told the same scores in the same order, so it proposes the same
+next candidates and the results equal an uninterrupted run. A process killed
+mid-search loses only the trials that were running. The database runs in WAL
+mode; a writer waits for another's lock up to ``timeout`` seconds (SQLite's
+busy timeout), so several processes can write to one file at once.
+
+Values are stored exactly: JSON for numbers, strings, booleans, None, lists
+and dicts, with tuples and NumPy scalars tagged so that they read back as
+they were written; any other value is refused with its parameter named. The
+file carries a schema version (``PRAGMA user_version``), checked on open.
 
 A study remembers the signature of its search (estimator, space, strategy,
 cross-validation, scoring); a different search is refused instead of being
@@ -31,7 +38,10 @@ from contextlib import closing
 
 import numpy as np
 
-__all__ = ["TrialStore", "open_store"]
+__all__ = ["TrialStore", "open_store", "dumps", "loads", "SCHEMA_VERSION"]
+
+#: Version of the layout below, kept in the file's ``PRAGMA user_version``.
+SCHEMA_VERSION = 1
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS studies (
@@ -53,16 +63,54 @@ CREATE TABLE IF NOT EXISTS trials (
 """
 
 
-def _json_default(value):
+def _encode(value, where):
+    """``value`` in plain JSON types, tuples tagged; refuse what JSON cannot hold exactly."""
     if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return repr(value)
+        value = value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, tuple):
+        return {"__tuple__": [_encode(v, where) for v in value]}
+    if isinstance(value, list):
+        return [_encode(v, where) for v in value]
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        if "__tuple__" in value:
+            raise TypeError(f"{where}: a dict key '__tuple__' cannot be stored.")
+        return {k: _encode(v, where) for k, v in value.items()}
+    raise TypeError(
+        f"{where}: {value!r} cannot be stored exactly (storage keeps numbers, strings, "
+        "booleans, None, lists, tuples and dicts with string keys); search over names or "
+        "numbers instead, or run without storage."
+    )
 
 
-def _dumps(value):
-    return json.dumps(value, default=_json_default, sort_keys=True)
+def _decode(value):
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    if isinstance(value, dict):
+        if set(value) == {"__tuple__"}:
+            return tuple(_decode(v) for v in value["__tuple__"])
+        return {k: _decode(v) for k, v in value.items()}
+    return value
+
+
+def dumps(value, where="value"):
+    """``value`` as JSON text that :func:`loads` reads back equal.
+
+    Examples
+    --------
+    >>> loads(dumps({"hidden_layer_sizes": (64, 64), "lr": np.float64(0.1)}))
+    {'hidden_layer_sizes': (64, 64), 'lr': 0.1}
+    """
+    return json.dumps(_encode(value, where), sort_keys=True)
+
+
+def loads(text):
+    """The value :func:`dumps` wrote."""
+    return _decode(json.loads(text))
+
+
+_FOLD_KEYS = ("test_scores", "train_scores", "fit_time", "score_time", "fit_error")
 
 
 def _loads_float(value):
@@ -109,7 +157,14 @@ class TrialStore:
         try:
             if self._memory is None:
                 db.execute("PRAGMA journal_mode=WAL")  # readers and writers at once
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version not in (0, SCHEMA_VERSION):
+                raise ValueError(
+                    f"{self.path} holds trial storage of schema version {version}; this skhp "
+                    f"reads version {SCHEMA_VERSION}. Use the skhp that wrote it, or a new file."
+                )
             db.executescript(_SCHEMA)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         finally:
             if self._memory is None:
                 db.close()
@@ -126,9 +181,8 @@ class TrialStore:
     def _connect(self):
         if self._memory is not None:
             return _Reuse(self._memory)
-        db = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
-        db.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
-        return _Transaction(db)
+        # SQLite's busy timeout is the one wait for another writer's lock.
+        return _Transaction(sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None))
 
     def open_study(self, name, signature):
         """Create study ``name`` for a search with ``signature``, or check it is the same search.
@@ -138,14 +192,14 @@ class TrialStore:
         ValueError
             When the study exists for a different search.
         """
-        text = _dumps(signature)
+        text = dumps(signature, "the search's signature")
         with self._connect() as db:
             row = db.execute("SELECT signature FROM studies WHERE name = ?", (name,)).fetchone()
             if row is None:
                 db.execute("INSERT INTO studies VALUES (?, ?, ?)", (name, text, time.time()))
                 return
         if row[0] != text:
-            old, new = json.loads(row[0]), json.loads(text)
+            old, new = loads(row[0]), loads(text)
             differs = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
             raise ValueError(
                 f"study {name!r} in {self.path} was written by a different search (it differs "
@@ -153,8 +207,29 @@ class TrialStore:
                 "mixing the two."
             )
 
+    def start_trial(self, study, number, params):
+        """Write trial ``number`` as running: a trial killed before it ends stays visible.
+
+        Raises
+        ------
+        TypeError
+            When a parameter value cannot be stored exactly.
+        """
+        with self._connect() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO trials VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (study, int(number), dumps(params, f"trial {number}'s parameters"), "[]", None,
+                 "running", None, time.time()),
+            )
+
     def add_trial(self, study, number, params, folds, status="ok"):
-        """Write one finished trial: its parameters and the result of each fold."""
+        """Write one finished trial: its parameters and the result of each fold.
+
+        ``folds`` are dicts with ``test_scores`` (a number or a dict of them)
+        and optionally ``train_scores``, ``fit_time``, ``score_time`` and
+        ``fit_error``; a trial with a non-finite fold score is ``"failed"``.
+        """
+        folds = [{k: v for k, v in fold.items() if k in _FOLD_KEYS} for fold in folds]
         scores = [f.get("test_scores") for f in folds]
         primary = [s if not isinstance(s, dict) else next(iter(s.values()), None) for s in scores]
         finite = [float(s) for s in primary if s is not None and math.isfinite(float(s))]
@@ -165,17 +240,19 @@ class TrialStore:
         with self._connect() as db:
             db.execute(
                 "INSERT OR REPLACE INTO trials VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (study, int(number), _dumps(params), _dumps(folds), mean, status, fit_time,
+                (study, int(number), dumps(params, f"trial {number}'s parameters"),
+                 dumps(folds, f"trial {number}'s fold results"), mean, status, fit_time,
                  time.time()),
             )
 
     def trials(self, study):
-        """Every stored trial of ``study``, in order: dicts of number, params, folds, status, ..."""
+        """Every stored trial of ``study``, in order: dicts of number, params, folds, status
+        (``"running"``, ``"ok"`` or ``"failed"``), mean_score, fit_time, finished."""
         with self._connect() as db:
             rows = db.execute(
                 "SELECT number, params, folds, mean_score, status, fit_time, finished FROM trials "
                 "WHERE study = ? ORDER BY number", (study,)).fetchall()
-        return [{"number": n, "params": json.loads(p), "folds": json.loads(f),
+        return [{"number": n, "params": loads(p), "folds": loads(f),
                  "mean_score": _loads_float(m), "status": s, "fit_time": t, "finished": fin}
                 for n, p, f, m, s, t, fin in rows]
 
@@ -192,14 +269,8 @@ class _Transaction:
         self.db = db
 
     def __enter__(self):
-        for attempt in range(20):
-            try:
-                self.db.execute("BEGIN IMMEDIATE")
-                return self.db
-            except sqlite3.OperationalError as err:  # another writer holds the lock
-                if "locked" not in str(err) or attempt == 19:
-                    raise
-                time.sleep(0.05 * (attempt + 1))
+        self.db.execute("BEGIN IMMEDIATE")  # waits up to the busy timeout for the lock
+        return self.db
 
     def __exit__(self, kind, value, traceback):
         with closing(self.db):

@@ -42,6 +42,19 @@ def test_default_experiment_on_a_tiny_budget_writes_every_report(tmp_path):
     assert "trial 3/3" not in more.stderr  # --quiet: no progress
 
 
+def test_grid_strategy_sizes_its_grid_to_the_trials_and_resumes(tmp_path, capsys):
+    config = tmp_path / "grid.toml"
+    config.write_text('[data]\nname = "iris"\n[model]\nhidden_layer_sizes = [4]\n'
+                      '[search.space]\nlearning_rate = { low = 1e-3, high = 1e-1, log = true }\n')
+    args = ["tune", "--config", str(config), "--strategy", "grid", "--trials", "4", "--epochs", "1",
+            "--cv", "2", "--output", str(tmp_path / "out"), "--quiet"]
+    assert main(args) == 0
+    rows = (tmp_path / "out" / "cv_results.csv").read_text().strip().splitlines()
+    assert len(rows) == 1 + 4  # the grid holds 4 points, not grid(3)
+    assert main(args + ["--resume"]) == 0
+    assert "(4 trials resumed from" in capsys.readouterr().out
+
+
 @pytest.mark.slow
 def test_toml_config(tmp_path):
     config = tmp_path / "exp.toml"
@@ -114,7 +127,7 @@ def _error(tmp_path, capsys, config_text=None, args=()):
     ("[search]\nstrategy = 'narowing'\n", "Did you mean 'narrowing'?"),
     ("[data]\nname = 'mnist'\n", "unknown key 'mnist' in [data] name"),
     ("[model]\nlearnig_rate = 0.1\n", "unknown key 'learnig_rate' in [model]"),
-    ("[model]\nlearning_rate = -1.0\n", "[model] learning_rate == -1.0, must be > 0"),
+    ("[model]\nlearning_rate = -1.0\n", "[model] The 'learning_rate' parameter of KerasClassifier must be a float in the range (0.0, inf) or a str among {'auto'}. Got -1.0 instead."),
     ("[search.space]\nlr = { low = 1.0, high = 0.1 }\n", "low must not exceed high"),
     ("[search.space]\nbatch_size = []\n", "the list of choices is empty"),
     ("[search.space]\nlerning_rate = [0.1, 0.01]\n",

@@ -260,15 +260,15 @@ BAD_PARAMS = [
     ({"initializer": "he_norml"}, ValueError, "initializer='he_norml'.*Did you mean 'he_normal'"),
     ({"optimizer": "adamm"}, ValueError, "optimizer='adamm'.*allowed values"),
     ({"schedule": "cosin"}, ValueError, "schedule='cosin'.*Did you mean 'cosine'"),
-    ({"learning_rate": -0.1}, ValueError, "learning_rate == -0.1, must be > 0"),
-    ({"learning_rate": 0.0}, ValueError, "learning_rate == 0.0, must be > 0"),
-    ({"smoothing": 1.0}, ValueError, "smoothing == 1.0, must be < 1"),
-    ({"smoothing": -0.1}, ValueError, "smoothing == -0.1, must be >= 0"),
-    ({"weight_decay": -1e-4}, ValueError, "weight_decay == -0.0001, must be >= 0"),
+    ({"learning_rate": -0.1}, ValueError, "The 'learning_rate' parameter of KerasClassifier must be a float in the range \\(0.0, inf\\) or a str among {'auto'}. Got -0.1"),
+    ({"learning_rate": 0.0}, ValueError, "The 'learning_rate' parameter of KerasClassifier must be .* Got 0.0 instead"),
+    ({"smoothing": 1.0}, ValueError, "The 'smoothing' parameter of KerasClassifier must be a float in the range \\[0.0, 1.0\\). Got 1.0"),
+    ({"smoothing": -0.1}, ValueError, "The 'smoothing' parameter of KerasClassifier must be .* Got -0.1"),
+    ({"weight_decay": -1e-4}, ValueError, "The 'weight_decay' parameter of KerasClassifier must be a float in the range \\[0.0, inf\\). Got -0.0001"),
     ({"warmup": 2, "warmup_lr": 0.1, "learning_rate": 0.01}, ValueError, "warmup_lr .* must not be above learning_rate"),
     ({"momentum": 0.9, "optimizer": "adagrad"}, ValueError, "Adagrad has no momentum"),
     ({"schedule": "cosine", "schedule__alpah": 0.1}, ValueError, "does not take \\['alpah'\\]"),
-    ({"epochs": 0}, ValueError, "epochs == 0, must be >= 1"),
+    ({"epochs": 0}, ValueError, "The 'epochs' parameter of KerasClassifier must be an int in the range \\[1, inf\\). Got 0"),
     ({"hidden_layer_sizes": (8, 0)}, ValueError, "hidden_layer_sizes == 0, must be >= 1"),
     ({"activation": "relu6x"}, ValueError, "activation='relu6x' is not a Keras activation"),
 ]
@@ -310,3 +310,12 @@ def test_bad_data_fails_before_training(iris, corrupt, message):
     with pytest.raises(ValueError, match=message):
         est.fit(X, y)
     assert not hasattr(est, "model_")
+
+
+@pytest.mark.parametrize("cls", [KerasClassifier, KerasRegressor])
+def test_declared_parameters_pass_scikit_learns_validation_check(cls):
+    from sklearn.utils.estimator_checks import check_param_validation
+
+    check_param_validation(cls.__name__, cls(hidden_layer_sizes=(4,), epochs=1))
+    undeclared = set(cls().get_params()) - set(cls._parameter_constraints)
+    assert not undeclared, f"parameters without a declared constraint: {sorted(undeclared)}"

@@ -102,9 +102,15 @@ def test_pipeline_parameters_and_unknown_names():
 
 
 @pytest.mark.parametrize("params, message", [
-    ({"n_iter": 0}, "max_trials == 0"),
-    ({"factor": 0.5}, "factor == 0.5"),
-    ({"keep": 2.0}, "keep == 2.0"),
+    ({"n_iter": 0}, "The 'n_iter' parameter of NarrowingSearchCV must be an int in the range "
+                    r"\[1, inf\). Got 0"),
+    ({"n_iter": "ten"}, "The 'n_iter' parameter of NarrowingSearchCV must be an int"),
+    ({"factor": 0.5}, "The 'factor' parameter of NarrowingSearchCV must be a float in the range "
+                      r"\(1.0, inf\). Got 0.5"),
+    ({"keep": 2.0}, "The 'keep' parameter .* Got 2.0"),
+    ({"policy": "bok"}, "The 'policy' parameter .* among .*'book'"),
+    ({"study": 3}, "The 'study' parameter .* must be an instance of 'str' or None. Got 3"),
+    ({"time_budget": -1}, "The 'time_budget' parameter"),
     ({"param_distributions": {"C": []}}, "empty"),
     ({"param_distributions": {"parameter": "0.1"}}, "expected a list of values"),
 ])
@@ -113,6 +119,13 @@ def test_bad_arguments_fail_before_training(params, message):
     search = NarrowingSearchCV(estimator, {"parameter": [0.1]}, error_score="raise")
     with pytest.raises(ValueError, match=message):
         search.set_params(**params).fit(X_IRIS, Y_IRIS)
+
+
+def test_searches_pass_scikit_learns_parameter_validation_check():
+    from sklearn.utils.estimator_checks import check_param_validation
+
+    check_param_validation("NarrowingSearchCV", NarrowingSearchCV(LogisticRegression(), {"C": [1.0]}))
+    check_param_validation("GuidedSearchCV", GuidedSearchCV(LogisticRegression(), {"C": [1.0]}))
 
 
 def test_clone_round_trip():
@@ -194,3 +207,19 @@ def test_check_space_names_works_for_any_estimator_and_pipelines():
     check_space_names(pipe, {"kerasclassifier__schedule__alpha": [0.1], "kerasclassifier__epochs": [1]})
     with pytest.raises(ValueError, match="nesterof"):
         check_space_names(pipe, {"kerasclassifier__optimizer__nesterof": [True]})
+
+
+def test_random_and_grid_searches_take_the_same_path_with_storage(tmp_path):
+    from skhp.search import RandomSearchCV, SpaceGridSearchCV
+
+    db = f"sqlite:///{tmp_path / 'rg.db'}"
+    space = {"C": Real(1e-2, 1e2, log=True), "kernel": ["rbf", "linear"]}
+    random = RandomSearchCV(SVC(), space, n_iter=6, round_size=2, random_state=0, storage=db,
+                            study="random").fit(X_IRIS, Y_IRIS)
+    assert random.cv_results_["round"].tolist() == [0, 0, 1, 1, 2, 2]
+    again = RandomSearchCV(SVC(), space, n_iter=8, round_size=2, random_state=0, storage=db,
+                           study="random").fit(X_IRIS, Y_IRIS)
+    assert again.n_trials_replayed_ == 6 and again.cv_results_["params"][:6] == random.cv_results_["params"]
+    grid = SpaceGridSearchCV(SVC(), space, n_iter=8, storage=db, study="grid").fit(X_IRIS, Y_IRIS)
+    assert len(grid.cv_results_["params"]) == 8  # 4 values of C x 2 kernels: the grid fits n_iter
+    assert sorted({p["kernel"] for p in grid.cv_results_["params"]}) == ["linear", "rbf"]

@@ -95,13 +95,13 @@ def test_warmup_rises_linearly_in_history(iris):
 
 
 @pytest.mark.parametrize("params, message", [
-    ({"lottery": -1}, "lottery == -1, must be >= 0"),
-    ({"lottery": 1.5}, "lottery must be an instance of int"),
-    ({"lottery": 3, "lottery_lr": 0}, "lottery_lr == 0, must be > 0"),
-    ({"lottery": 3, "lottery_lr": -1e-4}, "lottery_lr == -0.0001, must be > 0"),
-    ({"lottery": 3, "lottery_epochs": 0}, "lottery_epochs == 0, must be >= 1"),
-    ({"lottery": 3, "lottery_steps": 0}, "lottery_steps == 0, must be >= 1"),
-    ({"initial_weights": [np.zeros(3)]}, "initial_weights must be None, a StabilizedWeights"),
+    ({"lottery": -1}, "The 'lottery' parameter of KerasClassifier must be an int in the range \\[0, inf\\). Got -1"),
+    ({"lottery": 1.5}, "The 'lottery' parameter of KerasClassifier must be an int .* Got 1.5"),
+    ({"lottery": 3, "lottery_lr": 0}, "The 'lottery_lr' parameter of KerasClassifier must be a float in the range \\(0.0, inf\\). Got 0 "),
+    ({"lottery": 3, "lottery_lr": -1e-4}, "The 'lottery_lr' parameter of KerasClassifier must be a float .* Got -0.0001"),
+    ({"lottery": 3, "lottery_epochs": 0}, "The 'lottery_epochs' parameter of KerasClassifier must be an int in the range \\[1, inf\\). Got 0"),
+    ({"lottery": 3, "lottery_steps": 0}, "The 'lottery_steps' parameter of KerasClassifier must be an int .* or None. Got 0"),
+    ({"initial_weights": [np.zeros(3)]}, "The 'initial_weights' parameter of KerasClassifier must be an instance of 'skhp.stabilize.StabilizedWeights'"),
 ])
 def test_bad_lottery_values_are_rejected_before_building(iris, params, message):
     est = KerasClassifier(hidden_layer_sizes=(4,), epochs=1, **params)

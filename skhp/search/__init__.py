@@ -5,8 +5,10 @@
 - strategies, pure objects that propose points and are told scores:
   :class:`RandomOracle`, :class:`GridOracle`, :class:`NarrowingOracle`,
   :class:`GuidedOracle`;
-- cross-validated searches on scikit-learn's ``BaseSearchCV``:
-  :class:`NarrowingSearchCV`, :class:`GuidedSearchCV`.
+- cross-validated searches on scikit-learn's ``BaseSearchCV``, all through
+  one evaluation path (parallel rounds, storage, time budget, progress):
+  :class:`NarrowingSearchCV`, :class:`GuidedSearchCV`, :class:`RandomSearchCV`,
+  :class:`SpaceGridSearchCV`.
 
 Examples
 --------
@@ -18,11 +20,14 @@ Examples
 from skhp.search._base import check_space_names
 from skhp.search._oracle import Decision, GridOracle, GuidedOracle, NarrowingOracle, Proposal, RandomOracle
 from skhp.search._space import Choice, Distribution, Integer, Real, Space
+from skhp.search.grid import SpaceGridSearchCV
 from skhp.search.guided import GuidedSearchCV
 from skhp.search.narrowing import NarrowingSearchCV
+from skhp.search.random import RandomSearchCV
 
 __all__ = [
     "Choice", "Decision", "Distribution", "GridOracle", "GuidedOracle", "GuidedSearchCV", "Integer",
-    "NarrowingOracle", "NarrowingSearchCV", "Proposal", "RandomOracle", "Real", "Space",
+    "NarrowingOracle", "NarrowingSearchCV", "Proposal", "RandomOracle", "RandomSearchCV", "Real",
+    "Space", "SpaceGridSearchCV",
     "check_space_names",
 ]

@@ -1,19 +1,19 @@
 """What the oracle-driven searches share: scikit-learn's BaseSearchCV, fed by an oracle."""
 
-import contextlib
-import json
+import os
 import time
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import clone
-from sklearn.model_selection import _search
 from sklearn.model_selection._search import BaseSearchCV
+from sklearn.utils._param_validation import HasMethods, Interval
 
 from skhp._routing import suggest
-from skhp._validation import check_number
 from skhp.search._oracle import sources
 from skhp.search._space import Space
-from skhp.storage import _dumps, open_store
+from skhp.search._sklearn import RawFoldResults, evaluating, fold_key
+from skhp.storage import open_store
 
 
 def check_space_names(estimator, space):
@@ -68,7 +68,10 @@ def check_space_names(estimator, space):
             ) from None
 
 
-class OracleSearchCV(BaseSearchCV):
+_STORAGE = [str, os.PathLike, HasMethods(["open_study", "add_trial", "trials"]), None]
+
+
+class OracleSearchCV(RawFoldResults, BaseSearchCV):
     """A ``BaseSearchCV`` whose candidates come from an oracle, round by round.
 
     Subclasses build the oracle in ``_make_oracle``. Each round is one call of
@@ -81,20 +84,52 @@ class OracleSearchCV(BaseSearchCV):
     scoring); with several metrics the others break ties, in the order given.
     Failed fits (``error_score``) and non-finite scores are never the best.
 
-    With ``storage`` set, each candidate is evaluated on its own (its folds in
-    parallel) and written to the store as soon as its folds finish; a search
-    run again with the same store and ``study`` replays the stored candidates
-    instead of training them (see :mod:`skhp.storage`).
+    Every round goes through one evaluation path: its candidates x folds run
+    in scikit-learn's parallel loop (``n_jobs``), except the folds whose
+    results are already known, which are handed over as they are (see
+    :mod:`skhp.search._sklearn`). With ``storage`` set, the round's candidates
+    are marked running in the store, and written with each fold's result
+    (scores, real fit time, any fit error) when the round ends; a search run
+    again with the same store and ``study`` replays the stored candidates
+    instead of training them (see :mod:`skhp.storage`). A search killed
+    mid-round loses that round's work.
     """
 
-    #: Called with the results so far after every evaluation (the ``skhp`` command's progress bar).
-    _progress = None
+    _parameter_constraints = {
+        **BaseSearchCV._parameter_constraints,
+        "n_iter": [Interval(Integral, 1, None, closed="left")],
+        "time_budget": [Interval(Real, 0, None, closed="neither"), None],
+        "storage": _STORAGE,
+        "study": [str, None],
+        "progress": [callable, None],
+    }
+
+    #: Parameters that do not change which candidates a search proposes or
+    #: how they score: a store written with other values of them resumes.
+    _free_in_storage = frozenset({"estimator", "n_iter", "refit", "n_jobs", "verbose",
+                                  "pre_dispatch", "storage", "study", "error_score",
+                                  "time_budget", "progress"})
+
+    #: The parameter holding the search space (compared as a described Space).
+    _space_parameter = None
+
+    def __init__(self, estimator, *, scoring=None, n_jobs=None, refit=True, cv=None, verbose=0,
+                 pre_dispatch="2*n_jobs", error_score=np.nan, return_train_score=False,
+                 time_budget=None, storage=None, study=None, progress=None):
+        super().__init__(estimator=estimator, scoring=scoring, n_jobs=n_jobs, refit=refit,
+                         cv=cv, verbose=verbose, pre_dispatch=pre_dispatch,
+                         error_score=error_score, return_train_score=return_train_score)
+        self.time_budget = time_budget
+        self.storage = storage
+        self.study = study
+        self.progress = progress
 
     def _make_oracle(self, space):
         raise NotImplementedError
 
     def _search_space(self):
-        return Space(self.param_distributions)
+        """The :class:`Space` searched (subclasses name their space parameter)."""
+        raise NotImplementedError
 
     def _oracle_scores(self, results, n):
         metrics = [k[len("mean_test_"):] for k in results if k.startswith("mean_test_")]
@@ -112,107 +147,64 @@ class OracleSearchCV(BaseSearchCV):
         """What makes two searches the same, for refusing a store of another search."""
         # The budget (n_iter) may grow between runs, and what happens after the
         # trials (refit) or how they run (n_jobs ...) does not change them. The
-        # space is compared in its described form: scipy distributions' reprs
-        # hold memory addresses.
-        free = {"estimator", "n_iter", "refit", "n_jobs", "verbose", "pre_dispatch", "storage",
-                "study", "error_score", "time_budget", "param_distributions", "param_space"}
+        # space is compared in its exact JSON form (scipy distributions' reprs
+        # hold memory addresses; their names and arguments are compared).
         params = self.get_params(deep=False)
+        free = self._free_in_storage | {self._space_parameter}
         signature = {k: repr(v) for k, v in sorted(params.items()) if k not in free}
-        return {**signature, "estimator": repr(self.estimator), "space": space.describe()}
+        return {**signature, "estimator": repr(self.estimator), "space": space.to_dict()}
 
     def _run_search(self, evaluate_candidates):
         space = self._search_space()
         self._check_names(space)
         oracle = self._make_oracle(space)
-        store = open_store(getattr(self, "storage", None))
-        study = getattr(self, "study", None) or "default"
+        store = open_store(self.storage)
+        study = self.study or "default"
         stored = {}
         if store is not None:
             store.open_study(study, self._signature(space))
-            stored = {t["number"]: t for t in store.trials(study)}
+            stored = {t["number"]: t for t in store.trials(study) if t["status"] != "running"}
         self.n_trials_replayed_ = 0
         number = 0
-        budget = getattr(self, "time_budget", None)
-        if budget is not None:
-            check_number(budget, "time_budget", low=0, closed="neither")
-        deadline = None if budget is None else time.monotonic() + budget
+        deadline = None if self.time_budget is None else time.monotonic() + self.time_budget
         while (proposal := oracle.ask()) is not None:
-            n = len(proposal.points)
+            points, n = proposal.points, len(proposal.points)
+            numbers = list(range(number, number + n))
+            number += n
             more = {"round": [proposal.round] * n, "step": [proposal.step] * n,
                     "space": sources(proposal)}
-            if store is None:
-                results = evaluate_candidates(proposal.points, more_results=more)
-            else:
-                for i, point in enumerate(proposal.points):
-                    one = {k: v[i:i + 1] for k, v in more.items()}
-                    results = self._stored_candidate(evaluate_candidates, store, study,
-                                                     stored.get(number), number, point, one)
-                    number += 1
-                    if self._progress is not None and i < n - 1:
-                        self._progress(results)
+            known = {}
+            for trial, point in zip(numbers, points):
+                if trial in stored:
+                    known.update(self._replayed(store, study, stored[trial], point))
+                elif store is not None:
+                    store.start_trial(study, trial, point)
+            with evaluating(known):
+                results = evaluate_candidates(points, more_results=more)
+            if store is not None:
+                folds = self._fold_results[-n * self.n_splits_:]
+                for i, (trial, point) in enumerate(zip(numbers, points)):
+                    if trial not in stored:
+                        store.add_trial(study, trial, point,
+                                        folds[i * self.n_splits_:(i + 1) * self.n_splits_])
             oracle.tell(self._oracle_scores(results, n))
-            if self._progress is not None:
-                self._progress(results)
+            if self.progress is not None:
+                self.progress(results)
             if deadline is not None and time.monotonic() > deadline:
                 break
         self.search_history_ = oracle.history
         self._oracle_done(oracle)
 
-    def _stored_candidate(self, evaluate_candidates, store, study, record, number, point, more):
-        """Replay candidate ``number`` from its stored ``record``, or evaluate and store it."""
-        if record is None:
-            results = evaluate_candidates([point], more_results=more)
-            store.add_trial(study, number, point, self._folds(results))
-            return results
-        if record["params"] != json.loads(_dumps(point)):
+    def _replayed(self, store, study, record, point):
+        """The stored fold results of ``record``, keyed for :func:`evaluating`."""
+        if record["params"] != point:
             raise ValueError(
-                f"trial {number} of study {study!r} in {store.path} has parameters "
+                f"trial {record['number']} of study {study!r} in {store.path} has parameters "
                 f"{record['params']}, but this search proposes {point}: the store holds "
                 "another search (different seed?); use a new study name."
             )
-        with _replaying(record["folds"]):
-            results = evaluate_candidates([point], more_results=more)
         self.n_trials_replayed_ += 1
-        return results
-
-    def _folds(self, results):
-        """The last candidate's result per fold, in the form ``_fit_and_score`` returns."""
-        metrics = [k[len("mean_test_"):] for k in results if k.startswith("mean_test_")]
-        single = metrics == ["score"]
-        folds = []
-        for k in range(self.n_splits_):
-            test = {m: float(results[f"split{k}_test_{m}"][-1]) for m in metrics}
-            fold = {"test_scores": test["score"] if single else test,
-                    "fit_time": float(results["mean_fit_time"][-1]),
-                    "score_time": float(results["mean_score_time"][-1])}
-            if self.return_train_score:
-                train = {m: float(results[f"split{k}_train_{m}"][-1]) for m in metrics}
-                fold["train_scores"] = train["score"] if single else train
-            folds.append(fold)
-        return folds
+        return {fold_key(point, k): fold for k, fold in enumerate(record["folds"])}
 
     def _oracle_done(self, oracle):
         pass
-
-
-class _Replay:
-    """Stands in for scikit-learn's ``_fit_and_score``: returns stored fold results."""
-
-    def __init__(self, folds):
-        self.folds = folds
-
-    def __call__(self, estimator, X, y, *, test, split_progress, **kwargs):
-        fold = dict(self.folds[split_progress[0]])
-        fold.setdefault("fit_time", 0.0)
-        fold.setdefault("score_time", 0.0)
-        return {**fold, "n_test_samples": len(test), "fit_error": None}
-
-
-@contextlib.contextmanager
-def _replaying(folds):
-    original = _search._fit_and_score
-    _search._fit_and_score = _Replay(folds)
-    try:
-        yield
-    finally:
-        _search._fit_and_score = original

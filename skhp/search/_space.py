@@ -130,6 +130,10 @@ class Real:
     def describe(self):
         return f"[{self.low:.4g}, {self.high:.4g}]" + (" log" if self.log else "")
 
+    def to_dict(self):
+        """The dimension as plain JSON values (see :meth:`Space.from_dict`)."""
+        return {"type": "real", "low": float(self.low), "high": float(self.high), "log": bool(self.log)}
+
 
 @dataclass(frozen=True)
 class Integer:
@@ -257,6 +261,11 @@ class Integer:
             return "{" + ", ".join(map(str, self.values())) + "}"
         return f"[{self.low}, {self.high}]" + (" log" if self.log else "")
 
+    def to_dict(self):
+        """The dimension as plain JSON values (see :meth:`Space.from_dict`)."""
+        return {"type": "integer", "low": int(self.low), "high": int(self.high),
+                "log": bool(self.log), "base": self.base}
+
 
 @dataclass(frozen=True)
 class Choice:
@@ -373,6 +382,16 @@ class Choice:
             text += " p=" + ", ".join(f"{w:.2f}" for w in self.weights)
         return text
 
+    def to_dict(self):
+        """The dimension as plain JSON values (see :meth:`Space.from_dict`); values
+        that are not numbers, strings, booleans or None are kept as their repr."""
+        plain = (bool, int, float, str, type(None))
+        values = [_plain_value(v) for v in self.values]
+        return {"type": "choice", "values": [v if isinstance(v, plain) else {"repr": repr(v)}
+                                             for v in values],
+                "ordered": bool(self.ordered),
+                "weights": None if self.weights is None else list(self.weights)}
+
 
 class Distribution:
     """Any object with ``rvs`` (e.g. a frozen ``scipy.stats`` distribution).
@@ -425,6 +444,17 @@ class Distribution:
         name = getattr(dist, "name", type(dist).__name__)
         args = getattr(self.dist, "args", ())
         return f"{name}{tuple(args)!r}"
+
+    def to_dict(self):
+        """The distribution's name and arguments (it cannot be rebuilt from them)."""
+        dist = getattr(self.dist, "dist", self.dist)
+        return {"type": "distribution", "name": getattr(dist, "name", type(dist).__name__),
+                "args": [repr(a) for a in getattr(self.dist, "args", ())],
+                "kwds": {k: repr(v) for k, v in sorted(getattr(self.dist, "kwds", {}).items())}}
+
+
+def _plain_value(value):
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _from_scipy(dist):
@@ -566,6 +596,36 @@ class Space:
             else:
                 out[name] = dim.dist
         return out
+
+    def to_dict(self):
+        """The space as plain JSON values, exact (no rounding), for storage and comparison.
+
+        Examples
+        --------
+        >>> space = Space({"lr": Real(1e-4, 0.1, log=True), "bs": [32, 64]})
+        >>> space.to_dict()["lr"]
+        {'type': 'real', 'low': 0.0001, 'high': 0.1, 'log': True}
+        >>> Space.from_dict(space.to_dict()) == space
+        True
+        """
+        return {name: dim.to_dict() for name, dim in self.dimensions.items()}
+
+    @classmethod
+    def from_dict(cls, data):
+        """The space :meth:`to_dict` described (not for :class:`Distribution` dimensions)."""
+        dims = {}
+        for name, d in data.items():
+            kind = d.get("type")
+            if kind == "real":
+                dims[name] = Real(d["low"], d["high"], d["log"])
+            elif kind == "integer":
+                dims[name] = Integer(d["low"], d["high"], d["log"], d["base"])
+            elif kind == "choice" and not any(isinstance(v, dict) for v in d["values"]):
+                weights = None if d["weights"] is None else tuple(d["weights"])
+                dims[name] = Choice(d["values"], d["ordered"], weights)
+            else:
+                raise ValueError(f"parameter {name!r}: a {kind} dimension cannot be rebuilt from {d!r}.")
+        return cls(dims)
 
     def describe(self):
         """A one-line readable form, as recorded in ``cv_results_["space"]``."""

@@ -4,7 +4,6 @@ import numbers
 
 import numpy as np
 from sklearn.base import clone
-from sklearn.utils.validation import _num_samples
 
 from skhp.search._base import OracleSearchCV
 from skhp.search._oracle import Decision, GuidedOracle
@@ -73,6 +72,10 @@ class GuidedSearchCV(OracleSearchCV):
     study : str or None, default=None
         Name of this search in ``storage`` (None: ``"default"``); a store's
         study written by a different search is refused.
+    progress : callable or None, default=None
+        Called as ``progress(results)`` with the ``cv_results_`` so far
+        after every evaluated candidate (the ``skhp`` command draws its
+        progress bar with it).
     scoring, n_jobs, refit, cv, verbose, pre_dispatch, error_score, return_train_score
         As in ``RandomizedSearchCV``.
 
@@ -103,22 +106,27 @@ class GuidedSearchCV(OracleSearchCV):
     coarse alpha: tried 1e-05, 0.0001, 0.001; 0.001 is better, centre moves to 0.0005
     """
 
-    _parameter_constraints = {**OracleSearchCV._parameter_constraints}
+    _parameter_constraints = {
+        **OracleSearchCV._parameter_constraints,
+        "param_space": [dict, Space, None],
+        "start": [dict, None],
+        "plan": [list, None],
+    }
 
     def __init__(self, estimator, param_space=None, *, start=None, plan=None, n_iter=60,
                  scoring=None, n_jobs=None, refit=True, cv=None, verbose=0,
                  pre_dispatch="2*n_jobs", error_score=np.nan, return_train_score=False,
-                 time_budget=None, storage=None, study=None):
+                 time_budget=None, storage=None,
+                 study=None, progress=None):
         super().__init__(estimator=estimator, scoring=scoring, n_jobs=n_jobs, refit=refit,
                          cv=cv, verbose=verbose, pre_dispatch=pre_dispatch,
-                         error_score=error_score, return_train_score=return_train_score)
+                         error_score=error_score, return_train_score=return_train_score,
+                         time_budget=time_budget, storage=storage, study=study,
+                         progress=progress)
         self.param_space = param_space
         self.start = start
         self.plan = plan
         self.n_iter = n_iter
-        self.time_budget = time_budget
-        self.storage = storage
-        self.study = study
 
     def fit(self, X, y=None, **params):
         """Run the recipe with cross-validation, then refit the best candidate.
@@ -142,6 +150,8 @@ class GuidedSearchCV(OracleSearchCV):
         finally:
             del self._data
 
+    _space_parameter = "param_space"
+
     def _search_space(self):
         return Space(DEFAULT_SPACE if self.param_space is None else self.param_space)
 
@@ -154,7 +164,9 @@ class GuidedSearchCV(OracleSearchCV):
             value = given.get(name)
             if name == "batch_size" and value is None:
                 # the book's floor, or the space's value nearest to it
-                value = _nearest(dim, 32 if _num_samples(self._data[0]) < 50_000 else 256)
+                X = self._data[0]
+                n_samples = X.shape[0] if hasattr(X, "shape") else len(X)
+                value = _nearest(dim, 32 if n_samples < 50_000 else 256)
             if name == "learning_rate" and not isinstance(value, numbers.Real):
                 value = 1e-3
             if value is not None and dim.contains(value):

@@ -1,9 +1,13 @@
 """NarrowingSearchCV: random search that narrows around the best candidates."""
 
+from numbers import Integral, Real
+
 import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from skhp.search._base import OracleSearchCV
 from skhp.search._oracle import NarrowingOracle
+from skhp.search._space import Space
 
 __all__ = ["NarrowingSearchCV"]
 
@@ -72,6 +76,10 @@ class NarrowingSearchCV(OracleSearchCV):
     study : str or None, default=None
         Name of this search in ``storage`` (None: ``"default"``); a store's
         study written by a different search is refused.
+    progress : callable or None, default=None
+        Called as ``progress(results)`` with the ``cv_results_`` so far
+        after every evaluated candidate (the ``skhp`` command draws its
+        progress bar with it).
     scoring, n_jobs, refit, cv, verbose, pre_dispatch, error_score, return_train_score
         As in ``RandomizedSearchCV``.
 
@@ -104,17 +112,32 @@ class NarrowingSearchCV(OracleSearchCV):
     ['explore', 'narrow']
     """
 
-    _parameter_constraints = {**OracleSearchCV._parameter_constraints}
+    _parameter_constraints = {
+        **OracleSearchCV._parameter_constraints,
+        "param_distributions": [dict, Space],
+        "n_initial": [Interval(Integral, 1, None, closed="left"), None],
+        "round_size": [Interval(Integral, 1, None, closed="left")],
+        "factor": [Interval(Real, 1, None, closed="neither")],
+        "policy": [StrOptions(set(NarrowingOracle.POLICIES))],
+        "shrink": [Interval(Real, 0, 1, closed="neither")],
+        "grow": [Interval(Real, 0, 2, closed="right")],
+        "patience": [Interval(Integral, 1, None, closed="left"), None],
+        "min_scale": [Interval(Real, 0, 1, closed="neither")],
+        "keep": [Interval(Real, 0, 1, closed="both")],
+        "random_state": ["random_state"],
+    }
 
     def __init__(self, estimator, param_distributions, *, n_iter=30, n_initial=None,
                  round_size=5, factor=2.0, policy="trust-region", shrink=0.5, grow=2.0, patience=None,
                  min_scale=1e-2, keep=0.7, random_state=None, scoring=None, n_jobs=None,
                  refit=True, cv=None, verbose=0, pre_dispatch="2*n_jobs",
                  error_score=np.nan, return_train_score=False, time_budget=None, storage=None,
-                 study=None):
+                 study=None, progress=None):
         super().__init__(estimator=estimator, scoring=scoring, n_jobs=n_jobs, refit=refit,
                          cv=cv, verbose=verbose, pre_dispatch=pre_dispatch,
-                         error_score=error_score, return_train_score=return_train_score)
+                         error_score=error_score, return_train_score=return_train_score,
+                         time_budget=time_budget, storage=storage, study=study,
+                         progress=progress)
         self.param_distributions = param_distributions
         self.n_iter = n_iter
         self.n_initial = n_initial
@@ -127,9 +150,11 @@ class NarrowingSearchCV(OracleSearchCV):
         self.min_scale = min_scale
         self.keep = keep
         self.random_state = random_state
-        self.time_budget = time_budget
-        self.storage = storage
-        self.study = study
+
+    _space_parameter = "param_distributions"
+
+    def _search_space(self):
+        return Space(self.param_distributions)
 
     def _make_oracle(self, space):
         return NarrowingOracle(
