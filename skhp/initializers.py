@@ -6,12 +6,15 @@ parameter takes effect whatever built the model. The same two steps put an L2
 penalty on every kernel (``weight_decay``).
 """
 
+import math
+
 import keras
+import numpy as np
 
 from skhp._validation import check_choice
 
 __all__ = ["INITIALIZERS", "get_initializer", "apply_initializer", "apply_weight_decay",
-           "redraw_weights"]
+           "redraw_weights", "draw_lottery"]
 
 
 def _initializer_names():
@@ -210,3 +213,78 @@ def apply_weight_decay(model, weight_decay):
         if hasattr(layer, "kernel_regularizer"):
             layer.kernel_regularizer = regularizer
     return len(layers)
+
+def draw_lottery(model, X, y, *, draws, compile_kwargs, optimizer, batch_size, epochs=3, steps=None,
+                 initializer=None, seed=None):
+    """Lottery draws: train ``draws`` draws of weights briefly; keep the lowest training loss.
+
+    One compiled model serves every draw: each draw redraws the weights in
+    place (:func:`redraw_weights`, seeds derived from ``seed``) and resets the
+    optimizer's state, then trains ``epochs`` epochs of ``steps`` batches on
+    one random subset of ``(X, y)`` shared by all draws. The model is left
+    holding the kept draw's weights, compiled with ``optimizer``.
+
+    Parameters
+    ----------
+    model : keras.Model
+        The built model; its current weights are the first draw.
+    X, y : ndarray
+        Training data (targets as the model's loss takes them).
+    draws : int
+        Number of draws, >= 2.
+    compile_kwargs : dict
+        Arguments of ``model.compile`` (loss, metrics, ...).
+    optimizer : keras Optimizer
+        The optimizer of the brief training (a constant, small rate).
+    batch_size : int
+        Minibatch size.
+    epochs : int, default=3
+        Epochs of each draw's training.
+    steps : int or None, default=None
+        Batches per epoch; None means 100 or one epoch's worth, whichever is smaller.
+    initializer : str or None, default=None
+        Kernel initializer of the redraws (None: each layer's own).
+    seed : int or None, default=None
+        Seed of the subset and of the redraws.
+
+    Returns
+    -------
+    losses : ndarray
+        Final training loss of every draw.
+    best : int or None
+        Index of the kept draw; None when every draw diverged.
+
+    Examples
+    --------
+    >>> import keras, numpy as np
+    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    >>> X, y = np.random.default_rng(0).normal(size=(64, 2)), np.zeros(64)
+    >>> losses, best = draw_lottery(model, X, y, draws=3, compile_kwargs={"loss": "mse"},
+    ...                             optimizer=keras.optimizers.SGD(1e-3), batch_size=16, seed=0)
+    >>> len(losses), best == int(np.argmin(losses))
+    (3, True)
+    """
+    n_batches = int(math.ceil(len(X) / batch_size))
+    steps = steps or min(100, n_batches)
+    subset = np.random.default_rng(seed).permutation(len(X))[: steps * batch_size]
+    X_draw, y_draw = X[subset], y[subset]  # the same data for every draw
+    model.compile(**{**compile_kwargs, "optimizer": optimizer})
+    model.optimizer.build(model.trainable_variables)
+    fresh_state = [v.numpy() for v in model.optimizer.variables]
+    losses, best, best_weights = [], None, None
+    for draw in range(draws):
+        if draw:
+            draw_seed = None if seed is None else int(
+                np.random.SeedSequence([seed, draw]).generate_state(1)[0] % 2**30)
+            redraw_weights(model, initializer, draw_seed)
+            for variable, value in zip(model.optimizer.variables, fresh_state):
+                variable.assign(value)
+        history = model.fit(X_draw, y_draw, batch_size=batch_size, epochs=epochs, verbose=0,
+                            shuffle=True)
+        loss = float(history.history["loss"][-1])
+        losses.append(loss)
+        if math.isfinite(loss) and (best is None or loss < losses[best]):
+            best, best_weights = draw, model.get_weights()
+    if best is not None:
+        model.set_weights(best_weights)
+    return np.array(losses), best

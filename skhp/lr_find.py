@@ -13,6 +13,7 @@ import keras
 import numpy as np
 from sklearn.base import clone
 
+from skhp._training import batch_size_for
 from skhp._validation import check_number
 
 __all__ = ["lr_find", "LRFindResult"]
@@ -172,7 +173,7 @@ def lr_find(estimator, X, y, *, start_lr=1e-7, end_lr=10.0, num_steps=200, beta=
 
     n_samples = len(X)
     probe = clone(estimator)
-    batch_size = probe._batch_size_for(n_samples)
+    batch_size = batch_size_for(probe.batch_size, n_samples)
     steps_per_epoch = max(1, math.ceil(n_samples / batch_size))
     growth = keras.optimizers.schedules.ExponentialDecay(
         start_lr, decay_steps=num_steps - 1, decay_rate=end_lr / start_lr

@@ -17,12 +17,18 @@ Examples
 'gpu:1'
 """
 
+import contextlib
 import os
+import random
 import re
 
 import keras
+import numpy as np
 
-__all__ = ["configure", "resolve_device", "worker_index", "thread_budget", "PRECISIONS"]
+from skhp._validation import check_number
+
+__all__ = ["configure", "resolve_device", "worker_index", "thread_budget", "seed_from", "seeded",
+           "PRECISIONS"]
 
 #: Values of the estimators' ``precision`` parameter.
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
@@ -150,3 +156,46 @@ def visible_gpus():
     import tensorflow as tf
 
     return len(tf.config.list_physical_devices("GPU"))
+
+
+def seed_from(random_state):
+    """An int seed (or None) from an int, a RandomState (left unchanged) or None.
+
+    Examples
+    --------
+    >>> seed_from(7), seed_from(None)
+    (7, None)
+    """
+    if isinstance(random_state, np.random.RandomState):
+        copy = np.random.RandomState()
+        copy.set_state(random_state.get_state())
+        return int(copy.randint(2**31 - 1))
+    if random_state is None:
+        return None
+    return int(check_number(random_state, "random_state", low=0, integer=True))
+
+
+@contextlib.contextmanager
+def seeded(seed):
+    """Seed Python, NumPy and Keras for one fit; give Python and NumPy their state back.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> with seeded(0):
+    ...     a = np.random.rand()
+    >>> with seeded(0):
+    ...     b = np.random.rand()
+    >>> bool(a == b)
+    True
+    """
+    if seed is None:
+        yield
+        return
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    keras.utils.set_random_seed(seed)
+    try:
+        yield
+    finally:
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)

@@ -154,7 +154,8 @@ def stabilize(estimator, X, y, *, warmup=None, warmup_lr=None, lottery=None, **f
         early_stopping=0, initial_weights=None,
         **({} if warmup_lr is None else {"warmup_lr": warmup_lr}),
     )
-    pre._lottery_only = warmup == 0  # keep the kept draw as it is, no epoch after it
+    if warmup == 0:  # the lottery only: keep the kept draw as it is, no epoch after it
+        fit_params = {**fit_params, "epochs": 0}
     pre.fit(X, y, **fit_params)
     info = {"warmup": warmup, "lottery": lottery}
     if lottery >= 2:

@@ -241,9 +241,11 @@ def test_early_stopping_stops_and_restores(iris):
 
 
 def test_default_batch_size_follows_the_data_size(iris):
-    est = small()
-    assert est._batch_size_for(1_000) == 32 and est._batch_size_for(60_000) == 256
-    assert small(batch_size=8)._batch_size_for(60_000) == 8
+    X, y = iris
+    steps = small(epochs=1).fit(X, y).model_.optimizer.iterations.numpy()
+    assert steps == int(np.ceil(150 / 32))  # 32 below 50,000 samples, 256 above (batch_size_for)
+    steps = small(epochs=1, batch_size=8).fit(X, y).model_.optimizer.iterations.numpy()
+    assert steps == int(np.ceil(150 / 8))
 
 
 def test_regressor_on_diabetes():

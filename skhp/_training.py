@@ -1,0 +1,301 @@
+"""The training wiring of the estimators: optimizer, learning-rate schedule, callbacks.
+
+:class:`TrainingWiring` is the part of the estimators that turns their
+parameters into what Keras trains with: the optimizer (with ``momentum`` and
+``optimizer__`` arguments), the learning rate (a schedule with warm-up, or a
+plain rate for per-epoch callbacks and ``fn(epoch, lr)`` rules), the compile
+arguments, ``steps_per_execution``, the callbacks skhp adds (rate logging,
+1cycle momentum, early stopping) and the held-out validation data.
+"""
+
+import inspect
+import math
+import warnings
+
+import keras
+import numpy as np
+from sklearn.base import clone
+
+from skhp._validation import check_choice, check_number
+from skhp.callbacks import CycleAwareEarlyStopping, LearningRateLogger, MomentumCycler
+from skhp.schedules import (
+    CosineAnnealing,
+    CosineRestarts,
+    EpochFunction,
+    LinearToZero,
+    OneCycle,
+    Warmup,
+    make_schedule,
+)
+
+__all__ = ["OPTIMIZERS", "optimizer_class", "momentum_argument", "batch_size_for", "TrainingWiring"]
+
+
+def _optimizer_names():
+    names = set()
+    for name in dir(keras.optimizers):
+        obj = getattr(keras.optimizers, name)
+        if isinstance(obj, type) and issubclass(obj, keras.optimizers.Optimizer):
+            if obj is not keras.optimizers.Optimizer and name != "LossScaleOptimizer":
+                names.update({name, name.lower()})
+    return frozenset(names)
+
+
+#: Optimizer names accepted by the ``optimizer`` parameter.
+OPTIMIZERS = _optimizer_names()
+
+
+def optimizer_class(optimizer):
+    """The optimizer class of ``optimizer`` and the settings an instance carries.
+
+    Examples
+    --------
+    >>> cls, config = optimizer_class("sgd")
+    >>> cls.__name__, config
+    ('SGD', {})
+    """
+    if isinstance(optimizer, str):
+        check_choice(optimizer, "optimizer", OPTIMIZERS)
+        return type(keras.optimizers.get(optimizer)), {}
+    if isinstance(optimizer, type) and issubclass(optimizer, keras.optimizers.Optimizer):
+        return optimizer, {}
+    if isinstance(optimizer, keras.optimizers.Optimizer):
+        config = optimizer.get_config()
+        config.pop("learning_rate", None)
+        return type(optimizer), config
+    raise TypeError(
+        "optimizer must be an optimizer name (e.g. 'adam', 'sgd'), a keras "
+        f"Optimizer class or instance, got {optimizer!r}."
+    )
+
+
+def momentum_argument(optimizer):
+    """The argument of ``optimizer`` that the estimators' ``momentum`` sets.
+
+    Examples
+    --------
+    >>> momentum_argument("sgd"), momentum_argument("adam")
+    ('momentum', 'beta_1')
+    """
+    cls, _ = optimizer_class(optimizer)
+    accepted = inspect.signature(cls.__init__).parameters
+    for name in ("momentum", "beta_1"):
+        if name in accepted:
+            return name
+    raise ValueError(
+        f"momentum is set but optimizer {cls.__name__} has no momentum; use it "
+        "with SGD, RMSprop or the Adam family, or leave momentum=None."
+    )
+
+
+def batch_size_for(batch_size, n_samples):
+    """The minibatch size: ``batch_size``, or the book's 32 below 50,000 samples, else 256.
+
+    Examples
+    --------
+    >>> batch_size_for(None, 1_000), batch_size_for(None, 60_000), batch_size_for(8, 60_000)
+    (32, 256, 8)
+    """
+    if batch_size is not None:
+        return int(batch_size)
+    return 32 if n_samples < 50_000 else 256
+
+
+class TrainingWiring:
+    """Optimizer, schedule, compile arguments and callbacks from the estimator's parameters."""
+
+    def _steps_per_epoch(self):
+        n_samples = self.X_shape_[0]
+        n_train = n_samples - self._n_validation(n_samples)
+        return max(1, int(math.ceil(n_train / batch_size_for(self.batch_size, n_samples))))
+
+    def _steps_per_execution(self):
+        if self.steps_per_execution is not None:
+            return int(min(self.steps_per_execution, self._steps_per_epoch()))
+        main, _ = self._main_schedule()
+        if isinstance(main, OneCycle) or self.callbacks:
+            return 1  # per-step momentum, and callbacks that may act per batch
+        return int(min(32, self._steps_per_epoch()))
+
+    def _function_schedule(self):
+        """The user's ``fn(epoch, lr)`` schedule, or None."""
+        schedule = self.schedule
+        if callable(schedule) and not isinstance(schedule, (str, type, keras.optimizers.schedules.LearningRateSchedule)):
+            return schedule
+        return None
+
+    def _lr_callbacks(self):
+        """The user's callbacks that set the learning rate themselves."""
+        kinds = (keras.callbacks.LearningRateScheduler, keras.callbacks.ReduceLROnPlateau)
+        found = []
+        for source in (self.callbacks, self._routed("fit").get("callbacks")):
+            items = list(source.values()) if isinstance(source, dict) else source
+            if not isinstance(items, (list, tuple)):
+                items = [] if items is None else [items]
+            for item in items:
+                for cb in item if isinstance(item, (list, tuple)) else [item]:
+                    if isinstance(cb, kinds) or (isinstance(cb, type) and issubclass(cb, kinds)):
+                        found.append(cb)
+        return found
+
+    def _make_learning_rate(self, learning_rate, steps_per_epoch, warmup_lr):
+        routed = self._routed("schedule")
+        legacy_decay = self._routed("optimizer").get("decay")
+        function, lr_callbacks = self._function_schedule(), self._lr_callbacks()
+        if function is not None or lr_callbacks:
+            # A per-epoch callback sets the rate: the optimizer gets a plain,
+            # settable rate and the callback (plus warm-up, if any) drives it.
+            names = ", ".join(type(cb).__name__ if not isinstance(cb, type) else cb.__name__
+                              for cb in lr_callbacks)
+            if routed:
+                raise ValueError(
+                    f"schedule__ parameters {sorted(routed)} apply to schedule names only, "
+                    f"not to schedule={self.schedule!r}."
+                )
+            if lr_callbacks and function is None and self.schedule not in (None, "constant"):
+                raise ValueError(
+                    f"callbacks include {names}, which sets the learning rate, and "
+                    f"schedule={self.schedule!r} sets it too; keep one of them (schedule=None "
+                    "to let the callback drive the rate, or pass the rule as schedule=fn(epoch, lr))."
+                )
+            if legacy_decay:
+                raise ValueError(
+                    "optimizer__decay (Keras 2's per-iteration time decay) cannot combine with a "
+                    "per-epoch learning-rate callback; put the decay in the function."
+                )
+            if self.warmup and any(
+                isinstance(cb, keras.callbacks.LearningRateScheduler)
+                or (isinstance(cb, type) and issubclass(cb, keras.callbacks.LearningRateScheduler))
+                for cb in lr_callbacks
+            ):
+                raise ValueError(
+                    f"warmup={self.warmup} with a LearningRateScheduler callback: the callback "
+                    "would overwrite the warm-up. Pass its function as schedule=fn(epoch, lr) "
+                    "instead (skhp then runs the warm-up first), or write the warm-up into it."
+                )
+            return EpochFunction(function, learning_rate, self.warmup, warmup_lr)
+        schedule = self.schedule
+        if legacy_decay is not None:
+            check_number(legacy_decay, "optimizer__decay", low=0)
+            if schedule not in (None, "constant"):
+                raise ValueError(
+                    f"optimizer__decay={legacy_decay} is Keras 2's per-iteration time decay and "
+                    f"cannot combine with schedule={schedule!r}. Write schedule='time', "
+                    f"schedule__decay={legacy_decay}, schedule__per='iteration' for the same "
+                    "decay, or drop optimizer__decay."
+                )
+            schedule, routed = "time", {"decay": legacy_decay, "per": "iteration"}
+        main_epochs = max(self.epochs - self.warmup, 1)
+        schedule = make_schedule(schedule, learning_rate, main_epochs, steps_per_epoch, **routed)
+        if self.warmup:
+            schedule = Warmup(schedule, self.warmup, warmup_lr, steps_per_epoch)
+        return schedule
+
+    def _resolve_learning_rate(self, X, y):
+        """Set ``learning_rate_``, running the LR range test for ``learning_rate="auto"``."""
+        if self.learning_rate == "auto":
+            from skhp.lr_find import lr_find
+
+            self.lr_find_ = lr_find(clone(self).set_params(learning_rate=1e-3), X, y)
+            self.learning_rate_ = self.lr_find_.suggestion
+        else:
+            self.learning_rate_ = self.learning_rate
+
+    def _make_optimizer(self):
+        cls, config = optimizer_class(self.optimizer)
+        config.update({k: v for k, v in self._routed("optimizer").items() if k != "decay"})
+        if self.momentum is not None:
+            config[self._momentum_argument()] = self.momentum
+        # With learning_rate="auto" warm-up still starts below the found rate.
+        warmup_lr = min(self.warmup_lr, self.learning_rate_)
+        self.schedule_ = self._make_learning_rate(self.learning_rate_, self._steps_per_epoch(), warmup_lr)
+        main, _ = self._main_schedule()
+        if isinstance(main, OneCycle) and "momentum" in inspect.signature(cls.__init__).parameters:
+            # The optimizer must be built with momentum on for 1cycle to move it.
+            config["momentum"] = main.max_momentum
+        settable = isinstance(self.schedule_, EpochFunction)
+        config["learning_rate"] = float(self.learning_rate_) if settable else self.schedule_
+        return cls.from_config(config)
+
+    def _main_schedule(self):
+        """The schedule after warm-up, and the warm-up's length in epochs."""
+        if isinstance(self.schedule_, Warmup):
+            return self.schedule_.schedule, self.schedule_.epochs
+        return self.schedule_, 0
+
+    def _compile_kwargs_for_fit(self):
+        with warnings.catch_warnings():
+            # scikeras builds a throw-away optimizer from the optimizer__ parameters;
+            # Keras 3 warns that it ignores decay=, which skhp applies as a schedule.
+            warnings.filterwarnings("ignore", message="Argument `decay` is no longer supported")
+            compile_kwargs = super()._get_compile_kwargs()
+        compile_kwargs["optimizer"] = self._make_optimizer()
+        compile_kwargs["steps_per_execution"] = self._steps_per_execution()
+        if self.loss is None:
+            compile_kwargs["loss"] = self._default_loss()
+        if self.metrics is None:
+            compile_kwargs["metrics"] = self._default_metrics()
+        return compile_kwargs
+
+    def _initialize_callbacks(self):
+        super()._initialize_callbacks()
+        extra = []
+        if isinstance(self.schedule_, EpochFunction) and self.schedule_.acts:
+            extra.append(keras.callbacks.LearningRateScheduler(self.schedule_))
+        extra.append(LearningRateLogger())  # after every callback that sets the rate
+        main, warmup_epochs = self._main_schedule()
+        if isinstance(main, OneCycle):
+            offset = int(warmup_epochs * main.steps_per_epoch)
+            extra.append(MomentumCycler(main, offset=offset))
+        if self.early_stopping:
+            stopper = dict(
+                monitor="val_loss" if self._validation_given() else "loss",
+                patience=self.early_stopping,
+                restore_best_weights=True,
+            )
+            if isinstance(main, (CosineRestarts, OneCycle)):
+                starts = main.cycle_starts(self.epochs - warmup_epochs) if isinstance(main, CosineRestarts) else [0]
+                ends = [warmup_epochs + s for s in starts[1:]] + [self.epochs]
+                extra.append(CycleAwareEarlyStopping(ends, **stopper))
+            else:
+                extra.append(keras.callbacks.EarlyStopping(**stopper))
+        self._fit_callbacks = list(self._fit_callbacks) + extra
+
+    def _validation_fraction(self):
+        """The fraction held out: ``validation_split``, or 0.1 with early stopping when None."""
+        if self.validation_split is None:
+            return 0.1 if self.early_stopping else 0.0
+        return float(self.validation_split)
+
+    def _validation_given(self):
+        return self._validation_fraction() > 0 or "validation_data" in self._routed("fit")
+
+    def _n_validation(self, n_samples):
+        fraction = self._validation_fraction()
+        return min(max(1, int(round(n_samples * fraction))), n_samples - 1) if fraction else 0
+
+    def _hold_out(self, X, y, sample_weight):
+        """Split a seeded random validation set off the training data."""
+        order = np.random.default_rng(self._seed).permutation(len(X))
+        held, kept = order[: self._n_validation(len(X))], np.sort(order[self._n_validation(len(X)):])
+        validation = (X[held], y[held]) if sample_weight is None else (X[held], y[held], sample_weight[held])
+        sample_weight = None if sample_weight is None else sample_weight[kept]
+        return X[kept], y[kept], sample_weight, validation
+
+    def _check_schedule_not_over(self):
+        """Refuse to continue training past ``epochs`` on a schedule that ends there."""
+        main, _ = self._main_schedule()
+        if not isinstance(main, (LinearToZero, CosineAnnealing, OneCycle)):
+            return  # constant, decays and cycles that go on, functions, callbacks
+        done = int(keras.ops.convert_to_numpy(self.model_.optimizer.iterations))
+        if done >= self.epochs * self._steps_per_epoch():
+            raise ValueError(
+                f"training would continue past epochs={self.epochs}, where "
+                f"{type(main).__name__} (schedule={self.schedule!r}) has ended at a rate of "
+                f"{float(main(done)):.3g}. Raise epochs, or use a schedule that goes on "
+                "('constant', 'time', 'exponential', 'ramp', 'restarts' or a function)."
+            )
+
+    def _momentum_argument(self):
+        """The optimizer argument that ``momentum`` sets: momentum or beta_1."""
+        return momentum_argument(self.optimizer)
