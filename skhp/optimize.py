@@ -12,7 +12,10 @@ import numpy as np
 from scipy.optimize import Bounds, OptimizeResult
 
 from skhp._validation import check_choice, check_number
-from skhp.search._oracle import GridOracle, GuidedOracle, NarrowingOracle, RandomOracle
+from skhp.search.grid import GridOracle
+from skhp.search.guided import GuidedOracle
+from skhp.search.narrowing import NarrowingOracle
+from skhp.search.random import RandomOracle
 from skhp.search._space import Real, Space
 
 __all__ = ["minimize", "METHODS"]
@@ -40,7 +43,7 @@ def _agree(points, space, tol):
     """Whether the last converged point lies within ``tol`` (relative to the box) of an earlier one."""
     if len(points) < 2:
         return False
-    unit = [[d._to_unit(p[n]) for n, d in space.dimensions.items()] for p in points]
+    unit = [[d.to_unit(p[n]) for n, d in space.dimensions.items()] for p in points]
     last = np.array(unit[-1])
     return any(np.max(np.abs(last - np.array(u))) < tol for u in unit[:-1])
 

@@ -26,7 +26,7 @@ Examples
 >>> store = TrialStore(os.path.join(tempfile.mkdtemp(), "t.db"))
 >>> store.open_study("demo", {"space": "x=[0, 1]"})
 >>> store.add_trial("demo", 0, {"x": 0.5}, [{"test_scores": 0.9, "fit_time": 0.1}])
->>> store.trials("demo")[0]["params"]
+>>> store.trials("demo")[0].params
 {'x': 0.5}
 """
 
@@ -37,6 +37,8 @@ import time
 from contextlib import closing
 
 import numpy as np
+
+from skhp.trials import Trial
 
 __all__ = ["TrialStore", "open_store", "dumps", "loads", "SCHEMA_VERSION"]
 
@@ -111,10 +113,6 @@ def loads(text):
 
 
 _FOLD_KEYS = ("test_scores", "train_scores", "fit_time", "score_time", "fit_error")
-
-
-def _loads_float(value):
-    return float("nan") if value is None else float(value)
 
 
 def open_store(storage):
@@ -246,14 +244,15 @@ class TrialStore:
             )
 
     def trials(self, study):
-        """Every stored trial of ``study``, in order: dicts of number, params, folds, status
-        (``"running"``, ``"ok"`` or ``"failed"``), mean_score, fit_time, finished."""
+        """Every stored trial of ``study``, in order, as :class:`skhp.search.Trial` records
+        (``score`` is the mean test score of the first metric; ``status`` is ``"running"``,
+        ``"ok"`` or ``"failed"``)."""
         with self._connect() as db:
             rows = db.execute(
                 "SELECT number, params, folds, mean_score, status, fit_time, finished FROM trials "
                 "WHERE study = ? ORDER BY number", (study,)).fetchall()
-        return [{"number": n, "params": loads(p), "folds": loads(f),
-                 "mean_score": _loads_float(m), "status": s, "fit_time": t, "finished": fin}
+        return [Trial(number=n, params=loads(p), score=None if m is None else float(m), status=s,
+                      folds=loads(f), fit_time=t, finished=fin)
                 for n, p, f, m, s, t, fin in rows]
 
     def studies(self):

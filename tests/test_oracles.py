@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from skhp.search import GridOracle, GuidedOracle, Integer, NarrowingOracle, RandomOracle, Real
+from skhp.search.narrowing import narrow_space
 
 SPACE = {"lr": Real(1e-6, 1.0, log=True), "wd": Real(1e-7, 1e-1, log=True),
          "bs": Integer(8, 1024, base=2)}
@@ -25,7 +26,7 @@ def _run(oracle, loss=_loss):
 
 def _trials_to_reach(oracle, target):
     for i, trial in enumerate(_run(oracle).trials, 1):
-        if -trial["score"] <= target:
+        if -trial.score <= target:
             return i
     return oracle.max_trials + 1
 
@@ -36,25 +37,25 @@ def _trials_to_reach(oracle, target):
 ])
 def test_same_seed_same_search(make):
     a, b, c = _run(make(3)), _run(make(3)), _run(make(4))
-    assert [t["params"] for t in a.trials] == [t["params"] for t in b.trials]
-    assert [t["params"] for t in a.trials] != [t["params"] for t in c.trials]
+    assert [t.params for t in a.trials] == [t.params for t in b.trials]
+    assert [t.params for t in a.trials] != [t.params for t in c.trials]
 
 
 def test_narrowing_rounds_draw_from_the_narrowed_space():
     oracle = _run(NarrowingOracle(SPACE, 40, n_initial=10, round_size=5, seed=0))
     steps = [h["step"] for h in oracle.history]
     assert steps[0] == "explore" and set(steps[1:]) <= {"narrow", "restart"}
-    best_explore = max((t for t in oracle.trials if t["round"] == 0), key=lambda t: t["score"])
-    lr, bs = best_explore["params"]["lr"], best_explore["params"]["bs"]
-    narrowed = oracle.space.narrow(best_explore["params"])
-    first = [t for t in oracle.trials if t["round"] == 1]
-    boxed = [t for t in first if t["space"] == narrowed.describe()]
+    best_explore = max((t for t in oracle.trials if t.round == 0), key=lambda t: t.score)
+    lr, bs = best_explore.params["lr"], best_explore.params["bs"]
+    narrowed = narrow_space(oracle.space, best_explore.params)
+    first = [t for t in oracle.trials if t.round == 1]
+    boxed = [t for t in first if t.space == narrowed.describe()]
     assert len(boxed) >= 2  # the rest follow the spread of the best points so far
     assert all(s.startswith("normal around the best") for s in
-               {t["space"] for t in first} - {narrowed.describe()})
+               {t.space for t in first} - {narrowed.describe()})
     for t in boxed:  # [x / 2, 2 x] around the best of the random round
-        assert lr / 2 * (1 - 1e-12) <= t["params"]["lr"] <= lr * 2 * (1 + 1e-12)
-        assert t["params"]["bs"] in (bs // 2, bs, bs * 2)
+        assert lr / 2 * (1 - 1e-12) <= t.params["lr"] <= lr * 2 * (1 + 1e-12)
+        assert t.params["bs"] in (bs // 2, bs, bs * 2)
 
 
 def test_narrowing_starts_over_after_patience():
@@ -63,7 +64,7 @@ def test_narrowing_starts_over_after_patience():
                   loss=lambda p: 1.0)
     steps = [h["step"] for h in oracle.history]
     assert steps[:6] == ["explore", "narrow", "narrow", "restart", "narrow", "narrow"]
-    assert oracle.trials[20]["space"] == oracle.space.describe()  # back to the whole space
+    assert oracle.trials[20].space == oracle.space.describe()  # back to the whole space
 
 
 def test_narrowing_converges_and_starts_over():
@@ -84,7 +85,7 @@ def test_failed_trials_are_recorded_and_never_best():
     def loss(p):
         return math.nan if p["x"] > 0 else (p["x"] + 0.5) ** 2
     oracle = _run(NarrowingOracle({"x": Real(-1, 1)}, 30, seed=0), loss=loss)
-    failed = [t for t in oracle.trials if t["failed"]]
+    failed = [t for t in oracle.trials if t.failed]
     assert failed and len(oracle.trials) == 30
     assert oracle.best_params["x"] <= 0
 
@@ -99,7 +100,7 @@ def test_small_discrete_space_ends_when_every_point_is_tried():
     oracle = _run(NarrowingOracle({"a": [1, 2, 3], "b": ["x", "y"]}, 100, seed=0),
                   loss=lambda p: p["a"])
     assert len(oracle.trials) == 6
-    assert len({(t["params"]["a"], t["params"]["b"]) for t in oracle.trials}) == 6
+    assert len({(t.params["a"], t.params["b"]) for t in oracle.trials}) == 6
 
 
 def test_grid_oracle_covers_a_grid():
@@ -128,12 +129,12 @@ def test_guided_follows_the_recipe():
     ]
     doubling = [(d.tried, d.chosen, d.moved) for d in oracle.trace if d.action == "double"]
     assert doubling == [((64,), 64, True), ((128,), 128, True), ((256,), 128, False)]
-    assert all(t["params"]["batch_size"] >= 32 for t in oracle.trials)  # never below the start
+    assert all(t.params["batch_size"] >= 32 for t in oracle.trials)  # never below the start
     (schedule,) = [d for d in oracle.trace if d.action == "schedule"]
     assert schedule.chosen == "cosine" and schedule.tried == ("cosine",)  # clearly helps: no ramp
-    assert "ramp" not in {t["params"]["schedule"] for t in oracle.trials}
+    assert "ramp" not in {t.params["schedule"] for t in oracle.trials}
     assert oracle.best_params == {"learning_rate": 0.005, "batch_size": 128, "schedule": "cosine"}
-    first = [t["params"] for t in oracle.trials[:4]]
+    first = [t.params for t in oracle.trials[:4]]
     assert {p["batch_size"] for p in first} == {32}  # batch size fixed during the coarse step
     assert str(coarse[0]) == ("coarse learning_rate: tried 0.0001, 0.001, 0.01; 0.01 is better, "
                               "centre moves to 0.005")
@@ -143,7 +144,7 @@ def test_guided_schedule_step_tries_the_ramp_when_cosine_does_not_clearly_help()
     space = {"schedule": ["constant", "cosine", "ramp"]}
     scores = {"constant": 0.90, "cosine": 0.9005, "ramp": 0.95}
     oracle = _run(GuidedOracle(space, min_gain=1e-3), loss=lambda p: -scores[p["schedule"]])
-    assert [t["params"]["schedule"] for t in oracle.trials] == ["constant", "cosine", "ramp"]
+    assert [t.params["schedule"] for t in oracle.trials] == ["constant", "cosine", "ramp"]
     assert oracle.trace[-2].chosen == "ramp"
 
 
@@ -171,7 +172,7 @@ def test_every_oracle_takes_multi_metric_tuple_scores():
                    NarrowingOracle(space, 20, seed=0), GuidedOracle(space, 40)):
         while (proposal := oracle.ask()) is not None:
             oracle.tell([scores(p) for p in proposal.points])
-        best = max(t["score"] for t in oracle.trials)
+        best = max(t.score for t in oracle.trials)
         assert oracle.best_score == best, type(oracle).__name__
 
 

@@ -223,3 +223,21 @@ def test_random_and_grid_searches_take_the_same_path_with_storage(tmp_path):
     grid = SpaceGridSearchCV(SVC(), space, n_iter=8, storage=db, study="grid").fit(X_IRIS, Y_IRIS)
     assert len(grid.cv_results_["params"]) == 8  # 4 values of C x 2 kernels: the grid fits n_iter
     assert sorted({p["kernel"] for p in grid.cv_results_["params"]}) == ["linear", "rbf"]
+
+
+def test_searches_take_a_list_of_dicts_as_scikit_learn_does():
+    from skhp.search import RandomSearchCV, SpaceGridSearchCV
+
+    space = [{"kernel": ["rbf"], "gamma": Real(1e-3, 1.0, log=True)},
+             {"kernel": ["linear"], "C": Real(0.1, 10.0, log=True)}]
+    for search in (NarrowingSearchCV(SVC(), space, n_iter=16, random_state=0),
+                   RandomSearchCV(SVC(), space, n_iter=8, random_state=0),
+                   SpaceGridSearchCV(SVC(), space, n_iter=8)):
+        search.fit(X_IRIS, Y_IRIS)
+        kinds = {frozenset(p) for p in search.cv_results_["params"]}
+        assert kinds == {frozenset({"kernel", "gamma"}), frozenset({"kernel", "C"})}, type(search)
+        assert search.best_score_ > 0.9
+    with pytest.raises(ValueError, match="the guided recipe tunes one space"):
+        GuidedSearchCV(SVC(), space).fit(X_IRIS, Y_IRIS)
+    with pytest.raises(ValueError, match="names 'gama'"):
+        NarrowingSearchCV(SVC(), [{"C": [1.0]}, {"gama": [1.0]}], n_iter=2).fit(X_IRIS, Y_IRIS)

@@ -7,6 +7,7 @@ import pytest
 from scipy.stats import loguniform, norm, randint, uniform
 
 from skhp.search import Choice, Distribution, Integer, Real, Space
+from skhp.search.narrowing import narrow, narrow_space
 
 
 def test_param_distributions_convert():
@@ -41,33 +42,33 @@ def test_samples_stay_in_bounds_and_log_scale_spreads_over_decades():
 
 def test_narrow_log_range_is_x_over_factor_to_x_times_factor():
     lr = Real(1e-5, 1.0, log=True)
-    assert lr.narrow(1e-3) == Real(5e-4, 2e-3, log=True)
-    near = lr.narrow(1e-3, factor=3)
+    assert narrow(lr, 1e-3) == Real(5e-4, 2e-3, log=True)
+    near = narrow(lr, 1e-3, factor=3)
     assert math.isclose(near.low, 1e-3 / 3) and math.isclose(near.high, 3e-3)
-    half = lr.narrow(1e-3, factor=2, scale=0.5)
+    half = narrow(lr, 1e-3, factor=2, scale=0.5)
     assert math.isclose(half.low, 1e-3 / 2**0.5) and math.isclose(half.high, 1e-3 * 2**0.5)
 
 
 def test_narrow_clips_to_the_original_bounds():
     lr = Real(1e-4, 1e-1, log=True)
-    assert lr.narrow(0.08) == Real(0.04, 0.1, log=True)
-    assert lr.narrow(1e-4).low == 1e-4
+    assert narrow(lr, 0.08) == Real(0.04, 0.1, log=True)
+    assert narrow(lr, 1e-4).low == 1e-4
     lin = Real(-4.5, 4.5)
-    assert lin.narrow(4.0) == Real(1.75, 4.5)  # half-width 9 / 4, cut at 4.5
-    assert Integer(1, 10).narrow(1) == Integer(1, 4)  # 1 + 9 / 4, rounded up
+    assert narrow(lin, 4.0) == Real(1.75, 4.5)  # half-width 9 / 4, cut at 4.5
+    assert narrow(Integer(1, 10), 1) == Integer(1, 4)  # 1 + 9 / 4, rounded up
 
 
 def test_narrow_integers_and_choices():
     batch = Integer(16, 512, base=2)
     assert batch.values() == [16, 32, 64, 128, 256, 512]
-    assert batch.narrow(64).values() == [32, 64, 128]
-    assert batch.narrow(512).values() == [256, 512]
-    assert Integer(1, 100, log=True).narrow(10) == Integer(5, 20, log=True)
+    assert narrow(batch, 64).values() == [32, 64, 128]
+    assert narrow(batch, 512).values() == [256, 512]
+    assert narrow(Integer(1, 100, log=True), 10) == Integer(5, 20, log=True)
     ordered = Choice([1, 2, 4, 8, 16], ordered=True)
-    assert ordered.narrow(4).values == (2, 4, 8)
-    assert ordered.narrow(16).values == (8, 16)
+    assert narrow(ordered, 4).values == (2, 4, 8)
+    assert narrow(ordered, 16).values == (8, 16)
     unordered = Choice(["adam", "sgd", "rmsprop", "nadam"])
-    narrowed = unordered.narrow("sgd", keep=0.7)
+    narrowed = narrow(unordered, "sgd", keep=0.7)
     assert narrowed.values == unordered.values
     assert narrowed.weights == pytest.approx((0.1, 0.7, 0.1, 0.1))
     draws = narrowed.sample(np.random.default_rng(0), 2000)
@@ -76,7 +77,7 @@ def test_narrow_integers_and_choices():
 
 def test_space_narrow_and_describe():
     space = Space({"lr": Real(1e-4, 1e-1, log=True), "bs": [16, 32, 64], "opt": ["adam", "sgd"]})
-    narrowed = space.narrow({"lr": 1e-2, "bs": 16, "opt": "adam"})
+    narrowed = narrow_space(space, {"lr": 1e-2, "bs": 16, "opt": "adam"})
     assert narrowed["lr"] == Real(5e-3, 2e-2, log=True)
     assert narrowed["bs"].values == (16, 32)
     assert narrowed.describe() == (
@@ -109,15 +110,49 @@ def test_bad_spaces_raise_clear_errors(make, message):
 def test_a_list_of_numbers_narrows_like_the_book_whatever_its_order(values):
     dim = Space({"lr": values})["lr"]
     assert dim == Choice([0.0001, 0.001, 0.01, 0.1], ordered=True)
-    assert dim.narrow(0.01) == Real(0.005, 0.02, log=True)  # [x/2, 2x], log: spans > a decade
-    assert dim.narrow(0.1) == Real(0.05, 0.1, log=True)  # clipped to the list's range
+    assert narrow(dim, 0.01) == Real(0.005, 0.02, log=True)  # [x/2, 2x], log: spans > a decade
+    assert narrow(dim, 0.1) == Real(0.05, 0.1, log=True)  # clipped to the list's range
     rng = np.random.default_rng(0)
-    drawn = dim.narrow(0.001).sample(rng, 200)
+    drawn = narrow(dim, 0.001).sample(rng, 200)
     assert min(drawn) >= 0.0005 and max(drawn) <= 0.002 and len(set(drawn)) > 100
 
 
 def test_integer_lists_narrow_to_integers():
     dim = Space({"batch_size": [512, 32, 128]})["batch_size"]
-    assert dim.narrow(128).values == (64, 128, 256)
-    assert dim.narrow(32).values == (32, 64)  # 16 is below the list
-    assert Space({"x": [1.0, 2.0, 3.0]})["x"].narrow(2.0) == Real(1.0, 3.0, log=False)
+    assert narrow(dim, 128).values == (64, 128, 256)
+    assert narrow(dim, 32).values == (32, 64)  # 16 is below the list
+    assert narrow(Space({"x": [1.0, 2.0, 3.0]})["x"], 2.0) == Real(1.0, 3.0, log=False)
+
+
+def test_every_dimension_has_the_declared_interface_and_round_trips_through_json():
+    import json
+
+    from skhp.search import Dimension
+
+    space = Space({"lr": Real(1e-4, 1e-1, log=True), "bs": Integer(16, 256, base=2),
+                   "units": Integer(4, 64), "opt": ["adam", "sgd"], "drop": [0.1, 0.3, 0.2]})
+    for dim in space.dimensions.values():
+        assert isinstance(dim, Dimension)
+        for value in dim.sample(np.random.default_rng(0), 20):
+            assert dim.contains(value)
+            assert 0.0 <= dim.to_unit(value) <= 1.0
+            assert dim.from_unit(dim.to_unit(value)) == pytest.approx(value)
+    assert Space.from_dict(json.loads(json.dumps(space.to_dict()))) == space
+    # exact: no rounding of the bounds
+    assert Space.from_dict(Space({"x": Real(0.123456789, 1.0)}).to_dict())["x"].low == 0.123456789
+
+
+def test_a_list_of_dicts_is_a_conditional_space():
+    from skhp.search import SpaceUnion
+    from skhp.search._space import as_space
+
+    union = as_space([{"kernel": ["rbf"], "gamma": Real(1e-4, 1.0, log=True)},
+                      {"kernel": ["linear"], "C": Real(0.1, 10.0, log=True)}])
+    assert isinstance(union, SpaceUnion)
+    points = union.sample(np.random.default_rng(0), 40)
+    assert {frozenset(p) for p in points} == {frozenset({"kernel", "gamma"}), frozenset({"kernel", "C"})}
+    near = narrow_space(union, {"kernel": "rbf", "gamma": 1e-2})
+    assert set(near) == {"kernel", "gamma"} and near["gamma"] == Real(5e-3, 2e-2, log=True)
+    assert Space.from_dict(union.to_dict()) == union
+    with pytest.raises(AttributeError, match="has no single set of dimensions"):
+        union.dimensions

@@ -82,15 +82,15 @@ def test_sigkill_then_resume_runs_no_finished_trial_twice(tmp_path):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     every = TrialStore(db).trials("s")
-    stored = [t for t in every if t["status"] != "running"]
+    stored = [t for t in every if t.status != "running"]
     assert len(stored) == 10, "the search was not killed in its second round"  # rounds of 10, 4
-    assert {t["status"] for t in every} <= {"ok", "running"}  # the killed round shows as running
+    assert {t.status for t in every} <= {"ok", "running"}  # the killed round shows as running
     fits_before = log.read_text().splitlines()
 
     log.unlink()
     resumed = _run(tmp_path, db, log, tmp_path / "resumed.json")
     fits_after = [json.loads(line) for line in log.read_text().splitlines()]
-    stored_params = {t["params"]["C"] for t in stored}
+    stored_params = {t.params["C"] for t in stored}
     assert resumed["replayed"] == len(stored)
     assert not stored_params & set(fits_after)  # no finished trial trained again
     assert len(fits_after) == 2 * (14 - len(stored))  # 2 folds of every other trial
@@ -127,7 +127,7 @@ def test_two_processes_write_one_store_at_once(tmp_path):
     assert sorted(store.studies()) == ["a", "b"]
     for study in ("a", "b"):
         trials = store.trials(study)
-        assert [t["number"] for t in trials] == list(range(150))
+        assert [t.number for t in trials] == list(range(150))
         assert trials[-1]["mean_score"] == pytest.approx(149 / 150)
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -201,10 +201,10 @@ def test_a_running_trial_is_visible_until_it_finishes(tmp_path):
     store = TrialStore(tmp_path / "run.db")
     store.open_study("s", {})
     store.start_trial("s", 0, {"x": 1.0})
-    assert [t["status"] for t in store.trials("s")] == ["running"]
+    assert [t.status for t in store.trials("s")] == ["running"]
     store.add_trial("s", 0, {"x": 1.0}, [{"test_scores": 0.5, "fit_time": 0.2, "score_time": 0.1}])
     (trial,) = store.trials("s")
-    assert trial["status"] == "ok" and trial["folds"][0]["fit_time"] == 0.2
+    assert trial.status == "ok" and trial.folds[0]["fit_time"] == 0.2
 
 
 def test_the_schema_version_is_checked(tmp_path):
@@ -225,9 +225,9 @@ def test_stored_search_keeps_real_fold_times_and_round_parallelism(tmp_path):
     search = NarrowingSearchCV(SVC(), {"C": Real(1e-3, 1e3, log=True)}, n_iter=6, cv=3,
                                random_state=0, storage=f"sqlite:///{db}").fit(X, y)
     trials = TrialStore(db).trials("default")
-    assert len(trials) == 6 and all(t["status"] == "ok" for t in trials)
+    assert len(trials) == 6 and all(t.status == "ok" for t in trials)
     for i, trial in enumerate(trials):
-        times = [f["fit_time"] for f in trial["folds"]]
+        times = [f["fit_time"] for f in trial.folds]
         assert len(set(times)) == 3  # each fold its own time, not the mean
         assert np.mean(times) == pytest.approx(search.cv_results_["mean_fit_time"][i])
     again = NarrowingSearchCV(SVC(), {"C": Real(1e-3, 1e3, log=True)}, n_iter=6, cv=3,

@@ -18,16 +18,16 @@ Examples
 """
 
 from skhp.search._base import check_space_names
-from skhp.search._oracle import Decision, GridOracle, GuidedOracle, NarrowingOracle, Proposal, RandomOracle
-from skhp.search._space import Choice, Distribution, Integer, Real, Space
-from skhp.search.grid import SpaceGridSearchCV
-from skhp.search.guided import GuidedSearchCV
-from skhp.search.narrowing import NarrowingSearchCV
-from skhp.search.random import RandomSearchCV
+from skhp.search._oracle import Proposal, Trial
+from skhp.search._space import Choice, Dimension, Distribution, Integer, Real, Space, SpaceUnion
+from skhp.search.grid import GridOracle, SpaceGridSearchCV
+from skhp.search.guided import Decision, GuidedOracle, GuidedSearchCV
+from skhp.search.narrowing import NarrowingOracle, NarrowingSearchCV
+from skhp.search.random import RandomOracle, RandomSearchCV
 
 __all__ = [
-    "Choice", "Decision", "Distribution", "GridOracle", "GuidedOracle", "GuidedSearchCV", "Integer",
+    "Choice", "Decision", "Dimension", "Distribution", "GridOracle", "GuidedOracle", "GuidedSearchCV", "Integer",
     "NarrowingOracle", "NarrowingSearchCV", "Proposal", "RandomOracle", "RandomSearchCV", "Real",
-    "Space", "SpaceGridSearchCV",
+    "Space", "SpaceGridSearchCV", "SpaceUnion", "Trial",
     "check_space_names",
 ]

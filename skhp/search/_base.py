@@ -11,7 +11,7 @@ from sklearn.utils._param_validation import HasMethods, Interval
 
 from skhp._routing import suggest
 from skhp.search._oracle import sources
-from skhp.search._space import Space
+from skhp.search._space import as_space
 from skhp.search._sklearn import RawFoldResults, evaluating, fold_key
 from skhp.storage import open_store
 
@@ -39,10 +39,10 @@ def check_space_names(estimator, space):
     ...
     ValueError: the search space names 'gama', which SVC does not take. Did you mean 'gamma'? ...
     """
-    space = Space(space)
     known = clone(estimator).get_params(deep=True)
     rng = np.random.default_rng(0)
-    for name, dim in space.dimensions.items():
+    dims = [item for sub in as_space(space).subspaces for item in sub.dimensions.items()]
+    for name, dim in dims:
         if name not in known and "__" not in name:
             raise ValueError(
                 f"the search space names {name!r}, which {type(estimator).__name__} does not "
@@ -163,7 +163,7 @@ class OracleSearchCV(RawFoldResults, BaseSearchCV):
         stored = {}
         if store is not None:
             store.open_study(study, self._signature(space))
-            stored = {t["number"]: t for t in store.trials(study) if t["status"] != "running"}
+            stored = {t.number: t for t in store.trials(study) if t.status != "running"}
         self.n_trials_replayed_ = 0
         number = 0
         deadline = None if self.time_budget is None else time.monotonic() + self.time_budget
@@ -197,14 +197,14 @@ class OracleSearchCV(RawFoldResults, BaseSearchCV):
 
     def _replayed(self, store, study, record, point):
         """The stored fold results of ``record``, keyed for :func:`evaluating`."""
-        if record["params"] != point:
+        if record.params != point:
             raise ValueError(
-                f"trial {record['number']} of study {study!r} in {store.path} has parameters "
-                f"{record['params']}, but this search proposes {point}: the store holds "
+                f"trial {record.number} of study {study!r} in {store.path} has parameters "
+                f"{record.params}, but this search proposes {point}: the store holds "
                 "another search (different seed?); use a new study name."
             )
         self.n_trials_replayed_ += 1
-        return {fold_key(point, k): fold for k, fold in enumerate(record["folds"])}
+        return {fold_key(point, k): fold for k, fold in enumerate(record.folds)}
 
     def _oracle_done(self, oracle):
         pass

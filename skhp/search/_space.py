@@ -1,20 +1,62 @@
-"""Search spaces: bounded ranges and choices that can be sampled and narrowed.
+"""Search spaces: bounded ranges and choices, as data.
 
-A space maps parameter names to dimensions. Each dimension knows how to draw
-values, how to list a grid of values, and how to *narrow* around a point: the
-neighbourhood the narrowing search draws from once it has a good point.
+A space maps parameter names to dimensions. Every dimension has one interface
+(:class:`Dimension`): draw values, test membership, list a grid, map values to
+[0, 1] and back, and describe itself as plain JSON. How a strategy moves in a
+space (narrowing around a point, line searches, walks) lives with the strategy
+(:mod:`skhp.search.narrowing`, :mod:`skhp.search.guided`).
 
-Narrowing is always computed from the original (full) dimension, so a narrowed
-space never leaves the bounds the user set.
+A list of spaces (``[{"kernel": ["rbf"], "gamma": ...}, {"kernel": ["linear"]}]``,
+as scikit-learn's searches take) is a conditional space, a :class:`SpaceUnion`.
 """
 
+import abc
 import math
 import numbers
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Real", "Integer", "Choice", "Distribution", "Space"]
+__all__ = ["Dimension", "Real", "Integer", "Choice", "Distribution", "Space", "SpaceUnion",
+           "as_space"]
+
+
+class Dimension(abc.ABC):
+    """The interface of every dimension of a search space.
+
+    Examples
+    --------
+    >>> isinstance(Real(0, 1), Dimension) and isinstance(Choice(["a"]), Dimension)
+    True
+    """
+
+    @abc.abstractmethod
+    def sample(self, rng, size):
+        """``size`` values drawn from ``rng`` (a numpy Generator)."""
+
+    @abc.abstractmethod
+    def contains(self, value):
+        """Whether ``value`` is one of the dimension's values."""
+
+    @abc.abstractmethod
+    def grid(self, n):
+        """About ``n`` values spread over the dimension (every value of a choice)."""
+
+    @abc.abstractmethod
+    def to_unit(self, value):
+        """``value`` mapped to [0, 1] (see :meth:`from_unit`)."""
+
+    @abc.abstractmethod
+    def from_unit(self, u):
+        """The value at ``u`` in [0, 1]."""
+
+    @abc.abstractmethod
+    def to_dict(self):
+        """The dimension as plain JSON values (see :meth:`Space.from_dict`)."""
+
+    @abc.abstractmethod
+    def describe(self):
+        """A short readable form."""
 
 
 def _check_bounds(low, high, log, integer=False):
@@ -33,16 +75,8 @@ def _is_number(value):
     return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _significant(value, digits):
-    """``value`` cut down to ``digits`` significant digits (5.5e-3 gives 5e-3)."""
-    if value <= 0:
-        return float(value)
-    unit = 10.0 ** (math.floor(math.log10(value)) - digits + 1)
-    return float(f"{math.floor(value / unit + 1e-9) * unit:.{digits - 1}e}")
-
-
 @dataclass(frozen=True)
-class Real:
+class Real(Dimension):
     """A continuous range ``[low, high]``, drawn uniformly or log-uniformly.
 
     Parameters
@@ -57,8 +91,8 @@ class Real:
     --------
     >>> import numpy as np
     >>> lr = Real(1e-5, 1e-1, log=True)
-    >>> lr.narrow(1e-3)
-    Real(low=0.0005, high=0.002, log=True)
+    >>> lr.to_unit(1e-3), lr.from_unit(0.5)
+    (0.5, 0.001)
     >>> all(1e-5 <= v <= 1e-1 for v in lr.sample(np.random.default_rng(0), 5))
     True
     """
@@ -70,14 +104,16 @@ class Real:
     def __post_init__(self):
         _check_bounds(self.low, self.high, self.log)
 
-    def _to_unit(self, value):
+    def to_unit(self, value):
+        """``value`` mapped to [0, 1] on the range's own scale (log or linear)."""
         if self.low == self.high:
             return 0.5
         if self.log:
             return math.log(value / self.low) / math.log(self.high / self.low)
         return (value - self.low) / (self.high - self.low)
 
-    def _from_unit(self, u):
+    def from_unit(self, u):
+        """The value at ``u`` in [0, 1] on the range's own scale (inverse of :meth:`to_unit`)."""
         if self.log:
             return float(self.low * (self.high / self.low) ** u)
         return float(self.low + u * (self.high - self.low))
@@ -88,44 +124,11 @@ class Real:
 
     def sample(self, rng, size):
         """``size`` values drawn from ``rng`` (a numpy Generator)."""
-        return [self._from_unit(u) for u in rng.uniform(0, 1, size)]
+        return [self.from_unit(u) for u in rng.uniform(0, 1, size)]
 
     def grid(self, n):
         """``n`` evenly spaced values (log-spaced when ``log``), ends included."""
-        return [self._from_unit(u) for u in np.linspace(0, 1, n)]
-
-    def narrow(self, center, factor=2.0, scale=1.0, keep=None):
-        """The neighbourhood of ``center``, clipped to the bounds.
-
-        On a log scale it is ``[center / f, center * f]`` with ``f = factor **
-        scale``; on a linear scale ``center ± (high - low) * scale / (2 * factor)``,
-        a range ``factor`` times narrower than this one when ``scale`` is 1.
-        ``keep`` is ignored (it applies to unordered choices).
-        """
-        center = min(max(float(center), self.low), self.high)
-        if self.log:
-            f = factor**scale
-            low, high = center / f, center * f
-        else:
-            half = (self.high - self.low) * scale / (2 * factor)
-            low, high = center - half, center + half
-        return Real(max(self.low, low), min(self.high, high), self.log)
-
-    def line(self, center, step):
-        """``center`` and one step either side: ``/ step`` and ``* step`` on a log
-        scale, ``± (high - low) / step`` on a linear one; clipped to the bounds."""
-        if self.log:
-            points = [center / step, center, center * step]
-        else:
-            d = (self.high - self.low) / step
-            points = [center - d, center, center + d]
-        return [min(max(p, self.low), self.high) for p in points]
-
-    def between(self, a, b, digits):
-        """A readable point half-way between ``a`` and ``b`` (cut to ``digits``
-        significant digits on a log scale)."""
-        mid = (a + b) / 2
-        return _significant(mid, digits) if self.log else mid
+        return [self.from_unit(u) for u in np.linspace(0, 1, n)]
 
     def describe(self):
         return f"[{self.low:.4g}, {self.high:.4g}]" + (" log" if self.log else "")
@@ -136,7 +139,7 @@ class Real:
 
 
 @dataclass(frozen=True)
-class Integer:
+class Integer(Dimension):
     """An integer range ``[low, high]``, drawn uniformly or log-uniformly.
 
     Parameters
@@ -154,8 +157,8 @@ class Integer:
     --------
     >>> Integer(16, 512, base=2).values()
     [16, 32, 64, 128, 256, 512]
-    >>> Integer(16, 512, base=2).narrow(64)
-    Integer(low=32, high=128, log=True, base=2)
+    >>> Integer(1, 100, log=True).to_unit(10)
+    0.5
     """
 
     low: int
@@ -182,6 +185,17 @@ class Integer:
                 out.append(self.base**k)
             k += 1
         return out
+
+    def to_unit(self, value):
+        """``value`` mapped to [0, 1] on the range's own scale (log or linear)."""
+        return Real(self.low, self.high, self.log).to_unit(value)
+
+    def from_unit(self, u):
+        """The integer nearest the value at ``u`` (the nearest power with a ``base``)."""
+        value = Real(self.low, self.high, self.log).from_unit(min(max(u, 0.0), 1.0))
+        if self.base is not None:
+            return min(self.values(), key=lambda v: abs(math.log(v / value)))
+        return int(min(max(round(value), self.low), self.high))
 
     def contains(self, value):
         """Whether ``value`` is one of the range's integers."""
@@ -211,51 +225,6 @@ class Integer:
         real = Real(self.low, self.high, self.log).grid(n)
         return sorted({int(round(v)) for v in real})
 
-    def narrow(self, center, factor=2.0, scale=1.0, keep=None):
-        """The neighbourhood of ``center`` as in :meth:`Real.narrow`, rounded outwards.
-
-        It always keeps the neighbouring values, so that a narrowed integer
-        range can still move.
-        """
-        center = int(min(max(round(center), self.low), self.high))
-        if self.base is not None:
-            values = self.values()
-            i = int(np.argmin([abs(math.log(v / center)) for v in values]))
-            reach = max(1, int(math.floor(math.log(factor**scale, self.base) + 1e-9)))
-            lo, hi = values[max(0, i - reach)], values[min(len(values) - 1, i + reach)]
-            return Integer(lo, hi, True, self.base)
-        near = Real(self.low, self.high, self.log).narrow(center, factor, scale)
-        low = min(int(math.floor(near.low)), center - 1)
-        high = max(int(math.ceil(near.high)), center + 1)
-        return Integer(max(self.low, low), min(self.high, high), self.log)
-
-    def line(self, center, step):
-        """``center`` and one step either side (see :meth:`Real.line`), at least
-        one value apart; with a ``base``, the neighbouring powers."""
-        if self.base is not None:
-            values = self.values()
-            i = values.index(center) if center in values else 0
-            return [values[max(0, i - 1)], center, values[min(len(values) - 1, i + 1)]]
-        points = Real(self.low, self.high, self.log).line(center, step)
-        down = min(int(round(points[0])), center - 1)
-        up = max(int(round(points[2])), center + 1)
-        return [max(self.low, down), center, min(self.high, up)]
-
-    def next(self, value, direction):
-        """The value after ``value`` going up (+1) or down (-1): the next power
-        with a ``base``, double or half on a log scale, else one eighth of the
-        range; None past the bounds."""
-        if self.base is not None:
-            nxt = value * self.base if direction > 0 else value // self.base
-        elif self.log:
-            nxt = value * 2 if direction > 0 else value // 2
-        else:
-            nxt = value + direction * max(1, (self.high - self.low) // 8)
-        return nxt if self.low <= nxt <= self.high else None
-
-    def between(self, a, b, digits):
-        return int(round((a + b) / 2))
-
     def describe(self):
         if self.base is not None:
             return "{" + ", ".join(map(str, self.values())) + "}"
@@ -268,7 +237,7 @@ class Integer:
 
 
 @dataclass(frozen=True)
-class Choice:
+class Choice(Dimension):
     """A finite set of values, ordered (``[16, 32, 64]``) or not (``["adam", "sgd"]``).
 
     Parameters
@@ -283,10 +252,10 @@ class Choice:
 
     Examples
     --------
-    >>> Choice([16, 32, 64, 128], ordered=True).narrow(32).values
-    (16, 32, 64)
-    >>> Choice(["adam", "sgd", "rmsprop"]).narrow("sgd", keep=0.5).weights
-    (0.25, 0.5, 0.25)
+    >>> Choice([16, 32, 64, 128], ordered=True).contains(32)
+    True
+    >>> Choice(["adam", "sgd"]).to_unit("sgd"), Choice(["adam", "sgd"]).from_unit(0.1)
+    (0.75, 'adam')
     """
 
     values: tuple
@@ -320,6 +289,14 @@ class Choice:
                 pass
         raise ValueError(f"{value!r} is not one of the choices {list(self.values)}.")
 
+    def to_unit(self, value):
+        """The middle of ``value``'s slot: slot i of n covers [i/n, (i+1)/n)."""
+        return (self.index(value) + 0.5) / len(self.values)
+
+    def from_unit(self, u):
+        """The value whose slot holds ``u``."""
+        return self.values[min(int(min(max(u, 0.0), 1.0) * len(self.values)), len(self.values) - 1)]
+
     def contains(self, value):
         """Whether ``value`` is one of the choices."""
         try:
@@ -336,45 +313,6 @@ class Choice:
     def grid(self, n):
         """Every value."""
         return list(self.values)
-
-    def narrow(self, center, factor=2.0, scale=1.0, keep=0.7):
-        """The neighbourhood of ``center``.
-
-        Ordered positive numbers (the book's lists such as ``[0.1, 0.01,
-        0.001]`` or ``[32, 128, 512]``): ``[x / f, x * f]`` with ``f = factor
-        ** scale``, clipped to the list's range, as a :class:`Real` (log scale
-        when the list spans more than a decade) or, for integers, the choice
-        ``{x / f, x, x * f}`` rounded (32 gives 16, 32, 64). Other ordered
-        choices: ``center`` and its neighbours. Unordered: all values,
-        ``center`` drawn with probability ``keep`` and the others sharing the
-        rest.
-        """
-        i = self.index(center)
-        if self.ordered and all(_is_number(v) and v > 0 for v in self.values):
-            f, low, high, x = factor**scale, min(self.values), max(self.values), float(center)
-            if all(isinstance(v, numbers.Integral) for v in self.values):
-                near = {int(min(max(round(v), low), high)) for v in (x / f, x, x * f)}
-                return Choice(sorted(near), True)
-            return Real(max(low, x / f), min(high, x * f), log=high / low > 10)
-        if self.ordered:
-            return Choice(self.values[max(0, i - 1): i + 2], True)
-        if len(self.values) == 1:
-            return self
-        rest = (1 - keep) / (len(self.values) - 1)
-        return Choice(self.values, False, tuple(keep if j == i else rest for j in range(len(self.values))))
-
-    def line(self, center, step):
-        """``center`` and its neighbours in ``values``."""
-        i = self.index(center)
-        return [self.values[max(0, i - 1)], center, self.values[min(len(self.values) - 1, i + 1)]]
-
-    def next(self, value, direction):
-        """The neighbour of ``value`` in ``values`` going up (+1) or down (-1), or None."""
-        i = self.index(value) + direction
-        return self.values[i] if 0 <= i < len(self.values) else None
-
-    def between(self, a, b, digits):
-        return b
 
     def describe(self):
         text = "{" + ", ".join(map(repr, self.values)) + "}"
@@ -393,7 +331,7 @@ class Choice:
                 "weights": None if self.weights is None else list(self.weights)}
 
 
-class Distribution:
+class Distribution(Dimension):
     """Any object with ``rvs`` (e.g. a frozen ``scipy.stats`` distribution).
 
     Drawn as it is and never narrowed; prefer :class:`Real` or
@@ -424,20 +362,17 @@ class Distribution:
     def contains(self, value):
         return False
 
+    def to_unit(self, value):
+        raise ValueError(f"{self.describe()} has no unit scale; give a Real or Integer instead.")
+
+    def from_unit(self, u):
+        raise ValueError(f"{self.describe()} has no unit scale; give a Real or Integer instead.")
+
     def sample(self, rng, size):
         return [v.item() if hasattr(v, "item") else v for v in self.dist.rvs(size=size, random_state=rng)]
 
     def grid(self, n):
         raise ValueError(f"{self.describe()} has no grid; give a Real, Integer or Choice instead.")
-
-    def narrow(self, center, factor=2.0, scale=1.0, keep=None):
-        return self
-
-    def line(self, center, step):
-        return [center]
-
-    def between(self, a, b, digits):
-        return b
 
     def describe(self):
         dist = getattr(self.dist, "dist", self.dist)
@@ -499,7 +434,7 @@ class Space:
     dimensions : dict
         Parameter name to a :class:`Real`, :class:`Integer`, :class:`Choice`,
         a list of values (a list of numbers, in any order, is an ordered
-        choice that narrows to ``[x / 2, 2 x]``, see :meth:`Choice.narrow`),
+        choice that narrows to ``[x / 2, 2 x]``),
         or a scipy.stats distribution (``loguniform`` becomes a log
         :class:`Real`, ``uniform`` a :class:`Real`, ``randint`` an
         :class:`Integer`; others are drawn from as they are). This is the
@@ -512,8 +447,8 @@ class Space:
     >>> space = Space({"learning_rate": loguniform(1e-4, 1e-1), "batch_size": [16, 32, 64]})
     >>> space["learning_rate"]
     Real(low=0.0001, high=0.1, log=True)
-    >>> space.narrow({"learning_rate": 1e-3, "batch_size": 16}).describe()
-    'learning_rate=[0.0005, 0.002] log; batch_size={16, 32}'
+    >>> space.describe()
+    'learning_rate=[0.0001, 0.1] log; batch_size={16, 32, 64}'
     """
 
     def __init__(self, dimensions):
@@ -545,31 +480,19 @@ class Space:
     def __repr__(self):
         return f"Space({self.dimensions!r})"
 
+    @property
+    def subspaces(self):
+        """The spaces a point may come from: this one (see :class:`SpaceUnion`)."""
+        return [self]
+
+    def subspace_of(self, point):
+        """The subspace ``point`` belongs to: this one."""
+        return self
+
     def sample(self, rng, size):
         """``size`` points (dicts) drawn from ``rng`` (a numpy Generator)."""
         columns = {name: dim.sample(rng, size) for name, dim in self.dimensions.items()}
         return [{name: columns[name][i] for name in columns} for i in range(size)]
-
-    def narrow(self, center, factor=2.0, scale=1.0, keep=0.7):
-        """The space of each dimension's neighbourhood of ``center`` (see the dimensions' ``narrow``)."""
-        return Space({
-            name: dim.narrow(center[name], factor=factor, scale=scale, keep=keep)
-            for name, dim in self.dimensions.items()
-        })
-
-    def extrapolate(self, point, origin, times):
-        """``point`` moved ``times`` further along the step from ``origin`` to it.
-
-        Only ranges move (on their own scale, clipped to the bounds); the other
-        values stay those of ``point``.
-        """
-        out = dict(point)
-        for name, dim in self.dimensions.items():
-            if isinstance(dim, Real) and dim.high > dim.low:
-                u = dim._to_unit(point[name])
-                u = u + times * (u - dim._to_unit(origin[name]))
-                out[name] = dim._from_unit(min(max(u, 0.0), 1.0))
-        return out
 
     def to_param_distributions(self):
         """The same space in the form scikit-learn's ``RandomizedSearchCV`` takes.
@@ -612,7 +535,10 @@ class Space:
 
     @classmethod
     def from_dict(cls, data):
-        """The space :meth:`to_dict` described (not for :class:`Distribution` dimensions)."""
+        """The space :meth:`to_dict` described (a :class:`SpaceUnion` for a union);
+        :class:`Distribution` dimensions cannot be rebuilt."""
+        if set(data) == {"union"}:
+            return SpaceUnion([cls.from_dict(space) for space in data["union"]])
         dims = {}
         for name, d in data.items():
             kind = d.get("type")
@@ -630,3 +556,101 @@ class Space:
     def describe(self):
         """A one-line readable form, as recorded in ``cv_results_["space"]``."""
         return "; ".join(f"{name}={dim.describe()}" for name, dim in self.dimensions.items())
+
+
+class SpaceUnion:
+    """A conditional space: a list of :class:`Space`, as scikit-learn's list of dicts.
+
+    A point comes from one of the spaces, drawn uniformly (as scikit-learn's
+    ``ParameterSampler`` does); narrowing around a point stays in its space.
+
+    Parameters
+    ----------
+    spaces : list of dict or Space
+        The alternatives, at least one.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> union = as_space([{"kernel": ["rbf"], "gamma": Real(1e-3, 1, log=True)},
+    ...                   {"kernel": ["linear"]}])
+    >>> sorted({p["kernel"] for p in union.sample(np.random.default_rng(0), 20)})
+    ['linear', 'rbf']
+    >>> union.subspace_of({"kernel": "linear"}).describe()
+    "kernel={'linear'}"
+    """
+
+    def __init__(self, spaces):
+        if not isinstance(spaces, (list, tuple)) or not spaces:
+            raise ValueError(f"a conditional space must be a non-empty list of dicts, got {spaces!r}.")
+        self.spaces = [Space(space) for space in spaces]
+
+    @property
+    def subspaces(self):
+        """The alternative spaces."""
+        return list(self.spaces)
+
+    @property
+    def dimensions(self):
+        raise AttributeError(
+            "a conditional space (a list of spaces) has no single set of dimensions; use "
+            ".subspaces, or .subspace_of(point)."
+        )
+
+    def subspace_of(self, point):
+        """The first space whose names are the point's and that contains its values."""
+        for space in self.spaces:
+            if set(space) == set(point) and all(
+                    space[k].contains(v) or isinstance(space[k], Distribution)
+                    for k, v in point.items()):
+                return space
+        for space in self.spaces:  # values drawn from a narrowed range, outside a choice
+            if set(space) == set(point):
+                return space
+        raise ValueError(f"{point} belongs to none of the spaces {self.describe()}.")
+
+    def __eq__(self, other):
+        return isinstance(other, SpaceUnion) and self.spaces == other.spaces
+
+    __hash__ = None
+
+    def __iter__(self):
+        names = []
+        for space in self.spaces:
+            names += [n for n in space if n not in names]
+        return iter(names)
+
+    def __repr__(self):
+        return f"SpaceUnion({self.spaces!r})"
+
+    def sample(self, rng, size):
+        """``size`` points, each from a space drawn uniformly."""
+        picks = rng.integers(0, len(self.spaces), size)
+        return [self.spaces[i].sample(rng, 1)[0] for i in picks]
+
+    def to_param_distributions(self):
+        """The list of dicts scikit-learn's ``RandomizedSearchCV`` takes."""
+        return [space.to_param_distributions() for space in self.spaces]
+
+    def to_dict(self):
+        """The spaces as plain JSON values."""
+        return {"union": [space.to_dict() for space in self.spaces]}
+
+    def describe(self):
+        """The spaces' descriptions, separated by " | "."""
+        return " | ".join(space.describe() for space in self.spaces)
+
+
+def as_space(spec):
+    """A :class:`Space` from a dict, or a :class:`SpaceUnion` from a list of dicts.
+
+    Examples
+    --------
+    >>> type(as_space({"C": [1, 10]})).__name__, type(as_space([{"C": [1]}, {"C": [2]}])).__name__
+    ('Space', 'SpaceUnion')
+    """
+    if isinstance(spec, (Space, SpaceUnion)):
+        return spec
+    if isinstance(spec, (list, tuple)):
+        return SpaceUnion(spec)
+    return Space(spec)

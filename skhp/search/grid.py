@@ -1,12 +1,55 @@
-"""SpaceGridSearchCV: a regular grid over a space, sized to a budget of candidates."""
+"""Grid search: the strategy (GridOracle) and its cross-validated search (SpaceGridSearchCV)."""
+
+import math
 
 import numpy as np
 
 from skhp.search._base import OracleSearchCV
-from skhp.search._oracle import GridOracle
-from skhp.search._space import Space
+from skhp.search._oracle import Proposal, _Oracle
+from skhp.search._space import Choice, Space, SpaceUnion, as_space
 
-__all__ = ["SpaceGridSearchCV"]
+__all__ = ["GridOracle", "SpaceGridSearchCV"]
+
+
+class GridOracle(_Oracle):
+    """The points of a regular grid, ``n`` values per range and every choice.
+
+    ``n`` is the largest count whose grid fits ``max_trials``.
+
+    Examples
+    --------
+    >>> from skhp.search import Real
+    >>> oracle = GridOracle({"x": Real(0, 1), "y": Real(0, 1)}, max_trials=9)
+    >>> sorted({p["x"] for p in oracle.ask().points})
+    [0.0, 0.5, 1.0]
+    """
+
+    def __init__(self, space, max_trials, seed=None):
+        super().__init__(space, max_trials, seed)
+        # a conditional space shares the budget equally among its spaces
+        budget = max_trials / len(self.space.subspaces)
+        self.n = [_values_per_range(space, budget) for space in self.space.subspaces]
+
+    def _propose(self, remaining):
+        if self.n_trials:
+            return None
+        points = []
+        for space, n in zip(self.space.subspaces, self.n):
+            axes = {name: dim.grid(n) for name, dim in space.dimensions.items()}
+            mesh = np.array(np.meshgrid(*[np.arange(len(v)) for v in axes.values()], indexing="ij"))
+            idx = mesh.reshape(len(axes), -1).T
+            points += [{name: axes[name][i] for name, i in zip(axes, row)} for row in idx]
+        return Proposal(points, 0, self.space, "grid")
+
+
+def _values_per_range(space, budget):
+    """The largest count of values per range whose grid (with every choice) fits ``budget``."""
+    fixed = [d for d in space.dimensions.values() if isinstance(d, Choice)]
+    n_fixed = int(np.prod([len(d.values) for d in fixed])) if fixed else 1
+    n_ranges = len(space) - len(fixed)
+    if not n_ranges:
+        return 1
+    return max(2, int(math.floor((budget / n_fixed) ** (1 / n_ranges) + 1e-9)))
 
 
 class SpaceGridSearchCV(OracleSearchCV):
@@ -52,7 +95,7 @@ class SpaceGridSearchCV(OracleSearchCV):
 
     _parameter_constraints = {
         **OracleSearchCV._parameter_constraints,
-        "param_grid": [dict, Space],
+        "param_grid": [dict, list, Space, SpaceUnion],
     }
     _space_parameter = "param_grid"
 
@@ -69,7 +112,7 @@ class SpaceGridSearchCV(OracleSearchCV):
         self.n_iter = n_iter
 
     def _search_space(self):
-        return Space(self.param_grid)
+        return as_space(self.param_grid)
 
     def _make_oracle(self, space):
         return GridOracle(space, max_trials=self.n_iter)

@@ -1,15 +1,347 @@
-"""NarrowingSearchCV: random search that narrows around the best candidates."""
+"""Narrowing random search: its moves (narrow, extrapolate), the strategy
+(NarrowingOracle) and its cross-validated search (NarrowingSearchCV)."""
 
-from numbers import Integral, Real
+import functools
+import math
+import numbers
 
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from skhp._validation import check_choice, check_number
 from skhp.search._base import OracleSearchCV
-from skhp.search._oracle import NarrowingOracle
-from skhp.search._space import Space
+from skhp.search._oracle import Proposal, _Oracle, _point_key, _score_key
+from skhp.search._space import Choice, Distribution, Integer, Real, Space, SpaceUnion, as_space
 
-__all__ = ["NarrowingSearchCV"]
+__all__ = ["narrow", "narrow_space", "extrapolate", "NarrowingOracle", "NarrowingSearchCV"]
+
+
+# -- the narrowing moves --------------------------------------------------------
+
+
+@functools.singledispatch
+def narrow(dim, center, factor=2.0, scale=1.0, keep=0.7):
+    """The neighbourhood of ``center`` in ``dim``, always inside its bounds.
+
+    - :class:`Real`: on a log scale ``[center / f, center * f]`` with
+      ``f = factor ** scale``; on a linear scale ``center ± (high - low) *
+      scale / (2 * factor)``, a range ``factor`` times narrower when ``scale``
+      is 1.
+    - :class:`Integer`: the same, rounded outwards and keeping the neighbouring
+      values; with a ``base``, the powers within reach.
+    - :class:`Choice` of ordered positive numbers (the book's lists such as
+      ``[0.1, 0.01, 0.001]`` or ``[32, 128, 512]``): ``[x / f, x * f]``,
+      clipped to the list's range, as a :class:`Real` (log scale when the list
+      spans more than a decade) or, for integers, the choice ``{x / f, x, x *
+      f}`` rounded (32 gives 16, 32, 64). Other ordered choices: ``center`` and
+      its neighbours. Unordered: all values, ``center`` drawn with probability
+      ``keep`` and the others sharing the rest.
+    - :class:`Distribution`: itself (never narrowed).
+
+    Examples
+    --------
+    >>> narrow(Real(1e-5, 1e-1, log=True), 1e-3)
+    Real(low=0.0005, high=0.002, log=True)
+    >>> narrow(Integer(16, 512, base=2), 64)
+    Integer(low=32, high=128, log=True, base=2)
+    >>> narrow(Choice([16, 32, 64, 128], ordered=True), 32).values
+    (16, 32, 64)
+    >>> narrow(Choice(["adam", "sgd", "rmsprop"]), "sgd", keep=0.5).weights
+    (0.25, 0.5, 0.25)
+    """
+    raise TypeError(f"cannot narrow {dim!r}")
+
+
+@narrow.register
+def _(dim: Real, center, factor=2.0, scale=1.0, keep=0.7):
+    center = min(max(float(center), dim.low), dim.high)
+    if dim.log:
+        f = factor**scale
+        low, high = center / f, center * f
+    else:
+        half = (dim.high - dim.low) * scale / (2 * factor)
+        low, high = center - half, center + half
+    return Real(max(dim.low, low), min(dim.high, high), dim.log)
+
+
+@narrow.register
+def _(dim: Integer, center, factor=2.0, scale=1.0, keep=0.7):
+    center = int(min(max(round(center), dim.low), dim.high))
+    if dim.base is not None:
+        values = dim.values()
+        i = int(np.argmin([abs(math.log(v / center)) for v in values]))
+        reach = max(1, int(math.floor(math.log(factor**scale, dim.base) + 1e-9)))
+        lo, hi = values[max(0, i - reach)], values[min(len(values) - 1, i + reach)]
+        return Integer(lo, hi, True, dim.base)
+    near = narrow(Real(dim.low, dim.high, dim.log), center, factor, scale)
+    low = min(int(math.floor(near.low)), center - 1)
+    high = max(int(math.ceil(near.high)), center + 1)
+    return Integer(max(dim.low, low), min(dim.high, high), dim.log)
+
+
+@narrow.register
+def _(dim: Choice, center, factor=2.0, scale=1.0, keep=0.7):
+    i = dim.index(center)
+    values = dim.values
+    if dim.ordered and all(isinstance(v, numbers.Real) and not isinstance(v, bool) and v > 0
+                           for v in values):
+        f, low, high, x = factor**scale, min(values), max(values), float(center)
+        if all(isinstance(v, numbers.Integral) for v in values):
+            near = {int(min(max(round(v), low), high)) for v in (x / f, x, x * f)}
+            return Choice(sorted(near), True)
+        return Real(max(low, x / f), min(high, x * f), log=high / low > 10)
+    if dim.ordered:
+        return Choice(values[max(0, i - 1): i + 2], True)
+    if len(values) == 1:
+        return dim
+    rest = (1 - keep) / (len(values) - 1)
+    return Choice(values, False, tuple(keep if j == i else rest for j in range(len(values))))
+
+
+@narrow.register
+def _(dim: Distribution, center, factor=2.0, scale=1.0, keep=0.7):
+    return dim
+
+
+def narrow_space(space, center, factor=2.0, scale=1.0, keep=0.7):
+    """The space of each dimension's neighbourhood of ``center`` (see :func:`narrow`);
+    in a conditional space, within the space ``center`` belongs to.
+
+    Examples
+    --------
+    >>> space = Space({"learning_rate": Real(1e-4, 1e-1, log=True), "batch_size": [16, 32, 64]})
+    >>> narrow_space(space, {"learning_rate": 1e-3, "batch_size": 16}).describe()
+    'learning_rate=[0.0005, 0.002] log; batch_size={16, 32}'
+    """
+    home = space.subspace_of(center)
+    return Space({name: narrow(dim, center[name], factor=factor, scale=scale, keep=keep)
+                  for name, dim in home.dimensions.items()})
+
+
+def extrapolate(space, point, origin, times):
+    """``point`` moved ``times`` further along the step from ``origin`` to it.
+
+    Only ranges move (on their own scale, clipped to the bounds); the other
+    values stay those of ``point``. Points of different spaces of a
+    conditional space do not move.
+
+    Examples
+    --------
+    >>> round(extrapolate(Space({"x": Real(0, 10)}), {"x": 4.0}, {"x": 2.0}, 1.0)["x"], 9)
+    6.0
+    """
+    out = dict(point)
+    if set(point) != set(origin):
+        return out
+    for name, dim in space.subspace_of(point).dimensions.items():
+        if isinstance(dim, Real) and dim.high > dim.low:
+            u = dim.to_unit(point[name])
+            u = u + times * (u - dim.to_unit(origin[name]))
+            out[name] = dim.from_unit(min(max(u, 0.0), 1.0))
+    return out
+
+
+class NarrowingOracle(_Oracle):
+    """Random search that zooms in around its best point and starts over when stuck.
+
+    1. ``n_initial`` random points over the whole space;
+    2. a round of ``round_size`` points around the best point of this
+       narrowing: drawn from the space narrowed around it (see
+       :func:`narrow`: ``[x / factor, x * factor]`` for
+       log-scale ranges and lists of numbers, neighbours for other ordered
+       choices, the best unordered choice kept with probability ``keep``);
+    3. how the neighbourhood adapts is the ``policy``:
+
+       - ``"book"`` (the book's method): a round that improves re-centres on
+         the new best and narrows further (size times ``shrink``); a round
+         that does not improve draws again from the same neighbourhood;
+       - ``"trust-region"``: a round that improves re-centres and widens
+         (size times ``grow``, capped at the first narrowing's size); a round
+         that does not improve narrows further around the same best (size
+         times ``shrink``);
+
+    4. after ``patience`` trials without improvement, or once the
+       neighbourhood has shrunk below ``min_scale`` (converged), back to step 1:
+       random points over the whole space, and the next narrowing starts from
+       the best of them. The overall best point is kept throughout.
+
+    Two refinements, under either policy, make narrowing follow valleys that
+    are not parallel to the axes (as on the Beale function): once a narrowing
+    has ``n_elite`` points, half of each round's ranges are drawn from a
+    normal distribution centred on the best point, with the covariance of the
+    best ``n_elite`` points (times ``spread**2``), and after an improving round
+    one point continues the step just taken.
+
+    Parameters
+    ----------
+    space : Space or dict
+        What to search over.
+    max_trials : int
+        Budget of points.
+    n_initial : int or None, default=None
+        Points of each full-space round; None means ``2 * round_size``.
+    round_size : int, default=5
+        Points per narrowed round.
+    factor : float, default=2.0
+        Neighbourhood factor of the first narrowing (> 1).
+    policy : {"trust-region", "book"}, default="trust-region"
+        How the neighbourhood adapts (step 3).
+    shrink : float, default=0.5
+        Size multiplier in (0, 1): after an improving round (``"book"``) or
+        a round without improvement (``"trust-region"``).
+    grow : float, default=2.0
+        ``"trust-region"`` only: size multiplier after an improving round, in
+        (0, 2] (capped at the first narrowing's size).
+    patience : int or None, default=None
+        Trials without improvement before starting over; None means two
+        rounds (``2 * round_size``) for ``"book"`` and, for
+        ``"trust-region"``, only once the neighbourhood has converged.
+    min_scale : float, default=1e-3
+        Neighbourhood size, relative to the first narrowing, below which a
+        narrowing has converged.
+    keep : float, default=0.7
+        Probability of the best value of an unordered choice in a narrowed round.
+    n_elite : int, default=8
+        Best points whose spread shapes the normal draws; 0 turns them off.
+    spread : float, default=1.5
+        Scale of the normal draws relative to the best points' spread.
+    seed : int or None, default=None
+        Seed of the draws.
+
+    Attributes
+    ----------
+    history : list of dict
+        One entry per round: its number, step (``"explore"``, ``"narrow"``,
+        ``"restart"``), space, size, best score so far and whether it improved.
+    converged : list of dict
+        The best point of every narrowing that converged.
+
+    Examples
+    --------
+    >>> from skhp.search import Real
+    >>> oracle = NarrowingOracle({"x": Real(-4, 4)}, max_trials=60, seed=0)
+    >>> while (proposal := oracle.ask()) is not None:
+    ...     oracle.tell([-(p["x"] - 1) ** 2 for p in proposal.points])
+    >>> round(oracle.best_params["x"], 3)
+    1.0
+    """
+
+    POLICIES = ("trust-region", "book")
+
+    def __init__(self, space, max_trials, n_initial=None, round_size=5, factor=2.0,
+                 policy="trust-region", shrink=0.5, grow=2.0, patience=None, min_scale=1e-3,
+                 keep=0.7, n_elite=8, spread=1.5, seed=None):
+        super().__init__(space, max_trials, seed)
+        self.policy = check_choice(policy, "policy", self.POLICIES)
+        self.round_size = check_number(round_size, "round_size", low=1, integer=True)
+        self.n_initial = 2 * self.round_size if n_initial is None else check_number(
+            n_initial, "n_initial", low=1, integer=True)
+        self.factor = check_number(factor, "factor", low=1, closed="neither")
+        self.shrink = check_number(shrink, "shrink", low=0, high=1, closed="neither")
+        self.grow = check_number(grow, "grow", low=0, high=2, closed="right")
+        if patience is None and self.policy == "book":
+            patience = 2 * self.round_size
+        self.patience = None if patience is None else check_number(
+            patience, "patience", low=1, integer=True)
+        self.min_scale = check_number(min_scale, "min_scale", low=0, high=1, closed="neither")
+        self.keep = check_number(keep, "keep", low=0, high=1)
+        self.n_elite = check_number(n_elite, "n_elite", low=0, integer=True)
+        self.spread = check_number(spread, "spread", low=0, closed="neither")
+        self.scale = None  # None: the next round explores the whole space
+        self.converged = []
+        self._centre = None  # (score key, point) this narrowing centres on
+        self._step_from = None  # the centre before the last improving round
+        self._first_round = 0  # where this narrowing's trials start
+        self._stall = 0
+        self._restarts = 0
+
+    def current_space(self):
+        """The space the next round draws from."""
+        if self.scale is None:
+            return self.space
+        return narrow_space(self.space, self._centre[1], self.factor, self.scale, self.keep)
+
+    def _propose(self, remaining):
+        if self.scale is not None:
+            space = self.current_space()
+            # Whole rounds, cut to the budget by ask(): the draws then do not
+            # depend on the budget, so a resumed search with a larger one agrees.
+            n = self.round_size
+            points = []
+            if self._step_from is not None:
+                step = extrapolate(self.space, self._centre[1], self._step_from, 1.0)
+                if _point_key(step) not in self._seen:
+                    points.append(step)
+            label = ["the last improving step, continued"] * len(points)
+            points += self._elite_draws(space, (n - len(points)) // 2)
+            label += [f"normal around the best, shaped by the {self.n_elite} best points"] * (
+                len(points) - len(label))
+            points += self._draw(space, n - len(points))
+            label += [space.describe()] * (len(points) - len(label))
+            if points:
+                return Proposal(points, 0, space, "narrow", label)
+            self._start_over()  # the neighbourhood holds nothing new
+        self._first_round = self._round
+        points = self._draw(self.space, self.n_initial)
+        return Proposal(points, 0, self.space, "restart" if self._restarts else "explore")
+
+    def _elite_draws(self, space, n):
+        """``n`` points whose ranges follow the spread of this narrowing's best points."""
+        home = self.space.subspace_of(self._centre[1])
+        names = [k for k, d in home.dimensions.items() if isinstance(d, Real) and d.high > d.low]
+        trials = [t for t in self.trials if t.round >= self._first_round and not t.failed
+                  and set(t.params) == set(home)]
+        if n < 1 or not names or self.n_elite < 2 or len(trials) < self.n_elite:
+            return []
+        trials.sort(key=lambda t: _score_key(t.score), reverse=True)
+        dims = [home[k] for k in names]
+        elite = np.array([[d.to_unit(t.params[k]) for k, d in zip(names, dims)]
+                          for t in trials[: self.n_elite]])
+        centre = np.array([d.to_unit(self._centre[1][k]) for k, d in zip(names, dims)])
+        cov = np.atleast_2d(np.cov(elite.T)) * self.spread**2 + 1e-12 * np.eye(len(names))
+        steps = self.rng.multivariate_normal(np.zeros(len(names)), cov, size=n)
+        points = space.sample(self.rng, n)
+        for point, step in zip(points, steps):
+            u = np.clip(centre + step, 0.0, 1.0)
+            point.update({k: d.from_unit(v) for k, d, v in zip(names, dims, u)})
+        return points
+
+    def _start_over(self):
+        self.scale, self._stall, self._centre, self._step_from = None, 0, None, None
+        self._restarts += 1
+
+    def _update(self, proposal, scores, improved):
+        keys = [_score_key(s) for s in scores]
+        i = max(range(len(keys)), key=lambda j: keys[j])  # the first of equals
+        better = keys[i][0] > -math.inf and (self._centre is None or keys[i] > self._centre[0])
+        if better:
+            moved = self._centre is not None and proposal.step == "narrow"
+            self._step_from = self._centre[1] if moved else None
+            self._centre = (keys[i], proposal.points[i])
+        if self._centre is None:
+            return  # every trial failed so far: explore again
+        if proposal.step != "narrow":
+            self.scale, self._stall = 1.0, 0
+            return
+        if better:
+            self._stall = 0
+            if self.policy == "book":
+                self.scale *= self.shrink
+            else:
+                self.scale = min(1.0, self.scale * self.grow)
+        else:
+            self._stall += len(scores)
+            self._step_from = None
+            if self.policy == "trust-region":
+                self.scale *= self.shrink
+        if not better or self.policy == "book":
+            if self.scale < self.min_scale:
+                self.converged.append(self._centre[1])
+                self._start_over()
+            elif self.patience is not None and self._stall >= self.patience:
+                self._start_over()
+
+
 
 
 class NarrowingSearchCV(OracleSearchCV):
@@ -114,16 +446,16 @@ class NarrowingSearchCV(OracleSearchCV):
 
     _parameter_constraints = {
         **OracleSearchCV._parameter_constraints,
-        "param_distributions": [dict, Space],
-        "n_initial": [Interval(Integral, 1, None, closed="left"), None],
-        "round_size": [Interval(Integral, 1, None, closed="left")],
-        "factor": [Interval(Real, 1, None, closed="neither")],
+        "param_distributions": [dict, list, Space, SpaceUnion],
+        "n_initial": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "round_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "factor": [Interval(numbers.Real, 1, None, closed="neither")],
         "policy": [StrOptions(set(NarrowingOracle.POLICIES))],
-        "shrink": [Interval(Real, 0, 1, closed="neither")],
-        "grow": [Interval(Real, 0, 2, closed="right")],
-        "patience": [Interval(Integral, 1, None, closed="left"), None],
-        "min_scale": [Interval(Real, 0, 1, closed="neither")],
-        "keep": [Interval(Real, 0, 1, closed="both")],
+        "shrink": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "grow": [Interval(numbers.Real, 0, 2, closed="right")],
+        "patience": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "min_scale": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "keep": [Interval(numbers.Real, 0, 1, closed="both")],
         "random_state": ["random_state"],
     }
 
@@ -154,7 +486,7 @@ class NarrowingSearchCV(OracleSearchCV):
     _space_parameter = "param_distributions"
 
     def _search_space(self):
-        return Space(self.param_distributions)
+        return as_space(self.param_distributions)
 
     def _make_oracle(self, space):
         return NarrowingOracle(

@@ -1,15 +1,49 @@
-"""RandomSearchCV: random candidates from a space, in rounds, through skhp's evaluation path."""
+"""Random search: the strategy (RandomOracle) and its cross-validated search (RandomSearchCV)."""
 
 from numbers import Integral
 
 import numpy as np
 from sklearn.utils._param_validation import Interval
 
+from skhp._validation import check_number
 from skhp.search._base import OracleSearchCV
-from skhp.search._oracle import RandomOracle
-from skhp.search._space import Space
+from skhp.search._oracle import Proposal, _Oracle
+from skhp.search._space import Space, SpaceUnion, as_space
 
-__all__ = ["RandomSearchCV"]
+__all__ = ["RandomOracle", "RandomSearchCV"]
+
+
+class RandomOracle(_Oracle):
+    """Points drawn at random from the whole space (``RandomizedSearchCV``'s strategy).
+
+    Parameters
+    ----------
+    space : Space or dict
+        What to search over (see :class:`skhp.search.Space`).
+    max_trials : int
+        Number of points in all.
+    batch : int or None, default=None
+        Points per proposal; None proposes them all at once.
+    seed : int or None, default=None
+        Seed of the draws.
+
+    Examples
+    --------
+    >>> from skhp.search import Real
+    >>> oracle = RandomOracle({"x": Real(-1, 1)}, max_trials=4, seed=0)
+    >>> proposal = oracle.ask()
+    >>> len(proposal.points)
+    4
+    >>> oracle.tell([-p["x"] ** 2 for p in proposal.points]); oracle.ask() is None
+    True
+    """
+
+    def __init__(self, space, max_trials, batch=None, seed=None):
+        super().__init__(space, max_trials, seed)
+        self.batch = max_trials if batch is None else check_number(batch, "batch", low=1, integer=True)
+
+    def _propose(self, remaining):
+        return Proposal(self._draw(self.space, min(self.batch, remaining)), 0, self.space, "random")
 
 
 class RandomSearchCV(OracleSearchCV):
@@ -61,7 +95,7 @@ class RandomSearchCV(OracleSearchCV):
 
     _parameter_constraints = {
         **OracleSearchCV._parameter_constraints,
-        "param_distributions": [dict, Space],
+        "param_distributions": [dict, list, Space, SpaceUnion],
         "round_size": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
     }
@@ -82,7 +116,7 @@ class RandomSearchCV(OracleSearchCV):
         self.random_state = random_state
 
     def _search_space(self):
-        return Space(self.param_distributions)
+        return as_space(self.param_distributions)
 
     def _make_oracle(self, space):
         return RandomOracle(space, max_trials=self.n_iter, batch=self.round_size,
