@@ -1,5 +1,9 @@
 """Speed-up of a search with n_jobs=2 over n_jobs=1, measured in one run.
 
+First scikit-learn's GridSearchCV, then skhp's NarrowingSearchCV with its
+trials stored in SQLite (a new file each run; one round of all candidates, so
+the round's candidates x folds run in parallel as without storage).
+
 The same GridSearchCV (skhp MLP on digits, candidates x 3 folds, no refit: the
 refit is one fit in the main process whatever n_jobs is) runs with n_jobs=1,
 then twice with n_jobs=2: "cold" includes starting the joblib
@@ -13,6 +17,7 @@ Run: ``python benchmarks/parallel.py`` (``--candidates``, ``--epochs``).
 
 import argparse
 import os
+import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -21,11 +26,24 @@ from sklearn.datasets import load_digits  # noqa: E402
 from sklearn.model_selection import GridSearchCV  # noqa: E402
 
 from skhp import KerasClassifier  # noqa: E402
+from skhp.search import NarrowingSearchCV, Real  # noqa: E402
 
 
 def run(n_jobs, X, y, grid, epochs):
     search = GridSearchCV(KerasClassifier(hidden_layer_sizes=(64,), epochs=epochs, random_state=0),
                           grid, cv=3, n_jobs=n_jobs, refit=False)
+    tic = time.perf_counter()
+    search.fit(X, y)
+    return time.perf_counter() - tic, search.best_score_
+
+
+def run_stored(n_jobs, X, y, n_candidates, epochs, folder):
+    db = os.path.join(folder, f"trials-{n_jobs}-{time.perf_counter_ns()}.db")
+    search = NarrowingSearchCV(
+        KerasClassifier(hidden_layer_sizes=(64,), epochs=epochs, random_state=0),
+        {"learning_rate": Real(1e-3, 3e-2, log=True), "smoothing": [0.0, 0.1]},
+        n_iter=n_candidates, n_initial=n_candidates, cv=3, n_jobs=n_jobs, random_state=0,
+        refit=False, storage=f"sqlite:///{db}")
     tic = time.perf_counter()
     search.fit(X, y)
     return time.perf_counter() - tic, search.best_score_
@@ -50,6 +68,12 @@ def main():
     print(f"n_jobs=1            {serial:6.1f} s   best {score1:.4f}")
     print(f"n_jobs=2 (cold)     {cold:6.1f} s   best {score2:.4f}   speed-up {serial / cold:.2f}x")
     print(f"n_jobs=2 (warm)     {warm:6.1f} s                 speed-up {serial / warm:.2f}x")
+    with tempfile.TemporaryDirectory() as folder:
+        stored1, score1 = run_stored(1, X, y, args.candidates, args.epochs, folder)
+        stored2, score2 = run_stored(2, X, y, args.candidates, args.epochs, folder)
+    print(f"NarrowingSearchCV with storage, {args.candidates * 3} fits in one round")
+    print(f"n_jobs=1            {stored1:6.1f} s   best {score1:.4f}")
+    print(f"n_jobs=2 (warm)     {stored2:6.1f} s   best {score2:.4f}   speed-up {stored1 / stored2:.2f}x")
 
 
 if __name__ == "__main__":

@@ -8,10 +8,15 @@ name fails at ``fit``, with the closest known name suggested, before any
 model is built.
 """
 
-import difflib
 import inspect
 
-__all__ = ["routed_prefix", "check_names", "suggest"]
+import keras
+from scikeras._utils import route_params
+
+from skhp._training import optimizer_class
+from skhp._validation import suggest
+
+__all__ = ["routed_prefix", "check_names", "accepted_arguments", "RoutedParameters"]
 
 
 def routed_prefix(name, prefixes):
@@ -26,18 +31,6 @@ def routed_prefix(name, prefixes):
     """
     prefix, sep, rest = name.partition("__")
     return prefix if sep and rest and prefix in prefixes else None
-
-
-def suggest(name, known):
-    """A " Did you mean 'x'?" hint for a misspelled ``name``, or "".
-
-    Examples
-    --------
-    >>> suggest("lerning_rate", ["learning_rate", "epochs"])
-    " Did you mean 'learning_rate'?"
-    """
-    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
-    return f" Did you mean {close[0]!r}?" if close else ""
 
 
 def accepted_arguments(function, named_only=False):
@@ -89,3 +82,89 @@ def check_names(given, accepted, where, parameter_prefix):
                 f"{parameter_prefix}__{name}: {where} takes no argument {name!r}."
                 f"{suggest(name, accepted)} It takes {sorted(accepted)}."
             )
+
+
+class RoutedParameters:
+    """Parameters of the estimators: the constructor's, plus routed ``prefix__name`` ones.
+
+    Routed parameters count wherever they were set (constructor or
+    ``set_params``), so that ``get_params``, ``clone`` and the searches keep
+    them, and every keyword is checked to reach something before training.
+    """
+
+    @classmethod
+    def _declared_params(cls):
+        return {p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "kwargs")}
+
+    def _get_param_names(self):
+        # Routed parameters count wherever they came from (constructor or
+        # set_params), so that get_params, clone and the searches keep them.
+        routed = {k for k in vars(self) if routed_prefix(k, self._routing_prefixes)}
+        return sorted(self._declared_params() | getattr(self, "_user_params", set()) | routed)
+
+    def _routed(self, destination):
+        """The ``destination__<name>`` parameters, without their prefix."""
+        return route_params(self.get_params(), destination=destination, pass_filter=set(), strict=True)
+
+
+
+    def _builder(self):
+        """The user's builder function, or None (built-in MLP or a built keras.Model)."""
+        if self.model is None or isinstance(self.model, keras.Model):
+            return None
+        return self.model
+
+    def check_parameter_names(self):
+        """Refuse parameter names that reach nothing, as ``fit`` does first.
+
+        A keyword that is neither a parameter nor a routed ``prefix__name``
+        whose destination takes it (the builder, the optimizer, Keras' ``fit``
+        or ``predict``) raises a ``ValueError`` naming it, with the closest
+        known name. The searches call this before any training.
+
+        Examples
+        --------
+        >>> from skhp import KerasClassifier
+        >>> KerasClassifier(lerning_rate=0.1).check_parameter_names()
+        Traceback (most recent call last):
+        ...
+        ValueError: KerasClassifier got an unknown parameter 'lerning_rate'. Did you mean 'learning_rate'? ...
+        """
+        self._check_keywords()
+
+    def _check_keywords(self):
+        """Refuse keywords that reach nothing: misspelled names and unknown routed ones."""
+        declared = self._declared_params()
+        builder = self._builder()
+        builder_args = accepted_arguments(builder) if builder is not None else set()
+        prefixes = sorted(self._routing_prefixes)
+        for name in self.get_params():
+            if name in declared or routed_prefix(name, self._routing_prefixes):
+                continue
+            if builder_args is None or name in builder_args:
+                continue  # scikeras passes unprefixed extras to the builder that takes them
+            raise ValueError(
+                f"{type(self).__name__} got an unknown parameter {name!r}.{suggest(name, declared)} "
+                f"Its parameters are {sorted(declared)}; routed parameters are written "
+                f"prefix__name with a prefix in {prefixes} (e.g. optimizer__nesterov=True)."
+            )
+        model_args = self._routed("model")
+        if model_args:
+            if builder is None:
+                what = "the built-in MLP" if self.model is None else "a built keras.Model"
+                raise ValueError(
+                    f"model__{sorted(model_args)[0]}: model__ parameters go to a builder function, "
+                    f"but model={self.model!r} is {what}, which takes none. Pass "
+                    "model=<a function taking these arguments>; the built-in MLP is shaped by "
+                    "hidden_layer_sizes and activation."
+                )
+            check_names(model_args, builder_args, f"the builder {builder.__name__}", "model")
+        cls, _ = optimizer_class(self.optimizer)
+        if "learning_rate" in self._routed("optimizer"):
+            raise ValueError("optimizer__learning_rate: set the estimator's learning_rate instead.")
+        optimizer_args = (accepted_arguments(cls.__init__, named_only=True) - {"learning_rate"}) | {"decay"}
+        check_names(self._routed("optimizer"), optimizer_args, f"optimizer {cls.__name__}", "optimizer")
+        check_names(self._routed("fit"), accepted_arguments(keras.Model.fit) - {"x", "y"},
+                    "keras.Model.fit", "fit")
+        check_names(self._routed("predict"), accepted_arguments(keras.Model.predict) - {"x"},
+                    "keras.Model.predict", "predict")

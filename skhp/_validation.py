@@ -81,3 +81,15 @@ def check_choice(value, name, allowed):
     raise ValueError(
         f"{name}={value!r} is not valid; allowed values are {allowed}.{hint}"
     )
+
+
+def suggest(name, known):
+    """A " Did you mean 'x'?" hint for a misspelled ``name``, or "".
+
+    Examples
+    --------
+    >>> suggest("lerning_rate", ["learning_rate", "epochs"])
+    " Did you mean 'learning_rate'?"
+    """
+    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+    return f" Did you mean {close[0]!r}?" if close else ""

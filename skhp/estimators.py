@@ -10,7 +10,6 @@ False there and ``cross_val_score`` silently uses plain KFold).
 """
 
 import contextlib
-import inspect
 import os
 import pickle
 from numbers import Integral, Real
@@ -19,14 +18,13 @@ import keras
 import numpy as np
 import scikeras.wrappers
 from scipy import sparse
-from scikeras._utils import route_params
 from scikeras.utils.transformers import ClassifierLabelEncoder, RegressorTargetEncoder
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils import ClassifierTags, compute_sample_weight
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import column_or_1d, validate_data
 
-from skhp._routing import accepted_arguments, check_names, routed_prefix, suggest
+from skhp._routing import RoutedParameters
 from skhp._targets import OneHotLabelEncoder
 from skhp._training import TrainingWiring, batch_size_for, optimizer_class
 from skhp._validation import check_number
@@ -46,7 +44,7 @@ from skhp.stabilize import StabilizedWeights
 __all__ = ["KerasClassifier", "KerasRegressor"]
 
 
-class _KerasEstimator(TrainingWiring):
+class _KerasEstimator(RoutedParameters, TrainingWiring):
     """What the skhp estimators share: parameters, validation, building, fitting."""
 
     _parameter_constraints = {
@@ -101,22 +99,6 @@ class _KerasEstimator(TrainingWiring):
                 )
         return super().__getstate__()
 
-    @classmethod
-    def _declared_params(cls):
-        return {p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "kwargs")}
-
-    def _get_param_names(self):
-        # Routed parameters count wherever they came from (constructor or
-        # set_params), so that get_params, clone and the searches keep them.
-        routed = {k for k in vars(self) if routed_prefix(k, self._routing_prefixes)}
-        return sorted(self._declared_params() | getattr(self, "_user_params", set()) | routed)
-
-    def _routed(self, destination):
-        """The ``destination__<name>`` parameters, without their prefix."""
-        return route_params(self.get_params(), destination=destination, pass_filter=set(), strict=True)
-
-    # -- validation ---------------------------------------------------------
-
     def _check_params(self):
         """Validate every parameter; runs in ``fit`` before anything is built.
 
@@ -165,12 +147,6 @@ class _KerasEstimator(TrainingWiring):
         self._make_learning_rate(lr, steps_per_epoch=1, warmup_lr=min(self.warmup_lr, lr))
         resolve_device(self.device, n_gpus=visible_gpus())
 
-    def _builder(self):
-        """The user's builder function, or None (built-in MLP or a built keras.Model)."""
-        if self.model is None or isinstance(self.model, keras.Model):
-            return None
-        return self.model
-
     def check_parameters(self):
         """Validate every parameter without building or training anything.
 
@@ -186,60 +162,6 @@ class _KerasEstimator(TrainingWiring):
         """
         configure()  # checking the device may start TensorFlow
         self._check_params()
-
-    def check_parameter_names(self):
-        """Refuse parameter names that reach nothing, as ``fit`` does first.
-
-        A keyword that is neither a parameter nor a routed ``prefix__name``
-        whose destination takes it (the builder, the optimizer, Keras' ``fit``
-        or ``predict``) raises a ``ValueError`` naming it, with the closest
-        known name. The searches call this before any training.
-
-        Examples
-        --------
-        >>> KerasClassifier(lerning_rate=0.1).check_parameter_names()
-        Traceback (most recent call last):
-        ...
-        ValueError: KerasClassifier got an unknown parameter 'lerning_rate'. Did you mean 'learning_rate'? ...
-        """
-        self._check_keywords()
-
-    def _check_keywords(self):
-        """Refuse keywords that reach nothing: misspelled names and unknown routed ones."""
-        declared = self._declared_params()
-        builder = self._builder()
-        builder_args = accepted_arguments(builder) if builder is not None else set()
-        prefixes = sorted(self._routing_prefixes)
-        for name in self.get_params():
-            if name in declared or routed_prefix(name, self._routing_prefixes):
-                continue
-            if builder_args is None or name in builder_args:
-                continue  # scikeras passes unprefixed extras to the builder that takes them
-            raise ValueError(
-                f"{type(self).__name__} got an unknown parameter {name!r}.{suggest(name, declared)} "
-                f"Its parameters are {sorted(declared)}; routed parameters are written "
-                f"prefix__name with a prefix in {prefixes} (e.g. optimizer__nesterov=True)."
-            )
-        model_args = self._routed("model")
-        if model_args:
-            if builder is None:
-                what = "the built-in MLP" if self.model is None else "a built keras.Model"
-                raise ValueError(
-                    f"model__{sorted(model_args)[0]}: model__ parameters go to a builder function, "
-                    f"but model={self.model!r} is {what}, which takes none. Pass "
-                    "model=<a function taking these arguments>; the built-in MLP is shaped by "
-                    "hidden_layer_sizes and activation."
-                )
-            check_names(model_args, builder_args, f"the builder {builder.__name__}", "model")
-        cls, _ = optimizer_class(self.optimizer)
-        if "learning_rate" in self._routed("optimizer"):
-            raise ValueError("optimizer__learning_rate: set the estimator's learning_rate instead.")
-        optimizer_args = (accepted_arguments(cls.__init__, named_only=True) - {"learning_rate"}) | {"decay"}
-        check_names(self._routed("optimizer"), optimizer_args, f"optimizer {cls.__name__}", "optimizer")
-        check_names(self._routed("fit"), accepted_arguments(keras.Model.fit) - {"x", "y"},
-                    "keras.Model.fit", "fit")
-        check_names(self._routed("predict"), accepted_arguments(keras.Model.predict) - {"x"},
-                    "keras.Model.predict", "predict")
 
     def _fit(self, X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs):
         if y is None:

@@ -62,6 +62,12 @@ CREATE TABLE IF NOT EXISTS trials (
     finished REAL NOT NULL,
     PRIMARY KEY (study, number)
 );
+CREATE TABLE IF NOT EXISTS probes (
+    study TEXT NOT NULL REFERENCES studies(name),
+    key TEXT NOT NULL,
+    result TEXT NOT NULL,
+    PRIMARY KEY (study, key)
+);
 """
 
 
@@ -254,6 +260,20 @@ class TrialStore:
         return [Trial(number=n, params=loads(p), score=None if m is None else float(m), status=s,
                       folds=loads(f), fit_time=t, finished=fin)
                 for n, p, f, m, s, t, fin in rows]
+
+    def add_probe(self, study, key, result):
+        """Store the ``result`` of a probe run (a fit that is not a trial, such as the guided
+        search's run to the plateau), under ``key``."""
+        with self._connect() as db:
+            db.execute("INSERT OR REPLACE INTO probes VALUES (?, ?, ?)",
+                       (study, dumps(key, "a probe's key"), dumps(result, "a probe's result")))
+
+    def probe(self, study, key):
+        """The stored result of the probe ``key``, or None."""
+        with self._connect() as db:
+            row = db.execute("SELECT result FROM probes WHERE study = ? AND key = ?",
+                             (study, dumps(key, "a probe's key"))).fetchone()
+        return None if row is None else loads(row[0])
 
     def studies(self):
         """Names of the studies in the store."""

@@ -128,7 +128,7 @@ def test_two_processes_write_one_store_at_once(tmp_path):
     for study in ("a", "b"):
         trials = store.trials(study)
         assert [t.number for t in trials] == list(range(150))
-        assert trials[-1]["mean_score"] == pytest.approx(149 / 150)
+        assert trials[-1].score == pytest.approx(149 / 150)
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -235,3 +235,25 @@ def test_stored_search_keeps_real_fold_times_and_round_parallelism(tmp_path):
     assert again.n_trials_replayed_ == 6
     np.testing.assert_allclose(again.cv_results_["mean_fit_time"], search.cv_results_["mean_fit_time"])
     np.testing.assert_allclose(again.cv_results_["mean_test_score"], search.cv_results_["mean_test_score"])
+
+
+def test_the_guided_ramp_probe_is_stored_and_not_run_again(tmp_path, monkeypatch):
+    from skhp import KerasClassifier
+    from skhp.search import GuidedSearchCV
+
+    X, y = load_iris(return_X_y=True)
+    X = (X - X.mean(0)) / X.std(0)
+    db = f"sqlite:///{tmp_path / 'probe.db'}"
+    make = lambda: GuidedSearchCV(KerasClassifier(hidden_layer_sizes=(4,), epochs=2, random_state=0),  # noqa: E731
+                                  {"schedule": ["constant", "ramp"]}, cv=2, storage=db)
+    first = make().fit(X, y)
+    (probe,) = [d for d in first.trace_ if d.action == "probe"]
+
+    def must_not_run(self, params):
+        raise AssertionError("the probe ran again")
+
+    monkeypatch.setattr(GuidedSearchCV, "_run_probe", must_not_run)
+    again = make().fit(X, y)
+    (replayed,) = [d for d in again.trace_ if d.action == "probe"]
+    assert (replayed.tried, replayed.chosen) == (probe.tried, probe.chosen)
+    assert again.n_trials_replayed_ == len(first.cv_results_["params"])

@@ -9,7 +9,7 @@ from sklearn.base import clone
 from sklearn.model_selection._search import BaseSearchCV
 from sklearn.utils._param_validation import HasMethods, Interval
 
-from skhp._routing import suggest
+from skhp._validation import suggest
 from skhp.search._oracle import sources
 from skhp.search._space import as_space
 from skhp.search._sklearn import RawFoldResults, evaluating, fold_key
@@ -157,13 +157,14 @@ class OracleSearchCV(RawFoldResults, BaseSearchCV):
     def _run_search(self, evaluate_candidates):
         space = self._search_space()
         self._check_names(space)
-        oracle = self._make_oracle(space)
         store = open_store(self.storage)
         study = self.study or "default"
         stored = {}
         if store is not None:
             store.open_study(study, self._signature(space))
             stored = {t.number: t for t in store.trials(study) if t.status != "running"}
+        self._store = (store, study)  # for probe runs that are not trials
+        oracle = self._make_oracle(space)
         self.n_trials_replayed_ = 0
         number = 0
         deadline = None if self.time_budget is None else time.monotonic() + self.time_budget
@@ -194,6 +195,7 @@ class OracleSearchCV(RawFoldResults, BaseSearchCV):
                 break
         self.search_history_ = oracle.history
         self._oracle_done(oracle)
+        del self._store
 
     def _replayed(self, store, study, record, point):
         """The stored fold results of ``record``, keyed for :func:`evaluating`."""

@@ -633,21 +633,23 @@ class GuidedSearchCV(OracleSearchCV):
         params = self.estimator.get_params()
         if "early_stopping" not in params or "epochs" not in params:
             return {}
-        X, y, fit_params = self._data
         settings = {**params, **point}
         epochs, warmup = int(settings["epochs"]), int(settings.get("warmup") or 0)
-        probe = clone(self.estimator).set_params(
-            **{**point, "schedule": "constant", "early_stopping": 2, "epochs": 4 * epochs,
-               "validation_split": settings.get("validation_split") or 0.2})
-        try:
-            probe.fit(X, y, **fit_params)
-        except Exception as err:  # the ramp keeps its default drop
-            self._oracle.trace.append(Decision(
-                "probe", "schedule", (), None, False,
-                f"schedule: the early-stopping run failed ({err}); the ramp keeps its default drop"))
-            return {}
-        losses = probe.history_.get("val_loss", probe.history_["loss"])
-        plateau = int(np.argmin(losses)) + 1
+        probe = {**point, "schedule": "constant", "early_stopping": 2, "epochs": 4 * epochs,
+                 "validation_split": settings.get("validation_split") or 0.2}
+        store, study = self._store
+        found = None if store is None else store.probe(study, probe)
+        if found is None:
+            try:
+                found = self._run_probe(probe)
+            except Exception as err:  # the ramp keeps its default drop
+                self._oracle.trace.append(Decision(
+                    "probe", "schedule", (), None, False,
+                    f"schedule: the early-stopping run failed ({err}); the ramp keeps its default drop"))
+                return {}
+            if store is not None:
+                store.add_probe(study, probe, found)
+        plateau, losses = found["best_epoch"], found["losses"]
         drop = plateau - min(5, plateau // 4) - warmup
         drop = int(min(max(drop, 1), max(epochs - warmup - 1, 1)))
         self._oracle.trace.append(Decision(
@@ -656,6 +658,13 @@ class GuidedSearchCV(OracleSearchCV):
             f"{plateau} of {len(losses)}; the ramp drops at epoch {drop} after "
             f"{warmup} warm-up epochs"))
         return {"schedule__drop_epochs": [drop]}
+
+    def _run_probe(self, params):
+        """Fit the estimator with ``params``; its best epoch and validation losses."""
+        X, y, fit_params = self._data
+        probe = clone(self.estimator).set_params(**params).fit(X, y, **fit_params)
+        losses = [float(v) for v in probe.history_.get("val_loss", probe.history_["loss"])]
+        return {"best_epoch": int(np.argmin(losses)) + 1, "losses": losses}
 
     def _oracle_done(self, oracle):
         self.trace_ = list(oracle.trace)
