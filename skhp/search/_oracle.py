@@ -35,7 +35,7 @@ def sources(proposal):
     return list(proposal.sources or [proposal.space.describe()] * len(proposal.points))
 
 
-def _score_key(score):
+def score_key(score):
     """A tuple to compare scores with; failed (non-finite) scores are lowest."""
     values = score if isinstance(score, (tuple, list, np.ndarray)) else (score,)
     out = []
@@ -48,16 +48,16 @@ def _score_key(score):
     return tuple(out)
 
 
-def _plain(value):
+def plain(value):
     """numpy scalars as Python numbers, so that points print and serialize simply."""
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _point_key(point):
-    return tuple(sorted((k, repr(_plain(v))) for k, v in point.items()))
+def point_key(point):
+    return tuple(sorted((k, repr(plain(v))) for k, v in point.items()))
 
 
-class _Oracle:
+class Oracle:
     """Bookkeeping shared by every strategy: trials, best point, budget."""
 
     def __init__(self, space, max_trials, seed=None):
@@ -90,7 +90,7 @@ class _Oracle:
         proposal = self._propose(remaining)
         if proposal is None or not proposal.points:
             return None
-        points = [{k: _plain(v) for k, v in p.items()} for p in proposal.points[:remaining]]
+        points = [{k: plain(v) for k, v in p.items()} for p in proposal.points[:remaining]]
         self._pending = proposal._replace(points=points, round=self._round,
                                           sources=sources(proposal)[:remaining])
         return self._pending
@@ -105,11 +105,11 @@ class _Oracle:
         proposal, self._pending = self._pending, None
         before = self._best_key
         for point, score, source in zip(proposal.points, scores, sources(proposal)):
-            key = _score_key(score)
+            key = score_key(score)
             self.trials.append(Trial(len(self.trials), point, score,
                                      "failed" if key[0] == -math.inf else "ok",
                                      proposal.round, proposal.step, source))
-            self._seen.add(_point_key(point))
+            self._seen.add(point_key(point))
             if key[0] > -math.inf and (self._best_key is None or key > self._best_key):
                 self._best_key, self.best_score, self.best_params = key, score, point
         improved = self._best_key is not None and (before is None or self._best_key > before)
@@ -125,7 +125,7 @@ class _Oracle:
         points, keys = [], set()
         for _ in range(10):
             for point in space.sample(self.rng, n):
-                key = _point_key(point)
+                key = point_key(point)
                 if key not in self._seen and key not in keys:
                     keys.add(key)
                     points.append(point)
@@ -140,12 +140,12 @@ class _Oracle:
         pass
 
 
-def _argmax(keys):
+def best_index(keys):
     """Index of the largest score key (tuples compare in order; the first of equals)."""
     return max(range(len(keys)), key=lambda i: keys[i])
 
 
-def _hashable(value):
+def hashable(value):
     try:
         hash(value)
     except TypeError:
@@ -153,5 +153,5 @@ def _hashable(value):
     return True
 
 
-def _fmt(value):
+def fmt(value):
     return f"{value:.3g}" if isinstance(value, float) else repr(value)

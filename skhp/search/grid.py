@@ -5,13 +5,13 @@ import math
 import numpy as np
 
 from skhp.search._base import OracleSearchCV
-from skhp.search._oracle import Proposal, _Oracle
+from skhp.search._oracle import Proposal, Oracle
 from skhp.search._space import Choice, Space, SpaceUnion, as_space
 
 __all__ = ["GridOracle", "SpaceGridSearchCV"]
 
 
-class GridOracle(_Oracle):
+class GridOracle(Oracle):
     """The points of a regular grid, ``n`` values per range and every choice.
 
     ``n`` is the largest count whose grid fits ``max_trials``.

@@ -14,7 +14,7 @@ from sklearn.base import clone
 
 from skhp._validation import check_choice, check_number
 from skhp.search._base import OracleSearchCV
-from skhp.search._oracle import Proposal, _argmax, _fmt, _hashable, _Oracle, _plain, _point_key, _score_key
+from skhp.search._oracle import Proposal, best_index, fmt, hashable, Oracle, plain, point_key, score_key
 from skhp.search._space import Choice, Distribution, Integer, Real, Space, SpaceUnion, as_space
 
 __all__ = ["line", "next_value", "between", "Decision", "GuidedOracle", "GuidedSearchCV"]
@@ -169,7 +169,7 @@ class Decision:
         return self.text
 
 
-class GuidedOracle(_Oracle):
+class GuidedOracle(Oracle):
     """An expert's manual tuning recipe, one parameter at a time.
 
     The plan is a list of ``(name, action)`` steps run in order, each from the
@@ -326,20 +326,20 @@ class GuidedOracle(_Oracle):
 
     def _update(self, proposal, scores, improved):
         for point, score in zip(proposal.points, scores):
-            self._scores[_point_key(point)] = _score_key(score)
+            self._scores[point_key(point)] = score_key(score)
         self._sent = True
 
     def _evaluate(self, points, step):
         """Generator: propose the points not scored yet; return every point's score key."""
         new, keys = [], set()
         for p in points:
-            key = _point_key(p)
+            key = point_key(p)
             if key not in self._scores and key not in keys:
                 keys.add(key)
                 new.append(p)
         if new:
             yield Proposal(new, 0, self.space, step)
-        return [self._scores.get(_point_key(p), (-math.inf,)) for p in points]
+        return [self._scores.get(point_key(p), (-math.inf,)) for p in points]
 
     def _current(self):
         return self.best_params or self.start
@@ -348,7 +348,7 @@ class GuidedOracle(_Oracle):
         point = {k: v for k, v in self._current().items() if k in self.space}
         point[name] = value
         extra = self.extras.get(name, {})
-        params = extra.get(value) if isinstance(extra, dict) and _hashable(value) else None
+        params = extra.get(value) if isinstance(extra, dict) and hashable(value) else None
         if callable(params):
             params = params(point)
         return {**point, **(params or {})}
@@ -373,25 +373,25 @@ class GuidedOracle(_Oracle):
             values = line(dim, center, step)
             scores = yield from self._evaluate([self._with(name, v) for v in values], f"{action} {name}")
             for value, score in zip(values, scores):
-                seen[_plain(value)] = score
+                seen[plain(value)] = score
             # The stop test looks at every point this search has tried.
             best = max(seen, key=lambda v: seen[v])
-            tried = ", ".join(map(_fmt, values))
-            if seen[best] <= seen[_plain(center)]:
+            tried = ", ".join(map(fmt, values))
+            if seen[best] <= seen[plain(center)]:
                 self._note(action, name, values, center, False,
-                           f"{action} {name}: tried {tried}; the centre {_fmt(center)} is best")
+                           f"{action} {name}: tried {tried}; the centre {fmt(center)} is best")
                 return
             new = between(dim, center, best, digits)
             if new == center or new in centres:
                 new = best
             self._note(action, name, values, new, new not in centres,
-                       f"{action} {name}: tried {tried}; {_fmt(best)} is better, "
-                       f"centre moves to {_fmt(new)}")
+                       f"{action} {name}: tried {tried}; {fmt(best)} is better, "
+                       f"centre moves to {fmt(new)}")
             if new in centres:
                 return
             center = new
         self._note(action, name, (), center, False,
-                   f"{action} {name}: stopped after {self.max_moves} moves at {_fmt(center)}")
+                   f"{action} {name}: stopped after {self.max_moves} moves at {fmt(center)}")
 
     def _coarse(self, name):
         dim = self.space[name]
@@ -425,7 +425,7 @@ class GuidedOracle(_Oracle):
     def _choose(self, name):
         values = list(self.space[name].values)
         scores = yield from self._evaluate([self._with(name, v) for v in values], f"choose {name}")
-        best = values[_argmax(scores)]
+        best = values[best_index(scores)]
         self._note("choose", name, values, best, False,
                    f"choose {name}: tried {values!r}; {best!r} is best")
 
@@ -437,8 +437,8 @@ class GuidedOracle(_Oracle):
             (cosine,) = yield from self._evaluate([self._with(name, "cosine")], f"schedule {name}")
             if cosine[0] > here[0] + self.min_gain:
                 self._note("schedule", name, ("cosine",), "cosine", False,
-                           f"schedule {name}: cosine clearly helps ({_fmt(cosine[0])} against "
-                           f"{_fmt(here[0])} for {current!r}); keep it")
+                           f"schedule {name}: cosine clearly helps ({fmt(cosine[0])} against "
+                           f"{fmt(here[0])} for {current!r}); keep it")
                 return
             if cosine > here:
                 current, here = "cosine", cosine

@@ -10,7 +10,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from skhp._validation import check_choice, check_number
 from skhp.search._base import OracleSearchCV
-from skhp.search._oracle import Proposal, _Oracle, _point_key, _score_key
+from skhp.search._oracle import Proposal, Oracle, point_key, score_key
 from skhp.search._space import Choice, Distribution, Integer, Real, Space, SpaceUnion, as_space
 
 __all__ = ["narrow", "narrow_space", "extrapolate", "NarrowingOracle", "NarrowingSearchCV"]
@@ -141,7 +141,7 @@ def extrapolate(space, point, origin, times):
     return out
 
 
-class NarrowingOracle(_Oracle):
+class NarrowingOracle(Oracle):
     """Random search that zooms in around its best point and starts over when stuck.
 
     1. ``n_initial`` random points over the whole space;
@@ -270,7 +270,7 @@ class NarrowingOracle(_Oracle):
             points = []
             if self._step_from is not None:
                 step = extrapolate(self.space, self._centre[1], self._step_from, 1.0)
-                if _point_key(step) not in self._seen:
+                if point_key(step) not in self._seen:
                     points.append(step)
             label = ["the last improving step, continued"] * len(points)
             points += self._elite_draws(space, (n - len(points)) // 2)
@@ -293,7 +293,7 @@ class NarrowingOracle(_Oracle):
                   and set(t.params) == set(home)]
         if n < 1 or not names or self.n_elite < 2 or len(trials) < self.n_elite:
             return []
-        trials.sort(key=lambda t: _score_key(t.score), reverse=True)
+        trials.sort(key=lambda t: score_key(t.score), reverse=True)
         dims = [home[k] for k in names]
         elite = np.array([[d.to_unit(t.params[k]) for k, d in zip(names, dims)]
                           for t in trials[: self.n_elite]])
@@ -311,7 +311,7 @@ class NarrowingOracle(_Oracle):
         self._restarts += 1
 
     def _update(self, proposal, scores, improved):
-        keys = [_score_key(s) for s in scores]
+        keys = [score_key(s) for s in scores]
         i = max(range(len(keys)), key=lambda j: keys[j])  # the first of equals
         better = keys[i][0] > -math.inf and (self._centre is None or keys[i] > self._centre[0])
         if better:

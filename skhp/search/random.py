@@ -7,13 +7,13 @@ from sklearn.utils._param_validation import Interval
 
 from skhp._validation import check_number
 from skhp.search._base import OracleSearchCV
-from skhp.search._oracle import Proposal, _Oracle
+from skhp.search._oracle import Proposal, Oracle
 from skhp.search._space import Space, SpaceUnion, as_space
 
 __all__ = ["RandomOracle", "RandomSearchCV"]
 
 
-class RandomOracle(_Oracle):
+class RandomOracle(Oracle):
     """Points drawn at random from the whole space (``RandomizedSearchCV``'s strategy).
 
     Parameters
