@@ -125,7 +125,7 @@ class TrainingWiring:
         return None
 
     def _lr_callbacks(self):
-        """The user's callbacks that set the learning rate themselves."""
+        """The user's callbacks (instances or classes) that set the learning rate themselves."""
         kinds = (keras.callbacks.LearningRateScheduler, keras.callbacks.ReduceLROnPlateau)
         found = []
         for source in (self.callbacks, self._routed("fit").get("callbacks")):
@@ -134,7 +134,7 @@ class TrainingWiring:
                 items = [] if items is None else [items]
             for item in items:
                 for cb in item if isinstance(item, (list, tuple)) else [item]:
-                    if isinstance(cb, kinds) or (isinstance(cb, type) and issubclass(cb, kinds)):
+                    if _is_a(cb, kinds):
                         found.append(cb)
         return found
 
@@ -145,7 +145,7 @@ class TrainingWiring:
         if function is not None or lr_callbacks:
             # A per-epoch callback sets the rate: the optimizer gets a plain,
             # settable rate and the callback (plus warm-up, if any) drives it.
-            names = ", ".join(type(cb).__name__ if not isinstance(cb, type) else cb.__name__
+            names = ", ".join(cb.__name__ if isinstance(cb, type) else type(cb).__name__
                               for cb in lr_callbacks)
             if routed:
                 raise ValueError(
@@ -163,11 +163,8 @@ class TrainingWiring:
                     "optimizer__decay (Keras 2's per-iteration time decay) cannot combine with a "
                     "per-epoch learning-rate callback; put the decay in the function."
                 )
-            if self.warmup and any(
-                isinstance(cb, keras.callbacks.LearningRateScheduler)
-                or (isinstance(cb, type) and issubclass(cb, keras.callbacks.LearningRateScheduler))
-                for cb in lr_callbacks
-            ):
+            if self.warmup and any(_is_a(cb, keras.callbacks.LearningRateScheduler)
+                                   for cb in lr_callbacks):
                 raise ValueError(
                     f"warmup={self.warmup} with a LearningRateScheduler callback: the callback "
                     "would overwrite the warm-up. Pass its function as schedule=fn(epoch, lr) "
@@ -205,7 +202,7 @@ class TrainingWiring:
         cls, config = optimizer_class(self.optimizer)
         config.update({k: v for k, v in self._routed("optimizer").items() if k != "decay"})
         if self.momentum is not None:
-            config[self._momentum_argument()] = self.momentum
+            config[momentum_argument(self.optimizer)] = self.momentum
         # With learning_rate="auto" warm-up still starts below the found rate.
         warmup_lr = min(self.warmup_lr, self.learning_rate_)
         self.schedule_ = self._make_learning_rate(self.learning_rate_, self._steps_per_epoch(), warmup_lr)
@@ -277,7 +274,8 @@ class TrainingWiring:
     def _hold_out(self, X, y, sample_weight):
         """Split a seeded random validation set off the training data."""
         order = np.random.default_rng(self._seed).permutation(len(X))
-        held, kept = order[: self._n_validation(len(X))], np.sort(order[self._n_validation(len(X)):])
+        n_held = self._n_validation(len(X))
+        held, kept = order[:n_held], np.sort(order[n_held:])
         validation = (X[held], y[held]) if sample_weight is None else (X[held], y[held], sample_weight[held])
         sample_weight = None if sample_weight is None else sample_weight[kept]
         return X[kept], y[kept], sample_weight, validation
@@ -296,6 +294,7 @@ class TrainingWiring:
                 "('constant', 'time', 'exponential', 'ramp', 'restarts' or a function)."
             )
 
-    def _momentum_argument(self):
-        """The optimizer argument that ``momentum`` sets: momentum or beta_1."""
-        return momentum_argument(self.optimizer)
+
+def _is_a(callback, kinds):
+    """Whether ``callback`` (an instance, or a class scikeras will instantiate) is one of ``kinds``."""
+    return isinstance(callback, kinds) or (isinstance(callback, type) and issubclass(callback, kinds))

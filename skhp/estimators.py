@@ -26,7 +26,7 @@ from sklearn.utils.validation import column_or_1d, validate_data
 
 from skhp._routing import RoutedParameters
 from skhp._targets import OneHotLabelEncoder
-from skhp._training import TrainingWiring, batch_size_for, optimizer_class
+from skhp._training import TrainingWiring, batch_size_for, momentum_argument, optimizer_class
 from skhp._validation import check_number
 from skhp.initializers import apply_initializer, apply_weight_decay, draw_lottery, get_initializer
 from skhp.models import build_mlp
@@ -131,7 +131,7 @@ class _KerasEstimator(RoutedParameters, TrainingWiring):
             get_initializer(self.initializer)
         optimizer_class(self.optimizer)
         if self.momentum is not None:
-            self._momentum_argument()
+            momentum_argument(self.optimizer)
         if self.warmup > self.epochs:
             raise ValueError(
                 f"warmup ({self.warmup}) must not exceed epochs ({self.epochs}): warm-up "
