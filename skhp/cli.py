@@ -1,15 +1,18 @@
-"""The ``skhp`` command: tuning experiments, LR range test, benchmarks, schedule plots.
+"""The skhp command: tuning experiments, LR range test, benchmarks, schedule plots.
 
-::
+  skhp tune                      the built-in experiment (digits, MLP, narrowing search)
+  skhp tune --config exp.toml    an experiment of your own
+  skhp tune --dry-run            the resolved experiment and its number of fits, no training
+  skhp tune --list-datasets      the built-in data sets
+  skhp tune --resume             continue the study stored in the output folder
+  skhp lr-find                   LR range test, curve in lr_find.png
+  skhp bench beale               Beale: scipy.optimize vs skhp's strategies
+  skhp schedules                 one PNG per learning-rate schedule
 
-    skhp tune                      # the built-in experiment (digits, MLP, narrowing search)
-    skhp tune --config exp.toml    # an experiment of your own (see skhp.experiment)
-    skhp tune --resume             # continue the study stored in the output folder
-    skhp lr-find                   # LR range test, curve in lr_find.png
-    skhp bench beale               # Beale: scipy.optimize vs skhp's strategies
-    skhp schedules                 # one PNG per learning-rate schedule
+The config format (TOML, or YAML with PyYAML): python -m pydoc skhp.experiment,
+or the user guide's page on the command (docs/guide/cli.rst).
 
-Exit status 0 on success, 2 with a one-line ``skhp: error: ...`` for a bad
+Exit status 0 on success, 2 with a one-line "skhp: error: ..." for a bad
 command line or config.
 """
 
@@ -105,13 +108,44 @@ class _Progress:
             self.bar.close()
 
 
+def _list_datasets():
+    from skhp.experiment import BUILTIN_DATA, load_data
+
+    print(f"{'name':<14} {'task':<15} {'samples':>7} {'features':>8}  classes")
+    for name, (_, task) in BUILTIN_DATA.items():
+        X, y, _, _ = load_data({"name": name, "task": None})
+        classes = len(set(y.tolist())) if task == "classification" else "-"
+        print(f"{name:<14} {task:<15} {X.shape[0]:>7} {X.shape[1]:>8}  {classes}")
+    print('use one with [data] name = "..." in a config, or csv = "file.csv" and target = "column"')
+    return 0
+
+
+def _dry_run(config, search, described, task):
+    import json
+
+    s = config["search"]
+    n_fits = s["trials"] * s["cv"]
+    print(json.dumps(config, indent=2, default=repr))
+    print(f"{described}, {task}; {type(search).__name__}")
+    print(f"{s['trials']} trials x {s['cv']} folds = {n_fits} fits"
+          + (", at most (the guided recipe usually ends sooner)" if s["strategy"] == "guided" else "")
+          + ", plus 1 refit of the best; nothing was trained")
+    return 0
+
+
 def _tune(args):
     from skhp.experiment import ConfigError, load_config, load_data, make_estimator, make_search
     from skhp.reports import results_table, write_reports
 
+    if args.list_datasets:
+        return _list_datasets()
     config = load_config(_overrides(_read_config(args.config), args))
     folder = config["output"]["dir"]
     db = os.path.join(folder, "trials.db")
+    if args.dry_run:
+        X, y, task, described = load_data(config["data"])
+        search = make_search(config, make_estimator(config["model"], task))
+        return _dry_run(config, search, described, task)
     if os.path.exists(db) and not args.resume and not args.no_storage:
         raise ConfigError(f"{db} holds an earlier search; pass --resume to continue it, or choose "
                           "another --output.")
@@ -139,6 +173,8 @@ def _tune(args):
     print(results_table(search))
     print(f"best score {search.best_score_:.4f} in {elapsed:.0f} s"
           + (f" ({replayed} trials resumed from {db})" if replayed else ""))
+    if not args.no_storage:
+        written.append(db)
     print(f"reports in {folder}/: " + ", ".join(os.path.basename(p) for p in written))
     return 0
 
@@ -190,7 +226,9 @@ def _parser():
 
     tune = commands.add_parser("tune", help="run a tuning experiment (default: the built-in one)",
                                description="Run a tuning experiment: the built-in one (digits, MLP, "
-                               "narrowing search, cv=3), or the one a TOML config describes.")
+                               "narrowing search, cv=3), or the one a TOML config describes. The "
+                               "config format: python -m pydoc skhp.experiment, or "
+                               "docs/guide/cli.rst.")
     tune.add_argument("--config", help="TOML (or YAML) file describing the experiment")
     tune.add_argument("--trials", type=int, help="number of trials (overrides the config)")
     tune.add_argument("--epochs", type=int, help="training epochs of every trial")
@@ -206,6 +244,10 @@ def _parser():
     tune.add_argument("--no-storage", dest="no_storage", action="store_true",
                       help="do not store trials (no resuming)")
     tune.add_argument("--quiet", action="store_true", help="no progress output")
+    tune.add_argument("--dry-run", dest="dry_run", action="store_true",
+                      help="print the resolved experiment and its number of fits; train nothing")
+    tune.add_argument("--list-datasets", dest="list_datasets", action="store_true",
+                      help="list the built-in data sets and exit")
     tune.set_defaults(run=_tune)
 
     lr = commands.add_parser("lr-find", help="LR range test, with its curve",

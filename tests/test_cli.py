@@ -151,3 +151,23 @@ def test_missing_config_file_and_bad_csv_column(tmp_path, capsys):
     assert "target 'lable' is not a column" in err and "Did you mean 'label'?" in err
     data.write_text("a,b,label\n1,two,x\n")
     assert "must hold numbers" in _error(tmp_path, capsys, f"[data]\ncsv = '{data}'\ntarget = 'label'\n")
+
+
+def test_dry_run_and_list_datasets_train_nothing(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["tune", "--dry-run", "--trials", "4", "--cv", "2", "--output", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert '"trials": 4' in text and "4 trials x 2 folds = 8 fits" in text and "nothing was trained" in text
+    assert not out.exists()
+    assert main(["tune", "--list-datasets"]) == 0
+    listing = capsys.readouterr().out
+    assert "wine" in listing and "178" in listing and "regression" in listing
+    assert main(["tune", "--dry-run", "--config", str(tmp_path / "none.toml")]) == 2
+
+
+def test_help_has_no_markup_and_points_to_the_config_format(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    assert "::" not in text and "``" not in text
+    assert "config format" in text
