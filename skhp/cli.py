@@ -134,7 +134,14 @@ def _dry_run(config, search, described, task):
 
 
 def _tune(args):
-    from skhp.experiment import ConfigError, load_config, load_data, make_estimator, make_search
+    from skhp.experiment import (
+        ConfigError,
+        load_config,
+        load_data,
+        make_estimator,
+        make_model,
+        make_search,
+    )
     from skhp.reports import results_table, write_reports
 
     if args.list_datasets:
@@ -144,16 +151,18 @@ def _tune(args):
     db = os.path.join(folder, "trials.db")
     if args.dry_run:
         X, y, task, described = load_data(config["data"])
-        search = make_search(config, make_estimator(config["model"], task))
+        model, prefix = make_model(make_estimator(config["model"], task), X, task, config["data"])
+        search = make_search(config, model, prefix=prefix)
         return _dry_run(config, search, described, task)
     if os.path.exists(db) and not args.resume and not args.no_storage:
         raise ConfigError(f"{db} holds an earlier search; pass --resume to continue it, or choose "
                           "another --output.")
     X, y, task, described = load_data(config["data"])
     estimator = make_estimator(config["model"], task)
+    model, prefix = make_model(estimator, X, task, config["data"])
     os.makedirs(folder, exist_ok=True)
     storage = None if args.no_storage else f"sqlite:///{db}"
-    search = make_search(config, estimator, storage=storage, study="tune")
+    search = make_search(config, model, storage=storage, study="tune", prefix=prefix)
     s = config["search"]
     text = (f"{described}, {task}; {type(estimator).__name__}; {s['strategy']} search, "
             f"{s['trials']} trials, cv={s['cv']}")
@@ -168,9 +177,9 @@ def _tune(args):
     finally:
         progress.close()
     elapsed = time.monotonic() - tic
-    written = write_reports(search, folder, description=f"{text}; {elapsed:.0f} s")
+    written = write_reports(search, folder, description=f"{text}; {elapsed:.0f} s", prefix=prefix)
     replayed = getattr(search, "n_trials_replayed_", 0)
-    print(results_table(search))
+    print(results_table(search, prefix=prefix))
     print(f"best score {search.best_score_:.4f} in {elapsed:.0f} s"
           + (f" ({replayed} trials resumed from {db})" if replayed else ""))
     if not args.no_storage:
@@ -181,12 +190,13 @@ def _tune(args):
 
 def _lr_find(args):
     from skhp import lr_find
-    from skhp.experiment import load_config, load_data, make_estimator
+    from skhp.experiment import load_config, load_data, make_estimator, make_model, prepare
 
     config = load_config(_read_config(args.config))
     X, y, task, described = load_data(config["data"])
     estimator = make_estimator(config["model"], task)
-    result = lr_find(estimator, X, y)
+    model, _ = make_model(estimator, X, task, config["data"])
+    result = lr_find(estimator, *prepare(model, X, y))
     os.makedirs(args.output, exist_ok=True)
     path = os.path.join(args.output, "lr_find.png")
     result.plot(path)

@@ -10,6 +10,10 @@ the built-in experiment (digits, an MLP, a narrowing search)::
     # target = "label"       # ... and the name of its target column
     # npz = "data.npz"       # or an .npz file holding X and y
     task = "classification"  # or "regression"; inferred when left out
+    preprocess = "standard"  # standardize numeric columns, one-hot encode the others
+                             # (and, for regression, standardize the target); or "none"
+    # impute = "median"      # fill missing values (mean, median, most_frequent);
+                             # without it a missing value is an error naming its column
 
     [model]                  # estimator parameters, plus:
     hidden_layer_sizes = [64]
@@ -56,7 +60,7 @@ import numpy as np
 from skhp.search._space import Integer, Real
 
 __all__ = ["ConfigError", "DEFAULT_CONFIG", "load_config", "load_data", "make_estimator",
-           "make_space", "make_search", "BUILTIN_DATA"]
+           "make_model", "final_estimator", "prepare", "make_space", "make_search", "BUILTIN_DATA"]
 
 
 class ConfigError(ValueError):
@@ -74,7 +78,7 @@ BUILTIN_DATA = {
 
 #: The built-in experiment: ``skhp tune`` with no config.
 DEFAULT_CONFIG = {
-    "data": {"name": "digits", "task": None},
+    "data": {"name": "digits", "task": None, "preprocess": "standard", "impute": None},
     "model": {"hidden_layer_sizes": [64], "epochs": 10, "random_state": 0},
     "search": {
         "strategy": "narrowing", "trials": 20, "time_budget": None, "cv": 3, "scoring": None,
@@ -91,11 +95,14 @@ DEFAULT_CONFIG = {
 }
 
 _KEYS = {
-    "data": {"name", "csv", "target", "npz", "task"},
+    "data": {"name", "csv", "target", "npz", "task", "preprocess", "impute"},
     "search": {"strategy", "trials", "time_budget", "cv", "scoring", "n_jobs", "seed", "space"},
     "output": {"dir"},
 }
 _STRATEGIES = ("narrowing", "random", "guided", "grid")
+_PREPROCESS = ("standard", "none")
+_IMPUTE = ("mean", "median", "most_frequent")
+_MISSING = {"", "na", "nan", "null", "none", "?"}
 
 
 def _unknown(key, allowed, where):
@@ -142,6 +149,10 @@ def load_config(config=None):
         raise ConfigError("[data] csv needs target, the name of the target column.")
     if data.get("task") not in (None, "classification", "regression"):
         raise ConfigError(f"[data] task must be 'classification' or 'regression', got {data['task']!r}.")
+    if data["preprocess"] not in _PREPROCESS:
+        raise _unknown(data["preprocess"], _PREPROCESS, "[data] preprocess")
+    if data["impute"] is not None and data["impute"] not in _IMPUTE:
+        raise _unknown(data["impute"], _IMPUTE, "[data] impute")
     if search["strategy"] not in _STRATEGIES:
         raise _unknown(search["strategy"], _STRATEGIES, "[search] strategy")
     for key, low in (("trials", 1), ("cv", 2), ("n_jobs", None), ("seed", 0)):
@@ -233,10 +244,10 @@ def load_data(data):
                 raise ConfigError(f"[data] npz {path!r} lacks {sorted(missing)}; it holds {npz.files}.")
             X, y = npz["X"], npz["y"]
         return X, y, task or _guess_task(y), f"{path} ({len(X)} samples)"
-    return _load_csv(data["csv"], data["target"], task)
+    return _load_csv(data["csv"], data["target"], task, data.get("impute"))
 
 
-def _load_csv(path, target, task):
+def _load_csv(path, target, task, impute=None):
     if not os.path.exists(path):
         raise ConfigError(f"[data] csv: no file {path!r}.")
     with open(path, newline="") as fh:
@@ -252,10 +263,26 @@ def _load_csv(path, target, task):
                           f"{', '.join(header)}.{hint}")
     t = header.index(target)
     features = [i for i in range(len(header)) if i != t]
-    try:
-        X = np.array([[float(row[i]) for i in features] for row in rows])
-    except (ValueError, IndexError):
-        raise ConfigError(f"[data] csv {path!r}: every column except the target must hold numbers.") from None
+    if any(len(row) != len(header) for row in rows):
+        bad = next(n for n, row in enumerate(rows, 2) if len(row) != len(header))
+        raise ConfigError(f"[data] csv {path!r}: line {bad} has not {len(header)} fields like the header.")
+    columns = []
+    for i in features:
+        values = [row[i].strip() for row in rows]
+        missing = [n for n, v in enumerate(values) if v.lower() in _MISSING]
+        gone = set(missing)
+        if missing and impute is None:
+            lines = ", ".join(str(n + 2) for n in missing[:5]) + (" ..." if len(missing) > 5 else "")
+            raise ConfigError(
+                f"[data] csv {path!r}: column {header[i]!r} has {len(missing)} missing values "
+                f"(lines {lines}); fill them, or set [data] impute = \"median\" (or \"mean\", "
+                "\"most_frequent\").")
+        try:
+            columns.append([np.nan if n in gone else float(v) for n, v in enumerate(values)])
+        except ValueError:  # text: a categorical column, one-hot encoded by the preprocessing
+            columns.append([None if n in gone else v for n, v in enumerate(values)])
+    numeric = all(isinstance(v, float) for column in columns for v in column)
+    X = np.array(columns, dtype=float if numeric else object).T
     y = np.array([row[t] for row in rows])
     try:
         y = y.astype(float)
@@ -303,8 +330,95 @@ def make_estimator(model, task):
     return estimator
 
 
-def make_search(config, estimator, storage=None, study=None):
-    """The search object of a config's ``[search]`` table."""
+def make_model(estimator, X, task, data):
+    """The estimator inside the config's preprocessing, and the prefix of its parameters.
+
+    With ``preprocess = "standard"`` numeric columns are standardized and the
+    others one-hot encoded (a scikit-learn ``ColumnTransformer`` in a
+    ``Pipeline``, so the saved estimator carries it), after imputing missing
+    values when ``impute`` is set; for regression the target is standardized
+    too (``TransformedTargetRegressor``: predictions come back in the target's
+    units). The prefix (``"model__"``, ``"regressor__model__"`` or ``""``) is
+    what the search space's names take.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import Ridge
+    >>> model, prefix = make_model(Ridge(), np.zeros((3, 2)), "regression",
+    ...                            {"preprocess": "standard", "impute": None})
+    >>> type(model).__name__, prefix
+    ('TransformedTargetRegressor', 'regressor__model__')
+    """
+    from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline, make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    standard, impute = data.get("preprocess", "standard") == "standard", data.get("impute")
+    if not standard and impute is None:
+        return estimator, ""
+    X = np.asarray(X)
+    numeric = [j for j in range(X.shape[1]) if X.dtype != object or all(
+        isinstance(v, (int, float, np.number)) for v in X[:, j])]
+    categorical = [j for j in range(X.shape[1]) if j not in numeric]
+    parts = []
+    if numeric:
+        steps = ([SimpleImputer(strategy=impute)] if impute else []) + ([StandardScaler()] if standard else [])
+        parts.append(("numeric", make_pipeline(*steps) if steps else "passthrough", numeric))
+    if categorical:
+        steps = ([SimpleImputer(strategy="most_frequent")] if impute else [])
+        steps.append(OneHotEncoder(handle_unknown="ignore", sparse_output=False))
+        parts.append(("categorical", make_pipeline(*steps), categorical))
+    model = Pipeline([("preprocess", ColumnTransformer(parts, sparse_threshold=0)), ("model", estimator)])
+    if task == "regression" and standard:
+        return TransformedTargetRegressor(regressor=model, transformer=StandardScaler()), "regressor__model__"
+    return model, "model__"
+
+
+def final_estimator(model):
+    """The estimator at the end of ``model``'s preprocessing (itself when there is none).
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import Ridge
+    >>> model, _ = make_model(Ridge(), np.zeros((3, 2)), "regression", {"preprocess": "standard"})
+    >>> type(final_estimator(model)).__name__
+    'Ridge'
+    """
+    while True:
+        if hasattr(model, "regressor_") or hasattr(model, "regressor"):
+            model = getattr(model, "regressor_", None) or model.regressor
+        elif hasattr(model, "steps"):
+            model = model.steps[-1][1]
+        else:
+            return model
+
+
+def prepare(model, X, y):
+    """``(X, y)`` as the estimator at the end of ``model``'s preprocessing sees them.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import Ridge
+    >>> model, _ = make_model(Ridge(), np.zeros((3, 2)), "regression", {"preprocess": "standard"})
+    >>> Xt, yt = prepare(model, np.array([[0.0, 1], [1, 1], [2, 1]]), np.array([1.0, 2, 3]))
+    >>> Xt[:, 0].round(3).tolist(), yt.round(3).tolist()
+    ([-1.225, 0.0, 1.225], [-1.225, 0.0, 1.225])
+    """
+    from sklearn.base import clone
+
+    y = np.asarray(y)
+    if hasattr(model, "transformer"):  # TransformedTargetRegressor
+        y = clone(model.transformer).fit_transform(y.reshape(len(y), -1)).reshape(y.shape)
+        model = model.regressor
+    if hasattr(model, "steps"):
+        X = clone(model[:-1]).fit_transform(X)
+    return X, y
+
+
+def make_search(config, estimator, storage=None, study=None, prefix=""):
+    """The search object of a config's ``[search]`` table; ``prefix`` goes before every
+    parameter name of the space (the estimator inside a preprocessing pipeline)."""
     from skhp.search import (
         GuidedSearchCV,
         NarrowingSearchCV,
@@ -314,11 +428,12 @@ def make_search(config, estimator, storage=None, study=None):
     )
 
     s = config["search"]
-    space = make_space(s["space"])
-    try:
-        check_space_names(estimator, space)  # before any data is split or any model trained
+    names = make_space(s["space"])
+    try:  # before any data is split or any model trained
+        check_space_names(final_estimator(estimator), names)
     except ValueError as err:
         raise ConfigError(f"[search.space] {err}") from None
+    space = {prefix + name: dim for name, dim in names.items()}
     common = dict(cv=s["cv"], scoring=s["scoring"], n_jobs=s["n_jobs"], error_score=np.nan)
     if s["strategy"] == "narrowing":
         return NarrowingSearchCV(estimator, space, n_iter=s["trials"], random_state=s["seed"],

@@ -31,8 +31,11 @@ def _plain(value):
     return value if isinstance(value, (int, float, str, bool, list, dict, type(None))) else repr(value)
 
 
-def results_table(search, top=5):
+def results_table(search, top=5, prefix=""):
     """The ``top`` trials by score as text (rank, score ± std, parameters).
+
+    ``prefix`` (e.g. ``"model__"``, the estimator's step in a preprocessing
+    pipeline) is left out of the parameter names.
 
     Examples
     --------
@@ -51,9 +54,13 @@ def results_table(search, top=5):
     order = [i for i in np.argsort(-np.nan_to_num(scores, nan=-np.inf))][:top]
     lines = [f"{'rank':<4}  {'trial':>5}  {'score':<15}  parameters"]
     for rank, i in enumerate(order, 1):
-        params = ", ".join(f"{k}={_short(v)}" for k, v in res["params"][i].items())
+        params = ", ".join(f"{_unprefixed(k, prefix)}={_short(v)}" for k, v in res["params"][i].items())
         lines.append(f"{rank:<4}  {i:>5}  {scores[i]:.4f} ± {std[i]:.4f}  {params}")
     return "\n".join(lines)
+
+
+def _unprefixed(name, prefix):
+    return name[len(prefix):] if prefix and name.startswith(prefix) else name
 
 
 def _short(value):
@@ -136,19 +143,26 @@ def plot_learning_curves(history, path):
     return path
 
 
-def write_reports(search, folder, description=None):
-    """Write every report of a fitted search into ``folder``; returns the paths written."""
+def write_reports(search, folder, description=None, prefix=""):
+    """Write every report of a fitted search into ``folder``; returns the paths written.
+
+    The saved ``estimator.joblib`` is the whole refitted estimator (with its
+    preprocessing); ``best_model.keras`` and the learning curves come from the
+    Keras estimator at its end. ``prefix`` is left out of parameter names.
+    """
     import joblib
 
     os.makedirs(folder, exist_ok=True)
     written = [write_cv_results(search, os.path.join(folder, "cv_results.csv"))]
-    best = {k: _plain(v) for k, v in search.best_params_.items()}
+    best = {_unprefixed(k, prefix): _plain(v) for k, v in search.best_params_.items()}
     path = os.path.join(folder, "best_params.json")
     with open(path, "w") as fh:
         json.dump({"best_score": float(search.best_score_), "best_params": best}, fh, indent=2)
     written.append(path)
     written.append(plot_scores(search, os.path.join(folder, "scores.png")))
-    estimator = search.best_estimator_
+    from skhp.experiment import final_estimator
+
+    estimator = final_estimator(search.best_estimator_)
     if hasattr(estimator, "model_"):
         path = os.path.join(folder, "best_model.keras")
         estimator.model_.save(path)
@@ -157,13 +171,13 @@ def write_reports(search, folder, description=None):
         written.append(plot_learning_curves(estimator.history_,
                                             os.path.join(folder, "learning_curves.png")))
     path = os.path.join(folder, "estimator.joblib")
-    joblib.dump(estimator, path)
+    joblib.dump(search.best_estimator_, path)
     written.append(path)
-    written.append(_summary(search, folder, description, written))
+    written.append(_summary(search, folder, description, written, prefix))
     return written
 
 
-def _summary(search, folder, description, written):
+def _summary(search, folder, description, written, prefix=""):
     res = search.cv_results_
     scores = np.asarray(res[_primary(search)], dtype=float)
     failed = int(np.sum(~np.isfinite(scores)))
@@ -177,8 +191,9 @@ def _summary(search, folder, description, written):
         f"- total fit time: {float(np.sum(res['mean_fit_time']) * search.n_splits_):.1f} s",
         "", "## Best parameters", "",
     ]
-    lines += [f"- `{k}` = `{_short(v)}`" for k, v in search.best_params_.items()]
-    lines += ["", "## Top trials", "", "```", results_table(search), "```", "", "## Files", ""]
+    lines += [f"- `{_unprefixed(k, prefix)}` = `{_short(v)}`" for k, v in search.best_params_.items()]
+    lines += ["", "## Top trials", "", "```", results_table(search, prefix=prefix), "```", "",
+              "## Files", ""]
     lines += [f"- `{os.path.basename(p)}`" for p in written]
     path = os.path.join(folder, "summary.md")
     with open(path, "w") as fh:
