@@ -26,6 +26,28 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 __all__ = ["main"]
 
 
+def _start_tensorflow_quietly():
+    """Import TensorFlow and start its runtime with this process's stderr closed.
+
+    TensorFlow's C++ start-up lines (oneDNN, CUDA drivers, cuInit) are
+    written before its logging honours ``TF_CPP_MIN_LOG_LEVEL``; they would
+    land in the middle of the command's output.
+    """
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    sys.stderr.flush()
+    os.dup2(devnull, 2)
+    try:
+        import skhp.estimators  # noqa: F401  (imports Keras and TensorFlow)
+        from skhp.runtime import configure, visible_gpus
+
+        configure()
+        visible_gpus()
+    finally:
+        os.dup2(saved, 2)
+        os.close(devnull)
+        os.close(saved)
+
+
 def _read_config(path):
     from skhp.experiment import ConfigError
 
@@ -149,6 +171,7 @@ def _tune(args):
     config = load_config(_overrides(_read_config(args.config), args))
     folder = config["output"]["dir"]
     db = os.path.join(folder, "trials.db")
+    _start_tensorflow_quietly()
     if args.dry_run:
         X, y, task, described = load_data(config["data"])
         model, prefix = make_model(make_estimator(config["model"], task), X, task, config["data"])
@@ -193,6 +216,7 @@ def _lr_find(args):
     from skhp.experiment import load_config, load_data, make_estimator, make_model, prepare
 
     config = load_config(_read_config(args.config))
+    _start_tensorflow_quietly()
     X, y, task, described = load_data(config["data"])
     estimator = make_estimator(config["model"], task)
     model, _ = make_model(estimator, X, task, config["data"])

@@ -26,6 +26,8 @@ def test_default_experiment_on_a_tiny_budget_writes_every_report(tmp_path):
     assert "digits" in run.stdout and "narrowing search, 2 trials, cv=2" in run.stdout
     assert "best score" in run.stdout and "rank  trial  score" in run.stdout
     assert "trial 2/2" in run.stderr  # plain progress lines when not on a terminal
+    for noise in ("I0000", "E0000", "absl::InitializeLog", "cuInit"):  # TensorFlow's start-up lines
+        assert noise not in run.stderr
     files = {p.name for p in out.iterdir()}
     assert files >= {"cv_results.csv", "best_params.json", "best_model.keras", "estimator.joblib",
                      "scores.png", "learning_curves.png", "summary.md", "trials.db"}
