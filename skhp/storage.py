@@ -226,28 +226,31 @@ class TrialStore:
                  "running", None, time.time()),
             )
 
-    def add_trial(self, study, number, params, folds, status="ok"):
+    def add_trial(self, study, number, params, folds):
         """Write one finished trial: its parameters and the result of each fold.
 
         ``folds`` are dicts with ``test_scores`` (a number or a dict of them)
         and optionally ``train_scores``, ``fit_time``, ``score_time`` and
         ``fit_error``; a trial with a non-finite fold score is ``"failed"``.
         """
-        folds = [{k: v for k, v in fold.items() if k in _FOLD_KEYS} for fold in folds]
-        scores = [f.get("test_scores") for f in folds]
-        primary = [s if not isinstance(s, dict) else next(iter(s.values()), None) for s in scores]
-        finite = [float(s) for s in primary if s is not None and math.isfinite(float(s))]
-        mean = float(np.mean(finite)) if len(finite) == len(primary) and finite else None
-        fit_time = float(sum(f.get("fit_time", 0.0) or 0.0 for f in folds))
-        if mean is None and status == "ok":
-            status = "failed"  # a fold has no finite score
+        self.add_trials(study, [(number, params, folds)])
+
+    def add_trials(self, study, trials):
+        """Write finished trials, ``(number, params, folds)`` each, in one transaction
+        (a search writes a round's trials at once: a kill leaves all or none of them)."""
+        rows = []
+        for number, params, folds in trials:
+            folds = [{k: v for k, v in fold.items() if k in _FOLD_KEYS} for fold in folds]
+            scores = [f.get("test_scores") for f in folds]
+            primary = [s if not isinstance(s, dict) else next(iter(s.values()), None) for s in scores]
+            finite = [float(s) for s in primary if s is not None and math.isfinite(float(s))]
+            mean = float(np.mean(finite)) if len(finite) == len(primary) and finite else None
+            fit_time = float(sum(f.get("fit_time", 0.0) or 0.0 for f in folds))
+            rows.append((study, int(number), dumps(params, f"trial {number}'s parameters"),
+                         dumps(folds, f"trial {number}'s fold results"), mean,
+                         "ok" if mean is not None else "failed", fit_time, time.time()))
         with self._connect() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO trials VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (study, int(number), dumps(params, f"trial {number}'s parameters"),
-                 dumps(folds, f"trial {number}'s fold results"), mean, status, fit_time,
-                 time.time()),
-            )
+            db.executemany("INSERT OR REPLACE INTO trials VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
     def trials(self, study):
         """Every stored trial of ``study``, in order, as :class:`skhp.search.Trial` records

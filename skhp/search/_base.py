@@ -183,11 +183,10 @@ class OracleSearchCV(RawFoldResults, BaseSearchCV):
             with evaluating(known):
                 results = evaluate_candidates(points, more_results=more)
             if store is not None:
-                folds = self._fold_results[-n * self.n_splits_:]
-                for i, (trial, point) in enumerate(zip(numbers, points)):
-                    if trial not in stored:
-                        store.add_trial(study, trial, point,
-                                        folds[i * self.n_splits_:(i + 1) * self.n_splits_])
+                folds, k = self._fold_results[-n * self.n_splits_:], self.n_splits_
+                store.add_trials(study, [(trial, point, folds[i * k:(i + 1) * k])
+                                         for i, (trial, point) in enumerate(zip(numbers, points))
+                                         if trial not in stored])
             oracle.tell(self._oracle_scores(results, n))
             if self.progress is not None:
                 self.progress(results)
