@@ -29,6 +29,9 @@ the built-in experiment (digits, an MLP, a narrowing search)::
     n_jobs = 1
     seed = 0
 
+    [search.options]         # any further parameter of the strategy's search, e.g.
+    policy = "trust-region"  # narrowing: policy, round_size, n_initial, factor, patience, ...
+
     [search.space]
     learning_rate = { low = 1e-4, high = 1e-1, log = true }
     batch_size = { low = 16, high = 256, base = 2 }
@@ -96,7 +99,8 @@ DEFAULT_CONFIG = {
 
 _KEYS = {
     "data": {"name", "csv", "target", "npz", "task", "preprocess", "impute"},
-    "search": {"strategy", "trials", "time_budget", "cv", "scoring", "n_jobs", "seed", "space"},
+    "search": {"strategy", "trials", "time_budget", "cv", "scoring", "n_jobs", "seed", "space",
+               "options"},
     "output": {"dir"},
 }
 _STRATEGIES = ("narrowing", "random", "guided", "grid")
@@ -166,6 +170,8 @@ def load_config(config=None):
         raise ConfigError(f"[search] time_budget must be a number of seconds > 0, got {budget!r}.")
     if search["scoring"] is not None and not isinstance(search["scoring"], str):
         raise ConfigError(f"[search] scoring must be a scorer name such as 'accuracy', got {search['scoring']!r}.")
+    if not isinstance(search.get("options", {}), dict):
+        raise ConfigError(f"[search.options] must be a table, got {search['options']!r}.")
     if not isinstance(search["space"], dict) or not search["space"]:
         raise ConfigError("[search.space] must be a table of at least one parameter.")
     if not isinstance(out["output"]["dir"], str):
@@ -434,15 +440,26 @@ def make_search(config, estimator, storage=None, study=None, prefix=""):
     except ValueError as err:
         raise ConfigError(f"[search.space] {err}") from None
     space = {prefix + name: dim for name, dim in names.items()}
-    common = dict(cv=s["cv"], scoring=s["scoring"], n_jobs=s["n_jobs"], error_score=np.nan)
+    common = dict(cv=s["cv"], scoring=s["scoring"], n_jobs=s["n_jobs"], error_score=np.nan,
+                  n_iter=s["trials"], time_budget=s["time_budget"], storage=storage, study=study)
     if s["strategy"] == "narrowing":
-        return NarrowingSearchCV(estimator, space, n_iter=s["trials"], random_state=s["seed"],
-                                 time_budget=s["time_budget"], storage=storage, study=study, **common)
-    if s["strategy"] == "guided":
-        return GuidedSearchCV(estimator, space, n_iter=s["trials"], time_budget=s["time_budget"],
-                              storage=storage, study=study, **common)
-    if s["strategy"] == "grid":
-        return SpaceGridSearchCV(estimator, space, n_iter=s["trials"], time_budget=s["time_budget"],
-                                 storage=storage, study=study, **common)
-    return RandomSearchCV(estimator, space, n_iter=s["trials"], round_size=5, random_state=s["seed"],
-                          time_budget=s["time_budget"], storage=storage, study=study, **common)
+        search = NarrowingSearchCV(estimator, space, random_state=s["seed"], **common)
+    elif s["strategy"] == "guided":
+        search = GuidedSearchCV(estimator, space, **common)
+    elif s["strategy"] == "grid":
+        search = SpaceGridSearchCV(estimator, space, **common)
+    else:
+        search = RandomSearchCV(estimator, space, round_size=5, random_state=s["seed"], **common)
+    options = s.get("options") or {}
+    fixed = {"cv", "scoring", "n_jobs", "error_score", "n_iter", "time_budget", "storage", "study",
+             "random_state", "estimator", "param_distributions", "param_space", "param_grid",
+             "progress"}
+    allowed = set(search.get_params(deep=False)) - fixed
+    for key in options:
+        if key not in allowed:
+            raise _unknown(key, allowed, f"[search.options] of the {s['strategy']} strategy")
+    try:
+        search.set_params(**options)._validate_params()
+    except ValueError as err:
+        raise ConfigError(f"[search.options] {err}") from None
+    return search

@@ -225,3 +225,16 @@ def test_csv_with_a_text_column_and_missing_values(tmp_path, capsys):
     code, out = _tune(tmp_path, base.replace('target = "label"\n', 'target = "label"\nimpute = "median"\n'))
     assert code == 0
     assert json.loads((out / "best_params.json").read_text())["best_score"] > 0.9
+
+
+def test_search_options_reach_the_strategy_and_are_checked(tmp_path, capsys):
+    config = tmp_path / "o.toml"
+    config.write_text('[search.options]\npolicy = "book"\nround_size = 4\n')
+    assert main(["tune", "--config", str(config), "--dry-run"]) == 0
+    assert '"policy": "book"' in capsys.readouterr().out
+    config.write_text('[search.options]\npolcy = "book"\n')
+    assert main(["tune", "--config", str(config), "--dry-run"]) == 2
+    assert "unknown key 'polcy' in [search.options] of the narrowing strategy" in capsys.readouterr().err
+    config.write_text('[search.options]\npolicy = "bok"\n')
+    assert main(["tune", "--config", str(config), "--dry-run"]) == 2
+    assert "The 'policy' parameter of NarrowingSearchCV must be a str among" in capsys.readouterr().err
