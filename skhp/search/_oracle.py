@@ -19,7 +19,7 @@ from collections import namedtuple
 import numpy as np
 
 from skhp._validation import check_number
-from skhp.search._space import as_space
+from skhp.search._space import as_space, plain
 from skhp.trials import Trial
 
 __all__ = ["Proposal", "Trial"]
@@ -46,11 +46,6 @@ def score_key(score):
             v = math.nan
         out.append(v if math.isfinite(v) else -math.inf)
     return tuple(out)
-
-
-def plain(value):
-    """numpy scalars as Python numbers, so that points print and serialize simply."""
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def point_key(point):

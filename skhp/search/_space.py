@@ -71,7 +71,8 @@ def _check_bounds(low, high, log, integer=False):
         raise ValueError(f"a log-scale range needs low > 0, got low={low!r}.")
 
 
-def _is_number(value):
+def is_number(value):
+    """Whether ``value`` is a finite real number (booleans are not)."""
     return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -120,7 +121,7 @@ class Real(Dimension):
 
     def contains(self, value):
         """Whether ``value`` is a number within the bounds."""
-        return _is_number(value) and self.low <= value <= self.high
+        return is_number(value) and self.low <= value <= self.high
 
     def sample(self, rng, size):
         """``size`` values drawn from ``rng`` (a numpy Generator)."""
@@ -199,7 +200,7 @@ class Integer(Dimension):
 
     def contains(self, value):
         """Whether ``value`` is one of the range's integers."""
-        if not (_is_number(value) and float(value).is_integer() and self.low <= value <= self.high):
+        if not (is_number(value) and float(value).is_integer() and self.low <= value <= self.high):
             return False
         return self.base is None or int(value) in self.values()
 
@@ -323,9 +324,9 @@ class Choice(Dimension):
     def to_dict(self):
         """The dimension as plain JSON values (see :meth:`Space.from_dict`); values
         that are not numbers, strings, booleans or None are kept as their repr."""
-        plain = (bool, int, float, str, type(None))
-        values = [_plain_value(v) for v in self.values]
-        return {"type": "choice", "values": [v if isinstance(v, plain) else {"repr": repr(v)}
+        json_types = (bool, int, float, str, type(None))
+        values = [plain(v) for v in self.values]
+        return {"type": "choice", "values": [v if isinstance(v, json_types) else {"repr": repr(v)}
                                              for v in values],
                 "ordered": bool(self.ordered),
                 "weights": None if self.weights is None else list(self.weights)}
@@ -388,7 +389,8 @@ class Distribution(Dimension):
                 "kwds": {k: repr(v) for k, v in sorted(getattr(self.dist, "kwds", {}).items())}}
 
 
-def _plain_value(value):
+def plain(value):
+    """numpy scalars as Python numbers, so that points print and serialize simply."""
     return value.item() if isinstance(value, np.generic) else value
 
 

@@ -11,7 +11,16 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from skhp._validation import check_choice, check_number
 from skhp.search._base import OracleSearchCV
 from skhp.search._oracle import Proposal, Oracle, point_key, score_key
-from skhp.search._space import Choice, Distribution, Integer, Real, Space, SpaceUnion, as_space
+from skhp.search._space import (
+    Choice,
+    Distribution,
+    Integer,
+    Real,
+    Space,
+    SpaceUnion,
+    as_space,
+    is_number,
+)
 
 __all__ = ["narrow", "narrow_space", "extrapolate", "NarrowingOracle", "NarrowingSearchCV"]
 
@@ -83,8 +92,7 @@ def _(dim: Integer, center, factor=2.0, scale=1.0, keep=0.7):
 def _(dim: Choice, center, factor=2.0, scale=1.0, keep=0.7):
     i = dim.index(center)
     values = dim.values
-    if dim.ordered and all(isinstance(v, numbers.Real) and not isinstance(v, bool) and v > 0
-                           for v in values):
+    if dim.ordered and all(is_number(v) and v > 0 for v in values):
         f, low, high, x = factor**scale, min(values), max(values), float(center)
         if all(isinstance(v, numbers.Integral) for v in values):
             near = {int(min(max(round(v), low), high)) for v in (x / f, x, x * f)}
