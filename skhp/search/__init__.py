@@ -8,7 +8,8 @@
 - cross-validated searches on scikit-learn's ``BaseSearchCV``, all through
   one evaluation path (parallel rounds, storage, time budget, progress):
   :class:`NarrowingSearchCV`, :class:`GuidedSearchCV`, :class:`RandomSearchCV`,
-  :class:`SpaceGridSearchCV`.
+  :class:`SpaceGridSearchCV`, and scikit-learn's own :class:`GridSearchCV`
+  and :class:`RandomizedSearchCV` with packed training of skhp's MLP.
 
 Examples
 --------
@@ -24,10 +25,12 @@ from skhp.search.grid import GridOracle, SpaceGridSearchCV
 from skhp.search.guided import Decision, GuidedOracle, GuidedSearchCV
 from skhp.search.narrowing import NarrowingOracle, NarrowingSearchCV
 from skhp.search.random import RandomOracle, RandomSearchCV
+from skhp.search.sklearn_cv import GridSearchCV, RandomizedSearchCV
 
 __all__ = [
-    "Choice", "Decision", "Dimension", "Distribution", "GridOracle", "GuidedOracle", "GuidedSearchCV", "Integer",
-    "NarrowingOracle", "NarrowingSearchCV", "Proposal", "RandomOracle", "RandomSearchCV", "Real",
+    "Choice", "Decision", "Dimension", "Distribution", "GridOracle", "GridSearchCV", "GuidedOracle", "GuidedSearchCV", "Integer",
+    "NarrowingOracle", "NarrowingSearchCV", "Proposal", "RandomOracle", "RandomSearchCV",
+    "RandomizedSearchCV", "Real",
     "Space", "SpaceGridSearchCV", "SpaceUnion", "Trial",
     "check_space_names",
 ]

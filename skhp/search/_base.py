@@ -12,7 +12,8 @@ from sklearn.utils._param_validation import HasMethods, Interval
 from skhp._validation import suggest
 from skhp.search._oracle import sources
 from skhp.search._space import as_space
-from skhp.search._sklearn import RawFoldResults, evaluating, fold_key
+from skhp.search._evaluate import PackedEvaluation
+from skhp.search._sklearn import RawFoldResults, fold_key
 from skhp.storage import open_store
 
 
@@ -71,7 +72,7 @@ def check_space_names(estimator, space):
 _STORAGE = [str, os.PathLike, HasMethods(["open_study", "add_trial", "trials"]), None]
 
 
-class OracleSearchCV(RawFoldResults, BaseSearchCV):
+class OracleSearchCV(PackedEvaluation, RawFoldResults, BaseSearchCV):
     """A ``BaseSearchCV`` whose candidates come from an oracle, round by round.
 
     Subclasses build the oracle in ``_make_oracle``. Each round is one call of
@@ -84,10 +85,11 @@ class OracleSearchCV(RawFoldResults, BaseSearchCV):
     scoring); with several metrics the others break ties, in the order given.
     Failed fits (``error_score``) and non-finite scores are never the best.
 
-    Every round goes through one evaluation path: its candidates x folds run
-    in scikit-learn's parallel loop (``n_jobs``), except the folds whose
-    results are already known, which are handed over as they are (see
-    :mod:`skhp.search._sklearn`). With ``storage`` set, the round's candidates
+    Every round goes through one evaluation path (:mod:`skhp.search._evaluate`):
+    folds whose results are already known are handed over as they are, the
+    jobs of skhp's built-in MLP are trained in packs (``packing="auto"``,
+    see :mod:`skhp.packed`), and the rest run in scikit-learn's parallel
+    loop (``n_jobs``). With ``storage`` set, the round's candidates
     are marked running in the store, and written with each fold's result
     (scores, real fit time, any fit error) when the round ends; a search run
     again with the same store and ``study`` replays the stored candidates
@@ -102,20 +104,21 @@ class OracleSearchCV(RawFoldResults, BaseSearchCV):
         "storage": _STORAGE,
         "study": [str, None],
         "progress": [callable, None],
+        **PackedEvaluation._packing_constraint,
     }
 
     #: Parameters that do not change which candidates a search proposes or
     #: how they score: a store written with other values of them resumes.
     _free_in_storage = frozenset({"estimator", "n_iter", "refit", "n_jobs", "verbose",
                                   "pre_dispatch", "storage", "study", "error_score",
-                                  "time_budget", "progress"})
+                                  "time_budget", "progress", "packing"})
 
     #: The parameter holding the search space (compared as a described Space).
     _space_parameter = None
 
     def __init__(self, estimator, *, scoring=None, n_jobs=None, refit=True, cv=None, verbose=0,
                  pre_dispatch="2*n_jobs", error_score=np.nan, return_train_score=False,
-                 time_budget=None, storage=None, study=None, progress=None):
+                 time_budget=None, storage=None, study=None, progress=None, packing="auto"):
         super().__init__(estimator=estimator, scoring=scoring, n_jobs=n_jobs, refit=refit,
                          cv=cv, verbose=verbose, pre_dispatch=pre_dispatch,
                          error_score=error_score, return_train_score=return_train_score)
@@ -123,6 +126,7 @@ class OracleSearchCV(RawFoldResults, BaseSearchCV):
         self.storage = storage
         self.study = study
         self.progress = progress
+        self.packing = packing
 
     def _make_oracle(self, space):
         raise NotImplementedError
@@ -180,8 +184,7 @@ class OracleSearchCV(RawFoldResults, BaseSearchCV):
                     known.update(self._replayed(store, study, stored[trial], point))
                 elif store is not None:
                     store.start_trial(study, trial, point)
-            with evaluating(known):
-                results = evaluate_candidates(points, more_results=more)
+            results = self._evaluate_round(evaluate_candidates, points, known, more)
             if store is not None:
                 folds, k = self._fold_results[-n * self.n_splits_:], self.n_splits_
                 store.add_trials(study, [(trial, point, folds[i * k:(i + 1) * k])

@@ -22,10 +22,12 @@ silently in a search.
 import contextlib
 import inspect
 
+import numpy as np
 from sklearn.model_selection import _search
 from sklearn.model_selection._search import BaseSearchCV
+from sklearn.model_selection._validation import _score
 
-__all__ = ["evaluating", "RawFoldResults", "fold_key"]
+__all__ = ["evaluating", "RawFoldResults", "fold_key", "score_fold"]
 
 _FIT_AND_SCORE = _search._fit_and_score
 _NEEDED = {"parameters", "train", "test", "split_progress", "candidate_progress"}
@@ -52,6 +54,11 @@ def fold_key(params, split):
     return repr(sorted((k, repr(v)) for k, v in params.items())), int(split)
 
 
+def score_fold(estimator, X, y, scorers, error_score):
+    """A fitted estimator's score(s) on one split, as ``_fit_and_score`` computes them."""
+    return _score(estimator, X, y, scorers, None, error_score)
+
+
 class _KnownOrTrained:
     """Stands in for ``_fit_and_score``: a known result, else scikit-learn's own training."""
 
@@ -61,9 +68,11 @@ class _KnownOrTrained:
     def __call__(self, estimator, X, y, **kwargs):
         key = fold_key(kwargs["parameters"], kwargs["split_progress"][0])
         result = self.known.get(key)
-        if result is None:
+        trained_on = None if result is None else result.get("_train")
+        if result is None or (trained_on is not None and not np.array_equal(trained_on, kwargs["train"])):
+            # unknown, or packed on other splits (a cv that shuffles anew each call)
             return _FIT_AND_SCORE(estimator, X, y, **kwargs)
-        result = dict(result)
+        result = {k: v for k, v in result.items() if k != "_train"}
         result.setdefault("fit_time", 0.0)
         result.setdefault("score_time", 0.0)
         result.setdefault("fit_error", None)

@@ -557,38 +557,17 @@ class GuidedSearchCV(OracleSearchCV):
                  scoring=None, n_jobs=None, refit=True, cv=None, verbose=0,
                  pre_dispatch="2*n_jobs", error_score=np.nan, return_train_score=False,
                  time_budget=None, storage=None,
-                 study=None, progress=None):
+                 study=None, progress=None,
+                 packing="auto"):
         super().__init__(estimator=estimator, scoring=scoring, n_jobs=n_jobs, refit=refit,
                          cv=cv, verbose=verbose, pre_dispatch=pre_dispatch,
                          error_score=error_score, return_train_score=return_train_score,
                          time_budget=time_budget, storage=storage, study=study,
-                         progress=progress)
+                         progress=progress, packing=packing)
         self.param_space = param_space
         self.start = start
         self.plan = plan
         self.n_iter = n_iter
-
-    def fit(self, X, y=None, **params):
-        """Run the recipe with cross-validation, then refit the best candidate.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data.
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs), default=None
-            Targets.
-        **params : dict
-            Passed on as in ``RandomizedSearchCV.fit``.
-
-        Returns
-        -------
-        self : GuidedSearchCV
-        """
-        self._data = (X, y, params)
-        try:
-            return super().fit(X, y, **params)
-        finally:
-            del self._data
 
     _space_parameter = "param_space"
 

@@ -1,0 +1,690 @@
+"""Packed training: K multilayer perceptrons of one shape trained as one program.
+
+A search of small networks spends its time on per-step overhead, not on
+arithmetic. Stacking K networks of the same shape as batched weights — every
+layer one batched matrix product over a ``(K, in, out)`` kernel — lets one
+step advance all of them. Each *slot* of a pack keeps everything an ordinary
+fit has of its own: weights, optimizer state, training indices (a CV fold's
+train split), shuffling, learning rate and momentum at every step, weight
+decay, label smoothing, sample weights, hold-out validation and early
+stopping. Each slot performs the updates an ordinary skhp fit with its
+parameters performs (the same optimizer formulas as Keras' SGD, Adam, AdamW,
+RMSprop and Nadam, the same loss); only the random streams differ.
+
+:func:`pack_reason` says why an estimator cannot be packed (None when it can),
+:func:`pack_key` groups estimators whose slots can share a pack, and
+:func:`fit_packed` trains a list of (estimator, training indices) slots and
+returns fitted, ordinary skhp estimators.
+
+Examples
+--------
+>>> import numpy as np
+>>> from sklearn.datasets import load_iris
+>>> from skhp import KerasClassifier
+>>> from skhp.packed import fit_packed
+>>> X, y = load_iris(return_X_y=True)
+>>> rates = [1e-3, 1e-2, 3e-2]
+>>> fitted = fit_packed([KerasClassifier(hidden_layer_sizes=(8,), epochs=2, learning_rate=lr,
+...                                      random_state=0) for lr in rates], X, y)
+>>> [est.learning_rate for est in fitted], fitted[0].predict(X[:2]).shape
+([0.001, 0.01, 0.03], (2,))
+"""
+
+import dataclasses
+import inspect
+import math
+import time
+
+import keras
+import numpy as np
+
+from skhp._training import batch_size_for, momentum_argument, optimizer_class
+from skhp.schedules import CosineRestarts, EpochFunction, OneCycle, Warmup
+
+__all__ = ["OPTIMIZER_SETTINGS", "pack_reason", "pack_key", "PackedSlot", "train_pack",
+           "train_packs", "as_fitted", "fit_packed"]
+
+#: Optimizers a pack trains, with the ``optimizer__`` settings each takes (and its defaults).
+OPTIMIZER_SETTINGS = {
+    "SGD": {"momentum": 0.0, "nesterov": False},
+    "Adam": {"beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7, "amsgrad": False},
+    "AdamW": {"beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7, "amsgrad": False,
+              "weight_decay": 0.004},
+    "RMSprop": {"rho": 0.9, "momentum": 0.0, "epsilon": 1e-7, "centered": False},
+    "Nadam": {"beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7},
+}
+# Settings that change the program (not only numbers in it): they split packs.
+_STRUCTURAL = ("nesterov", "amsgrad", "centered")
+
+
+def _optimizer_settings(estimator):
+    """The optimizer's class name and its full settings, or a reason it cannot be packed."""
+    cls, config = optimizer_class(estimator.optimizer)
+    name = cls.__name__
+    if name not in OPTIMIZER_SETTINGS:
+        return None, f"optimizer {name} is not one a pack trains ({', '.join(OPTIMIZER_SETTINGS)})"
+    settings = dict(OPTIMIZER_SETTINGS[name])
+    given = {k: v for k, v in config.items() if k not in ("name",)}
+    given.update(estimator._routed("optimizer"))
+    defaults = {k: v.default for k, v in inspect.signature(cls.__init__).parameters.items()}
+    for key, value in given.items():
+        if key in settings:
+            settings[key] = value
+        elif key not in defaults or value != defaults[key]:
+            return None, f"optimizer setting {key}={value!r} is not one a pack applies"
+    if estimator.momentum is not None:
+        settings[momentum_argument(estimator.optimizer)] = estimator.momentum
+    return name, settings
+
+
+def pack_reason(estimator):
+    """Why ``estimator`` cannot be trained in a pack, or None when it can.
+
+    Packs train skhp's built-in MLP (``model=None``) with its built-in loss,
+    float32 precision, on the TensorFlow backend, with the optimizers of
+    :data:`OPTIMIZER_SETTINGS`; everything else trains as an ordinary fit.
+
+    Examples
+    --------
+    >>> from skhp import KerasClassifier
+    >>> pack_reason(KerasClassifier()) is None
+    True
+    >>> pack_reason(KerasClassifier(learning_rate="auto"))
+    "learning_rate='auto' runs an LR range test per fit"
+    """
+    from skhp.estimators import _KerasEstimator
+
+    if not isinstance(estimator, _KerasEstimator):
+        return f"{type(estimator).__name__} is not an skhp Keras estimator"
+    if keras.backend.backend() != "tensorflow":
+        return f"packs run on the TensorFlow backend, not {keras.backend.backend()}"
+    checks = [
+        (estimator.model is not None, "a model of the user's (model=...) trains on its own"),
+        (estimator.loss is not None, "a loss of the user's (loss=...) trains on its own"),
+        (estimator.learning_rate == "auto", "learning_rate='auto' runs an LR range test per fit"),
+        (estimator.precision != "float32", f"precision={estimator.precision!r} trains on its own"),
+        (bool(estimator.callbacks) or bool(estimator._routed("fit").get("callbacks")),
+         "callbacks act inside Keras' own training loop"),
+        (estimator.lottery >= 2, "lottery draws train on their own"),
+        (estimator.initial_weights is not None, "initial_weights train on their own"),
+        (estimator.warm_start, "warm_start continues an existing model"),
+        (bool(set(estimator._routed("fit")) - {"shuffle"}),
+         f"fit__ settings {sorted(set(estimator._routed('fit')) - {'shuffle'})} apply to Keras' fit"),
+        (bool(estimator._routed("model")) or bool(estimator._routed("compile")),
+         "model__/compile__ settings apply to a model of the user's"),
+    ]
+    for failed, reason in checks:
+        if failed:
+            return reason
+    name, settings = _optimizer_settings(estimator)
+    if name is None:
+        return settings
+    if estimator._function_schedule() is not None or estimator._routed("optimizer").get("decay"):
+        return None  # a fn(epoch, lr) rule or Keras 2's decay: tabulated per step
+    if not (isinstance(estimator.schedule, str) or estimator.schedule is None):
+        return f"schedule={estimator.schedule!r} is not a schedule name"
+    if estimator.early_stopping:
+        schedule = estimator._make_learning_rate(1.0, 1, 1.0)
+        main = schedule.schedule if isinstance(schedule, Warmup) else schedule
+        if isinstance(main, (CosineRestarts, OneCycle)):
+            return "early stopping at the ends of cycles runs as a Keras callback"
+    return None
+
+
+def pack_key(estimator, n_train):
+    """What slots sharing a pack must agree on: the program's shapes, step counts and optimizer.
+
+    Examples
+    --------
+    >>> from skhp import KerasClassifier
+    >>> a = pack_key(KerasClassifier(learning_rate=0.1), 100)
+    >>> a == pack_key(KerasClassifier(learning_rate=0.01), 100)
+    True
+    >>> a == pack_key(KerasClassifier(batch_size=8), 100)
+    False
+    """
+    name, settings = _optimizer_settings(estimator)
+    return (type(estimator).__name__, tuple(estimator._hidden_sizes()), repr(estimator.activation),
+            batch_size_for(estimator.batch_size, n_train), int(estimator.epochs), name,
+            tuple(bool(settings.get(s, False)) for s in _STRUCTURAL),
+            estimator.precision, bool(estimator._routed("fit").get("shuffle", True)))
+
+
+@dataclasses.dataclass
+class PackedSlot:
+    """One network of a pack: its data, its initial weights and every per-step number.
+
+    Attributes
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        The samples the slot trains and validates on (its fold, preprocessed its way).
+    train : ndarray of int
+        Indices (into ``X``) the slot trains on, in their unshuffled order.
+    validation : ndarray of int or None
+        Indices of its validation samples (early stopping watches their loss).
+    targets : ndarray of shape (n_samples, n_outputs)
+        The slot's encoded, smoothed targets for every sample of ``X``.
+    sample_weight : ndarray of shape (n_samples,)
+        Weight of every sample of ``X`` in the slot's loss.
+    weights : list of ndarray
+        Initial kernels and biases, layer by layer (``kernel, bias, kernel, ...``).
+    rates, momenta : ndarray of shape (epochs * steps,)
+        Learning rate and momentum (``beta_1`` for the Adam family) of every step.
+    settings : dict
+        The optimizer's other numbers (``beta_2``, ``epsilon``, ``rho``, ``weight_decay``).
+    l2 : float
+        L2 penalty on the kernels.
+    patience : int
+        Early stopping's patience in epochs (0: none).
+    seed : int
+        Seed of the slot's shuffling.
+    """
+
+    X: np.ndarray
+    train: np.ndarray
+    validation: object
+    targets: np.ndarray
+    sample_weight: np.ndarray
+    weights: list
+    rates: np.ndarray
+    momenta: np.ndarray
+    settings: dict
+    l2: float = 0.0
+    patience: int = 0
+    seed: int = 0
+
+
+class _Program:
+    """The TensorFlow program of one pack: forward pass, loss, gradients, optimizer step."""
+
+    def __init__(self, optimizer, activation, output, shapes, structural, n_slots):
+        import tensorflow as tf
+
+        self.tf = tf
+        self.optimizer, self.output, self.n_slots = optimizer, output, n_slots
+        self.activation = keras.activations.get(activation)
+        self.nesterov, self.amsgrad, self.centered = structural
+        self.params = [tf.Variable(tf.zeros((n_slots, *shape))) for shape in shapes]
+        n_state = {"SGD": 1, "Adam": 3 if self.amsgrad else 2, "AdamW": 3 if self.amsgrad else 2,
+                   "RMSprop": 3 if self.centered else 2, "Nadam": 2}[optimizer]
+        self.state = [[tf.Variable(tf.zeros_like(p)) for _ in range(n_state)] for p in self.params]
+        self.iterations = tf.Variable(tf.zeros(n_slots), trainable=False)
+        self.u_product = tf.Variable(tf.ones(n_slots), trainable=False)  # Nadam
+        self.run_epoch = tf.function(self._run_epoch, reduce_retracing=True)
+        self.evaluate = tf.function(self._evaluate, reduce_retracing=True)
+
+    def forward(self, params, x):
+        tf = self.tf
+        h = x
+        for i in range(0, len(params), 2):
+            h = tf.matmul(h, params[i]) + params[i + 1][:, None, :]
+            if i + 2 < len(params):
+                h = self.activation(h)
+        return h
+
+    def sample_losses(self, params, x, y):
+        tf = self.tf
+        out = self.forward(params, x)
+        if self.output == "softmax":
+            return tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=out)
+        return tf.reduce_mean(tf.square(y - out), axis=-1)
+
+    def penalty(self, params, l2):
+        tf = self.tf
+        return l2 * tf.add_n([tf.reduce_sum(tf.square(k), axis=[1, 2]) for k in params[0::2]])
+
+    def _evaluate(self, x, y, idx, w, n, l2):
+        """Each slot's loss on its samples ``idx`` (K, M), weighted by ``w``, divided by ``n``."""
+        tf = self.tf
+        xb = tf.gather(x, idx, batch_dims=1)
+        yb = tf.gather(y, idx, batch_dims=1)
+        losses = self.sample_losses(self.params, xb, yb)
+        data = tf.reduce_sum(losses * w, axis=1) / tf.maximum(n, 1.0)
+        return data + self.penalty(self.params, l2)
+
+    def _run_epoch(self, x, y, idx, w, n, rate, momentum, valid, l2, beta_2, epsilon, rho, decay):
+        tf = self.tf
+        total = tf.zeros(self.n_slots)
+        for s in tf.range(tf.shape(idx)[0]):
+            xb = tf.gather(x, idx[s], batch_dims=1)
+            yb = tf.gather(y, idx[s], batch_dims=1)
+            params = list(self.params)
+            with tf.GradientTape() as tape:
+                losses = self.sample_losses(params, xb, yb)
+                data = tf.reduce_sum(losses * w[s], axis=1) / tf.maximum(n[s], 1.0)
+                loss = data + self.penalty(params, l2)
+                summed = tf.reduce_sum(loss)  # slots are independent: each gets its own gradient
+            grads = tape.gradient(summed, params)
+            self._update(grads, rate[s], momentum[s], valid[s], beta_2, epsilon, rho, decay)
+            total += tf.where(valid[s], loss * n[s], 0.0)
+        return total
+
+    def _update(self, grads, lr, mom, valid, beta_2, epsilon, rho, decay):
+        tf = self.tf
+        step = self.iterations + 1.0
+        if self.optimizer == "Nadam":
+            u_product = self.u_product * mom * (1.0 - 0.5 * tf.pow(0.96, step))
+        for p, g, state in zip(self.params, grads, self.state):
+            shape = [-1] + [1] * (len(p.shape) - 1)
+            keep = tf.reshape(valid, shape)
+            lr_, mom_ = tf.reshape(lr, shape), tf.reshape(mom, shape)
+            b2, eps, rho_ = (tf.reshape(v, shape) for v in (beta_2, epsilon, rho))
+            var = p
+            new_state = []
+            if self.optimizer == "AdamW":
+                var = var - var * tf.reshape(decay, shape) * lr_
+            if self.optimizer == "SGD":
+                (m,) = state
+                m_new = mom_ * m - lr_ * g
+                var = var + (mom_ * m_new - lr_ * g if self.nesterov else m_new)
+                new_state = [m_new]
+            elif self.optimizer in ("Adam", "AdamW"):
+                m, v = state[0], state[1]
+                t = tf.reshape(step, shape)
+                alpha = lr_ * tf.sqrt(1 - tf.pow(b2, t)) / (1 - tf.pow(mom_, t))
+                m_new = m + (g - m) * (1 - mom_)
+                v_new = v + (tf.square(g) - v) * (1 - b2)
+                new_state = [m_new, v_new]
+                v_use = v_new
+                if self.amsgrad:
+                    v_use = tf.maximum(state[2], v_new)
+                    new_state.append(v_use)
+                var = var - m_new * alpha / (tf.sqrt(v_use) + eps)
+            elif self.optimizer == "RMSprop":
+                velocity, m = state[0], state[1]
+                vel_new = rho_ * velocity + (1 - rho_) * tf.square(g)
+                new_state = [vel_new]
+                if self.centered:
+                    avg = rho_ * state[2] + (1 - rho_) * g
+                    denominator = vel_new - tf.square(avg) + eps
+                else:
+                    denominator = vel_new + eps
+                m_new = mom_ * m + lr_ * g / tf.sqrt(denominator)
+                new_state.append(m_new)
+                if self.centered:
+                    new_state.append(avg)
+                var = var - m_new
+            else:  # Nadam
+                m, v = state
+                t = tf.reshape(step, shape)
+                u_t = mom_ * (1.0 - 0.5 * tf.pow(0.96, t))
+                u_t_1 = mom_ * (1.0 - 0.5 * tf.pow(0.96, t + 1))
+                u_prod = tf.reshape(u_product, shape)
+                m_new = m + (g - m) * (1 - mom_)
+                v_new = v + (tf.square(g) - v) * (1 - b2)
+                m_hat = u_t_1 * m_new / (1 - u_prod * u_t_1) + (1 - u_t) * g / (1 - u_prod)
+                v_hat = v_new / (1 - tf.pow(b2, t))
+                var = var - m_hat * lr_ / (tf.sqrt(v_hat) + eps)
+                new_state = [m_new, v_new]
+            p.assign(tf.where(keep, var, p))
+            for old, new in zip(state, new_state):
+                old.assign(tf.where(keep, new, old))
+        if self.optimizer == "Nadam":
+            self.u_product.assign(tf.where(valid, u_product, self.u_product))
+        self.iterations.assign(tf.where(valid, step, self.iterations))
+
+
+def _stacked(arrays):
+    """``arrays`` of equal trailing shapes stacked on a new first axis, zero-padded to the longest."""
+    rows = max(len(a) for a in arrays)
+    out = np.zeros((len(arrays), rows, *arrays[0].shape[1:]), dtype="float32")
+    for j, a in enumerate(arrays):
+        out[j, :len(a)] = a
+    return out
+
+
+def _epoch_batches(slots, orders, batch_size, n_steps):
+    """Index, weight and size arrays (steps, K, batch) for one epoch of every slot."""
+    k = len(slots)
+    idx = np.zeros((n_steps, k, batch_size), dtype=np.int32)
+    w = np.zeros((n_steps, k, batch_size), dtype=np.float32)
+    n = np.zeros((n_steps, k), dtype=np.float32)
+    for j, (slot, order) in enumerate(zip(slots, orders)):
+        for s in range(int(math.ceil(len(order) / batch_size))):
+            part = order[s * batch_size:(s + 1) * batch_size]
+            idx[s, j, :len(part)] = part
+            w[s, j, :len(part)] = slot.sample_weight[part]
+            n[s, j] = len(part)
+    return idx, w, n
+
+
+def train_pack(slots, *, optimizer, activation, output, batch_size, epochs, shuffle=True,
+               structural=(False, False, False)):
+    """Train every slot of one pack; the low-level engine behind :func:`fit_packed`.
+
+    Parameters
+    ----------
+    slots : list of PackedSlot
+        The networks, each with its own data, weights and per-step numbers.
+    optimizer : str
+        A key of :data:`OPTIMIZER_SETTINGS`.
+    activation : str or callable
+        Hidden layers' activation.
+    output : {"softmax", "linear"}
+        Classification (cross-entropy on softmax) or regression (mean squared error).
+    batch_size, epochs : int
+        Shared by every slot.
+    shuffle : bool, default=True
+        Shuffle each slot's training indices every epoch (its own seeded stream).
+    structural : tuple of bool
+        ``(nesterov, amsgrad, centered)``.
+
+    Returns
+    -------
+    list of dict
+        Per slot: ``weights`` (final, or the best epoch's under early stopping),
+        ``history`` (``loss``, ``lr`` and, with validation, ``val_loss`` per
+        epoch), ``epochs`` trained and ``diverged``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).normal(size=(32, 3)).astype("float32")
+    >>> slot = PackedSlot(X=X, train=np.arange(32), validation=None,
+    ...                   targets=X[:, :1] * 2, sample_weight=np.ones(32, "float32"),
+    ...                   weights=[np.zeros((3, 1), "float32"), np.zeros(1, "float32")],
+    ...                   rates=np.full(4, 0.1), momenta=np.zeros(4), settings={})
+    >>> out = train_pack([slot], optimizer="SGD", activation="relu", output="linear",
+    ...                  batch_size=16, epochs=2)
+    >>> out[0]["history"]["loss"][1] < out[0]["history"]["loss"][0]
+    True
+    """
+    import tensorflow as tf
+
+    k = len(slots)
+    shapes = [w.shape for w in slots[0].weights]
+    program = _Program(optimizer, activation, output, shapes, structural, k)
+    for i, p in enumerate(program.params):
+        p.assign(np.stack([slot.weights[i] for slot in slots]).astype("float32"))
+    x = tf.constant(_stacked([slot.X for slot in slots]))
+    y = tf.constant(_stacked([slot.targets for slot in slots]))
+    settings = {name: tf.constant([float(slot.settings.get(name, default)) for slot in slots])
+                for name, default in (("beta_2", 0.999), ("epsilon", 1e-7), ("rho", 0.9),
+                                      ("weight_decay", 0.0))}
+    l2 = tf.constant([float(slot.l2) for slot in slots])
+    steps = [int(math.ceil(len(slot.train) / batch_size)) for slot in slots]
+    n_steps = max(steps)
+    rngs = [np.random.default_rng(slot.seed) for slot in slots]
+    active = np.ones(k, dtype=bool)
+    diverged = np.zeros(k, dtype=bool)
+    histories = [{"loss": [], "lr": []} for _ in slots]
+    watch = [slot.validation is not None and len(slot.validation) for slot in slots]
+    if any(watch):
+        m = max(len(slot.validation) if watch[j] else 1 for j, slot in enumerate(slots))
+        v_idx = np.zeros((k, m), dtype=np.int32)
+        v_w = np.zeros((k, m), dtype=np.float32)
+        for j, slot in enumerate(slots):
+            if watch[j]:
+                v_idx[j, :len(slot.validation)] = slot.validation
+                v_w[j, :len(slot.validation)] = slot.sample_weight[slot.validation]
+        v_n = np.array([len(s.validation) if watch[j] else 1 for j, s in enumerate(slots)], "float32")
+        for h, watched in zip(histories, watch):
+            if watched:
+                h["val_loss"] = []
+    best = [math.inf] * k
+    wait = [0] * k
+    best_weights = [None] * k
+    trained = np.zeros(k, dtype=int)
+    for epoch in range(epochs):
+        if not active.any():
+            break
+        orders = [rng.permutation(slot.train) if shuffle else slot.train
+                  for rng, slot in zip(rngs, slots)]
+        idx, w, n = _epoch_batches(slots, orders, batch_size, n_steps)
+        rate = np.zeros((n_steps, k), dtype=np.float32)
+        momentum = np.zeros((n_steps, k), dtype=np.float32)
+        valid = np.zeros((n_steps, k), dtype=bool)
+        for j, slot in enumerate(slots):
+            at = epoch * steps[j]
+            rate[:steps[j], j] = slot.rates[at:at + steps[j]]
+            momentum[:steps[j], j] = slot.momenta[at:at + steps[j]]
+            valid[:steps[j], j] = active[j]
+        total = program.run_epoch(x, y, idx, w, n, rate, momentum, valid, l2, settings["beta_2"],
+                                  settings["epsilon"], settings["rho"], settings["weight_decay"])
+        losses = total.numpy() / np.maximum(n.sum(axis=0), 1.0)
+        if any(watch):
+            val = program.evaluate(x, y, v_idx, v_w, v_n, l2).numpy()
+        current = None
+        for j, slot in enumerate(slots):
+            if not active[j]:
+                continue
+            trained[j] = epoch + 1
+            histories[j]["loss"].append(float(losses[j]))
+            histories[j]["lr"].append(float(slot.rates[epoch * steps[j]]))
+            if watch[j]:
+                histories[j]["val_loss"].append(float(val[j]))
+            if not math.isfinite(losses[j]):
+                active[j], diverged[j] = False, True
+                continue
+            if slot.patience:
+                if current is None:
+                    current = [p.numpy() for p in program.params]
+                monitored = float(val[j]) if watch[j] else float(losses[j])
+                if best_weights[j] is None:
+                    best_weights[j] = [c[j].copy() for c in current]
+                wait[j] += 1
+                if monitored < best[j]:
+                    best[j], wait[j] = monitored, 0
+                    best_weights[j] = [c[j].copy() for c in current]
+                elif wait[j] >= slot.patience and epoch > 0:
+                    active[j] = False
+    final = [p.numpy() for p in program.params]
+    results = []
+    for j, slot in enumerate(slots):
+        weights = best_weights[j] if best_weights[j] is not None else [f[j] for f in final]
+        results.append({"weights": weights, "history": histories[j], "epochs": int(trained[j]),
+                        "diverged": bool(diverged[j])})
+    return results
+
+
+def _schedule_tables(estimator, steps_per_epoch, optimizer, settings):
+    """Learning rate and momentum of every step of ``estimator``'s fit."""
+    estimator.schedule_ = estimator._make_learning_rate(
+        float(estimator.learning_rate_), steps_per_epoch,
+        min(estimator.warmup_lr, estimator.learning_rate_))
+    total = estimator.epochs * steps_per_epoch
+    schedule = estimator.schedule_
+    if isinstance(schedule, EpochFunction):
+        per_epoch, lr = [], float(estimator.learning_rate_)
+        for epoch in range(estimator.epochs):
+            lr = schedule(epoch, lr) if schedule.acts else lr
+            per_epoch.append(lr)
+        rates = np.repeat(np.asarray(per_epoch, dtype="float64"), steps_per_epoch)
+    else:
+        rates = np.asarray(keras.ops.convert_to_numpy(
+            schedule(keras.ops.arange(total, dtype="float32"))), dtype="float64").reshape(-1)
+        if rates.size == 1:  # a constant rate
+            rates = np.full(total, rates[0])
+    name = "beta_1" if "beta_1" in OPTIMIZER_SETTINGS[optimizer] else "momentum"
+    momenta = np.full(total, float(settings.get(name, 0.0)))
+    main, warmup_epochs = estimator._main_schedule()
+    if isinstance(main, OneCycle) and optimizer != "RMSprop":
+        offset = int(warmup_epochs * steps_per_epoch)
+        steps = np.maximum(np.arange(total) - offset, 0).astype("float32")
+        momenta = np.asarray(keras.ops.convert_to_numpy(main.momentum(steps)), dtype="float64")
+    return rates, momenta
+
+
+def _plan(estimator, X, y, sample_weight=None):
+    """The slot of ``estimator`` fitted on ``X, y``: encoded targets, weights, per-step tables.
+
+    Sets on ``estimator`` what its fit would (``_seed``, ``learning_rate_``,
+    ``schedule_``); returns the slot and the output kind.
+    """
+    from sklearn.base import is_classifier
+
+    from skhp.initializers import get_initializer
+    from skhp.runtime import seed_from
+
+    est = estimator
+    est._check_params()
+    est._seed = seed_from(est.random_state)
+    est.learning_rate_ = est.learning_rate
+    encoder = est.target_encoder.fit(y)
+    targets = np.asarray(encoder.transform(y), dtype="float32").reshape(len(y), -1)
+    output = "softmax" if is_classifier(est) else "linear"
+    smoothing = float(getattr(est, "smoothing", 0.0) or 0.0)
+    if output == "softmax" and smoothing:
+        targets = targets * (1 - smoothing) + smoothing / targets.shape[1]
+    weights = est._weights_for(y, None if sample_weight is None else np.asarray(sample_weight), {})
+    weights = np.ones(len(y), "float32") if weights is None else np.asarray(weights, "float32")
+    n_held = est._n_validation(len(y))
+    validation, kept = None, np.arange(len(y))
+    if n_held:  # the hold-out of an ordinary fit (see TrainingWiring._hold_out)
+        order = np.random.default_rng(est._seed).permutation(len(y))
+        validation, kept = order[:n_held], np.sort(order[n_held:])
+    batch_size = batch_size_for(est.batch_size, len(y))
+    steps = max(1, int(math.ceil(len(kept) / batch_size)))
+    optimizer, settings = _optimizer_settings(est)
+    rates, momenta = _schedule_tables(est, steps, optimizer, settings)
+    sizes = [X.shape[1], *est._hidden_sizes(), targets.shape[1]]
+    initializer = est.initializer if est.initializer is not None else "glorot_uniform"
+    # random_state=None draws fresh weights and shuffles, as an ordinary fit does
+    seed = est._seed if est._seed is not None else int(np.random.SeedSequence().generate_state(1)[0] % 2**30)
+    initial = []
+    for i in range(len(sizes) - 1):  # the draws apply_initializer makes: seed + layer
+        init = get_initializer(initializer, seed + i)
+        initial.append(np.asarray(keras.ops.convert_to_numpy(
+            init((sizes[i], sizes[i + 1]), dtype="float32")), dtype="float32"))
+        initial.append(np.zeros(sizes[i + 1], dtype="float32"))
+    slot = PackedSlot(
+        X=np.asarray(X, dtype="float32"), train=kept, validation=validation, targets=targets,
+        sample_weight=weights, weights=initial, rates=rates, momenta=momenta,
+        settings={k: v for k, v in settings.items() if not isinstance(v, bool)},
+        l2=float(est.weight_decay), patience=int(est.early_stopping), seed=seed)
+    return slot, output
+
+
+def train_packs(jobs):
+    """Train every packable job in packs; the search's and :func:`fit_packed`'s common step.
+
+    Parameters
+    ----------
+    jobs : list of (estimator, X, y, sample_weight)
+        Unfitted skhp estimators (changed in place: they receive their
+        seeds and schedules) and the data each is fitted on.
+
+    Returns
+    -------
+    list
+        Per job: a dict with the slot's ``weights``, ``history``,
+        ``epochs``, ``diverged``, ``seconds`` (its pack's time divided by
+        its slots) and ``pack`` (the pack's number); or a str, the reason
+        the job was not packed. ``key`` says which slots share a shape
+        (the same Keras model serves them all, see :func:`as_fitted`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhp import KerasRegressor
+    >>> X = np.random.default_rng(0).normal(size=(40, 2))
+    >>> out = train_packs([(KerasRegressor(hidden_layer_sizes=(3,), epochs=1), X, X[:, 0], None),
+    ...                    (KerasRegressor(model=lambda meta: None), X, X[:, 0], None)])
+    >>> sorted(out[0]), out[1]
+    (['diverged', 'epochs', 'history', 'key', 'pack', 'seconds', 'weights'], "a model of the user's (model=...) trains on its own")
+    """
+    from sklearn.base import is_classifier
+
+    results = [None] * len(jobs)
+    groups = {}
+    for j, (est, X, y, _) in enumerate(jobs):
+        reason = pack_reason(est)
+        if reason is None and np.ndim(X) != 2:
+            reason = f"X has shape {np.shape(X)}; packs take 2-d X"
+        if reason is not None:
+            results[j] = reason
+            continue
+        outputs = tuple(np.unique(y).tolist()) if is_classifier(est) else np.shape(y)[1:]
+        groups.setdefault((pack_key(est, len(y)), np.shape(X)[1], outputs), []).append(j)
+    for number, (key, members) in enumerate(groups.items()):
+        start = time.perf_counter()
+        plans = [_plan(*jobs[j]) for j in members]
+        est = jobs[members[0]][0]
+        name, settings = _optimizer_settings(est)
+        outs = train_pack(
+            [slot for slot, _ in plans], optimizer=name, activation=est.activation,
+            output=plans[0][1], batch_size=key[0][3], epochs=key[0][4], shuffle=key[0][8],
+            structural=tuple(bool(settings.get(s, False)) for s in _STRUCTURAL))
+        share = (time.perf_counter() - start) / len(members)
+        for j, out in zip(members, outs):
+            results[j] = {**out, "seconds": share, "pack": number, "key": key}
+    return results
+
+
+def as_fitted(estimator, X, y, out, template=None):
+    """``estimator`` fitted on ``X, y`` with a slot's result ``out``: an ordinary skhp estimator.
+
+    With ``template`` (an estimator of the same pack already fitted this
+    way), its Keras model and encoders are shared instead of building new
+    ones: cheap, for scoring one slot after another.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhp import KerasRegressor
+    >>> X = np.random.default_rng(0).normal(size=(40, 2))
+    >>> est = KerasRegressor(hidden_layer_sizes=(3,), epochs=1)
+    >>> (out,) = train_packs([(est, X, X[:, 0], None)])
+    >>> as_fitted(est, X, X[:, 0], out).predict(X[:2]).shape
+    (2,)
+    """
+    own = {k: v for k, v in vars(estimator).items() if k in ("_seed", "learning_rate_", "schedule_")}
+    if template is None:
+        estimator.initialize(X, y)
+        estimator._initialize_callbacks()  # what predict reads (scikeras sets it in fit)
+    else:
+        params = set(estimator.get_params(deep=False))
+        vars(estimator).update({k: v for k, v in vars(template).items() if k not in params})
+    vars(estimator).update(own)
+    estimator.model_.set_weights(out["weights"])
+    estimator.history_ = dict(out["history"])
+    estimator.diverged_ = out["diverged"]
+    return estimator
+
+
+def fit_packed(estimators, X, y, trains=None, *, sample_weight=None):
+    """Fit skhp estimators of one shape as packs; return them fitted, as ordinary estimators.
+
+    Parameters
+    ----------
+    estimators : list of KerasClassifier or KerasRegressor
+        Unfitted estimators; each is cloned, so the list is left as it is.
+    X : array-like of shape (n_samples, n_features)
+    y : array-like of shape (n_samples,)
+    trains : list of index arrays or None, default=None
+        The samples each estimator trains on (e.g. CV folds' train splits);
+        None trains every estimator on all of ``X``.
+    sample_weight : array-like of shape (n_samples,) or None
+
+    Returns
+    -------
+    list of estimators
+        Fitted clones, in order, each holding its slot's weights in its own
+        Keras model (``model_``) and its ``history_``. An estimator that
+        cannot be packed (:func:`pack_reason`) is fitted the ordinary way.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from skhp import KerasClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> a, b = fit_packed([KerasClassifier(hidden_layer_sizes=(4,), epochs=1, random_state=s)
+    ...                    for s in (0, 1)], X, y)
+    >>> len(a.history_["loss"]), a.classes_.tolist()
+    (1, [0, 1, 2])
+    """
+    from sklearn.base import clone
+
+    X = np.asarray(X, dtype="float32")
+    y = np.asarray(y)
+    trains = [np.arange(len(X))] * len(estimators) if trains is None else trains
+    sw = None if sample_weight is None else np.asarray(sample_weight)
+    jobs = [(clone(est), X[train], y[train], None if sw is None else sw[train])
+            for est, train in zip(estimators, trains)]
+    fitted = []
+    for (est, X_, y_, w), out in zip(jobs, train_packs(jobs)):
+        if isinstance(out, str):
+            fitted.append(clone(est).fit(X_, y_, sample_weight=w))
+        else:
+            fitted.append(as_fitted(est, X_, y_, out))
+    return fitted

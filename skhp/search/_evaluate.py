@@ -1,0 +1,213 @@
+"""The one evaluation path of a round: replayed, packed, or trained one by one.
+
+A search's round is a list of candidates, each cross-validated on the same
+splits. Before scikit-learn's ``evaluate_candidates`` trains them, the
+(candidate, fold) jobs whose estimator is skhp's built-in MLP are trained as
+packs (:mod:`skhp.packed`) and scored here, with the search's own scorers, on
+ordinary per-slot estimators; their results join those replayed from storage
+and are handed to scikit-learn's loop as known (:func:`evaluating`), which
+trains the rest (user models, other estimators) the ordinary way. So
+``cv_results_``, ``best_*_``, refit, multi-metric scoring and ``error_score``
+are exactly scikit-learn's whichever way a fold was trained.
+
+:class:`PackedEvaluation` is the mixin that gives a ``BaseSearchCV`` the
+``packing`` parameter.
+"""
+
+import copy
+import time
+import traceback
+
+import numpy as np
+from sklearn.base import clone, is_classifier
+from sklearn.model_selection import check_cv
+from sklearn.pipeline import Pipeline
+from sklearn.utils import _safe_indexing
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.validation import indexable
+
+from skhp.search._sklearn import evaluating, fold_key, score_fold
+
+__all__ = ["PackedEvaluation", "packed_results"]
+
+
+def _final_step(estimator):
+    return estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
+
+
+def _preprocessed(estimator, X_train, y_train):
+    """Fit a pipeline's transformers on the training split; return it transformed for the MLP."""
+    if not isinstance(estimator, Pipeline) or len(estimator.steps) == 1:
+        return X_train
+    head = estimator[:-1]  # the same step objects: fitting it fits the pipeline's steps
+    X_train = head.fit_transform(X_train, y_train)
+    return np.asarray(X_train.toarray() if hasattr(X_train, "toarray") else X_train)
+
+
+def packed_results(search, candidates, X, y, params, known=(), templates=None):
+    """Train the packable (candidate, fold) jobs of one round in packs and score them.
+
+    Parameters
+    ----------
+    search : BaseSearchCV
+        Supplies the estimator, ``cv``, scorers, ``error_score`` and
+        ``return_train_score``.
+    candidates : list of dict
+        The round's parameter sets.
+    X, y : array-like
+        The search's data.
+    params : dict
+        The search's fit parameters (``groups``, ``sample_weight``).
+    known : container of fold keys
+        Jobs already known (replayed): not trained again.
+    templates : dict or None
+        Fitted estimators by shape, kept across rounds: each lends its Keras
+        model to the slots of its shape, so a search builds (and traces the
+        predict function of) one model per shape, not one per job.
+
+    Returns
+    -------
+    results : dict
+        ``{fold_key: result}`` in ``_fit_and_score``'s format, for :func:`evaluating`.
+    reasons : dict
+        ``{candidate index: reason}`` for candidates trained the ordinary way.
+    """
+    from skhp.packed import as_fitted, pack_reason, train_packs
+
+    X, y = indexable(X, y)
+    routed = search._get_routed_params_for_fit(params)
+    fit_params = dict(routed.estimator.fit)
+    sample_weight = fit_params.pop("sample_weight", None)
+    reasons = {}
+    if fit_params:
+        return {}, {i: f"fit parameters {sorted(fit_params)} go to the estimator's own fit"
+                    for i in range(len(candidates))}
+    cv = check_cv(search.cv, y, classifier=is_classifier(search.estimator))
+    splits = list(cv.split(X, y, **routed.splitter.split))
+    jobs, where = [], []
+    for i, candidate in enumerate(candidates):
+        if all(fold_key(candidate, k) in known for k in range(len(splits))):
+            reasons[i] = "replayed"
+        for k, (train, test) in enumerate(splits):
+            if fold_key(candidate, k) in known:
+                continue
+            estimator = clone(search.estimator).set_params(**clone(candidate, safe=False))
+            final = _final_step(estimator)
+            try:
+                if hasattr(final, "check_parameters"):
+                    final.check_parameters()
+            except Exception:  # the ordinary path fails it as scikit-learn does (error_score)
+                reasons.setdefault(i, "its parameters are invalid")
+                continue
+            reason = pack_reason(final)
+            if reason is not None:
+                reasons.setdefault(i, reason)
+                continue
+            start = time.perf_counter()
+            y_train, y_test = _safe_indexing(y, train), _safe_indexing(y, test)
+            try:
+                X_train = _preprocessed(estimator, _safe_indexing(X, train), y_train)
+            except Exception:  # the ordinary path reports the failure as scikit-learn does
+                reasons.setdefault(i, "its preprocessing failed")
+                continue
+            weights = None if sample_weight is None else _safe_indexing(sample_weight, train)
+            jobs.append((final, X_train, np.asarray(y_train), weights))
+            where.append((i, k, estimator, test, y_test, train, time.perf_counter() - start))
+    if not jobs:
+        return {}, reasons
+
+    scorers, _ = search._get_scorers()
+    results = {}
+    templates = {} if templates is None else templates
+    for job, (i, k, estimator, test, y_test, train, prep), out in zip(jobs, where, train_packs(jobs)):
+        final, X_train, y_train, _ = job
+        if isinstance(out, str):
+            reasons.setdefault(i, out)
+            continue
+        result = {"fit_time": out["seconds"] + prep, "fit_error": None, "_train": train}
+        if out["diverged"]:
+            message = (f"the training loss of {candidates[i]} became non-finite (diverged) "
+                       f"after {out['epochs']} epochs")
+            if search.error_score == "raise":
+                raise ValueError(message)
+            result["fit_error"] = "".join(traceback.format_exception_only(ValueError(message)))
+            failed = search.error_score
+            if not callable(scorers):
+                failed = {name: search.error_score for name in scorers}
+            result.update(test_scores=failed, score_time=0.0)
+            if search.return_train_score:
+                result["train_scores"] = failed
+            results[fold_key(candidates[i], k)] = result
+            continue
+        (kind, sizes, activation, *_), n_features, outputs = out["key"]
+        shape = (kind, sizes, activation, n_features, outputs)
+        template = templates.get(shape)
+        as_fitted(final, X_train, y_train, out, template)
+        if template is None:
+            # Later slots of this shape reuse this one's Keras model: swapping
+            # weights costs nothing, a model per slot costs a build and a trace.
+            templates[shape] = copy.copy(final)
+        start = time.perf_counter()
+        result["test_scores"] = score_fold(estimator, _safe_indexing(X, test), y_test, scorers,
+                                           search.error_score)
+        if search.return_train_score:
+            X_fit = _safe_indexing(X, train)
+            result["train_scores"] = score_fold(estimator, X_fit, y_train, scorers,
+                                                search.error_score)
+        result["score_time"] = time.perf_counter() - start
+        results[fold_key(candidates[i], k)] = result
+    return results, reasons
+
+
+class PackedEvaluation:
+    """Mixin for a ``BaseSearchCV``: a ``packing`` parameter and packed rounds.
+
+    ``packing="auto"`` (the default) trains the (candidate, fold) jobs of
+    skhp's built-in MLP in packs, everything else the ordinary way;
+    ``packing=False`` trains every job the ordinary way. After ``fit``,
+    ``packing_`` holds, per candidate, ``"packed"`` or the reason it was
+    trained on its own (also the ``packing`` column of ``cv_results_``).
+    """
+
+    _packing_constraint = {"packing": ["boolean", StrOptions({"auto"})]}
+
+    def fit(self, X, y=None, **params):
+        """Run the search with cross-validation, then refit the best candidate.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs), default=None
+            Targets.
+        **params : dict
+            Passed on as in scikit-learn's searches (``groups``, fit parameters).
+
+        Returns
+        -------
+        self
+        """
+        self._data = (X, y, params)  # what packs (and the guided search's probes) train on
+        self._templates = {}
+        self.packing_ = []
+        try:
+            return super().fit(X, y, **params)
+        finally:
+            del self._data, self._templates
+
+    def _evaluate_round(self, evaluate_candidates, candidates, known=None, more_results=None,
+                        **kwargs):
+        """Evaluate one round: known results as they are, packs where possible, the rest by scikit-learn."""
+        candidates = list(candidates)
+        known = dict(known or {})
+        reasons = {i: "packing=False" for i in range(len(candidates))}
+        if self.packing is not False and candidates:
+            X, y, params = self._data
+            packed, reasons = packed_results(self, candidates, X, y, params, known,
+                                             self._templates)
+            known.update(packed)
+        labels = [reasons.get(i, "packed") for i in range(len(candidates))]
+        self.packing_.extend(labels)
+        more_results = dict(more_results or {}, packing=labels)
+        with evaluating(known):
+            return evaluate_candidates(candidates, more_results=more_results, **kwargs)

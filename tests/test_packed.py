@@ -1,0 +1,192 @@
+"""Packed training: each slot does what an ordinary fit does; searches use packs transparently."""
+
+import pickle
+
+import keras
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import load_iris
+from sklearn.exceptions import FitFailedWarning
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skhp import KerasClassifier, KerasRegressor
+from skhp.packed import _plan, fit_packed, pack_reason, train_packs
+from skhp.search import GridSearchCV, NarrowingSearchCV, RandomizedSearchCV, Real
+
+X_IRIS, Y_IRIS = load_iris(return_X_y=True)
+X_IRIS = StandardScaler().fit_transform(X_IRIS).astype("float32")
+
+
+def _max_difference(a, b):
+    return max(float(np.abs(u - v).max()) for u, v in zip(a.model_.get_weights(), b.model_.get_weights()))
+
+
+@pytest.mark.parametrize("optimizer, extra", [
+    ("sgd", {"momentum": 0.9}),
+    ("sgd", {"momentum": 0.5, "optimizer__nesterov": True}),
+    ("adam", {}),
+    ("adamw", {}),
+    ("rmsprop", {"optimizer__centered": True}),
+    ("nadam", {}),
+])
+def test_a_pack_of_one_equals_an_ordinary_fit(optimizer, extra):
+    params = dict(hidden_layer_sizes=(8,), epochs=2, initializer="he_normal", fit__shuffle=False,
+                  random_state=0, batch_size=16, optimizer=optimizer, learning_rate=0.01,
+                  weight_decay=1e-3, smoothing=0.1, schedule="cosine", warmup=1, **extra)
+    ordinary = KerasClassifier(**params).fit(X_IRIS, Y_IRIS)
+    (packed,) = fit_packed([KerasClassifier(**params)], X_IRIS, Y_IRIS)
+    assert _max_difference(ordinary, packed) < 1e-5
+    np.testing.assert_allclose(packed.history_["loss"], ordinary.history_["loss"], rtol=1e-4)
+    np.testing.assert_allclose(packed.history_["lr"], ordinary.history_["lr"], rtol=1e-6)
+
+
+def test_a_regressor_slot_with_class_free_sample_weights_equals_an_ordinary_fit():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(90, 3)).astype("float32")
+    y = X @ [1.0, -2.0, 0.5] + 0.1 * rng.normal(size=90)
+    weights = rng.uniform(0.5, 2.0, size=90)
+    params = dict(hidden_layer_sizes=(4,), epochs=2, initializer="glorot_uniform", optimizer="sgd",
+                  learning_rate=0.05, fit__shuffle=False, batch_size=16, random_state=1)
+    ordinary = KerasRegressor(**params).fit(X, y, sample_weight=weights)
+    (packed,) = fit_packed([KerasRegressor(**params)], X, y, sample_weight=weights)
+    assert _max_difference(ordinary, packed) < 1e-5
+
+
+def test_early_stopping_in_a_pack_stops_and_restores_like_keras():
+    params = dict(hidden_layer_sizes=(8,), epochs=12, initializer="he_normal", fit__shuffle=False,
+                  random_state=0, batch_size=16, optimizer="adam", learning_rate=1.0,
+                  early_stopping=1)
+    ordinary = KerasClassifier(**params).fit(X_IRIS, Y_IRIS)
+    (packed,) = fit_packed([KerasClassifier(**params)], X_IRIS, Y_IRIS)
+    assert len(packed.history_["val_loss"]) == len(ordinary.history_["val_loss"]) < 12
+    np.testing.assert_allclose(packed.history_["val_loss"], ordinary.history_["val_loss"], rtol=1e-4)
+    assert _max_difference(ordinary, packed) < 1e-3  # float32 round-off grows at learning_rate=1
+
+
+def test_a_slot_does_not_depend_on_the_other_slots_of_its_pack():
+    rates = [1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 1e-4]
+    alone = fit_packed([KerasClassifier(hidden_layer_sizes=(8,), epochs=2, learning_rate=0.01,
+                                        random_state=5)], X_IRIS, Y_IRIS)[0]
+    crowd = fit_packed([KerasClassifier(hidden_layer_sizes=(8,), epochs=2, learning_rate=lr,
+                                        random_state=5 if lr == 0.01 else i)
+                        for i, lr in enumerate(rates)], X_IRIS, Y_IRIS)
+    # the same numbers up to float32 round-off (matrix kernels block by batch size)
+    assert _max_difference(alone, crowd[rates.index(0.01)]) < 1e-6
+
+
+@pytest.mark.parametrize("schedule, extra", [
+    ("onecycle", {}), ("restarts", {}), ("time", {"schedule__decay": 0.5}), ("exponential", {}),
+])
+def test_per_slot_rates_and_momenta_are_the_schedule_objects_values(schedule, extra):
+    est = KerasClassifier(epochs=4, warmup=1, learning_rate=0.1, optimizer="sgd", momentum=0.9,
+                          schedule=schedule, **extra)
+    slot, _ = _plan(est, X_IRIS, Y_IRIS)
+    steps = len(slot.rates) // 4
+    assert steps == int(np.ceil(len(X_IRIS) / 32))
+    expected = [float(est.schedule_(step)) for step in range(4 * steps)]
+    np.testing.assert_allclose(slot.rates, expected, rtol=1e-6)
+    if schedule == "onecycle":
+        main = est.schedule_.schedule
+        momenta = [float(main.momentum(max(step - steps, 0))) for step in range(4 * steps)]
+        np.testing.assert_allclose(slot.momenta, momenta, rtol=1e-6)
+        assert slot.momenta.min() < 0.9
+    else:
+        assert set(slot.momenta) == {0.9}
+
+
+def test_a_function_schedule_is_tabulated_per_epoch():
+    est = KerasClassifier(epochs=3, learning_rate=0.1, schedule=lambda epoch, lr: lr / 2)
+    slot, _ = _plan(est, X_IRIS, Y_IRIS)
+    steps = len(slot.rates) // 3
+    np.testing.assert_allclose(slot.rates[::steps], [0.05, 0.025, 0.0125])
+
+
+def test_what_cannot_be_packed_says_why_and_trains_the_ordinary_way():
+    def build(meta):
+        return keras.Sequential([keras.Input((meta["n_features_in_"],)),
+                                 keras.layers.Dense(meta["n_classes_"], activation="softmax")])
+
+    assert "model" in pack_reason(KerasClassifier(model=build))
+    assert "lottery" in pack_reason(KerasClassifier(lottery=3))
+    assert "cycles" in pack_reason(KerasClassifier(schedule="restarts", early_stopping=2))
+    assert "optimizer setting" in pack_reason(KerasClassifier(optimizer__clipnorm=1.0))
+    assert "Lion" in pack_reason(KerasClassifier(optimizer="lion"))
+    assert pack_reason(KerasClassifier(optimizer__beta_2=0.99)) is None
+    grid = {"model": [build, None]}
+    search = GridSearchCV(KerasClassifier(epochs=1, loss="categorical_crossentropy"), grid, cv=2)
+    search.set_params(estimator=KerasClassifier(epochs=1, hidden_layer_sizes=(4,)))
+    search.fit(X_IRIS, Y_IRIS)
+    labels = list(search.cv_results_["packing"])
+    assert labels[1] == "packed" and "model" in labels[0]
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_packed_and_ordinary_searches_agree_within_noise(seed):
+    est = make_pipeline(StandardScaler(), KerasClassifier(hidden_layer_sizes=(16,), epochs=3,
+                                                          random_state=seed))
+    grid = {"kerasclassifier__learning_rate": [3e-3, 3e-2], "kerasclassifier__batch_size": [8, 32]}
+    runs = [GridSearchCV(est, grid, cv=3, packing=packing, scoring=["accuracy", "neg_log_loss"],
+                         refit="accuracy", return_train_score=True).fit(load_iris().data, Y_IRIS)
+            for packing in ("auto", False)]
+    packed, ordinary = (r.cv_results_ for r in runs)
+    assert list(packed["packing"]) == ["packed"] * 4
+    assert list(ordinary["packing"]) == ["packing=False"] * 4
+    difference = packed["mean_test_accuracy"] - ordinary["mean_test_accuracy"]
+    assert abs(difference.mean()) < 0.05 and np.abs(difference).max() < 0.2
+    assert np.all(np.isfinite(packed["mean_train_neg_log_loss"]))
+    assert np.all(packed["mean_fit_time"] < ordinary["mean_fit_time"])
+    assert runs[0].best_estimator_.score(load_iris().data, Y_IRIS) > 0.6
+
+
+def test_a_diverging_slot_is_a_failed_candidate_and_the_others_go_on():
+    est = KerasClassifier(hidden_layer_sizes=(8,), epochs=2, optimizer="sgd", random_state=0)
+    search = GridSearchCV(est, {"learning_rate": [1e6, 0.05]}, cv=2)
+    with pytest.warns(FitFailedWarning, match="diverged"):
+        search.fit(X_IRIS * 1e3, Y_IRIS)
+    scores = search.cv_results_["mean_test_score"]
+    assert np.isnan(scores[0]) and np.isfinite(scores[1])
+    assert search.best_params_ == {"learning_rate": 0.05}
+    with pytest.raises(ValueError, match="diverged"):
+        clone(search).set_params(error_score="raise").fit(X_IRIS * 1e3, Y_IRIS)
+
+
+def test_skhp_searches_pack_by_default_and_round_trip():
+    est = KerasClassifier(hidden_layer_sizes=(8,), epochs=2, random_state=0)
+    search = NarrowingSearchCV(est, {"learning_rate": Real(1e-3, 1e-1, log=True)}, n_iter=4,
+                               round_size=2, cv=2, random_state=0)
+    assert clone(search).get_params()["packing"] == "auto"
+    search.fit(X_IRIS, Y_IRIS)
+    assert search.packing_ == ["packed"] * 4
+    again = pickle.loads(pickle.dumps(search))
+    np.testing.assert_array_equal(again.predict(X_IRIS), search.predict(X_IRIS))
+    with pytest.raises(ValueError, match="packing"):
+        clone(search).set_params(packing="always").fit(X_IRIS, Y_IRIS)
+
+
+def test_randomized_search_packs_with_n_jobs():
+    from scipy.stats import loguniform
+
+    search = RandomizedSearchCV(KerasClassifier(hidden_layer_sizes=(4,), epochs=1),
+                                {"learning_rate": loguniform(1e-3, 1e-1)}, n_iter=3, cv=2,
+                                n_jobs=2, random_state=0).fit(X_IRIS, Y_IRIS)
+    assert search.packing_ == ["packed"] * 3
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+
+
+def test_an_invalid_candidate_fails_the_ordinary_way():
+    search = GridSearchCV(KerasClassifier(hidden_layer_sizes=(4,), epochs=1),
+                          {"learning_rate": [-1.0, 0.01]}, cv=2)
+    with pytest.warns(FitFailedWarning, match="learning_rate"):
+        search.fit(X_IRIS, Y_IRIS)
+    assert "learning_rate" not in search.cv_results_["packing"][1]
+    assert np.isnan(search.cv_results_["mean_test_score"][0])
+
+
+def test_train_packs_groups_by_shape():
+    jobs = [(KerasClassifier(hidden_layer_sizes=(4,), epochs=1, batch_size=b), X_IRIS, Y_IRIS, None)
+            for b in (8, 16, 8)]
+    out = train_packs(jobs)
+    assert [o["pack"] for o in out] == [0, 1, 0]
