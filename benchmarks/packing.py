@@ -1,0 +1,79 @@
+"""Packed against ordinary training, measured in one run; prints ratios.
+
+(a) the built-in experiment's search (``skhp tune``'s default: digits, MLP
+    (64,), 20 narrowing trials, cv=3) with ``packing="auto"`` and
+    ``packing=False``, n_jobs=1 and 2: wall time and per-candidate CV scores;
+(b) K slots of one shape (digits MLP (64,), 10 epochs, batch 32): seconds per
+    slot-epoch for K = 1, 2, 4, ... 64, against one ordinary fit's;
+
+Run: ``python benchmarks/packing.py [--quick]`` (``--quick``: fewer slots and
+one n_jobs, for a smoke run).
+"""
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+from sklearn.datasets import load_digits  # noqa: E402
+
+
+def default_search(packing, n_jobs):
+    """The built-in experiment's search, run as ``skhp tune`` runs it; (seconds, search)."""
+    from skhp.experiment import (DEFAULT_CONFIG, load_data, make_estimator, make_model,
+                                 make_search)
+
+    config = {**DEFAULT_CONFIG, "search": {**DEFAULT_CONFIG["search"], "n_jobs": n_jobs}}
+    X, y, task, _ = load_data(config["data"])
+    model, prefix = make_model(make_estimator(config["model"], task), X, task, config["data"])
+    search = make_search(config, model, None, None, prefix).set_params(packing=packing)
+    start = time.perf_counter()
+    search.fit(X, y)
+    return time.perf_counter() - start, search
+
+
+def slots_table(quick):
+    from skhp import KerasClassifier
+    from skhp.packed import train_packs
+
+    X, y = load_digits(return_X_y=True)
+    X = (X / 16).astype("float32")[:1198]
+    y = y[:1198]
+    params = dict(hidden_layer_sizes=(64,), epochs=10, batch_size=32)
+    start = time.perf_counter()
+    KerasClassifier(**params, random_state=0).fit(X, y)
+    ordinary = (time.perf_counter() - start) / 10
+    print(f"\n(b) one ordinary fit: {ordinary * 1e3:.1f} ms per epoch")
+    print("    K   s/slot-epoch   speed-up vs ordinary")
+    rng = np.random.default_rng(0)
+    for k in (1, 2, 4, 8) if quick else (1, 2, 4, 8, 16, 32, 64):
+        jobs = [(KerasClassifier(**params, learning_rate=float(10 ** rng.uniform(-4, -1)),
+                                 random_state=i), X, y, None) for i in range(k)]
+        start = time.perf_counter()
+        train_packs(jobs)
+        per = (time.perf_counter() - start) / (k * 10)
+        print(f"  {k:3d}   {per * 1e3:9.2f} ms   {ordinary / per:6.1f}x")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    quick = parser.parse_args().quick
+    print("(a) the built-in experiment's search, packed vs ordinary")
+    for n_jobs in (1,) if quick else (1, 2):
+        packed_s, packed = default_search("auto", n_jobs)
+        plain_s, plain = default_search(False, n_jobs)
+        a = np.asarray(packed.cv_results_["mean_test_score"])
+        b = np.asarray(plain.cv_results_["mean_test_score"])
+        n = min(len(a), len(b))
+        print(f"  n_jobs={n_jobs}: packed {packed_s:.1f} s, ordinary {plain_s:.1f} s, "
+              f"speed-up {plain_s / packed_s:.1f}x; best CV {packed.best_score_:.4f} vs "
+              f"{plain.best_score_:.4f}; candidates {len(a)} vs {len(b)}, mean score difference "
+              f"over the first {n} {np.nanmean(a[:n] - b[:n]):+.4f}")
+    slots_table(quick)
+
+
+if __name__ == "__main__":
+    main()
