@@ -166,12 +166,12 @@ def test_skhp_searches_pack_by_default_and_round_trip():
         clone(search).set_params(packing="always").fit(X_IRIS, Y_IRIS)
 
 
-def test_randomized_search_packs_with_n_jobs():
+def test_randomized_search_packs():
     from scipy.stats import loguniform
 
     search = RandomizedSearchCV(KerasClassifier(hidden_layer_sizes=(4,), epochs=1),
                                 {"learning_rate": loguniform(1e-3, 1e-1)}, n_iter=3, cv=2,
-                                n_jobs=2, random_state=0).fit(X_IRIS, Y_IRIS)
+                                random_state=0).fit(X_IRIS, Y_IRIS)
     assert search.packing_ == ["packed"] * 3
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
 
