@@ -4,7 +4,7 @@
     (64,), 20 narrowing trials, cv=3) with ``packing="auto"`` and
     ``packing=False``, n_jobs=1 and 2: wall time and per-candidate CV scores;
 (b) K slots of one shape (digits MLP (64,), 10 epochs, batch 32): seconds per
-    slot-epoch for K = 1, 2, 4, ... 64, against one ordinary fit's;
+    slot-epoch for K = 1, 2, 4, ... 64, against one ordinary fit's.
 
 Run: ``python benchmarks/packing.py [--quick]`` (``--quick``: fewer slots and
 one n_jobs, for a smoke run).

@@ -30,6 +30,7 @@ Examples
 ([0.001, 0.01, 0.03], (2,))
 """
 
+import collections
 import dataclasses
 import inspect
 import math
@@ -41,7 +42,7 @@ import numpy as np
 from skhp._training import batch_size_for, momentum_argument, optimizer_class
 from skhp.schedules import CosineRestarts, EpochFunction, OneCycle, Warmup
 
-__all__ = ["OPTIMIZER_SETTINGS", "pack_reason", "pack_key", "PackedSlot", "train_pack",
+__all__ = ["OPTIMIZER_SETTINGS", "PackKey", "pack_reason", "pack_key", "PackedSlot", "train_pack",
            "train_packs", "as_fitted", "fit_packed"]
 
 #: Optimizers a pack trains, with the ``optimizer__`` settings each takes (and its defaults).
@@ -55,6 +56,10 @@ OPTIMIZER_SETTINGS = {
 }
 # Settings that change the program (not only numbers in it): they split packs.
 _STRUCTURAL = ("nesterov", "amsgrad", "centered")
+
+#: What slots sharing a pack agree on (see :func:`pack_key`).
+PackKey = collections.namedtuple("PackKey", ["kind", "sizes", "activation", "batch_size", "epochs",
+                                             "optimizer", "structural", "precision", "shuffle"])
 
 
 def _optimizer_settings(estimator):
@@ -144,10 +149,11 @@ def pack_key(estimator, n_train):
     False
     """
     name, settings = _optimizer_settings(estimator)
-    return (type(estimator).__name__, tuple(estimator._hidden_sizes()), repr(estimator.activation),
-            batch_size_for(estimator.batch_size, n_train), int(estimator.epochs), name,
-            tuple(bool(settings.get(s, False)) for s in _STRUCTURAL),
-            estimator.precision, bool(estimator._routed("fit").get("shuffle", True)))
+    return PackKey(type(estimator).__name__, tuple(estimator._hidden_sizes()),
+                   repr(estimator.activation), batch_size_for(estimator.batch_size, n_train),
+                   int(estimator.epochs), name,
+                   tuple(bool(settings.get(s, False)) for s in _STRUCTURAL),
+                   estimator.precision, bool(estimator._routed("fit").get("shuffle", True)))
 
 
 @dataclasses.dataclass
@@ -599,12 +605,12 @@ def train_packs(jobs):
     for number, (key, members) in enumerate(groups.items()):
         start = time.perf_counter()
         plans = [_plan(*jobs[j]) for j in members]
-        est = jobs[members[0]][0]
-        name, settings = _optimizer_settings(est)
+        shape = key[0]
         outs = train_pack(
-            [slot for slot, _ in plans], optimizer=name, activation=est.activation,
-            output=plans[0][1], batch_size=key[0][3], epochs=key[0][4], shuffle=key[0][8],
-            structural=tuple(bool(settings.get(s, False)) for s in _STRUCTURAL))
+            [slot for slot, _ in plans], optimizer=shape.optimizer,
+            activation=jobs[members[0]][0].activation, output=plans[0][1],
+            batch_size=shape.batch_size, epochs=shape.epochs, shuffle=shape.shuffle,
+            structural=shape.structural)
         share = (time.perf_counter() - start) / len(members)
         for j, out in zip(members, outs):
             results[j] = {**out, "seconds": share, "pack": number, "key": key}

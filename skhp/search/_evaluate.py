@@ -139,8 +139,8 @@ def packed_results(search, candidates, X, y, params, known=(), templates=None):
                 result["train_scores"] = failed
             results[fold_key(candidates[i], k)] = result
             continue
-        (kind, sizes, activation, *_), n_features, outputs = out["key"]
-        shape = (kind, sizes, activation, n_features, outputs)
+        key, n_features, outputs = out["key"]
+        shape = (key.kind, key.sizes, key.activation, n_features, outputs)
         template = templates.get(shape)
         as_fitted(final, X_train, y_train, out, template)
         if template is None:
