@@ -31,18 +31,22 @@ from skhp.schedules import (
 __all__ = ["OPTIMIZERS", "optimizer_class", "momentum_argument", "batch_size_for", "TrainingWiring"]
 
 
-def _optimizer_names():
-    names = set()
+def _optimizer_classes():
+    classes = {}
     for name in dir(keras.optimizers):
         obj = getattr(keras.optimizers, name)
         if isinstance(obj, type) and issubclass(obj, keras.optimizers.Optimizer):
             if obj is not keras.optimizers.Optimizer and name != "LossScaleOptimizer":
-                names.update({name, name.lower()})
-    return frozenset(names)
+                classes.update({name: obj, name.lower(): obj})
+    return classes
 
+
+# Looked up by name: keras.optimizers.get(name) would build an optimizer (and
+# its variables) on every call, a measurable part of a short fit.
+_OPTIMIZER_CLASSES = _optimizer_classes()
 
 #: Optimizer names accepted by the ``optimizer`` parameter.
-OPTIMIZERS = _optimizer_names()
+OPTIMIZERS = frozenset(_OPTIMIZER_CLASSES)
 
 
 def optimizer_class(optimizer):
@@ -56,7 +60,7 @@ def optimizer_class(optimizer):
     """
     if isinstance(optimizer, str):
         check_choice(optimizer, "optimizer", OPTIMIZERS)
-        return type(keras.optimizers.get(optimizer)), {}
+        return _OPTIMIZER_CLASSES[optimizer], {}
     if isinstance(optimizer, type) and issubclass(optimizer, keras.optimizers.Optimizer):
         return optimizer, {}
     if isinstance(optimizer, keras.optimizers.Optimizer):
