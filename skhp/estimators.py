@@ -30,6 +30,7 @@ from skhp._training import TrainingWiring, batch_size_for, momentum_argument, op
 from skhp._validation import check_number
 from skhp.initializers import apply_initializer, apply_weight_decay, draw_lottery, get_initializer
 from skhp.models import build_mlp
+from skhp.packed import lottery_reason, train_lottery
 from skhp.runtime import (
     PRECISIONS,
     configure,
@@ -315,13 +316,19 @@ class _KerasEstimator(RoutedParameters, TrainingWiring):
         self.history_ = dict(self.history_)
 
     def _draw_lottery(self, X, y, batch_size):
-        """Train ``lottery`` draws of weights briefly; keep the lowest training loss."""
-        cls, config = optimizer_class(self.optimizer)
-        config.update(learning_rate=float(self.lottery_lr))
-        self.lottery_losses_, self.lottery_best_ = draw_lottery(
-            self.model_, X, y, draws=self.lottery, compile_kwargs=self._compile_kwargs_for_fit(),
-            optimizer=cls.from_config(config), batch_size=batch_size, epochs=self.lottery_epochs,
-            steps=self.lottery_steps, initializer=self.initializer, seed=self._seed)
+        """Train ``lottery`` draws of weights briefly; keep the lowest training loss.
+
+        The built-in MLP's draws train as one pack (:func:`skhp.packed.train_lottery`).
+        """
+        if lottery_reason(self) is None and isinstance(X, np.ndarray) and isinstance(y, np.ndarray):
+            self.lottery_losses_, self.lottery_best_ = train_lottery(self, X, y, batch_size)
+        else:
+            cls, config = optimizer_class(self.optimizer)
+            config.update(learning_rate=float(self.lottery_lr))
+            self.lottery_losses_, self.lottery_best_ = draw_lottery(
+                self.model_, X, y, draws=self.lottery, compile_kwargs=self._compile_kwargs_for_fit(),
+                optimizer=cls.from_config(config), batch_size=batch_size, epochs=self.lottery_epochs,
+                steps=self.lottery_steps, initializer=self.initializer, seed=self._seed)
         if self.lottery_best_ is None:
             raise ValueError(
                 f"every one of the {self.lottery} lottery draws diverged (non-finite "

@@ -14,7 +14,7 @@ import numpy as np
 from skhp._validation import check_choice
 
 __all__ = ["INITIALIZERS", "get_initializer", "apply_initializer", "apply_weight_decay",
-           "redraw_weights", "draw_lottery"]
+           "redraw_weights", "draw_lottery", "lottery_subset", "lottery_seed"]
 
 
 def _initializer_names():
@@ -264,9 +264,7 @@ def draw_lottery(model, X, y, *, draws, compile_kwargs, optimizer, batch_size, e
     >>> len(losses), best == int(np.argmin(losses))
     (3, True)
     """
-    n_batches = int(math.ceil(len(X) / batch_size))
-    steps = steps or min(100, n_batches)
-    subset = np.random.default_rng(seed).permutation(len(X))[: steps * batch_size]
+    subset = lottery_subset(len(X), batch_size, steps, seed)
     X_draw, y_draw = X[subset], y[subset]  # the same data for every draw
     model.compile(**{**compile_kwargs, "optimizer": optimizer})
     model.optimizer.build(model.trainable_variables)
@@ -274,9 +272,7 @@ def draw_lottery(model, X, y, *, draws, compile_kwargs, optimizer, batch_size, e
     losses, best, best_weights = [], None, None
     for draw in range(draws):
         if draw:
-            draw_seed = None if seed is None else int(
-                np.random.SeedSequence([seed, draw]).generate_state(1)[0] % 2**30)
-            redraw_weights(model, initializer, draw_seed)
+            redraw_weights(model, initializer, lottery_seed(seed, draw))
             for variable, value in zip(model.optimizer.variables, fresh_state):
                 variable.assign(value)
         history = model.fit(X_draw, y_draw, batch_size=batch_size, epochs=epochs, verbose=0,
@@ -288,3 +284,30 @@ def draw_lottery(model, X, y, *, draws, compile_kwargs, optimizer, batch_size, e
     if best is not None:
         model.set_weights(best_weights)
     return np.array(losses), best
+
+
+def lottery_subset(n_samples, batch_size, steps=None, seed=None):
+    """Indices of the samples every lottery draw trains on: ``steps`` batches' worth.
+
+    ``steps=None`` means 100 batches or one epoch's worth, whichever is smaller.
+
+    Examples
+    --------
+    >>> len(lottery_subset(1000, 32)), len(lottery_subset(1000, 32, steps=2))
+    (1000, 64)
+    """
+    steps = steps or min(100, int(math.ceil(n_samples / batch_size)))
+    return np.random.default_rng(seed).permutation(n_samples)[: steps * batch_size]
+
+
+def lottery_seed(seed, draw):
+    """The seed of lottery draw ``draw`` (>= 1) from the fit's ``seed``; None stays None.
+
+    Examples
+    --------
+    >>> lottery_seed(0, 1) == lottery_seed(0, 1) != lottery_seed(0, 2), lottery_seed(None, 1)
+    (True, None)
+    """
+    if seed is None:
+        return None
+    return int(np.random.SeedSequence([seed, draw]).generate_state(1)[0] % 2**30)

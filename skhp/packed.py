@@ -43,7 +43,7 @@ from skhp._training import batch_size_for, momentum_argument, optimizer_class
 from skhp.schedules import CosineRestarts, EpochFunction, OneCycle, Warmup
 
 __all__ = ["OPTIMIZER_SETTINGS", "PackKey", "pack_reason", "pack_key", "PackedSlot", "train_pack",
-           "train_packs", "as_fitted", "fit_packed"]
+           "train_packs", "as_fitted", "fit_packed", "lottery_reason", "train_lottery"]
 
 #: Optimizers a pack trains, with the ``optimizer__`` settings each takes (and its defaults).
 OPTIMIZER_SETTINGS = {
@@ -62,22 +62,27 @@ PackKey = collections.namedtuple("PackKey", ["kind", "sizes", "activation", "bat
                                              "optimizer", "structural", "precision", "shuffle"])
 
 
-def _optimizer_settings(estimator):
-    """The optimizer's class name and its full settings, or a reason it cannot be packed."""
+def _optimizer_settings(estimator, routed=True):
+    """The optimizer's class name and its full settings, or a reason it cannot be packed.
+
+    ``routed=False`` leaves out ``optimizer__`` parameters and ``momentum``
+    (the lottery's brief training takes only the optimizer instance's own settings).
+    """
     cls, config = optimizer_class(estimator.optimizer)
     name = cls.__name__
     if name not in OPTIMIZER_SETTINGS:
         return None, f"optimizer {name} is not one a pack trains ({', '.join(OPTIMIZER_SETTINGS)})"
     settings = dict(OPTIMIZER_SETTINGS[name])
     given = {k: v for k, v in config.items() if k not in ("name",)}
-    given.update(estimator._routed("optimizer"))
+    if routed:
+        given.update(estimator._routed("optimizer"))
     defaults = {k: v.default for k, v in inspect.signature(cls.__init__).parameters.items()}
     for key, value in given.items():
         if key in settings:
             settings[key] = value
         elif key not in defaults or value != defaults[key]:
             return None, f"optimizer setting {key}={value!r} is not one a pack applies"
-    if estimator.momentum is not None:
+    if routed and estimator.momentum is not None:
         settings[momentum_argument(estimator.optimizer)] = estimator.momentum
     return name, settings
 
@@ -216,8 +221,19 @@ class _Program:
         self.state = [[tf.Variable(tf.zeros_like(p)) for _ in range(n_state)] for p in self.params]
         self.iterations = tf.Variable(tf.zeros(n_slots), trainable=False)
         self.u_product = tf.Variable(tf.ones(n_slots), trainable=False)  # Nadam
-        self.run_epoch = tf.function(self._run_epoch, reduce_retracing=True)
-        self.evaluate = tf.function(self._evaluate, reduce_retracing=True)
+        # Traced without autograph (the step loop is an explicit while_loop): it traces faster.
+        self.run_epoch = tf.function(self._run_epoch, reduce_retracing=True, autograph=False)
+        self.evaluate = tf.function(self._evaluate, reduce_retracing=True, autograph=False)
+
+    def start(self, weights):
+        """Set every slot's initial weights (one list per slot) and a fresh optimizer state."""
+        for i, p in enumerate(self.params):
+            p.assign(np.stack([w[i] for w in weights]).astype("float32"))
+        for state in self.state:
+            for v in state:
+                v.assign(self.tf.zeros_like(v))
+        self.iterations.assign(self.tf.zeros(self.n_slots))
+        self.u_product.assign(self.tf.ones(self.n_slots))
 
     def forward(self, params, x):
         tf = self.tf
@@ -250,8 +266,8 @@ class _Program:
 
     def _run_epoch(self, x, y, idx, w, n, rate, momentum, valid, l2, beta_2, epsilon, rho, decay):
         tf = self.tf
-        total = tf.zeros(self.n_slots)
-        for s in tf.range(tf.shape(idx)[0]):
+
+        def step(s, total):
             xb = tf.gather(x, idx[s], batch_dims=1)
             yb = tf.gather(y, idx[s], batch_dims=1)
             params = list(self.params)
@@ -261,12 +277,17 @@ class _Program:
                 loss = data + self.penalty(params, l2)
                 summed = tf.reduce_sum(loss)  # slots are independent: each gets its own gradient
             grads = tape.gradient(summed, params)
-            self._update(grads, rate[s], momentum[s], valid[s], beta_2, epsilon, rho, decay)
-            total += tf.where(valid[s], loss * n[s], 0.0)
+            with tf.control_dependencies(
+                    self._update(grads, rate[s], momentum[s], valid[s], beta_2, epsilon, rho, decay)):
+                return s + 1, total + tf.where(valid[s], loss * n[s], 0.0)
+
+        _, total = tf.while_loop(lambda s, _: s < tf.shape(idx)[0], step,
+                                 (tf.constant(0), tf.zeros(self.n_slots)))
         return total
 
     def _update(self, grads, lr, mom, valid, beta_2, epsilon, rho, decay):
         tf = self.tf
+        ops = []
         step = self.iterations + 1.0
         if self.optimizer == "Nadam":
             u_product = self.u_product * mom * (1.0 - 0.5 * tf.pow(0.96, step))
@@ -322,12 +343,34 @@ class _Program:
                 v_hat = v_new / (1 - tf.pow(b2, t))
                 var = var - m_hat * lr_ / (tf.sqrt(v_hat) + eps)
                 new_state = [m_new, v_new]
-            p.assign(tf.where(keep, var, p))
+            ops.append(p.assign(tf.where(keep, var, p)))
             for old, new in zip(state, new_state):
-                old.assign(tf.where(keep, new, old))
+                ops.append(old.assign(tf.where(keep, new, old)))
         if self.optimizer == "Nadam":
-            self.u_product.assign(tf.where(valid, u_product, self.u_product))
-        self.iterations.assign(tf.where(valid, step, self.iterations))
+            ops.append(self.u_product.assign(tf.where(valid, u_product, self.u_product)))
+        ops.append(self.iterations.assign(tf.where(valid, step, self.iterations)))
+        return ops
+
+
+_PROGRAMS = collections.OrderedDict()
+_KEPT_PROGRAMS = 8
+
+
+def _program(optimizer, activation, output, shapes, structural, n_slots):
+    """A pack's program, reused while its shapes recur (a search's rounds, refits, lotteries).
+
+    Reuse spares tracing it again, the larger part of a short pack's time.
+    The few most recent programs are kept.
+    """
+    key = (optimizer, activation if callable(activation) else repr(activation), output,
+           tuple(tuple(s) for s in shapes), tuple(structural), n_slots)
+    program = _PROGRAMS.pop(key, None)
+    if program is None:
+        program = _Program(optimizer, activation, output, shapes, structural, n_slots)
+    _PROGRAMS[key] = program
+    while len(_PROGRAMS) > _KEPT_PROGRAMS:
+        _PROGRAMS.popitem(last=False)
+    return program
 
 
 def _stacked(arrays):
@@ -399,9 +442,8 @@ def train_pack(slots, *, optimizer, activation, output, batch_size, epochs, shuf
 
     k = len(slots)
     shapes = [w.shape for w in slots[0].weights]
-    program = _Program(optimizer, activation, output, shapes, structural, k)
-    for i, p in enumerate(program.params):
-        p.assign(np.stack([slot.weights[i] for slot in slots]).astype("float32"))
+    program = _program(optimizer, activation, output, shapes, structural, k)
+    program.start([slot.weights for slot in slots])
     x = tf.constant(_stacked([slot.X for slot in slots]))
     y = tf.constant(_stacked([slot.targets for slot in slots]))
     settings = {name: tf.constant([float(slot.settings.get(name, default)) for slot in slots])
@@ -694,3 +736,100 @@ def fit_packed(estimators, X, y, trains=None, *, sample_weight=None):
         else:
             fitted.append(as_fitted(est, X_, y_, out))
     return fitted
+
+
+def lottery_reason(estimator):
+    """Why ``estimator``'s lottery draws cannot train as one pack, or None when they can.
+
+    The draws of skhp's built-in MLP with its built-in loss, in float32, with
+    an optimizer of :data:`OPTIMIZER_SETTINGS` train as one pack; other
+    models draw one after another (:func:`skhp.initializers.draw_lottery`).
+
+    Examples
+    --------
+    >>> from skhp import KerasClassifier
+    >>> lottery_reason(KerasClassifier(lottery=10)) is None
+    True
+    >>> lottery_reason(KerasClassifier(lottery=10, optimizer="adagrad"))
+    'optimizer Adagrad is not one a pack trains (SGD, Adam, AdamW, RMSprop, Nadam)'
+    """
+    if keras.backend.backend() != "tensorflow":
+        return f"packs run on the TensorFlow backend, not {keras.backend.backend()}"
+    if estimator.model is not None:
+        return "a model of the user's (model=...) draws on its own"
+    if estimator.loss is not None:
+        return "a loss of the user's (loss=...) draws on its own"
+    if estimator.precision != "float32":
+        return f"precision={estimator.precision!r} draws on its own"
+    name, settings = _optimizer_settings(estimator, routed=False)
+    return settings if name is None else None
+
+
+def train_lottery(estimator, X, y, batch_size):
+    """Train the lottery draws of ``estimator``'s built model as one pack; keep the best.
+
+    The packed counterpart of :func:`skhp.initializers.draw_lottery`, with
+    the same draws (the model's weights, then redraws seeded as there), the
+    same data subset, optimizer (at the constant ``lottery_lr``), epochs and
+    steps; each draw shuffles with its own seeded stream. The model is left
+    holding the kept draw's weights.
+
+    Parameters
+    ----------
+    estimator : KerasClassifier or KerasRegressor
+        Being fitted: its ``model_`` is built and ``_seed`` set
+        (:func:`lottery_reason` is None).
+    X, y : ndarray
+        Training data, targets encoded as the model's loss takes them.
+    batch_size : int
+        Minibatch size.
+
+    Returns
+    -------
+    losses : ndarray
+        Final training loss of every draw.
+    best : int or None
+        Index of the kept draw; None when every draw diverged.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.datasets import load_iris
+    >>> from skhp import KerasClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> est = KerasClassifier(hidden_layer_sizes=(8,), epochs=1, lottery=4, random_state=0).fit(X, y)
+    >>> len(est.lottery_losses_), est.lottery_best_ == int(np.argmin(est.lottery_losses_))
+    (4, True)
+    """
+    from skhp.initializers import lottery_seed, lottery_subset, redraw_weights
+
+    name, settings = _optimizer_settings(estimator, routed=False)
+    model, seed = estimator.model_, estimator._seed
+    subset = lottery_subset(len(X), batch_size, estimator.lottery_steps, seed)
+    X_draw = np.asarray(X[subset], dtype="float32")
+    targets = np.asarray(y[subset], dtype="float32").reshape(len(subset), -1)
+    output = "softmax" if model.layers[-1].activation is keras.activations.softmax else "linear"
+    if output == "softmax" and estimator.smoothing:
+        targets = targets * (1 - estimator.smoothing) + estimator.smoothing / targets.shape[1]
+    draws = [model.get_weights()]
+    for draw in range(1, estimator.lottery):
+        redraw_weights(model, estimator.initializer, lottery_seed(seed, draw))
+        draws.append(model.get_weights())
+    total = estimator.lottery_epochs * int(math.ceil(len(subset) / batch_size))
+    momentum = float(settings.get("beta_1" if "beta_1" in settings else "momentum", 0.0))
+    base = seed if seed is not None else int(np.random.SeedSequence().generate_state(1)[0] % 2**30)
+    slots = [PackedSlot(X=X_draw, train=np.arange(len(subset)), validation=None, targets=targets,
+                        sample_weight=np.ones(len(subset), "float32"), weights=weights,
+                        rates=np.full(total, float(estimator.lottery_lr)),
+                        momenta=np.full(total, momentum),
+                        settings={k: v for k, v in settings.items() if not isinstance(v, bool)},
+                        l2=float(estimator.weight_decay), seed=base + draw)
+             for draw, weights in enumerate(draws)]
+    outs = train_pack(slots, optimizer=name, activation=estimator.activation, output=output,
+                      batch_size=batch_size, epochs=estimator.lottery_epochs, shuffle=True,
+                      structural=tuple(bool(settings.get(k, False)) for k in _STRUCTURAL))
+    losses = np.array([out["history"]["loss"][-1] for out in outs])
+    finite = np.where(np.isfinite(losses), losses, np.inf)
+    best = int(np.argmin(finite)) if np.isfinite(finite).any() else None
+    model.set_weights(outs[best]["weights"] if best is not None else draws[0])
+    return losses, best

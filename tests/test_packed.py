@@ -190,3 +190,39 @@ def test_train_packs_groups_by_shape():
             for b in (8, 16, 8)]
     out = train_packs(jobs)
     assert [o["pack"] for o in out] == [0, 1, 0]
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_lottery_draws_in_one_pack_equal_draws_one_after_another(monkeypatch, optimizer):
+    import skhp.estimators
+
+    # One batch per epoch (the whole of iris): the order of samples cannot differ.
+    params = dict(hidden_layer_sizes=(8,), epochs=1, batch_size=150, lottery=4, lottery_epochs=3,
+                  lottery_lr=0.05, optimizer=optimizer, weight_decay=1e-3, smoothing=0.1,
+                  initializer="he_normal", random_state=0)
+    packed = KerasClassifier(**params).fit(X_IRIS, Y_IRIS)
+    monkeypatch.setattr(skhp.estimators, "lottery_reason", lambda est: "one after another")
+    ordinary = KerasClassifier(**params).fit(X_IRIS, Y_IRIS)
+    assert len(set(np.round(packed.lottery_losses_, 4))) == 4  # distinct draws, trained
+    np.testing.assert_allclose(packed.lottery_losses_, ordinary.lottery_losses_, rtol=1e-4)
+    assert packed.lottery_best_ == ordinary.lottery_best_
+    assert _max_difference(packed, ordinary) < 1e-4  # the kept draw, then one epoch
+
+
+def test_lottery_where_every_draw_diverges_is_refused():
+    est = KerasRegressor(hidden_layer_sizes=(8,), epochs=1, lottery=3, lottery_lr=1e30,
+                         optimizer="sgd", random_state=0)
+    with pytest.raises(ValueError, match="every one of the 3 lottery draws diverged"):
+        est.fit(X_IRIS, X_IRIS[:, 0] * 1e10)
+
+
+def test_a_reused_program_starts_each_pack_afresh():
+    from skhp import packed
+
+    params = dict(hidden_layer_sizes=(5,), epochs=2, optimizer="nadam", random_state=3)
+    packed._PROGRAMS.clear()
+    (first,) = fit_packed([KerasClassifier(**params)], X_IRIS, Y_IRIS)
+    assert len(packed._PROGRAMS) == 1
+    (again,) = fit_packed([KerasClassifier(**params)], X_IRIS, Y_IRIS)  # the same program, reused
+    assert len(packed._PROGRAMS) == 1
+    assert _max_difference(first, again) == 0
