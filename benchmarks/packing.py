@@ -5,6 +5,8 @@
     ``packing=False``, n_jobs=1 and 2: wall time and per-candidate CV scores;
 (b) K slots of one shape (digits MLP (64,), 10 epochs, batch 32): seconds per
     slot-epoch for K = 1, 2, 4, ... 64, against one ordinary fit's;
+    On a GPU (when TensorFlow sees one) the table runs there and goes on to
+    K = 512, to show how many slots saturate the card (d);
 (c) the book's lottery — 10 draws x 3 epochs x 100 steps of an MLP (64, 64)
     on 20,000 x 20 samples — drawn as one pack against one draw after another
     on the same model (skhp's ordinary way: one compiled model, redrawn).
@@ -40,6 +42,7 @@ def default_search(packing, n_jobs):
 def slots_table(quick):
     from skhp import KerasClassifier
     from skhp.packed import train_packs
+    from skhp.runtime import visible_gpus
 
     X, y = load_digits(return_X_y=True)
     X = (X / 16).astype("float32")[:1198]
@@ -48,10 +51,13 @@ def slots_table(quick):
     start = time.perf_counter()
     KerasClassifier(**params, random_state=0).fit(X, y)
     ordinary = (time.perf_counter() - start) / 10
-    print(f"\n(b) one ordinary fit: {ordinary * 1e3:.1f} ms per epoch")
+    gpu = visible_gpus() > 0
+    print(f"\n({'d' if gpu else 'b'}) on the {'GPU' if gpu else 'CPU'}; one ordinary fit: "
+          f"{ordinary * 1e3:.1f} ms per epoch")
     print("    K   s/slot-epoch   speed-up vs ordinary")
     rng = np.random.default_rng(0)
-    for k in (1, 2, 4, 8) if quick else (1, 2, 4, 8, 16, 32, 64):
+    sizes = [1, 2, 4, 8] if quick else [1, 2, 4, 8, 16, 32, 64] + ([128, 256, 512] if gpu else [])
+    for k in sizes:
         jobs = [(KerasClassifier(**params, learning_rate=float(10 ** rng.uniform(-4, -1)),
                                  random_state=i), X, y, None) for i in range(k)]
         start = time.perf_counter()

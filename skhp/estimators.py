@@ -300,6 +300,29 @@ class _KerasEstimator(RoutedParameters, TrainingWiring):
         model.compile(**self._compile_kwargs_for_fit())
         return model
 
+    # -- predicting ---------------------------------------------------------
+
+    #: Above this many samples predict goes through Keras' batched ``predict``.
+    _DIRECT_PREDICT_ROWS = 65536
+
+    def _predict_raw(self, X, **kwargs):
+        """The model's outputs for ``X``: one direct call of the model for arrays of moderate size.
+
+        Keras' ``predict`` builds a data pipeline and traces a function per
+        call shape: 100-350 ms for 600 digits samples, against ~6 ms for a
+        direct call with the same outputs. A search scores one fold per fit,
+        so it predicts directly; ``predict__`` settings, predict callbacks
+        and large inputs keep Keras' ``predict``.
+        """
+        if kwargs or self._routed("predict") or getattr(self, "_predict_callbacks", None) \
+                or not self.initialized_:
+            return super()._predict_raw(X, **kwargs)
+        X_checked, _ = self._validate_data(X=X, y=None)
+        X_model = self.feature_encoder_.transform(X_checked)
+        if not isinstance(X_model, np.ndarray) or len(X_model) > self._DIRECT_PREDICT_ROWS:
+            return super()._predict_raw(X, **kwargs)
+        return keras.tree.map_structure(keras.ops.convert_to_numpy, self.model_(X_model, training=False))
+
     # -- training -----------------------------------------------------------
 
     def _fit_keras_model(self, X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs):

@@ -34,6 +34,8 @@ import collections
 import dataclasses
 import inspect
 import math
+import os
+import threading
 import time
 
 import keras
@@ -43,7 +45,8 @@ from skhp._training import batch_size_for, momentum_argument, optimizer_class
 from skhp.schedules import CosineRestarts, EpochFunction, OneCycle, Warmup
 
 __all__ = ["OPTIMIZER_SETTINGS", "PackKey", "pack_reason", "pack_key", "PackedSlot", "train_pack",
-           "train_packs", "as_fitted", "fit_packed", "lottery_reason", "train_lottery"]
+           "slot_bytes", "pack_memory", "auto_pack_size", "train_packs", "as_fitted", "fit_packed",
+           "lottery_reason", "train_lottery"]
 
 #: Optimizers a pack trains, with the ``optimizer__`` settings each takes (and its defaults).
 OPTIMIZER_SETTINGS = {
@@ -216,8 +219,7 @@ class _Program:
         self.activation = keras.activations.get(activation)
         self.nesterov, self.amsgrad, self.centered = structural
         self.params = [tf.Variable(tf.zeros((n_slots, *shape))) for shape in shapes]
-        n_state = {"SGD": 1, "Adam": 3 if self.amsgrad else 2, "AdamW": 3 if self.amsgrad else 2,
-                   "RMSprop": 3 if self.centered else 2, "Nadam": 2}[optimizer]
+        n_state = _state_count(optimizer, structural)
         self.state = [[tf.Variable(tf.zeros_like(p)) for _ in range(n_state)] for p in self.params]
         self.iterations = tf.Variable(tf.zeros(n_slots), trainable=False)
         self.u_product = tf.Variable(tf.ones(n_slots), trainable=False)  # Nadam
@@ -354,6 +356,14 @@ class _Program:
 
 _PROGRAMS = collections.OrderedDict()
 _KEPT_PROGRAMS = 8
+_PROGRAMS_LOCK = threading.Lock()
+
+
+def _current_device():
+    """The device of the enclosing ``tf.device`` scope ('' outside one)."""
+    import tensorflow as tf
+
+    return tf.constant(0.0).device if tf.executing_eagerly() else ""
 
 
 def _program(optimizer, activation, output, shapes, structural, n_slots):
@@ -363,14 +373,15 @@ def _program(optimizer, activation, output, shapes, structural, n_slots):
     The few most recent programs are kept.
     """
     key = (optimizer, activation if callable(activation) else repr(activation), output,
-           tuple(tuple(s) for s in shapes), tuple(structural), n_slots)
-    program = _PROGRAMS.pop(key, None)
-    if program is None:
-        program = _Program(optimizer, activation, output, shapes, structural, n_slots)
-    _PROGRAMS[key] = program
-    while len(_PROGRAMS) > _KEPT_PROGRAMS:
-        _PROGRAMS.popitem(last=False)
-    return program
+           tuple(tuple(s) for s in shapes), tuple(structural), n_slots, _current_device())
+    with _PROGRAMS_LOCK:
+        program = _PROGRAMS.pop(key, None)
+        if program is None:
+            program = _Program(optimizer, activation, output, shapes, structural, n_slots)
+        _PROGRAMS[key] = program
+        while len(_PROGRAMS) > _KEPT_PROGRAMS:
+            _PROGRAMS.popitem(last=False)
+        return program
 
 
 def _stacked(arrays):
@@ -398,7 +409,7 @@ def _epoch_batches(slots, orders, batch_size, n_steps):
 
 
 def train_pack(slots, *, optimizer, activation, output, batch_size, epochs, shuffle=True,
-               structural=(False, False, False)):
+               structural=(False, False, False), device=None):
     """Train every slot of one pack; the low-level engine behind :func:`fit_packed`.
 
     Parameters
@@ -417,6 +428,9 @@ def train_pack(slots, *, optimizer, activation, output, batch_size, epochs, shuf
         Shuffle each slot's training indices every epoch (its own seeded stream).
     structural : tuple of bool
         ``(nesterov, amsgrad, centered)``.
+    device : str or None, default=None
+        Where the pack's variables live and its steps run (``"cpu:0"``,
+        ``"gpu:1"``); None: TensorFlow's default placement.
 
     Returns
     -------
@@ -440,6 +454,11 @@ def train_pack(slots, *, optimizer, activation, output, batch_size, epochs, shuf
     """
     import tensorflow as tf
 
+    if device is not None:
+        with tf.device(device):
+            return train_pack(slots, optimizer=optimizer, activation=activation, output=output,
+                              batch_size=batch_size, epochs=epochs, shuffle=shuffle,
+                              structural=structural)
     k = len(slots)
     shapes = [w.shape for w in slots[0].weights]
     program = _program(optimizer, activation, output, shapes, structural, k)
@@ -603,23 +622,105 @@ def _plan(estimator, X, y, sample_weight=None):
     return slot, output
 
 
-def train_packs(jobs):
+def _state_count(optimizer, structural):
+    """Optimizer state tensors per weight: momentum, second moments, ..."""
+    _, amsgrad, centered = structural
+    return {"SGD": 1, "Adam": 2 + amsgrad, "AdamW": 2 + amsgrad, "RMSprop": 2 + centered,
+            "Nadam": 2}[optimizer]
+
+
+def slot_bytes(sizes, optimizer, batch_size, n_rows, structural=(False, False, False)):
+    """Bytes one slot of a pack takes where the pack runs (float32).
+
+    Weights, their gradients and the optimizer's state; a batch's
+    activations and their gradients; the slot's own copy of its samples
+    and targets.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Units of every layer, input and output included (``[64, 64, 10]``).
+    optimizer : str
+        A key of :data:`OPTIMIZER_SETTINGS`.
+    batch_size, n_rows : int
+        Minibatch size; samples the slot holds.
+    structural : tuple of bool
+        ``(nesterov, amsgrad, centered)``.
+
+    Examples
+    --------
+    >>> slot_bytes([64, 64, 10], "Adam", batch_size=32, n_rows=1198)
+    484560
+    """
+    params = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
+    weights = (2 + _state_count(optimizer, structural)) * params
+    activations = 3 * batch_size * sum(sizes)
+    data = n_rows * (sizes[0] + sizes[-1])
+    return 4 * (weights + activations + data)
+
+
+def pack_memory():
+    """The memory budget of one pack in bytes: a quarter of the available memory, at most 2 GiB.
+
+    Examples
+    --------
+    >>> 0 < pack_memory() <= 2 ** 31
+    True
+    """
+    try:
+        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        available = 2 ** 33
+    return int(min(2 ** 31, available // 4))
+
+
+def auto_pack_size(bytes_per_slot, budget=None):
+    """How many slots fit a pack: ``budget`` (default :func:`pack_memory`) over one slot's bytes.
+
+    Examples
+    --------
+    >>> auto_pack_size(500_000, budget=2 ** 30), auto_pack_size(3 * 2 ** 30, budget=2 ** 30)
+    (2147, 1)
+    """
+    budget = pack_memory() if budget is None else budget
+    return max(1, int(budget // bytes_per_slot))
+
+
+def _check_pack_size(pack_size):
+    if pack_size == "auto" or (isinstance(pack_size, (int, np.integer))
+                               and not isinstance(pack_size, bool) and pack_size >= 1):
+        return
+    raise ValueError(f"pack_size={pack_size!r} is not valid; use 'auto' (sized from a memory "
+                     "budget) or a whole number of slots >= 1.")
+
+
+def train_packs(jobs, pack_size="auto"):
     """Train every packable job in packs; the search's and :func:`fit_packed`'s common step.
+
+    Jobs of one shape (:func:`pack_key`) share packs of at most
+    ``pack_size`` slots. A pack runs on its estimators' ``device``: with
+    ``device="auto"`` or ``"gpu"`` and several GPUs, packs go round-robin
+    over them and the GPUs run at once (a thread each); on one device packs
+    run one after another, each using all its cores (on a CPU one pack of
+    2K slots takes as long as two packs of K run at once).
 
     Parameters
     ----------
     jobs : list of (estimator, X, y, sample_weight)
         Unfitted skhp estimators (changed in place: they receive their
         seeds and schedules) and the data each is fitted on.
+    pack_size : int or "auto", default="auto"
+        Most slots in one pack; ``"auto"``: as many as fit the memory
+        budget (:func:`pack_memory`, :func:`slot_bytes`).
 
     Returns
     -------
     list
         Per job: a dict with the slot's ``weights``, ``history``,
         ``epochs``, ``diverged``, ``seconds`` (its pack's time divided by
-        its slots) and ``pack`` (the pack's number); or a str, the reason
-        the job was not packed. ``key`` says which slots share a shape
-        (the same Keras model serves them all, see :func:`as_fitted`).
+        its slots), ``pack`` (the pack's number) and ``device``; or a str,
+        the reason the job was not packed. ``key`` says which slots share a
+        shape (the same Keras model serves them all, see :func:`as_fitted`).
 
     Examples
     --------
@@ -629,10 +730,16 @@ def train_packs(jobs):
     >>> out = train_packs([(KerasRegressor(hidden_layer_sizes=(3,), epochs=1), X, X[:, 0], None),
     ...                    (KerasRegressor(model=lambda meta: None), X, X[:, 0], None)])
     >>> sorted(out[0]), out[1]
-    (['diverged', 'epochs', 'history', 'key', 'pack', 'seconds', 'weights'], "a model of the user's (model=...) trains on its own")
+    (['device', 'diverged', 'epochs', 'history', 'key', 'pack', 'seconds', 'weights'], "a model of the user's (model=...) trains on its own")
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     from sklearn.base import is_classifier
 
+    from skhp.runtime import configure, resolve_device, visible_gpus
+
+    _check_pack_size(pack_size)
+    configure()  # thread budget and GPU memory growth, as an ordinary fit sets them
     results = [None] * len(jobs)
     groups = {}
     for j, (est, X, y, _) in enumerate(jobs):
@@ -643,8 +750,22 @@ def train_packs(jobs):
             results[j] = reason
             continue
         outputs = tuple(np.unique(y).tolist()) if is_classifier(est) else np.shape(y)[1:]
-        groups.setdefault((pack_key(est, len(y)), np.shape(X)[1], outputs), []).append(j)
-    for number, (key, members) in enumerate(groups.items()):
+        key = (pack_key(est, len(y)), np.shape(X)[1], outputs)
+        groups.setdefault((key, str(est.device)), []).append(j)
+    packs, n_gpus = [], visible_gpus()
+    for (key, device), members in groups.items():
+        shape, n_features, outputs = key
+        size = pack_size
+        if size == "auto":
+            n_out = len(outputs) if shape.kind == "KerasClassifier" else int(np.prod(outputs or (1,)))
+            size = auto_pack_size(slot_bytes(
+                [n_features, *shape.sizes, n_out], shape.optimizer, shape.batch_size,
+                max(len(jobs[j][1]) for j in members), shape.structural))
+        for part in np.array_split(members, math.ceil(len(members) / size)):
+            packs.append((key, resolve_device(device, n_gpus, len(packs)), [int(j) for j in part]))
+
+    def run(number):
+        key, device, members = packs[number]
         start = time.perf_counter()
         plans = [_plan(*jobs[j]) for j in members]
         shape = key[0]
@@ -652,10 +773,23 @@ def train_packs(jobs):
             [slot for slot, _ in plans], optimizer=shape.optimizer,
             activation=jobs[members[0]][0].activation, output=plans[0][1],
             batch_size=shape.batch_size, epochs=shape.epochs, shuffle=shape.shuffle,
-            structural=shape.structural)
+            structural=shape.structural, device=device)
         share = (time.perf_counter() - start) / len(members)
         for j, out in zip(members, outs):
-            results[j] = {**out, "seconds": share, "pack": number, "key": key}
+            results[j] = {**out, "seconds": share, "pack": number, "key": key, "device": device}
+
+    def run_all(numbers):
+        for number in numbers:
+            run(number)
+
+    by_device = {}
+    for number, (_, device, _) in enumerate(packs):
+        by_device.setdefault(device, []).append(number)
+    if len(by_device) > 1:
+        with ThreadPoolExecutor(len(by_device)) as pool:
+            list(pool.map(run_all, by_device.values()))
+    else:
+        run_all(range(len(packs)))
     return results
 
 
@@ -690,7 +824,7 @@ def as_fitted(estimator, X, y, out, template=None):
     return estimator
 
 
-def fit_packed(estimators, X, y, trains=None, *, sample_weight=None):
+def fit_packed(estimators, X, y, trains=None, *, sample_weight=None, pack_size="auto"):
     """Fit skhp estimators of one shape as packs; return them fitted, as ordinary estimators.
 
     Parameters
@@ -703,6 +837,8 @@ def fit_packed(estimators, X, y, trains=None, *, sample_weight=None):
         The samples each estimator trains on (e.g. CV folds' train splits);
         None trains every estimator on all of ``X``.
     sample_weight : array-like of shape (n_samples,) or None
+    pack_size : int or "auto", default="auto"
+        Most slots in one pack (see :func:`train_packs`).
 
     Returns
     -------
@@ -730,7 +866,7 @@ def fit_packed(estimators, X, y, trains=None, *, sample_weight=None):
     jobs = [(clone(est), X[train], y[train], None if sw is None else sw[train])
             for est, train in zip(estimators, trains)]
     fitted = []
-    for (est, X_, y_, w), out in zip(jobs, train_packs(jobs)):
+    for (est, X_, y_, w), out in zip(jobs, train_packs(jobs, pack_size)):
         if isinstance(out, str):
             fitted.append(clone(est).fit(X_, y_, sample_weight=w))
         else:

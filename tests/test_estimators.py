@@ -321,3 +321,15 @@ def test_declared_parameters_pass_scikit_learns_validation_check(cls):
     check_param_validation(cls.__name__, cls(hidden_layer_sizes=(4,), epochs=1))
     undeclared = set(cls().get_params()) - set(cls._parameter_constraints)
     assert not undeclared, f"parameters without a declared constraint: {sorted(undeclared)}"
+
+
+def test_predict_calls_the_model_directly_with_keras_predicts_outputs(monkeypatch):
+    X, y = load_iris(return_X_y=True)
+    est = KerasClassifier(hidden_layer_sizes=(8,), epochs=1, random_state=0).fit(X, y)
+    expected = est.model_.predict(X.astype("float32"), verbose=0)
+    calls = []
+    monkeypatch.setattr(keras.Model, "predict", lambda *a, **k: calls.append(k) or expected)
+    np.testing.assert_allclose(est.predict_proba(X), expected, rtol=1e-5, atol=1e-6)
+    assert calls == []  # one direct call of the model
+    est.set_params(predict__batch_size=16).predict_proba(X)
+    assert calls and calls[0]["batch_size"] == 16  # predict__ settings go to Keras' predict

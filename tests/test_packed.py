@@ -226,3 +226,55 @@ def test_a_reused_program_starts_each_pack_afresh():
     (again,) = fit_packed([KerasClassifier(**params)], X_IRIS, Y_IRIS)  # the same program, reused
     assert len(packed._PROGRAMS) == 1
     assert _max_difference(first, again) == 0
+
+
+def test_pack_size_splits_packs_without_changing_any_slot():
+    jobs = lambda: [(KerasClassifier(hidden_layer_sizes=(4,), epochs=2, learning_rate=0.01 * (i + 1),  # noqa: E731
+                                     random_state=i), X_IRIS, Y_IRIS, None) for i in range(5)]
+    whole = train_packs(jobs())
+    split = train_packs(jobs(), pack_size=2)
+    assert [o["pack"] for o in whole] == [0] * 5
+    assert [o["pack"] for o in split] == [0, 0, 1, 1, 2]  # 5 slots in packs of at most 2
+    for a, b in zip(whole, split):
+        assert max(float(np.abs(u - v).max()) for u, v in zip(a["weights"], b["weights"])) < 1e-6
+    with pytest.raises(ValueError, match="pack_size=0 is not valid; use 'auto'"):
+        train_packs(jobs(), pack_size=0)
+
+
+def test_automatic_pack_size_follows_the_memory_budget():
+    from skhp.packed import auto_pack_size, slot_bytes
+
+    # (64+1)*32 + (32+1)*10 weights; SGD with momentum: weights, gradients, one state
+    params = 65 * 32 + 33 * 10
+    expected = 4 * (3 * params + 3 * 16 * (64 + 32 + 10) + 500 * (64 + 10))
+    assert slot_bytes([64, 32, 10], "SGD", batch_size=16, n_rows=500) == expected
+    assert slot_bytes([64, 32, 10], "Adam", 16, 500) - expected == 4 * params  # a second moment
+    assert auto_pack_size(expected, budget=10 * expected + 1) == 10
+    assert auto_pack_size(expected, budget=expected // 2) == 1  # one slot always trains
+
+
+def test_packs_go_round_robin_over_several_gpus(monkeypatch):
+    import skhp.runtime
+
+    monkeypatch.setattr(skhp.runtime, "visible_gpus", lambda: 2)  # placement falls back to the CPU here
+    jobs = [(KerasClassifier(hidden_layer_sizes=(4,), epochs=1, random_state=i), X_IRIS, Y_IRIS, None)
+            for i in range(5)]
+    out = train_packs(jobs, pack_size=2)
+    assert [(o["pack"], o["device"]) for o in out] == [
+        (0, "gpu:0"), (0, "gpu:0"), (1, "gpu:1"), (1, "gpu:1"), (2, "gpu:0")]
+    alone = train_packs([(KerasClassifier(hidden_layer_sizes=(4,), epochs=1, random_state=4),
+                          X_IRIS, Y_IRIS, None)])
+    np.testing.assert_allclose(out[4]["weights"][0], alone[0]["weights"][0], atol=1e-6)
+
+
+def test_searches_take_a_pack_size():
+    est = KerasClassifier(hidden_layer_sizes=(4,), epochs=1, random_state=0)
+    grid = {"learning_rate": [1e-3, 1e-2, 1e-1]}
+    a = GridSearchCV(est, grid, cv=2, pack_size=2).fit(X_IRIS, Y_IRIS)
+    b = GridSearchCV(est, grid, cv=2).fit(X_IRIS, Y_IRIS)
+    np.testing.assert_allclose(a.cv_results_["mean_test_score"], b.cv_results_["mean_test_score"],
+                               atol=1e-6)
+    assert a.packing_ == ["packed"] * 3
+    with pytest.raises(ValueError, match="'pack_size' parameter of NarrowingSearchCV must be an int"):
+        NarrowingSearchCV(est, {"learning_rate": Real(1e-3, 1e-1, log=True)}, pack_size=0).fit(
+            X_IRIS, Y_IRIS)

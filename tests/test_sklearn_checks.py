@@ -22,16 +22,13 @@ _COMMON = {
     ),
 }
 
-EXPECTED_FAILURES = {
-    "KerasClassifier": dict(_COMMON),
-    "KerasRegressor": {
-        **_COMMON,
-        "check_methods_subset_invariance": (
-            "float32 matrix products differ in the last bit with the batch's "
-            "composition (about 2e-7), above the check's rtol of 1e-7"
-        ),
-    },
-}
+# Keras' own predict as much as a direct call; the networks are unseeded, so either may pass.
+_ROUND_OFF = ("float32 matrix products differ in the last bit with the rows' positions in "
+              "the batch (up to about 4e-7 relative), above the check's rtol of 1e-7")
+_COMMON.update(check_methods_subset_invariance=_ROUND_OFF,
+               check_methods_sample_order_invariance=_ROUND_OFF)
+
+EXPECTED_FAILURES = {"KerasClassifier": dict(_COMMON), "KerasRegressor": dict(_COMMON)}
 
 
 def _expected_failures(estimator):

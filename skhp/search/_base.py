@@ -111,14 +111,15 @@ class OracleSearchCV(PackedEvaluation, RawFoldResults, BaseSearchCV):
     #: how they score: a store written with other values of them resumes.
     _free_in_storage = frozenset({"estimator", "n_iter", "refit", "n_jobs", "verbose",
                                   "pre_dispatch", "storage", "study", "error_score",
-                                  "time_budget", "progress", "packing"})
+                                  "time_budget", "progress", "packing", "pack_size"})
 
     #: The parameter holding the search space (compared as a described Space).
     _space_parameter = None
 
     def __init__(self, estimator, *, scoring=None, n_jobs=None, refit=True, cv=None, verbose=0,
                  pre_dispatch="2*n_jobs", error_score=np.nan, return_train_score=False,
-                 time_budget=None, storage=None, study=None, progress=None, packing="auto"):
+                 time_budget=None, storage=None, study=None, progress=None, packing="auto",
+                 pack_size="auto"):
         super().__init__(estimator=estimator, scoring=scoring, n_jobs=n_jobs, refit=refit,
                          cv=cv, verbose=verbose, pre_dispatch=pre_dispatch,
                          error_score=error_score, return_train_score=return_train_score)
@@ -127,6 +128,7 @@ class OracleSearchCV(PackedEvaluation, RawFoldResults, BaseSearchCV):
         self.study = study
         self.progress = progress
         self.packing = packing
+        self.pack_size = pack_size
 
     def _make_oracle(self, space):
         raise NotImplementedError

@@ -16,6 +16,7 @@ are exactly scikit-learn's whichever way a fold was trained.
 
 import copy
 import time
+from numbers import Integral
 import traceback
 
 import numpy as np
@@ -23,7 +24,7 @@ from sklearn.base import clone, is_classifier
 from sklearn.model_selection import check_cv
 from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import indexable
 
 from skhp.search._sklearn import evaluating, fold_key, score_fold
@@ -44,7 +45,7 @@ def _preprocessed(estimator, X_train, y_train):
     return np.asarray(X_train.toarray() if hasattr(X_train, "toarray") else X_train)
 
 
-def packed_results(search, candidates, X, y, params, known=(), templates=None):
+def packed_results(search, candidates, X, y, params, known=(), templates=None, pack_size="auto"):
     """Train the packable (candidate, fold) jobs of one round in packs and score them.
 
     Parameters
@@ -64,6 +65,8 @@ def packed_results(search, candidates, X, y, params, known=(), templates=None):
         Fitted estimators by shape, kept across rounds: each lends its Keras
         model to the slots of its shape, so a search builds (and traces the
         predict function of) one model per shape, not one per job.
+    pack_size : int or "auto", default="auto"
+        Most slots in one pack (see :func:`skhp.packed.train_packs`).
 
     Returns
     -------
@@ -119,7 +122,7 @@ def packed_results(search, candidates, X, y, params, known=(), templates=None):
     scorers, _ = search._get_scorers()
     results = {}
     templates = {} if templates is None else templates
-    for job, (i, k, estimator, test, y_test, train, prep), out in zip(jobs, where, train_packs(jobs)):
+    for job, (i, k, estimator, test, y_test, train, prep), out in zip(jobs, where, train_packs(jobs, pack_size)):
         final, X_train, y_train, _ = job
         if isinstance(out, str):
             reasons.setdefault(i, out)
@@ -169,7 +172,9 @@ class PackedEvaluation:
     trained on its own (also the ``packing`` column of ``cv_results_``).
     """
 
-    _packing_constraint = {"packing": ["boolean", StrOptions({"auto"})]}
+    _packing_constraint = {"packing": ["boolean", StrOptions({"auto"})],
+                           "pack_size": [Interval(Integral, 1, None, closed="left"),
+                                         StrOptions({"auto"})]}
 
     def fit(self, X, y=None, **params):
         """Run the search with cross-validation, then refit the best candidate.
@@ -195,6 +200,14 @@ class PackedEvaluation:
         finally:
             del self._data, self._templates
 
+    def __getstate__(self):
+        # The data and the shared Keras models of a running fit stay in this process:
+        # scikit-learn (>= 1.9) pickles the search into every parallel task.
+        state = dict(super().__getstate__())
+        state.pop("_data", None)
+        state.pop("_templates", None)
+        return state
+
     def _evaluate_round(self, evaluate_candidates, candidates, known=None, more_results=None,
                         **kwargs):
         """Evaluate one round: known results as they are, packs where possible, the rest by scikit-learn."""
@@ -204,7 +217,7 @@ class PackedEvaluation:
         if self.packing is not False and candidates:
             X, y, params = self._data
             packed, reasons = packed_results(self, candidates, X, y, params, known,
-                                             self._templates)
+                                             self._templates, self.pack_size)
             known.update(packed)
         labels = [reasons.get(i, "packed") for i in range(len(candidates))]
         self.packing_.extend(labels)

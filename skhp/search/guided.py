@@ -516,6 +516,14 @@ class GuidedSearchCV(OracleSearchCV):
         Called as ``progress(results)`` with the ``cv_results_`` so far
         after every evaluated candidate (the ``skhp`` command draws its
         progress bar with it).
+    packing : bool or "auto", default="auto"
+        ``"auto"``: the (candidate, fold) jobs of skhp's built-in MLP train in
+        packs (:mod:`skhp.packed`); ``False``: every job trains on its own.
+        ``packing_`` and the ``packing`` column of ``cv_results_`` say how
+        each candidate trained.
+    pack_size : int or "auto", default="auto"
+        Most slots in one pack; ``"auto"`` sizes packs from a memory budget
+        (:func:`skhp.packed.auto_pack_size`).
     scoring, n_jobs, refit, cv, verbose, pre_dispatch, error_score, return_train_score
         As in ``RandomizedSearchCV``.
 
@@ -558,12 +566,12 @@ class GuidedSearchCV(OracleSearchCV):
                  pre_dispatch="2*n_jobs", error_score=np.nan, return_train_score=False,
                  time_budget=None, storage=None,
                  study=None, progress=None,
-                 packing="auto"):
+                 packing="auto", pack_size="auto"):
         super().__init__(estimator=estimator, scoring=scoring, n_jobs=n_jobs, refit=refit,
                          cv=cv, verbose=verbose, pre_dispatch=pre_dispatch,
                          error_score=error_score, return_train_score=return_train_score,
                          time_budget=time_budget, storage=storage, study=study,
-                         progress=progress, packing=packing)
+                         progress=progress, packing=packing, pack_size=pack_size)
         self.param_space = param_space
         self.start = start
         self.plan = plan

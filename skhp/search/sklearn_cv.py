@@ -36,6 +36,9 @@ class GridSearchCV(PackedEvaluation, model_selection.GridSearchCV):
         ``"auto"``: train the jobs of skhp's built-in MLP in packs;
         ``False``: train every job on its own. ``packing_`` and the
         ``packing`` column of ``cv_results_`` say how each candidate trained.
+    pack_size : int or "auto", default="auto"
+        Most slots in one pack; ``"auto"`` sizes packs from a memory budget
+        (:func:`skhp.packed.auto_pack_size`).
 
     Examples
     --------
@@ -53,11 +56,12 @@ class GridSearchCV(PackedEvaluation, model_selection.GridSearchCV):
 
     def __init__(self, estimator, param_grid, *, scoring=None, n_jobs=None, refit=True, cv=None,
                  verbose=0, pre_dispatch="2*n_jobs", error_score=float("nan"),
-                 return_train_score=False, packing="auto"):
+                 return_train_score=False, packing="auto", pack_size="auto"):
         super().__init__(estimator, param_grid, scoring=scoring, n_jobs=n_jobs, refit=refit,
                          cv=cv, verbose=verbose, pre_dispatch=pre_dispatch,
                          error_score=error_score, return_train_score=return_train_score)
         self.packing = packing
+        self.pack_size = pack_size
 
     _run_search = _run_search
 
@@ -69,7 +73,7 @@ class RandomizedSearchCV(PackedEvaluation, model_selection.RandomizedSearchCV):
     ----------
     estimator, param_distributions, n_iter, scoring, n_jobs, refit, cv, verbose, pre_dispatch, random_state, error_score, return_train_score
         As in :class:`sklearn.model_selection.RandomizedSearchCV`.
-    packing : bool or "auto", default="auto"
+    packing, pack_size
         See :class:`GridSearchCV`.
 
     Examples
@@ -90,11 +94,12 @@ class RandomizedSearchCV(PackedEvaluation, model_selection.RandomizedSearchCV):
 
     def __init__(self, estimator, param_distributions, *, n_iter=10, scoring=None, n_jobs=None,
                  refit=True, cv=None, verbose=0, pre_dispatch="2*n_jobs", random_state=None,
-                 error_score=float("nan"), return_train_score=False, packing="auto"):
+                 error_score=float("nan"), return_train_score=False, packing="auto", pack_size="auto"):
         super().__init__(estimator, param_distributions, n_iter=n_iter, scoring=scoring,
                          n_jobs=n_jobs, refit=refit, cv=cv, verbose=verbose,
                          pre_dispatch=pre_dispatch, random_state=random_state,
                          error_score=error_score, return_train_score=return_train_score)
         self.packing = packing
+        self.pack_size = pack_size
 
     _run_search = _run_search
