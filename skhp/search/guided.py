@@ -516,14 +516,8 @@ class GuidedSearchCV(OracleSearchCV):
         Called as ``progress(results)`` with the ``cv_results_`` so far
         after every evaluated candidate (the ``skhp`` command draws its
         progress bar with it).
-    packing : bool or "auto", default="auto"
-        ``"auto"``: the (candidate, fold) jobs of skhp's built-in MLP train in
-        packs (:mod:`skhp.packed`); ``False``: every job trains on its own.
-        ``packing_`` and the ``packing`` column of ``cv_results_`` say how
-        each candidate trained.
-    pack_size : int or "auto", default="auto"
-        Most slots in one pack; ``"auto"`` sizes packs from a memory budget
-        (:func:`skhp.packed.auto_pack_size`).
+    packing, pack_size
+        As for :class:`NarrowingSearchCV`.
     scoring, n_jobs, refit, cv, verbose, pre_dispatch, error_score, return_train_score
         As in ``RandomizedSearchCV``.
 
