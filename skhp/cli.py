@@ -158,6 +158,7 @@ def _dry_run(config, search, described, task):
 def _tune(args):
     from skhp.experiment import (
         ConfigError,
+        baselines,
         load_config,
         load_data,
         make_estimator,
@@ -205,6 +206,10 @@ def _tune(args):
     print(results_table(search, prefix=prefix))
     print(f"best score {search.best_score_:.4f} in {elapsed:.0f} s"
           + (f" ({replayed} trials resumed from {db})" if replayed else ""))
+    if config["output"]["baselines"]:
+        compared = baselines(model, X, y, task, cv=s["cv"], scoring=s["scoring"], seed=s["seed"])
+        print("untuned baselines on the same folds: " + ", ".join(
+            f"{name} {score:.4f} ({seconds:.1f} s)" for name, (score, seconds) in compared.items()))
     if not args.no_storage:
         written.append(db)
     print(f"reports in {folder}/: " + ", ".join(os.path.basename(p) for p in written))

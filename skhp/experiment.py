@@ -39,6 +39,7 @@ the built-in experiment (digits, an MLP, a narrowing search)::
 
     [output]
     dir = "skhp-output"
+    baselines = true         # also score untuned scikit-learn models on the same folds
 
 Examples
 --------
@@ -63,7 +64,8 @@ import numpy as np
 from skhp.search._space import Integer, Real
 
 __all__ = ["ConfigError", "DEFAULT_CONFIG", "load_config", "load_data", "make_estimator",
-           "make_model", "final_estimator", "prepare", "make_space", "make_search", "BUILTIN_DATA"]
+           "make_model", "final_estimator", "prepare", "make_space", "make_search", "baselines",
+           "BUILTIN_DATA"]
 
 
 class ConfigError(ValueError):
@@ -94,14 +96,14 @@ DEFAULT_CONFIG = {
             "smoothing": [0.0, 0.05, 0.1],
         },
     },
-    "output": {"dir": "skhp-output"},
+    "output": {"dir": "skhp-output", "baselines": True},
 }
 
 _KEYS = {
     "data": {"name", "csv", "target", "npz", "task", "preprocess", "impute"},
     "search": {"strategy", "trials", "time_budget", "cv", "scoring", "n_jobs", "seed", "space",
                "options"},
-    "output": {"dir"},
+    "output": {"dir", "baselines"},
 }
 _STRATEGIES = ("narrowing", "random", "guided", "grid")
 _PREPROCESS = ("standard", "none")
@@ -176,6 +178,8 @@ def load_config(config=None):
         raise ConfigError("[search.space] must be a table of at least one parameter.")
     if not isinstance(out["output"]["dir"], str):
         raise ConfigError(f"[output] dir must be a path, got {out['output']['dir']!r}.")
+    if not isinstance(out["output"]["baselines"], bool):
+        raise ConfigError(f"[output] baselines must be true or false, got {out['output']['baselines']!r}.")
     make_space(search["space"])  # fails now, not after the data loaded
     return out
 
@@ -379,6 +383,57 @@ def make_model(estimator, X, task, data):
     if task == "regression" and standard:
         return TransformedTargetRegressor(regressor=model, transformer=StandardScaler()), "regressor__model__"
     return model, "model__"
+
+
+def baselines(model, X, y, task, cv, scoring=None, seed=0):
+    """Untuned scikit-learn models' mean CV scores on the search's folds, for comparison.
+
+    Each baseline takes the place of the skhp estimator inside ``model``'s
+    preprocessing: for classification ``MLPClassifier((64,))`` and ``SVC()``,
+    for regression ``MLPRegressor((64,))`` and ``Ridge()``, with their
+    defaults. ``cv`` and ``scoring`` are the search's, so the folds are the same.
+
+    Returns
+    -------
+    dict
+        ``{name: (mean CV score, seconds)}``.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> X, y = load_iris(return_X_y=True)
+    >>> model, _ = make_model(LogisticRegression(), X, "classification", {"preprocess": "standard"})
+    >>> sorted(baselines(model, X, y, "classification", cv=3))
+    ['MLPClassifier((64,))', 'SVC()']
+    """
+    import time
+    import warnings
+
+    from sklearn.base import clone
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import Ridge
+    from sklearn.model_selection import cross_val_score
+    from sklearn.neural_network import MLPClassifier, MLPRegressor
+    from sklearn.svm import SVC
+
+    if task == "classification":
+        candidates = {"MLPClassifier((64,))": MLPClassifier(hidden_layer_sizes=(64,), random_state=seed),
+                      "SVC()": SVC()}
+    else:
+        candidates = {"MLPRegressor((64,))": MLPRegressor(hidden_layer_sizes=(64,), random_state=seed),
+                      "Ridge()": Ridge()}
+    step = ("regressor__model" if hasattr(model, "regressor") else "model" if hasattr(model, "steps")
+            else None)
+    out = {}
+    for name, baseline in candidates.items():
+        pipeline = baseline if step is None else clone(model).set_params(**{step: baseline})
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # untuned means default max_iter
+            scores = cross_val_score(pipeline, X, y, cv=cv, scoring=scoring)
+        out[name] = (float(np.mean(scores)), time.perf_counter() - start)
+    return out
 
 
 def final_estimator(model):

@@ -1,10 +1,15 @@
 """Reports of a finished search: tables, files and pictures in an output folder.
 
-:func:`write_reports` writes ``cv_results.csv``, ``best_params.json``, the refitted
+:func:`write` (also :func:`write_reports`) takes any fitted search — skhp's or
+scikit-learn's — and writes ``cv_results.csv``, ``best_params.json``, the refitted
 best model (``best_model.keras``) and estimator (``estimator.joblib``),
-``scores.png`` (the score of every trial, rounds marked), ``learning_curves.png``
-(the best model's loss, metrics and learning rate per epoch) and ``summary.md``;
-:func:`results_table` is the table the ``skhp`` command prints.
+``scores.png`` (the score of every trial, rounds marked), ``importance.png``
+(which parameters the score depends on, :func:`importance`), ``slices.png`` (the
+score against each parameter), ``parallel.png`` (parallel coordinates),
+``learning_curves.png`` (the best model's loss and metrics per epoch, with their
+validation curves when it held data out), ``summary.md`` and ``report.html``, one
+self-contained page with all of it. :func:`results_table` is the table the
+``skhp`` command prints.
 """
 
 import csv
@@ -13,7 +18,26 @@ import os
 
 import numpy as np
 
-__all__ = ["write_reports", "results_table", "plot_scores", "plot_learning_curves"]
+__all__ = ["write", "write_reports", "results_table", "importance", "plot_scores",
+           "plot_importance", "plot_slices", "plot_parallel_coordinates", "plot_learning_curves",
+           "write_html"]
+
+
+def _pyplot():
+    """matplotlib and pyplot, drawing off-screen."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return matplotlib, plt
+
+
+def _save(fig, path):
+    _, plt = _pyplot()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
 
 
 def _primary(search):
@@ -21,6 +45,10 @@ def _primary(search):
     key = f"mean_test_{refit}"
     return key if key in search.cv_results_ else next(
         k for k in search.cv_results_ if k.startswith("mean_test_"))
+
+
+def _scores(search):
+    return np.asarray(search.cv_results_[_primary(search)], dtype=float)
 
 
 def _plain(value):
@@ -85,10 +113,7 @@ def write_cv_results(search, path):
 
 def plot_scores(search, path):
     """The score of every trial in order, coloured by round, with the best so far."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    matplotlib, plt = _pyplot()
 
     res = search.cv_results_
     scores = np.asarray(res[_primary(search)], dtype=float)
@@ -111,73 +136,305 @@ def plot_scores(search, path):
                    marker="x", color="red", label="failed")
     ax.set(xlabel="trial", ylabel=_primary(search).replace("mean_test_", "CV "),
            title="Score of every trial (dotted lines: new rounds)")
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_learning_curves(history, path):
-    """Loss and metrics per epoch, with the learning rate on a second axis."""
-    import matplotlib
+    """Loss (left) and metrics (right) per epoch, validation curves beside training ones.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    The learning rate goes on a second axis of the loss panel.
+    """
+    matplotlib, plt = _pyplot()
 
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    for name, values in history.items():
-        if name not in ("lr", "momentum"):
-            ax.plot(np.arange(1, len(values) + 1), values, marker=".", label=name)
-    ax.set(xlabel="epoch", ylabel="value", title="Best trial, refitted: learning curves")
+    names = [n for n in history if n not in ("lr", "momentum")]
+    losses = [n for n in names if n.endswith("loss")]
+    metrics = [n for n in names if n not in losses]
+    fig, axes = plt.subplots(1, 2 if metrics else 1, figsize=(10 if metrics else 6, 4), squeeze=False)
+    for ax, group, label in zip(axes[0], (losses, metrics), ("loss", "metric")):
+        for name in group:
+            values = history[name]
+            ax.plot(np.arange(1, len(values) + 1), values, marker=".",
+                    ls="--" if name.startswith("val_") else "-", label=name)
+        ax.set(xlabel="epoch", ylabel=label)
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        ax.legend(fontsize=7)
     if "lr" in history:
-        ax2 = ax.twinx()
-        ax2.plot(np.arange(1, len(history["lr"]) + 1), history["lr"], color="grey", ls="--",
+        ax2 = axes[0][0].twinx()
+        ax2.plot(np.arange(1, len(history["lr"]) + 1), history["lr"], color="grey", ls=":",
                  label="learning rate")
         ax2.set_ylabel("learning rate")
         ax2.legend(loc="center right", fontsize=7)
-    ax.legend(loc="upper right", fontsize=7)
+    validated = any(n.startswith("val_") for n in names)
+    fig.suptitle("Best trial, refitted: learning curves"
+                 + ("" if validated else " (no held-out data: set validation_split for validation curves)"),
+                 fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return _save(fig, path)
+
+
+def _parameter_table(search, prefix=""):
+    """Each searched parameter's values per trial: ``{name: (values, kind)}``.
+
+    ``kind`` is ``"log"`` (positive numbers spanning more than a decade),
+    ``"linear"`` (other numbers) or ``"choice"`` (anything else, as labels).
+    Parameters with one value only are left out.
+    """
+    params = search.cv_results_["params"]
+    names = []
+    for p in params:
+        names += [k for k in p if k not in names]
+    table = {}
+    for name in names:
+        values = [p.get(name) for p in params]
+        if len({repr(v) for v in values}) < 2:
+            continue
+        numeric = all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in values)
+        if numeric:
+            v = np.asarray(values, dtype=float)
+            kind = "log" if v.min() > 0 and v.max() / v.min() > 10 else "linear"
+        else:
+            v, kind = np.asarray([_short(x) if x is not None else "-" for x in values], dtype=object), "choice"
+        table[_unprefixed(name, prefix)] = (v, kind)
+    return table
+
+
+def _encoded(values, kind):
+    """One numeric column for a parameter: log10 for log ranges, codes for choices."""
+    if kind == "log":
+        return np.log10(values)
+    if kind == "linear":
+        return np.asarray(values, dtype=float)
+    labels = sorted(set(values), key=str)
+    return np.asarray([labels.index(v) for v in values], dtype=float)
+
+
+def importance(search, prefix="", random_state=0):
+    """How much each parameter explains the trials' scores, summing to 1.
+
+    A random-forest surrogate is fitted on the finished trials (parameter
+    values to CV score; log ranges as log10, choices as codes) and each
+    parameter's importance is the loss of the surrogate's fit when that
+    parameter's column is permuted (scikit-learn's ``permutation_importance``),
+    normalized. Failed trials are left out; fewer than 4 finished trials or
+    constant scores give all zeros.
+
+    Returns
+    -------
+    dict
+        ``{parameter: importance}``, most important first.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.model_selection import RandomizedSearchCV
+    >>> from sklearn.svm import SVC
+    >>> X, y = load_iris(return_X_y=True)
+    >>> s = RandomizedSearchCV(SVC(), {"C": np.logspace(-3, 2, 20), "shrinking": [True, False]},
+    ...                        n_iter=12, random_state=0).fit(X, y)
+    >>> list(importance(s))[0]
+    'C'
+    """
+    from sklearn.ensemble import RandomForestRegressor
+    from sklearn.inspection import permutation_importance
+
+    table, scores = _parameter_table(search, prefix), _scores(search)
+    finite = np.isfinite(scores)
+    if not table:
+        return {}
+    Z = np.column_stack([_encoded(v, kind) for v, kind in table.values()])[finite]
+    if finite.sum() < 4 or np.ptp(scores[finite]) == 0:
+        return {name: 0.0 for name in table}
+    forest = RandomForestRegressor(n_estimators=200, min_samples_leaf=2, random_state=random_state)
+    forest.fit(Z, scores[finite])
+    drop = permutation_importance(forest, Z, scores[finite], n_repeats=10,
+                                  random_state=random_state).importances_mean
+    drop = np.clip(drop, 0, None)
+    total = drop.sum()
+    shares = drop / total if total > 0 else np.zeros_like(drop)
+    return dict(sorted(zip(table, shares.tolist()), key=lambda kv: -kv[1]))
+
+
+def plot_importance(shares, path):
+    """Horizontal bars of :func:`importance`'s shares."""
+    matplotlib, plt = _pyplot()
+
+    names = list(shares)[::-1]
+    fig, ax = plt.subplots(figsize=(6, 0.4 * len(names) + 1.2))
+    ax.barh(names, [shares[n] for n in names], color="tab:blue")
+    ax.set(xlabel="share of the score's variation explained (random-forest surrogate)",
+           title="Hyperparameter importance", xlim=(0, 1))
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_slices(search, path, prefix=""):
+    """The CV score of every trial against each parameter (log axes for log ranges)."""
+    matplotlib, plt = _pyplot()
+
+    table, scores = _parameter_table(search, prefix), _scores(search)
+    n = max(len(table), 1)
+    cols = min(n, 3)
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols + 1, 3.2 * rows), squeeze=False,
+                             layout="constrained")
+    trials = np.arange(len(scores))
+    for ax, (name, (values, kind)) in zip(axes.flat, table.items()):
+        if kind == "choice":
+            labels = sorted(set(values), key=str)
+            x = np.asarray([labels.index(v) for v in values], dtype=float)
+            ax.set_xticks(range(len(labels)), labels, rotation=30, fontsize=7)
+        else:
+            x = values
+            if kind == "log":
+                ax.set_xscale("log")
+                ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        points = ax.scatter(x, scores, c=trials, cmap="viridis", s=18)
+        ax.set(xlabel=name, ylabel="CV score")
+    for ax in list(axes.flat)[len(table):]:
+        ax.axis("off")
+    if table:
+        fig.colorbar(points, ax=axes.ravel().tolist(), label="trial")
+    fig.suptitle("Score against each parameter (colour: trial order)", fontsize=9)
+    return _save(fig, path)
+
+
+def plot_parallel_coordinates(search, path, prefix=""):
+    """Every trial as a line across the parameters' axes, coloured by its CV score."""
+    matplotlib, plt = _pyplot()
+
+    table, scores = _parameter_table(search, prefix), _scores(search)
+    columns, ticks = [], []
+    for values, kind in table.values():
+        z = _encoded(values, kind)
+        low, high = z.min(), z.max()
+        columns.append((z - low) / (high - low) if high > low else np.full(len(z), 0.5))
+        if kind == "choice":
+            ticks.append(sorted(set(values), key=str))
+        else:
+            ticks.append([_short(float(values.min())), _short(float(values.max()))])
+    fig, ax = plt.subplots(figsize=(max(6, 1.8 * len(table) + 2), 4.5))
+    finite = np.isfinite(scores)
+    if columns and finite.any():
+        cmap = plt.get_cmap("viridis")
+        low, high = np.nanmin(scores[finite]), np.nanmax(scores[finite])
+        span = high - low if high > low else 1.0
+        data = np.column_stack(columns)
+        for i in np.argsort(np.where(finite, scores, -np.inf)):  # the best drawn last, on top
+            if finite[i]:
+                ax.plot(range(len(columns)), data[i], color=cmap((scores[i] - low) / span),
+                        lw=2.5 if i == search.best_index_ else 0.9, alpha=0.9)
+        mappable = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(low, high))
+        fig.colorbar(mappable, ax=ax, label="CV score")
+    ax.set_xticks(range(len(table)), list(table))
+    for j, labels in enumerate(ticks):
+        for k, label in enumerate(labels):
+            ax.annotate(str(label), (j, k / max(len(labels) - 1, 1)), fontsize=6,
+                        xytext=(3, 0), textcoords="offset points", color="dimgrey")
+    ax.set(yticks=[], title="Parallel coordinates (thick line: the best trial)")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def write_html(path, title, sections):
+    """One self-contained HTML page: ``sections`` of (heading, text or table, image path or None).
+
+    Images are embedded (base64 PNG), so the page needs no other file.
+    """
+    import base64
+    import html
+
+    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
+             "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
+             "pre{background:#f6f6f6;padding:.8em;overflow-x:auto}img{max-width:100%}</style>",
+             f"</head><body><h1>{html.escape(title)}</h1>"]
+    for heading, text, image in sections:
+        parts.append(f"<h2>{html.escape(heading)}</h2>")
+        if text:
+            parts.append(f"<pre>{html.escape(text)}</pre>")
+        if image:
+            with open(image, "rb") as fh:
+                data = base64.b64encode(fh.read()).decode("ascii")
+            parts.append(f"<img alt='{html.escape(heading)}' src='data:image/png;base64,{data}'>")
+    # After loading, the page records how many of its images decoded (read by the tests' browser).
+    parts.append("<script>addEventListener('load', () => { document.body.dataset.images = "
+                 "[...document.images].filter(i => i.complete && i.naturalWidth > 0).length; });"
+                 "</script></body></html>")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write("\n".join(parts))
     return path
 
 
-def write_reports(search, folder, description=None, prefix=""):
+def write(search, folder, description=None, prefix=""):
     """Write every report of a fitted search into ``folder``; returns the paths written.
 
-    The saved ``estimator.joblib`` is the whole refitted estimator (with its
-    preprocessing); ``best_model.keras`` and the learning curves come from the
-    Keras estimator at its end. ``prefix`` is left out of parameter names.
+    Works on skhp's searches and scikit-learn's (``GridSearchCV``,
+    ``RandomizedSearchCV``, halving searches). The saved ``estimator.joblib``
+    is the whole refitted estimator (with its preprocessing);
+    ``best_model.keras`` and the learning curves come from the Keras
+    estimator at its end, when there is one. ``prefix`` (e.g. ``"model__"``)
+    is left out of parameter names.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.model_selection import GridSearchCV
+    >>> from sklearn.svm import SVC
+    >>> X, y = load_iris(return_X_y=True)
+    >>> search = GridSearchCV(SVC(), {"C": [0.1, 1, 10], "gamma": [0.01, 0.1]}, cv=3).fit(X, y)
+    >>> names = [os.path.basename(p) for p in write(search, tempfile.mkdtemp())]
+    >>> "report.html" in names and "importance.png" in names
+    True
     """
     import joblib
 
     os.makedirs(folder, exist_ok=True)
-    written = [write_cv_results(search, os.path.join(folder, "cv_results.csv"))]
+    at = lambda name: os.path.join(folder, name)  # noqa: E731
+    written = [write_cv_results(search, at("cv_results.csv"))]
     best = {_unprefixed(k, prefix): _plain(v) for k, v in search.best_params_.items()}
-    path = os.path.join(folder, "best_params.json")
-    with open(path, "w") as fh:
+    with open(at("best_params.json"), "w") as fh:
         json.dump({"best_score": float(search.best_score_), "best_params": best}, fh, indent=2)
-    written.append(path)
-    written.append(plot_scores(search, os.path.join(folder, "scores.png")))
+    written.append(at("best_params.json"))
+    shares = importance(search, prefix)
+    images = {"scores": plot_scores(search, at("scores.png"))}
+    if shares:
+        images["importance"] = plot_importance(shares, at("importance.png"))
+        images["slices"] = plot_slices(search, at("slices.png"), prefix)
+        images["parallel"] = plot_parallel_coordinates(search, at("parallel.png"), prefix)
     from skhp.experiment import final_estimator
 
-    estimator = final_estimator(search.best_estimator_)
+    estimator = final_estimator(getattr(search, "best_estimator_", None))
     if hasattr(estimator, "model_"):
-        path = os.path.join(folder, "best_model.keras")
-        estimator.model_.save(path)
-        written.append(path)
+        estimator.model_.save(at("best_model.keras"))
+        written.append(at("best_model.keras"))
     if getattr(estimator, "history_", None):
-        written.append(plot_learning_curves(estimator.history_,
-                                            os.path.join(folder, "learning_curves.png")))
-    path = os.path.join(folder, "estimator.joblib")
-    joblib.dump(search.best_estimator_, path)
-    written.append(path)
-    written.append(_summary(search, folder, description, written, prefix))
+        images["learning"] = plot_learning_curves(estimator.history_, at("learning_curves.png"))
+    written += list(images.values())
+    if hasattr(search, "best_estimator_"):
+        joblib.dump(search.best_estimator_, at("estimator.joblib"))
+        written.append(at("estimator.joblib"))
+    summary = _summary(search, folder, description, written + [at("report.html")], prefix, shares)
+    written.append(summary)
+    with open(summary) as fh:
+        text = fh.read()
+    sections = [("Summary", text, None), ("Scores", None, images["scores"])]
+    sections += [(heading, None, images[key]) for key, heading in (
+        ("importance", "Hyperparameter importance"), ("slices", "Score against each parameter"),
+        ("parallel", "Parallel coordinates"), ("learning", "Learning curves of the best trial"))
+        if key in images]
+    written.append(write_html(at("report.html"), "Search report", sections))
     return written
 
 
-def _summary(search, folder, description, written, prefix=""):
+#: The name :mod:`skhp.cli` and earlier releases use.
+write_reports = write
+
+
+def _summary(search, folder, description, written, prefix="", shares=None):
     res = search.cv_results_
     scores = np.asarray(res[_primary(search)], dtype=float)
     failed = int(np.sum(~np.isfinite(scores)))
@@ -192,6 +449,9 @@ def _summary(search, folder, description, written, prefix=""):
         "", "## Best parameters", "",
     ]
     lines += [f"- `{_unprefixed(k, prefix)}` = `{_short(v)}`" for k, v in search.best_params_.items()]
+    if shares:
+        lines += ["", "## Hyperparameter importance", ""]
+        lines += [f"- `{name}`: {share:.2f}" for name, share in shares.items()]
     lines += ["", "## Top trials", "", "```", results_table(search, prefix=prefix), "```", "",
               "## Files", ""]
     lines += [f"- `{os.path.basename(p)}`" for p in written]

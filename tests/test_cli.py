@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -28,9 +29,13 @@ def test_default_experiment_on_a_tiny_budget_writes_every_report(tmp_path):
     assert "trial 2/2" in run.stderr  # plain progress lines when not on a terminal
     for noise in ("I0000", "E0000", "absl::InitializeLog", "cuInit"):  # TensorFlow's start-up lines
         assert noise not in run.stderr
+    assert "retracing" not in run.stderr + run.stdout  # scoring calls the model, no new predict function
+    assert re.search(r"untuned baselines on the same folds: MLPClassifier\(\(64,\)\) 0\.\d{4} "
+                     r"\(\d+\.\d s\), SVC\(\) 0\.9\d{3}", run.stdout)
     files = {p.name for p in out.iterdir()}
     assert files >= {"cv_results.csv", "best_params.json", "best_model.keras", "estimator.joblib",
-                     "scores.png", "learning_curves.png", "summary.md", "trials.db"}
+                     "scores.png", "importance.png", "slices.png", "parallel.png",
+                     "learning_curves.png", "summary.md", "report.html", "trials.db"}
     best = json.loads((out / "best_params.json").read_text())
     assert set(best["best_params"]) == {"learning_rate", "batch_size", "initializer", "schedule",
                                         "smoothing"}
