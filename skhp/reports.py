@@ -259,7 +259,15 @@ def importance(search, prefix="", random_state=0):
 
 
 def plot_importance(shares, path):
-    """Horizontal bars of :func:`importance`'s shares."""
+    """Horizontal bars of :func:`importance`'s shares.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "importance.png")
+    >>> plot_importance({"learning_rate": 0.8, "batch_size": 0.2}, path) == path
+    True
+    """
     matplotlib, plt = _pyplot()
 
     names = list(shares)[::-1]
@@ -272,7 +280,20 @@ def plot_importance(shares, path):
 
 
 def plot_slices(search, path, prefix=""):
-    """The CV score of every trial against each parameter (log axes for log ranges)."""
+    """The CV score of every trial against each parameter (log axes for log ranges).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.model_selection import GridSearchCV
+    >>> from sklearn.svm import SVC
+    >>> X, y = load_iris(return_X_y=True)
+    >>> search = GridSearchCV(SVC(), {"C": [0.1, 1, 10], "kernel": ["rbf", "linear"]}, cv=3).fit(X, y)
+    >>> path = os.path.join(tempfile.mkdtemp(), "slices.png")
+    >>> plot_slices(search, path) == path
+    True
+    """
     matplotlib, plt = _pyplot()
 
     table, scores = _parameter_table(search, prefix), _scores(search)
@@ -303,7 +324,21 @@ def plot_slices(search, path, prefix=""):
 
 
 def plot_parallel_coordinates(search, path, prefix=""):
-    """Every trial as a line across the parameters' axes, coloured by its CV score."""
+    """Every trial as a line across the parameters' axes, coloured by its CV score.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.model_selection import GridSearchCV
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> X, y = load_iris(return_X_y=True)
+    >>> grid = {"C": [0.01, 1, 100], "fit_intercept": [True, False]}
+    >>> search = GridSearchCV(LogisticRegression(max_iter=500), grid, cv=3).fit(X, y)
+    >>> out = tempfile.mkdtemp()
+    >>> os.path.basename(plot_parallel_coordinates(search, os.path.join(out, "parallel.png")))
+    'parallel.png'
+    """
     matplotlib, plt = _pyplot()
 
     table, scores = _parameter_table(search, prefix), _scores(search)
@@ -343,6 +378,13 @@ def write_html(path, title, sections):
     """One self-contained HTML page: ``sections`` of (heading, text or table, image path or None).
 
     Images are embedded (base64 PNG), so the page needs no other file.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = write_html(os.path.join(tempfile.mkdtemp(), "r.html"), "Report", [("Summary", "ok", None)])
+    >>> "<h2>Summary</h2>" in open(path).read()
+    True
     """
     import base64
     import html
