@@ -17,6 +17,7 @@ command line or config.
 """
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -43,6 +44,29 @@ def _start_tensorflow_quietly():
         configure()
         visible_gpus()
     finally:
+        os.dup2(saved, 2)
+        os.close(devnull)
+        os.close(saved)
+
+
+@contextlib.contextmanager
+def _quiet_workers():
+    """Give processes started in the block (joblib's workers) a closed stderr.
+
+    A worker starts TensorFlow when its first task arrives, and TensorFlow's
+    C++ start-up lines go straight to file descriptor 2; this process keeps
+    its own stderr (progress, warnings) on a copy of the real one.
+    """
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    stream, previous = os.fdopen(os.dup(saved), "w", buffering=1), sys.stderr
+    os.dup2(devnull, 2)
+    sys.stderr = stream
+    try:
+        yield
+    finally:
+        sys.stderr = previous
+        stream.close()
         os.dup2(saved, 2)
         os.close(devnull)
         os.close(saved)
@@ -192,14 +216,15 @@ def _tune(args):
             f"{s['trials']} trials, cv={s['cv']}")
     if not args.quiet:
         print(text, flush=True)
-    progress = _Progress(s["trials"], s["cv"], args.quiet)
-    if "progress" in search.get_params(deep=False):
-        search.set_params(progress=progress)
-    tic = time.monotonic()
-    try:
-        search.fit(X, y)
-    finally:
-        progress.close()
+    with _quiet_workers():
+        progress = _Progress(s["trials"], s["cv"], args.quiet)
+        if "progress" in search.get_params(deep=False):
+            search.set_params(progress=progress)
+        tic = time.monotonic()
+        try:
+            search.fit(X, y)
+        finally:
+            progress.close()
     elapsed = time.monotonic() - tic
     written = write_reports(search, folder, description=f"{text}; {elapsed:.0f} s", prefix=prefix)
     replayed = getattr(search, "n_trials_replayed_", 0)

@@ -243,3 +243,17 @@ def test_search_options_reach_the_strategy_and_are_checked(tmp_path, capsys):
     config.write_text('[search.options]\npolicy = "bok"\n')
     assert main(["tune", "--config", str(config), "--dry-run"]) == 2
     assert "The 'policy' parameter of NarrowingSearchCV must be a str among" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_parallel_workers_print_no_tensorflow_lines(tmp_path):
+    config = tmp_path / "parallel.toml"
+    config.write_text('[data]\nname = "iris"\n[model]\nhidden_layer_sizes = [4]\n'
+                      '[search]\nn_jobs = 2\n[output]\nbaselines = false\n')
+    run = skhp("tune", "--config", config, "--trials", "2", "--epochs", "1", "--cv", "2",
+               "--output", tmp_path / "out", "--no-storage")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "trial 2/2" in run.stderr  # the command's own progress still shows
+    for noise in ("I0000", "E0000", "absl::InitializeLog", "cuInit"):
+        assert noise not in run.stderr
+    assert "untuned baselines" not in run.stdout
