@@ -278,3 +278,22 @@ def test_searches_take_a_pack_size():
     with pytest.raises(ValueError, match="'pack_size' parameter of NarrowingSearchCV must be an int"):
         NarrowingSearchCV(est, {"learning_rate": Real(1e-3, 1e-1, log=True)}, pack_size=0).fit(
             X_IRIS, Y_IRIS)
+
+
+def test_a_target_transformed_regressor_packs_and_scores_in_the_targets_units():
+    from sklearn.compose import TransformedTargetRegressor
+    from sklearn.datasets import load_diabetes
+
+    X, y = load_diabetes(return_X_y=True)
+    model = TransformedTargetRegressor(
+        make_pipeline(StandardScaler(), KerasRegressor(hidden_layer_sizes=(8,), epochs=3,
+                                                       initializer="glorot_uniform",
+                                                       fit__shuffle=False, random_state=0)),
+        transformer=StandardScaler())  # seeded draws, fixed order: the two ways train alike
+    grid = {"regressor__kerasregressor__learning_rate": [1e-3, 1e-2]}
+    packed = GridSearchCV(model, grid, cv=2, return_train_score=True).fit(X, y)
+    ordinary = GridSearchCV(model, grid, cv=2, return_train_score=True, packing=False).fit(X, y)
+    assert packed.packing_ == ["packed", "packed"]
+    for key in ("mean_test_score", "mean_train_score"):  # R² on y itself, not the scaled target
+        np.testing.assert_allclose(packed.cv_results_[key], ordinary.cv_results_[key], atol=1e-3)
+    assert packed.cv_results_["mean_test_score"][1] > 0.2

@@ -21,13 +21,14 @@ import traceback
 
 import numpy as np
 from sklearn.base import clone, is_classifier
+from sklearn.compose import TransformedTargetRegressor
 from sklearn.model_selection import check_cv
 from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import indexable
 
-from skhp.search._sklearn import evaluating, fold_key, score_fold
+from skhp.search._sklearn import evaluating, fold_key, score_fold, transformed_target
 
 __all__ = ["PackedEvaluation", "packed_results"]
 
@@ -95,7 +96,9 @@ def packed_results(search, candidates, X, y, params, known=(), templates=None, p
             if fold_key(candidate, k) in known:
                 continue
             estimator = clone(search.estimator).set_params(**clone(candidate, safe=False))
-            final = _final_step(estimator)
+            target = estimator if isinstance(estimator, TransformedTargetRegressor) else None
+            model = estimator if target is None else target.regressor
+            final = _final_step(model)
             try:
                 if hasattr(final, "check_parameters"):
                     final.check_parameters()
@@ -109,12 +112,15 @@ def packed_results(search, candidates, X, y, params, known=(), templates=None, p
             start = time.perf_counter()
             y_train, y_test = _safe_indexing(y, train), _safe_indexing(y, test)
             try:
-                X_train = _preprocessed(estimator, _safe_indexing(X, train), y_train)
+                y_fit = y_train if target is None else transformed_target(target, y_train)
+                X_train = _preprocessed(model, _safe_indexing(X, train), y_fit)
             except Exception:  # the ordinary path reports the failure as scikit-learn does
                 reasons.setdefault(i, "its preprocessing failed")
                 continue
+            if target is not None:
+                target.regressor_ = model  # fitted in place: its steps now, its MLP from the pack
             weights = None if sample_weight is None else _safe_indexing(sample_weight, train)
-            jobs.append((final, X_train, np.asarray(y_train), weights))
+            jobs.append((final, X_train, np.asarray(y_fit), weights))
             where.append((i, k, estimator, test, y_test, train, time.perf_counter() - start))
     if not jobs:
         return {}, reasons
@@ -154,8 +160,8 @@ def packed_results(search, candidates, X, y, params, known=(), templates=None, p
         result["test_scores"] = score_fold(estimator, _safe_indexing(X, test), y_test, scorers,
                                            search.error_score)
         if search.return_train_score:
-            X_fit = _safe_indexing(X, train)
-            result["train_scores"] = score_fold(estimator, X_fit, y_train, scorers,
+            result["train_scores"] = score_fold(estimator, _safe_indexing(X, train),
+                                                _safe_indexing(y, train), scorers,
                                                 search.error_score)
         result["score_time"] = time.perf_counter() - start
         results[fold_key(candidates[i], k)] = result

@@ -12,7 +12,10 @@ that ``cv_results_``, ``best_*_``, refit, multi-metric scoring and
   or pruned training) is returned as it is, every other fold is trained by
   scikit-learn's own function, in scikit-learn's own parallel loop;
 - :class:`RawFoldResults` keeps the per-fold results ``_format_results``
-  receives (real fit times, fit errors), which storage writes.
+  receives (real fit times, fit errors), which storage writes;
+- :func:`transformed_target` fits a ``TransformedTargetRegressor``'s target
+  side as its ``fit`` does, so that a packed inner regressor can be scored
+  inside it.
 
 Both names are checked against the installed scikit-learn at import, so that
 a scikit-learn release that changes them fails here, loudly, rather than
@@ -23,11 +26,12 @@ import contextlib
 import inspect
 
 import numpy as np
+from sklearn.compose import TransformedTargetRegressor
 from sklearn.model_selection import _search
 from sklearn.model_selection._search import BaseSearchCV
 from sklearn.model_selection._validation import _score
 
-__all__ = ["evaluating", "RawFoldResults", "fold_key", "score_fold"]
+__all__ = ["evaluating", "RawFoldResults", "fold_key", "score_fold", "transformed_target"]
 
 _FIT_AND_SCORE = _search._fit_and_score
 _NEEDED = {"parameters", "train", "test", "split_progress", "candidate_progress"}
@@ -41,6 +45,40 @@ if _missing or _format_arguments[:5] != ["self", "candidate_params", "n_splits",
         f"(missing {sorted(_missing)}, _format_results{tuple(_format_arguments)}). "
         "Install a scikit-learn version skhp supports (see pyproject.toml)."
     )
+
+
+if not hasattr(TransformedTargetRegressor, "_fit_transformer"):
+    raise ImportError(
+        "skhp's packed searches need scikit-learn's TransformedTargetRegressor._fit_transformer; "
+        "this scikit-learn has changed it. Install a scikit-learn version skhp supports."
+    )
+
+
+def transformed_target(regressor, y):
+    """Fit ``regressor``'s (a ``TransformedTargetRegressor``) target transformer on ``y``.
+
+    Returns the transformed targets its inner regressor trains on; the
+    transformer and the target's shape are set on ``regressor`` as its own
+    ``fit`` sets them, so that once ``regressor_`` is set it predicts in
+    ``y``'s units.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import Ridge
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> ttr = TransformedTargetRegressor(Ridge(), transformer=StandardScaler())
+    >>> transformed_target(ttr, np.array([1.0, 3.0])).tolist()
+    [-1.0, 1.0]
+    """
+    y = np.asarray(y, dtype=float)
+    regressor._training_dim = y.ndim
+    y_2d = y.reshape(-1, 1) if y.ndim == 1 else y
+    regressor._fit_transformer(y_2d)
+    y_trans = regressor.transformer_.transform(y_2d)
+    if y_trans.ndim == 2 and y_trans.shape[1] == 1 and y.ndim == 1:
+        y_trans = y_trans.squeeze(axis=1)
+    return y_trans
 
 
 def fold_key(params, split):
