@@ -122,6 +122,9 @@ def test_integer_lists_narrow_to_integers():
     assert narrow(dim, 128).values == (64, 128, 256)
     assert narrow(dim, 32).values == (32, 64)  # 16 is below the list
     assert narrow(Space({"x": [1.0, 2.0, 3.0]})["x"], 2.0) == Real(1.0, 3.0, log=False)
+    # a later round's centre, drawn from an earlier narrowed range, lies between the listed values
+    assert narrow(Space({"s": [0.05, 0.1, 0.2]})["s"], 0.19) == Real(0.095, 0.2, log=False)
+    assert narrow(dim, 64).values == (32, 64, 128)
 
 
 def test_every_dimension_has_the_declared_interface_and_round_trips_through_json():

@@ -90,14 +90,15 @@ def _(dim: Integer, center, factor=2.0, scale=1.0, keep=0.7):
 
 @narrow.register
 def _(dim: Choice, center, factor=2.0, scale=1.0, keep=0.7):
-    i = dim.index(center)
     values = dim.values
     if dim.ordered and all(is_number(v) and v > 0 for v in values):
+        # the centre may lie between the listed numbers (drawn from an earlier narrowed range)
         f, low, high, x = factor**scale, min(values), max(values), float(center)
         if all(isinstance(v, numbers.Integral) for v in values):
             near = {int(min(max(round(v), low), high)) for v in (x / f, x, x * f)}
             return Choice(sorted(near), True)
         return Real(max(low, x / f), min(high, x * f), log=high / low > 10)
+    i = dim.index(center)
     if dim.ordered:
         return Choice(values[max(0, i - 1): i + 2], True)
     if len(values) == 1:
