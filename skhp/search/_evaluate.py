@@ -16,8 +16,8 @@ are exactly scikit-learn's whichever way a fold was trained.
 
 import copy
 import time
-from numbers import Integral
 import traceback
+from numbers import Integral
 
 import numpy as np
 from sklearn.base import clone, is_classifier
