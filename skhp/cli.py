@@ -338,8 +338,6 @@ def _parser():
 
 def main(argv=None):
     """Run the ``skhp`` command with ``argv`` (default: the process's arguments)."""
-    from skhp.experiment import ConfigError
-
     parser = _parser()
     args = parser.parse_args(argv)
     if args.version:
@@ -352,7 +350,7 @@ def main(argv=None):
         return 0
     try:
         return args.run(args)
-    except (ConfigError, FileNotFoundError, ValueError, TypeError) as err:
+    except (FileNotFoundError, ValueError, TypeError) as err:  # ConfigError is a ValueError
         message = " ".join(str(err).split())  # one line
         print(f"skhp: error: {message}", file=sys.stderr)
         return 2

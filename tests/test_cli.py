@@ -257,3 +257,11 @@ def test_parallel_workers_print_no_tensorflow_lines(tmp_path):
     for noise in ("I0000", "E0000", "absl::InitializeLog", "cuInit"):
         assert noise not in run.stderr
     assert "untuned baselines" not in run.stdout
+
+
+def test_help_starts_neither_scikit_learn_nor_tensorflow():
+    code = ("import sys; from skhp.cli import main; main(['--help']); "
+            "print(sorted(m for m in ('sklearn', 'tensorflow', 'keras') if m in sys.modules))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV,
+                         timeout=120)
+    assert run.returncode == 0 and run.stdout.strip().endswith("[]"), run.stdout[-500:]
