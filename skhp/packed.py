@@ -90,6 +90,26 @@ def _optimizer_settings(estimator, routed=True):
     return name, settings
 
 
+def _momentum_name(optimizer):
+    """The setting the momentum tables drive: ``beta_1`` for the Adam family, else ``momentum``."""
+    return "beta_1" if "beta_1" in OPTIMIZER_SETTINGS[optimizer] else "momentum"
+
+
+def _structural(settings):
+    """``(nesterov, amsgrad, centered)`` of an optimizer's settings."""
+    return tuple(bool(settings.get(s, False)) for s in _STRUCTURAL)
+
+
+def _numbers(settings):
+    """The settings a slot carries per step (the structural flags left out)."""
+    return {k: v for k, v in settings.items() if not isinstance(v, bool)}
+
+
+def _seed_or_fresh(seed):
+    """``seed``, or a fresh random one for ``random_state=None`` (as an ordinary fit draws anew)."""
+    return seed if seed is not None else int(np.random.SeedSequence().generate_state(1)[0] % 2**30)
+
+
 def pack_reason(estimator):
     """Why ``estimator`` cannot be trained in a pack, or None when it can.
 
@@ -160,7 +180,7 @@ def pack_key(estimator, n_train):
     return PackKey(type(estimator).__name__, tuple(estimator._hidden_sizes()),
                    repr(estimator.activation), batch_size_for(estimator.batch_size, n_train),
                    int(estimator.epochs), name,
-                   tuple(bool(settings.get(s, False)) for s in _STRUCTURAL),
+                   _structural(settings),
                    estimator.precision, bool(estimator._routed("fit").get("shuffle", True)))
 
 
@@ -562,7 +582,7 @@ def _schedule_tables(estimator, steps_per_epoch, optimizer, settings):
             schedule(keras.ops.arange(total, dtype="float32"))), dtype="float64").reshape(-1)
         if rates.size == 1:  # a constant rate
             rates = np.full(total, rates[0])
-    name = "beta_1" if "beta_1" in OPTIMIZER_SETTINGS[optimizer] else "momentum"
+    name = _momentum_name(optimizer)
     momenta = np.full(total, float(settings.get(name, 0.0)))
     main, warmup_epochs = estimator._main_schedule()
     if isinstance(main, OneCycle) and optimizer != "RMSprop":
@@ -606,8 +626,7 @@ def _plan(estimator, X, y, sample_weight=None):
     rates, momenta = _schedule_tables(est, steps, optimizer, settings)
     sizes = [X.shape[1], *est._hidden_sizes(), targets.shape[1]]
     initializer = est.initializer if est.initializer is not None else "glorot_uniform"
-    # random_state=None draws fresh weights and shuffles, as an ordinary fit does
-    seed = est._seed if est._seed is not None else int(np.random.SeedSequence().generate_state(1)[0] % 2**30)
+    seed = _seed_or_fresh(est._seed)
     initial = []
     for i in range(len(sizes) - 1):  # the draws apply_initializer makes: seed + layer
         init = get_initializer(initializer, seed + i)
@@ -617,7 +636,7 @@ def _plan(estimator, X, y, sample_weight=None):
     slot = PackedSlot(
         X=np.asarray(X, dtype="float32"), train=kept, validation=validation, targets=targets,
         sample_weight=weights, weights=initial, rates=rates, momenta=momenta,
-        settings={k: v for k, v in settings.items() if not isinstance(v, bool)},
+        settings=_numbers(settings),
         l2=float(est.weight_decay), patience=int(est.early_stopping), seed=seed)
     return slot, output
 
@@ -952,18 +971,18 @@ def train_lottery(estimator, X, y, batch_size):
         redraw_weights(model, estimator.initializer, lottery_seed(seed, draw))
         draws.append(model.get_weights())
     total = estimator.lottery_epochs * int(math.ceil(len(subset) / batch_size))
-    momentum = float(settings.get("beta_1" if "beta_1" in settings else "momentum", 0.0))
-    base = seed if seed is not None else int(np.random.SeedSequence().generate_state(1)[0] % 2**30)
+    momentum = float(settings.get(_momentum_name(name), 0.0))
+    base = _seed_or_fresh(seed)
     slots = [PackedSlot(X=X_draw, train=np.arange(len(subset)), validation=None, targets=targets,
                         sample_weight=np.ones(len(subset), "float32"), weights=weights,
                         rates=np.full(total, float(estimator.lottery_lr)),
                         momenta=np.full(total, momentum),
-                        settings={k: v for k, v in settings.items() if not isinstance(v, bool)},
+                        settings=_numbers(settings),
                         l2=float(estimator.weight_decay), seed=base + draw)
              for draw, weights in enumerate(draws)]
     outs = train_pack(slots, optimizer=name, activation=estimator.activation, output=output,
                       batch_size=batch_size, epochs=estimator.lottery_epochs, shuffle=True,
-                      structural=tuple(bool(settings.get(k, False)) for k in _STRUCTURAL))
+                      structural=_structural(settings))
     losses = np.array([out["history"]["loss"][-1] for out in outs])
     finite = np.where(np.isfinite(losses), losses, np.inf)
     best = int(np.argmin(finite)) if np.isfinite(finite).any() else None
