@@ -31,6 +31,7 @@ Examples
 """
 
 import collections
+import contextlib
 import dataclasses
 import inspect
 import math
@@ -44,7 +45,8 @@ import numpy as np
 from skhp._training import batch_size_for, momentum_argument, optimizer_class
 from skhp.schedules import CosineRestarts, EpochFunction, OneCycle, Warmup
 
-__all__ = ["OPTIMIZER_SETTINGS", "PackKey", "pack_reason", "pack_key", "PackedSlot", "train_pack",
+__all__ = ["OPTIMIZER_SETTINGS", "PackKey", "pack_reason", "pack_key", "PackedSlot", "PackRun",
+           "train_pack",
            "slot_bytes", "pack_memory", "auto_pack_size", "train_packs", "as_fitted", "fit_packed",
            "lottery_reason", "train_lottery"]
 
@@ -247,15 +249,21 @@ class _Program:
         self.run_epoch = tf.function(self._run_epoch, reduce_retracing=True, autograph=False)
         self.evaluate = tf.function(self._evaluate, reduce_retracing=True, autograph=False)
 
-    def start(self, weights):
-        """Set every slot's initial weights (one list per slot) and a fresh optimizer state."""
-        for i, p in enumerate(self.params):
-            p.assign(np.stack([w[i] for w in weights]).astype("float32"))
-        for state in self.state:
-            for v in state:
-                v.assign(self.tf.zeros_like(v))
-        self.iterations.assign(self.tf.zeros(self.n_slots))
-        self.u_product.assign(self.tf.ones(self.n_slots))
+    def load(self, params, state, iterations, u_product):
+        """Set every slot's weights and optimizer state (arrays with the slots first)."""
+        for p, value in zip(self.params, params):
+            p.assign(value)
+        for variables, values in zip(self.state, state):
+            for v, value in zip(variables, values):
+                v.assign(value)
+        self.iterations.assign(iterations)
+        self.u_product.assign(u_product)
+
+    def save(self):
+        """The weights and optimizer state :meth:`load` takes, as arrays."""
+        return ([p.numpy() for p in self.params],
+                [[v.numpy() for v in variables] for variables in self.state],
+                self.iterations.numpy(), self.u_product.numpy())
 
     def forward(self, params, x):
         tf = self.tf
@@ -375,7 +383,7 @@ class _Program:
 
 
 _PROGRAMS = collections.OrderedDict()
-_KEPT_PROGRAMS = 8
+_KEPT_PROGRAMS = 16
 _PROGRAMS_LOCK = threading.Lock()
 
 
@@ -428,9 +436,15 @@ def _epoch_batches(slots, orders, batch_size, n_steps):
     return idx, w, n
 
 
-def train_pack(slots, *, optimizer, activation, output, batch_size, epochs, shuffle=True,
-               structural=(False, False, False), device=None):
-    """Train every slot of one pack; the low-level engine behind :func:`fit_packed`.
+class PackRun:
+    """The slots of one pack, trained epoch range by epoch range; the low-level engine.
+
+    Between calls of :meth:`advance` every slot's weights, optimizer state,
+    shuffling stream and early-stopping state are kept here (not in the
+    shared, cached program), so a run continues exactly where it stopped: a
+    slot trained to epoch 3 and then to epoch 9 ends as one trained to 9 at
+    once. Slots can be stopped between calls (:meth:`stop`, pruning); later
+    calls train only the slots still active, as a smaller pack.
 
     Parameters
     ----------
@@ -443,14 +457,182 @@ def train_pack(slots, *, optimizer, activation, output, batch_size, epochs, shuf
     output : {"softmax", "linear"}
         Classification (cross-entropy on softmax) or regression (mean squared error).
     batch_size, epochs : int
-        Shared by every slot.
+        Shared by every slot; ``epochs`` is the whole fit's length.
     shuffle : bool, default=True
         Shuffle each slot's training indices every epoch (its own seeded stream).
     structural : tuple of bool
         ``(nesterov, amsgrad, centered)``.
     device : str or None, default=None
-        Where the pack's variables live and its steps run (``"cpu:0"``,
-        ``"gpu:1"``); None: TensorFlow's default placement.
+        Where the pack's steps run (``"cpu:0"``, ``"gpu:1"``); None:
+        TensorFlow's default placement.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).normal(size=(32, 3)).astype("float32")
+    >>> slot = PackedSlot(X=X, train=np.arange(32), validation=None,
+    ...                   targets=X[:, :1] * 2, sample_weight=np.ones(32, "float32"),
+    ...                   weights=[np.zeros((3, 1), "float32"), np.zeros(1, "float32")],
+    ...                   rates=np.full(6, 0.1), momenta=np.zeros(6), settings={})
+    >>> run = PackRun([slot], optimizer="SGD", activation="relu", output="linear",
+    ...               batch_size=16, epochs=3)
+    >>> run.advance(1).epoch, run.advance(3).epoch
+    (1, 3)
+    >>> len(run.result(0)["history"]["loss"])
+    3
+    """
+
+    def __init__(self, slots, *, optimizer, activation, output, batch_size, epochs, shuffle=True,
+                 structural=(False, False, False), device=None):
+        self.slots = list(slots)
+        self.optimizer, self.activation, self.output = optimizer, activation, output
+        self.batch_size, self.epochs, self.shuffle = batch_size, epochs, shuffle
+        self.structural, self.device = tuple(structural), device
+        k = len(self.slots)
+        self.params = [np.stack([s.weights[i] for s in self.slots]).astype("float32")
+                       for i in range(len(self.slots[0].weights))]
+        n_state = _state_count(optimizer, self.structural)
+        self.state = [[np.zeros_like(p) for _ in range(n_state)] for p in self.params]
+        self.iterations = np.zeros(k, dtype="float32")
+        self.u_product = np.ones(k, dtype="float32")
+        self.steps = [int(math.ceil(len(s.train) / batch_size)) for s in self.slots]
+        self.rngs = [np.random.default_rng(s.seed) for s in self.slots]
+        self.active = np.ones(k, dtype=bool)
+        self.diverged = np.zeros(k, dtype=bool)
+        self.trained = np.zeros(k, dtype=int)
+        self.histories = [{"loss": [], "lr": []} for _ in self.slots]
+        self.watch = [s.validation is not None and len(s.validation) > 0 for s in self.slots]
+        for h, watched in zip(self.histories, self.watch):
+            if watched:
+                h["val_loss"] = []
+        self.best = [math.inf] * k
+        self.wait = [0] * k
+        self.best_weights = [None] * k
+        self.epoch = 0
+
+    def stop(self, j):
+        """Train slot ``j`` no further (pruned)."""
+        self.active[j] = False
+
+    def weights(self, j):
+        """Slot ``j``'s weights as a fit ending now leaves them (the best epoch's under early stopping)."""
+        if self.best_weights[j] is not None:
+            return self.best_weights[j]
+        return [p[j] for p in self.params]
+
+    def result(self, j):
+        """Slot ``j``'s result: ``weights``, ``history``, ``epochs`` trained and ``diverged``."""
+        return {"weights": [np.array(w) for w in self.weights(j)],
+                "history": {k: list(v) for k, v in self.histories[j].items()},
+                "epochs": int(self.trained[j]), "diverged": bool(self.diverged[j])}
+
+    def advance(self, until):
+        """Train every active slot up to epoch ``until`` (at most ``epochs``); return self."""
+        import tensorflow as tf
+
+        until = min(int(until), self.epochs)
+        if until <= self.epoch:
+            return self
+        with (tf.device(self.device) if self.device is not None else contextlib.nullcontext()):
+            self._advance(until)
+        return self
+
+    def _advance(self, until):
+        import tensorflow as tf
+
+        members = np.flatnonzero(self.active)
+        if not len(members):
+            self.epoch = until
+            return
+        slots = [self.slots[j] for j in members]
+        k = len(members)
+        program = _program(self.optimizer, self.activation, self.output,
+                           [p.shape[1:] for p in self.params], self.structural, k)
+        program.load([p[members] for p in self.params],
+                     [[s[members] for s in state] for state in self.state],
+                     self.iterations[members], self.u_product[members])
+        x = tf.constant(_stacked([s.X for s in slots]))
+        y = tf.constant(_stacked([s.targets for s in slots]))
+        settings = {name: tf.constant([float(s.settings.get(name, default)) for s in slots])
+                    for name, default in (("beta_2", 0.999), ("epsilon", 1e-7), ("rho", 0.9),
+                                          ("weight_decay", 0.0))}
+        l2 = tf.constant([float(s.l2) for s in slots])
+        steps = [self.steps[j] for j in members]
+        n_steps = max(steps)
+        watch = [self.watch[j] for j in members]
+        if any(watch):
+            m = max(len(s.validation) if watch[i] else 1 for i, s in enumerate(slots))
+            v_idx = np.zeros((k, m), dtype=np.int32)
+            v_w = np.zeros((k, m), dtype=np.float32)
+            for i, s in enumerate(slots):
+                if watch[i]:
+                    v_idx[i, :len(s.validation)] = s.validation
+                    v_w[i, :len(s.validation)] = s.sample_weight[s.validation]
+            v_n = np.array([len(s.validation) if watch[i] else 1 for i, s in enumerate(slots)],
+                           "float32")
+        running = self.active[members].copy()
+        for epoch in range(self.epoch, until):
+            if not running.any():
+                break
+            orders = [self.rngs[j].permutation(s.train) if self.shuffle else s.train
+                      for j, s in zip(members, slots)]
+            idx, w, n = _epoch_batches(slots, orders, self.batch_size, n_steps)
+            rate = np.zeros((n_steps, k), dtype=np.float32)
+            momentum = np.zeros((n_steps, k), dtype=np.float32)
+            valid = np.zeros((n_steps, k), dtype=bool)
+            for i, s in enumerate(slots):
+                at = epoch * steps[i]
+                rate[:steps[i], i] = s.rates[at:at + steps[i]]
+                momentum[:steps[i], i] = s.momenta[at:at + steps[i]]
+                valid[:steps[i], i] = running[i]
+            total = program.run_epoch(x, y, idx, w, n, rate, momentum, valid, l2,
+                                      settings["beta_2"], settings["epsilon"], settings["rho"],
+                                      settings["weight_decay"])
+            losses = total.numpy() / np.maximum(n.sum(axis=0), 1.0)
+            if any(watch):
+                val = program.evaluate(x, y, v_idx, v_w, v_n, l2).numpy()
+            current = None
+            for i, (j, s) in enumerate(zip(members, slots)):
+                if not running[i]:
+                    continue
+                self.trained[j] = epoch + 1
+                history = self.histories[j]
+                history["loss"].append(float(losses[i]))
+                history["lr"].append(float(s.rates[epoch * steps[i]]))
+                if watch[i]:
+                    history["val_loss"].append(float(val[i]))
+                if not math.isfinite(losses[i]):
+                    running[i], self.diverged[j] = False, True
+                    continue
+                if s.patience:
+                    if current is None:
+                        current = [p.numpy() for p in program.params]
+                    monitored = float(val[i]) if watch[i] else float(losses[i])
+                    if self.best_weights[j] is None:
+                        self.best_weights[j] = [c[i].copy() for c in current]
+                    self.wait[j] += 1
+                    if monitored < self.best[j]:
+                        self.best[j], self.wait[j] = monitored, 0
+                        self.best_weights[j] = [c[i].copy() for c in current]
+                    elif self.wait[j] >= s.patience and epoch > 0:
+                        running[i] = False
+        params, state, iterations, u_product = program.save()
+        for p, new in zip(self.params, params):
+            p[members] = new
+        for old, new in zip(self.state, state):
+            for o, n_ in zip(old, new):
+                o[members] = n_
+        self.iterations[members] = iterations
+        self.u_product[members] = u_product
+        self.active[members] = running
+        self.epoch = until
+
+
+def train_pack(slots, *, optimizer, activation, output, batch_size, epochs, shuffle=True,
+               structural=(False, False, False), device=None):
+    """Train every slot of one pack to the end: :class:`PackRun` in one call.
+
+    Parameters are :class:`PackRun`'s.
 
     Returns
     -------
@@ -472,96 +654,10 @@ def train_pack(slots, *, optimizer, activation, output, batch_size, epochs, shuf
     >>> out[0]["history"]["loss"][1] < out[0]["history"]["loss"][0]
     True
     """
-    import tensorflow as tf
-
-    if device is not None:
-        with tf.device(device):
-            return train_pack(slots, optimizer=optimizer, activation=activation, output=output,
-                              batch_size=batch_size, epochs=epochs, shuffle=shuffle,
-                              structural=structural)
-    k = len(slots)
-    shapes = [w.shape for w in slots[0].weights]
-    program = _program(optimizer, activation, output, shapes, structural, k)
-    program.start([slot.weights for slot in slots])
-    x = tf.constant(_stacked([slot.X for slot in slots]))
-    y = tf.constant(_stacked([slot.targets for slot in slots]))
-    settings = {name: tf.constant([float(slot.settings.get(name, default)) for slot in slots])
-                for name, default in (("beta_2", 0.999), ("epsilon", 1e-7), ("rho", 0.9),
-                                      ("weight_decay", 0.0))}
-    l2 = tf.constant([float(slot.l2) for slot in slots])
-    steps = [int(math.ceil(len(slot.train) / batch_size)) for slot in slots]
-    n_steps = max(steps)
-    rngs = [np.random.default_rng(slot.seed) for slot in slots]
-    active = np.ones(k, dtype=bool)
-    diverged = np.zeros(k, dtype=bool)
-    histories = [{"loss": [], "lr": []} for _ in slots]
-    watch = [slot.validation is not None and len(slot.validation) for slot in slots]
-    if any(watch):
-        m = max(len(slot.validation) if watch[j] else 1 for j, slot in enumerate(slots))
-        v_idx = np.zeros((k, m), dtype=np.int32)
-        v_w = np.zeros((k, m), dtype=np.float32)
-        for j, slot in enumerate(slots):
-            if watch[j]:
-                v_idx[j, :len(slot.validation)] = slot.validation
-                v_w[j, :len(slot.validation)] = slot.sample_weight[slot.validation]
-        v_n = np.array([len(s.validation) if watch[j] else 1 for j, s in enumerate(slots)], "float32")
-        for h, watched in zip(histories, watch):
-            if watched:
-                h["val_loss"] = []
-    best = [math.inf] * k
-    wait = [0] * k
-    best_weights = [None] * k
-    trained = np.zeros(k, dtype=int)
-    for epoch in range(epochs):
-        if not active.any():
-            break
-        orders = [rng.permutation(slot.train) if shuffle else slot.train
-                  for rng, slot in zip(rngs, slots)]
-        idx, w, n = _epoch_batches(slots, orders, batch_size, n_steps)
-        rate = np.zeros((n_steps, k), dtype=np.float32)
-        momentum = np.zeros((n_steps, k), dtype=np.float32)
-        valid = np.zeros((n_steps, k), dtype=bool)
-        for j, slot in enumerate(slots):
-            at = epoch * steps[j]
-            rate[:steps[j], j] = slot.rates[at:at + steps[j]]
-            momentum[:steps[j], j] = slot.momenta[at:at + steps[j]]
-            valid[:steps[j], j] = active[j]
-        total = program.run_epoch(x, y, idx, w, n, rate, momentum, valid, l2, settings["beta_2"],
-                                  settings["epsilon"], settings["rho"], settings["weight_decay"])
-        losses = total.numpy() / np.maximum(n.sum(axis=0), 1.0)
-        if any(watch):
-            val = program.evaluate(x, y, v_idx, v_w, v_n, l2).numpy()
-        current = None
-        for j, slot in enumerate(slots):
-            if not active[j]:
-                continue
-            trained[j] = epoch + 1
-            histories[j]["loss"].append(float(losses[j]))
-            histories[j]["lr"].append(float(slot.rates[epoch * steps[j]]))
-            if watch[j]:
-                histories[j]["val_loss"].append(float(val[j]))
-            if not math.isfinite(losses[j]):
-                active[j], diverged[j] = False, True
-                continue
-            if slot.patience:
-                if current is None:
-                    current = [p.numpy() for p in program.params]
-                monitored = float(val[j]) if watch[j] else float(losses[j])
-                if best_weights[j] is None:
-                    best_weights[j] = [c[j].copy() for c in current]
-                wait[j] += 1
-                if monitored < best[j]:
-                    best[j], wait[j] = monitored, 0
-                    best_weights[j] = [c[j].copy() for c in current]
-                elif wait[j] >= slot.patience and epoch > 0:
-                    active[j] = False
-    final = [p.numpy() for p in program.params]
-    results = []
-    for j, slot in enumerate(slots):
-        weights = best_weights[j] if best_weights[j] is not None else [f[j] for f in final]
-        results.append({"weights": weights, "history": histories[j], "epochs": int(trained[j]),
-                        "diverged": bool(diverged[j])})
-    return results
+    run = PackRun(slots, optimizer=optimizer, activation=activation, output=output,
+                  batch_size=batch_size, epochs=epochs, shuffle=shuffle, structural=structural,
+                  device=device).advance(epochs)
+    return [run.result(j) for j in range(len(run.slots))]
 
 
 def _schedule_tables(estimator, steps_per_epoch, optimizer, settings):
