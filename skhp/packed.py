@@ -46,9 +46,9 @@ from skhp._training import batch_size_for, momentum_argument, optimizer_class
 from skhp.schedules import CosineRestarts, EpochFunction, OneCycle, Warmup
 
 __all__ = ["OPTIMIZER_SETTINGS", "PackKey", "pack_reason", "pack_key", "PackedSlot", "PackRun",
-           "train_pack",
-           "slot_bytes", "pack_memory", "auto_pack_size", "train_packs", "as_fitted", "fit_packed",
-           "lottery_reason", "train_lottery"]
+           "train_pack", "slot_bytes", "pack_memory", "auto_pack_size", "start_packs",
+           "advance_packs", "train_packs", "as_fitted", "fit_packed", "lottery_reason",
+           "train_lottery"]
 
 #: Optimizers a pack trains, with the ``optimizer__`` settings each takes (and its defaults).
 OPTIMIZER_SETTINGS = {
@@ -526,6 +526,31 @@ class PackRun:
                 "history": {k: list(v) for k, v in self.histories[j].items()},
                 "epochs": int(self.trained[j]), "diverged": bool(self.diverged[j])}
 
+    def slot_state(self, j):
+        """Everything slot ``j`` carries from one epoch to the next (for storage; see :meth:`restore`)."""
+        return {"epoch": self.epoch, "params": [p[j].copy() for p in self.params],
+                "state": [[v[j].copy() for v in variables] for variables in self.state],
+                "iterations": float(self.iterations[j]), "u_product": float(self.u_product[j]),
+                "rng": self.rngs[j].bit_generator.state, "history": self.histories[j],
+                "best": self.best[j], "wait": self.wait[j], "best_weights": self.best_weights[j],
+                "trained": int(self.trained[j]), "active": bool(self.active[j]),
+                "diverged": bool(self.diverged[j])}
+
+    def restore(self, j, state):
+        """Give slot ``j`` a state :meth:`slot_state` returned; the pack resumes at its epoch."""
+        for p, value in zip(self.params, state["params"]):
+            p[j] = value
+        for variables, values in zip(self.state, state["state"]):
+            for v, value in zip(variables, values):
+                v[j] = value
+        self.iterations[j], self.u_product[j] = state["iterations"], state["u_product"]
+        self.rngs[j].bit_generator.state = state["rng"]
+        self.histories[j] = {k: list(v) for k, v in state["history"].items()}
+        self.best[j], self.wait[j], self.best_weights[j] = state["best"], state["wait"], state["best_weights"]
+        self.trained[j], self.active[j] = state["trained"], state["active"]
+        self.diverged[j] = state["diverged"]
+        self.epoch = state["epoch"]
+
     def advance(self, until):
         """Train every active slot up to epoch ``until`` (at most ``epochs``); return self."""
         import tensorflow as tf
@@ -809,6 +834,108 @@ def _check_pack_size(pack_size):
                      "budget) or a whole number of slots >= 1.")
 
 
+def start_packs(jobs, pack_size="auto"):
+    """Group packable jobs into packs, ready to train: the first half of :func:`train_packs`.
+
+    Parameters are :func:`train_packs`'s.
+
+    Returns
+    -------
+    runs : list of PackRun
+        The packs, untrained; each also has ``key`` (its shape), ``members``
+        (its jobs' indices, in slot order) and ``device``.
+    where : list
+        Per job: ``(pack number, slot)``, or a str, the reason the job is not packed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhp import KerasRegressor
+    >>> X = np.random.default_rng(0).normal(size=(40, 2))
+    >>> runs, where = start_packs([(KerasRegressor(hidden_layer_sizes=(3,), epochs=4), X, X[:, 0], None)])
+    >>> where, runs[0].advance(2).epoch
+    ([(0, 0)], 2)
+    """
+    from sklearn.base import is_classifier
+
+    from skhp.runtime import configure, resolve_device, visible_gpus
+
+    _check_pack_size(pack_size)
+    configure()  # thread budget and GPU memory growth, as an ordinary fit sets them
+    where = [None] * len(jobs)
+    groups = {}
+    for j, (est, X, y, _) in enumerate(jobs):
+        reason = pack_reason(est)
+        if reason is None and np.ndim(X) != 2:
+            reason = f"X has shape {np.shape(X)}; packs take 2-d X"
+        if reason is not None:
+            where[j] = reason
+            continue
+        outputs = tuple(np.unique(y).tolist()) if is_classifier(est) else np.shape(y)[1:]
+        key = (pack_key(est, len(y)), np.shape(X)[1], outputs)
+        groups.setdefault((key, str(est.device)), []).append(j)
+    runs, n_gpus = [], visible_gpus()
+    for (key, device), members in groups.items():
+        shape, n_features, outputs = key
+        size = pack_size
+        if size == "auto":
+            n_out = len(outputs) if shape.kind == "KerasClassifier" else int(np.prod(outputs or (1,)))
+            size = auto_pack_size(slot_bytes(
+                [n_features, *shape.sizes, n_out], shape.optimizer, shape.batch_size,
+                max(len(jobs[j][1]) for j in members), shape.structural))
+        for part in np.array_split(members, math.ceil(len(members) / size)):
+            part = [int(j) for j in part]
+            plans = [_plan(*jobs[j]) for j in part]
+            run = PackRun([slot for slot, _ in plans], optimizer=shape.optimizer,
+                          activation=jobs[part[0]][0].activation, output=plans[0][1],
+                          batch_size=shape.batch_size, epochs=shape.epochs,
+                          shuffle=shape.shuffle, structural=shape.structural,
+                          device=resolve_device(device, n_gpus, len(runs)))
+            run.key, run.members = key, part
+            for slot, j in enumerate(part):
+                where[j] = (len(runs), slot)
+            runs.append(run)
+    return runs, where
+
+
+def advance_packs(runs, until):
+    """Train each of ``runs`` up to epoch ``until(run)``; return the seconds each took.
+
+    Packs on one device run one after another (one pack already uses all
+    of a CPU's cores); with several devices, the devices run at once (a
+    thread each).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhp import KerasRegressor
+    >>> X = np.random.default_rng(0).normal(size=(40, 2))
+    >>> runs, _ = start_packs([(KerasRegressor(hidden_layer_sizes=(3,), epochs=4), X, X[:, 0], None)])
+    >>> seconds = advance_packs(runs, lambda run: run.epochs)
+    >>> runs[0].epoch, len(seconds)
+    (4, 1)
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    seconds = [0.0] * len(runs)
+
+    def run_all(numbers):
+        for number in numbers:
+            start = time.perf_counter()
+            runs[number].advance(until(runs[number]))
+            seconds[number] = time.perf_counter() - start
+
+    by_device = {}
+    for number, run in enumerate(runs):
+        by_device.setdefault(run.device, []).append(number)
+    if len(by_device) > 1:
+        with ThreadPoolExecutor(len(by_device)) as pool:
+            list(pool.map(run_all, by_device.values()))
+    else:
+        run_all(range(len(runs)))
+    return seconds
+
+
 def train_packs(jobs, pack_size="auto"):
     """Train every packable job in packs; the search's and :func:`fit_packed`'s common step.
 
@@ -847,64 +974,19 @@ def train_packs(jobs, pack_size="auto"):
     >>> sorted(out[0]), out[1]
     (['device', 'diverged', 'epochs', 'history', 'key', 'pack', 'seconds', 'weights'], "a model of the user's (model=...) trains on its own")
     """
-    from concurrent.futures import ThreadPoolExecutor
-
-    from sklearn.base import is_classifier
-
-    from skhp.runtime import configure, resolve_device, visible_gpus
-
-    _check_pack_size(pack_size)
-    configure()  # thread budget and GPU memory growth, as an ordinary fit sets them
-    results = [None] * len(jobs)
-    groups = {}
-    for j, (est, X, y, _) in enumerate(jobs):
-        reason = pack_reason(est)
-        if reason is None and np.ndim(X) != 2:
-            reason = f"X has shape {np.shape(X)}; packs take 2-d X"
-        if reason is not None:
-            results[j] = reason
+    start = time.perf_counter()
+    runs, where = start_packs(jobs, pack_size)
+    planning = (time.perf_counter() - start) / max(1, len(jobs))
+    seconds = advance_packs(runs, lambda run: run.epochs)
+    results = []
+    for place in where:
+        if isinstance(place, str):
+            results.append(place)
             continue
-        outputs = tuple(np.unique(y).tolist()) if is_classifier(est) else np.shape(y)[1:]
-        key = (pack_key(est, len(y)), np.shape(X)[1], outputs)
-        groups.setdefault((key, str(est.device)), []).append(j)
-    packs, n_gpus = [], visible_gpus()
-    for (key, device), members in groups.items():
-        shape, n_features, outputs = key
-        size = pack_size
-        if size == "auto":
-            n_out = len(outputs) if shape.kind == "KerasClassifier" else int(np.prod(outputs or (1,)))
-            size = auto_pack_size(slot_bytes(
-                [n_features, *shape.sizes, n_out], shape.optimizer, shape.batch_size,
-                max(len(jobs[j][1]) for j in members), shape.structural))
-        for part in np.array_split(members, math.ceil(len(members) / size)):
-            packs.append((key, resolve_device(device, n_gpus, len(packs)), [int(j) for j in part]))
-
-    def run(number):
-        key, device, members = packs[number]
-        start = time.perf_counter()
-        plans = [_plan(*jobs[j]) for j in members]
-        shape = key[0]
-        outs = train_pack(
-            [slot for slot, _ in plans], optimizer=shape.optimizer,
-            activation=jobs[members[0]][0].activation, output=plans[0][1],
-            batch_size=shape.batch_size, epochs=shape.epochs, shuffle=shape.shuffle,
-            structural=shape.structural, device=device)
-        share = (time.perf_counter() - start) / len(members)
-        for j, out in zip(members, outs):
-            results[j] = {**out, "seconds": share, "pack": number, "key": key, "device": device}
-
-    def run_all(numbers):
-        for number in numbers:
-            run(number)
-
-    by_device = {}
-    for number, (_, device, _) in enumerate(packs):
-        by_device.setdefault(device, []).append(number)
-    if len(by_device) > 1:
-        with ThreadPoolExecutor(len(by_device)) as pool:
-            list(pool.map(run_all, by_device.values()))
-    else:
-        run_all(range(len(packs)))
+        number, slot = place
+        run = runs[number]
+        results.append({**run.result(slot), "seconds": planning + seconds[number] / len(run.slots),
+                        "pack": number, "key": run.key, "device": run.device})
     return results
 
 

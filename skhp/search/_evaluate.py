@@ -30,7 +30,7 @@ from sklearn.utils.validation import indexable
 
 from skhp.search._sklearn import evaluating, fold_key, score_fold, transformed_target
 
-__all__ = ["PackedEvaluation", "packed_results"]
+__all__ = ["PackedEvaluation", "packed_results", "round_jobs", "RoundJob"]
 
 
 def _final_step(estimator):
@@ -44,6 +44,141 @@ def _preprocessed(estimator, X_train, y_train):
     head = estimator[:-1]  # the same step objects: fitting it fits the pipeline's steps
     X_train = head.fit_transform(X_train, y_train)
     return np.asarray(X_train.toarray() if hasattr(X_train, "toarray") else X_train)
+
+
+class RoundJob:
+    """One (candidate, fold) job of a round, its fold split and its data ready for the MLP.
+
+    ``estimator`` is the candidate's clone (a pipeline's transformers
+    already fitted on the fold, a ``TransformedTargetRegressor``'s target
+    side too); ``final`` is its skhp estimator (in place inside it), which
+    trains on ``X_train, y_fit`` (with ``weights``).
+    """
+
+    def __init__(self, candidate, fold, estimator, final, X_train, y_fit, weights, train, test,
+                 y_test, prep):
+        self.candidate, self.fold, self.estimator, self.final = candidate, fold, estimator, final
+        self.X_train, self.y_fit, self.weights = X_train, y_fit, weights
+        self.train, self.test, self.y_test, self.prep = train, test, y_test, prep
+
+    @property
+    def data(self):
+        """``(final, X_train, y_fit, weights)``: a job of :func:`skhp.packed.start_packs`."""
+        return self.final, self.X_train, self.y_fit, self.weights
+
+
+def round_jobs(search, candidates, X, y, params, known=(), accept=None):
+    """The (candidate, fold) jobs of a round that skhp trains itself, ready to train.
+
+    Parameters
+    ----------
+    search : BaseSearchCV
+    candidates : list of dict
+    X, y : array-like
+    params : dict
+        The search's fit parameters.
+    known : container of fold keys
+        Jobs already known (replayed): left out.
+    accept : callable or None
+        ``accept(final)`` returns None for a final skhp estimator skhp
+        trains, else the reason it does not (default: it packs,
+        :func:`skhp.packed.pack_reason`).
+
+    Returns
+    -------
+    jobs : list of RoundJob
+    reasons : dict
+        ``{candidate index: reason}`` for candidates (some of) whose jobs
+        scikit-learn's loop trains, or ``"replayed"``.
+    splits : list of (train, test)
+    """
+    from skhp.packed import pack_reason
+
+    accept = pack_reason if accept is None else accept
+    X, y = indexable(X, y)
+    routed = search._get_routed_params_for_fit(params)
+    fit_params = dict(routed.estimator.fit)
+    sample_weight = fit_params.pop("sample_weight", None)
+    if fit_params:
+        return [], {i: f"fit parameters {sorted(fit_params)} go to the estimator's own fit"
+                    for i in range(len(candidates))}, []
+    cv = check_cv(search.cv, y, classifier=is_classifier(search.estimator))
+    splits = list(cv.split(X, y, **routed.splitter.split))
+    jobs, reasons = [], {}
+    for i, candidate in enumerate(candidates):
+        if all(fold_key(candidate, k) in known for k in range(len(splits))):
+            reasons[i] = "replayed"
+        for k, (train, test) in enumerate(splits):
+            if fold_key(candidate, k) in known:
+                continue
+            estimator = clone(search.estimator).set_params(**clone(candidate, safe=False))
+            target = estimator if isinstance(estimator, TransformedTargetRegressor) else None
+            model = estimator if target is None else target.regressor
+            final = _final_step(model)
+            try:
+                if hasattr(final, "check_parameters"):
+                    final.check_parameters()
+            except Exception:  # the ordinary path fails it as scikit-learn does (error_score)
+                reasons.setdefault(i, "its parameters are invalid")
+                continue
+            reason = accept(final)
+            if reason is not None:
+                reasons.setdefault(i, reason)
+                continue
+            start = time.perf_counter()
+            y_train, y_test = _safe_indexing(y, train), _safe_indexing(y, test)
+            try:
+                y_fit = y_train if target is None else transformed_target(target, y_train)
+                X_train = _preprocessed(model, _safe_indexing(X, train), y_fit)
+            except Exception:  # the ordinary path reports the failure as scikit-learn does
+                reasons.setdefault(i, "its preprocessing failed")
+                continue
+            if target is not None:
+                target.regressor_ = model  # fitted in place: its steps now, its MLP from the pack
+            weights = None if sample_weight is None else _safe_indexing(sample_weight, train)
+            jobs.append(RoundJob(i, k, estimator, final, X_train, np.asarray(y_fit), weights,
+                                 train, test, y_test, time.perf_counter() - start))
+    return jobs, reasons, splits
+
+
+def failed_result(search, scorers, message):
+    """A fold result of a failed fit, as ``_fit_and_score`` gives one (``error_score``)."""
+    if search.error_score == "raise":
+        raise ValueError(message)
+    failed = search.error_score
+    if not callable(scorers):
+        failed = {name: search.error_score for name in scorers}
+    result = {"fit_error": "".join(traceback.format_exception_only(ValueError(message))),
+              "test_scores": failed, "score_time": 0.0}
+    if search.return_train_score:
+        result["train_scores"] = failed
+    return result
+
+
+def score_job(search, job, scorers, X, y, train_scores=None):
+    """``job``'s fitted estimator's test (and, if asked, train) scores on its fold."""
+    train_scores = search.return_train_score if train_scores is None else train_scores
+    result = {"test_scores": score_fold(job.estimator, _safe_indexing(X, job.test), job.y_test,
+                                        scorers, search.error_score)}
+    if train_scores:
+        result["train_scores"] = score_fold(job.estimator, _safe_indexing(X, job.train),
+                                            _safe_indexing(y, job.train), scorers,
+                                            search.error_score)
+    return result
+
+
+def lend_model(job, out, templates):
+    """Fit ``job.final`` with a slot's result, sharing one Keras model per shape (``templates``)."""
+    from skhp.packed import as_fitted
+
+    key, n_features, outputs = out["key"]
+    shape = (key.kind, key.sizes, key.activation, n_features, outputs)
+    template = templates.get(shape)
+    as_fitted(job.final, job.X_train, job.y_fit, out, template)
+    if template is None:
+        # Later slots of this shape reuse this one's Keras model: swapping
+        # weights costs nothing, a model per slot costs a build and a trace.
+        templates[shape] = copy.copy(job.final)
 
 
 def packed_results(search, candidates, X, y, params, known=(), templates=None, pack_size="auto"):
@@ -76,93 +211,30 @@ def packed_results(search, candidates, X, y, params, known=(), templates=None, p
     reasons : dict
         ``{candidate index: reason}`` for candidates trained the ordinary way.
     """
-    from skhp.packed import as_fitted, pack_reason, train_packs
+    from skhp.packed import train_packs
 
-    X, y = indexable(X, y)
-    routed = search._get_routed_params_for_fit(params)
-    fit_params = dict(routed.estimator.fit)
-    sample_weight = fit_params.pop("sample_weight", None)
-    reasons = {}
-    if fit_params:
-        return {}, {i: f"fit parameters {sorted(fit_params)} go to the estimator's own fit"
-                    for i in range(len(candidates))}
-    cv = check_cv(search.cv, y, classifier=is_classifier(search.estimator))
-    splits = list(cv.split(X, y, **routed.splitter.split))
-    jobs, where = [], []
-    for i, candidate in enumerate(candidates):
-        if all(fold_key(candidate, k) in known for k in range(len(splits))):
-            reasons[i] = "replayed"
-        for k, (train, test) in enumerate(splits):
-            if fold_key(candidate, k) in known:
-                continue
-            estimator = clone(search.estimator).set_params(**clone(candidate, safe=False))
-            target = estimator if isinstance(estimator, TransformedTargetRegressor) else None
-            model = estimator if target is None else target.regressor
-            final = _final_step(model)
-            try:
-                if hasattr(final, "check_parameters"):
-                    final.check_parameters()
-            except Exception:  # the ordinary path fails it as scikit-learn does (error_score)
-                reasons.setdefault(i, "its parameters are invalid")
-                continue
-            reason = pack_reason(final)
-            if reason is not None:
-                reasons.setdefault(i, reason)
-                continue
-            start = time.perf_counter()
-            y_train, y_test = _safe_indexing(y, train), _safe_indexing(y, test)
-            try:
-                y_fit = y_train if target is None else transformed_target(target, y_train)
-                X_train = _preprocessed(model, _safe_indexing(X, train), y_fit)
-            except Exception:  # the ordinary path reports the failure as scikit-learn does
-                reasons.setdefault(i, "its preprocessing failed")
-                continue
-            if target is not None:
-                target.regressor_ = model  # fitted in place: its steps now, its MLP from the pack
-            weights = None if sample_weight is None else _safe_indexing(sample_weight, train)
-            jobs.append((final, X_train, np.asarray(y_fit), weights))
-            where.append((i, k, estimator, test, y_test, train, time.perf_counter() - start))
+    jobs, reasons, _ = round_jobs(search, candidates, X, y, params, known)
     if not jobs:
         return {}, reasons
-
+    X, y = indexable(X, y)
     scorers, _ = search._get_scorers()
     results = {}
     templates = {} if templates is None else templates
-    for job, (i, k, estimator, test, y_test, train, prep), out in zip(jobs, where, train_packs(jobs, pack_size)):
-        final, X_train, y_train, _ = job
+    for job, out in zip(jobs, train_packs([job.data for job in jobs], pack_size)):
+        i, k = job.candidate, job.fold
         if isinstance(out, str):
             reasons.setdefault(i, out)
             continue
-        result = {"fit_time": out["seconds"] + prep, "fit_error": None, "_train": train}
+        result = {"fit_time": out["seconds"] + job.prep, "fit_error": None, "_train": job.train}
         if out["diverged"]:
-            message = (f"the training loss of {candidates[i]} became non-finite (diverged) "
-                       f"after {out['epochs']} epochs")
-            if search.error_score == "raise":
-                raise ValueError(message)
-            result["fit_error"] = "".join(traceback.format_exception_only(ValueError(message)))
-            failed = search.error_score
-            if not callable(scorers):
-                failed = {name: search.error_score for name in scorers}
-            result.update(test_scores=failed, score_time=0.0)
-            if search.return_train_score:
-                result["train_scores"] = failed
+            result.update(failed_result(search, scorers, (
+                f"the training loss of {candidates[i]} became non-finite (diverged) "
+                f"after {out['epochs']} epochs")))
             results[fold_key(candidates[i], k)] = result
             continue
-        key, n_features, outputs = out["key"]
-        shape = (key.kind, key.sizes, key.activation, n_features, outputs)
-        template = templates.get(shape)
-        as_fitted(final, X_train, y_train, out, template)
-        if template is None:
-            # Later slots of this shape reuse this one's Keras model: swapping
-            # weights costs nothing, a model per slot costs a build and a trace.
-            templates[shape] = copy.copy(final)
+        lend_model(job, out, templates)
         start = time.perf_counter()
-        result["test_scores"] = score_fold(estimator, _safe_indexing(X, test), y_test, scorers,
-                                           search.error_score)
-        if search.return_train_score:
-            result["train_scores"] = score_fold(estimator, _safe_indexing(X, train),
-                                                _safe_indexing(y, train), scorers,
-                                                search.error_score)
+        result.update(score_job(search, job, scorers, X, y))
         result["score_time"] = time.perf_counter() - start
         results[fold_key(candidates[i], k)] = result
     return results, reasons
