@@ -142,9 +142,14 @@ class _Progress:
             elapsed = time.monotonic() - self.start
             eta = elapsed / done * (self.total - done) if done else float("nan")
             # a round reports several trials at once: one line each
+            pruned = results.get("pruned", np.zeros(done, bool))
             for trial in range(self.reported, done):
                 best_so_far = np.nanmax(scores[: trial + 1]) if np.isfinite(scores[: trial + 1]).any() else float("nan")
-                print(f"trial {trial + 1}/{self.total}  score {scores[trial]:.4f}  "
+                score = f"score {scores[trial]:.4f}"
+                if pruned[trial]:
+                    epoch, at = list(results["rung_scores"][trial].items())[-1]
+                    score = f"pruned at epoch {epoch} ({at:.4f})"
+                print(f"trial {trial + 1}/{self.total}  {score}  "
                       f"best {best_so_far:.4f}  elapsed {elapsed:.0f} s  eta {eta:.0f} s",
                       file=sys.stderr, flush=True)
         self.reported = done
@@ -166,15 +171,32 @@ def _list_datasets():
     return 0
 
 
+def _n_trials(config, search):
+    """The trials a search runs: ``[search] trials``, or Hyperband's brackets' candidates."""
+    from skhp.search.pruning import hyperband_brackets
+
+    if config["search"]["strategy"] != "hyperband":
+        return config["search"]["trials"]
+    brackets = hyperband_brackets(config["model"]["epochs"], search.factor)
+    return sum(b["sizes"][0] for b in brackets) * search.hyperband_iterations
+
+
 def _dry_run(config, search, described, task):
     import json
 
     s = config["search"]
-    n_fits = s["trials"] * s["cv"]
     print(json.dumps(config, indent=2, default=repr))
     print(f"{described}, {task}; {type(search).__name__}")
+    if s["strategy"] == "hyperband":
+        trials = _n_trials(config, search)
+        print(f"{trials} trials x {s['cv']} folds = {trials * s['cv']} fits in Hyperband's "
+              "brackets, most of them stopped after a few epochs, plus 1 refit of the best; "
+              "nothing was trained")
+        return 0
+    n_fits = s["trials"] * s["cv"]
     print(f"{s['trials']} trials x {s['cv']} folds = {n_fits} fits"
           + (", at most (the guided recipe usually ends sooner)" if s["strategy"] == "guided" else "")
+          + (f", pruned by {s['pruning']} (most stop after a few epochs)" if s.get("pruning") else "")
           + ", plus 1 refit of the best; nothing was trained")
     return 0
 
@@ -212,12 +234,14 @@ def _tune(args):
     storage = None if args.no_storage else f"sqlite:///{db}"
     search = make_search(config, model, storage=storage, study="tune", prefix=prefix)
     s = config["search"]
+    n_trials = _n_trials(config, search)
     text = (f"{described}, {task}; {type(estimator).__name__}; {s['strategy']} search, "
-            f"{s['trials']} trials, cv={s['cv']}")
+            f"{n_trials} trials, cv={s['cv']}"
+            + (f", pruning={s['pruning']}" if s.get("pruning") else ""))
     if not args.quiet:
         print(text, flush=True)
     with _quiet_workers():
-        progress = _Progress(s["trials"], s["cv"], args.quiet)
+        progress = _Progress(n_trials, s["cv"], args.quiet)
         if "progress" in search.get_params(deep=False):
             search.set_params(progress=progress)
         tic = time.monotonic()

@@ -21,8 +21,9 @@ the built-in experiment (digits, an MLP, a narrowing search)::
     # builder = "mypackage.models:build"   # an importable model builder
 
     [search]
-    strategy = "narrowing"   # narrowing, random, guided, grid
-    trials = 20
+    strategy = "narrowing"   # narrowing, random, guided, grid, hyperband
+    pruning = "halving"      # stop bad trials early: halving, median (or leave out)
+    trials = 20              # hyperband: its brackets decide the number of trials
     time_budget = 600        # seconds; stops proposing new trials after it
     cv = 3
     scoring = "accuracy"
@@ -102,10 +103,11 @@ DEFAULT_CONFIG = {
 _KEYS = {
     "data": {"name", "csv", "target", "npz", "task", "preprocess", "impute"},
     "search": {"strategy", "trials", "time_budget", "cv", "scoring", "n_jobs", "seed", "space",
-               "options"},
+               "options", "pruning"},
     "output": {"dir", "baselines"},
 }
-_STRATEGIES = ("narrowing", "random", "guided", "grid")
+_STRATEGIES = ("narrowing", "random", "guided", "grid", "hyperband")
+_PRUNING = ("halving", "median")
 _PREPROCESS = ("standard", "none")
 _IMPUTE = ("mean", "median", "most_frequent")
 _MISSING = {"", "na", "nan", "null", "none", "?"}
@@ -161,6 +163,12 @@ def load_config(config=None):
         raise _unknown(data["impute"], _IMPUTE, "[data] impute")
     if search["strategy"] not in _STRATEGIES:
         raise _unknown(search["strategy"], _STRATEGIES, "[search] strategy")
+    pruning = search.get("pruning")
+    if pruning is not None and pruning not in _PRUNING:
+        raise _unknown(pruning, _PRUNING, "[search] pruning")
+    if pruning is not None and search["strategy"] == "hyperband":
+        raise ConfigError("[search] pruning: the hyperband strategy prunes by its own brackets; "
+                          "leave pruning out.")
     for key, low in (("trials", 1), ("cv", 2), ("n_jobs", None), ("seed", 0)):
         value = search[key]
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or (
@@ -482,6 +490,7 @@ def make_search(config, estimator, storage=None, study=None, prefix=""):
     parameter name of the space (the estimator inside a preprocessing pipeline)."""
     from skhp.search import (
         GuidedSearchCV,
+        HyperbandSearchCV,
         NarrowingSearchCV,
         RandomSearchCV,
         SpaceGridSearchCV,
@@ -496,8 +505,12 @@ def make_search(config, estimator, storage=None, study=None, prefix=""):
         raise ConfigError(f"[search.space] {err}") from None
     space = {prefix + name: dim for name, dim in names.items()}
     common = dict(cv=s["cv"], scoring=s["scoring"], n_jobs=s["n_jobs"], error_score=np.nan,
-                  n_iter=s["trials"], time_budget=s["time_budget"], storage=storage, study=study)
-    if s["strategy"] == "narrowing":
+                  time_budget=s["time_budget"], storage=storage, study=study)
+    if s["strategy"] != "hyperband":  # hyperband's brackets set its trials and pruning
+        common.update(n_iter=s["trials"], pruning=s.get("pruning"))
+    if s["strategy"] == "hyperband":
+        search = HyperbandSearchCV(estimator, space, random_state=s["seed"], **common)
+    elif s["strategy"] == "narrowing":
         search = NarrowingSearchCV(estimator, space, random_state=s["seed"], **common)
     elif s["strategy"] == "guided":
         search = GuidedSearchCV(estimator, space, **common)
@@ -508,7 +521,7 @@ def make_search(config, estimator, storage=None, study=None, prefix=""):
     options = s.get("options") or {}
     fixed = {"cv", "scoring", "n_jobs", "error_score", "n_iter", "time_budget", "storage", "study",
              "random_state", "estimator", "param_distributions", "param_space", "param_grid",
-             "progress"}
+             "progress", "pruning"}
     allowed = set(search.get_params(deep=False)) - fixed
     for key in options:
         if key not in allowed:

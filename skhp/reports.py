@@ -79,11 +79,16 @@ def results_table(search, top=5, prefix=""):
     key = _primary(search)
     scores = np.asarray(res[key], dtype=float)
     std = np.asarray(res[key.replace("mean_", "std_")], dtype=float)
-    order = [i for i in np.argsort(-np.nan_to_num(scores, nan=-np.inf))][:top]
+    pruned = np.asarray(res.get("pruned", np.zeros(len(scores), bool)), dtype=bool)
+    order = [i for i in np.argsort(-np.nan_to_num(scores, nan=-np.inf)) if not pruned[i]][:top]
     lines = [f"{'rank':<4}  {'trial':>5}  {'score':<15}  parameters"]
     for rank, i in enumerate(order, 1):
         params = ", ".join(f"{_unprefixed(k, prefix)}={_short(v)}" for k, v in res["params"][i].items())
         lines.append(f"{rank:<4}  {i:>5}  {scores[i]:.4f} ± {std[i]:.4f}  {params}")
+    if pruned.any():
+        epochs = np.asarray(res["epochs_trained"], dtype=float)[pruned]
+        lines.append(f"({int(pruned.sum())} more trials were pruned after "
+                     f"{int(np.nanmin(epochs))}-{int(np.nanmax(epochs))} epochs)")
     return "\n".join(lines)
 
 
@@ -130,9 +135,18 @@ def plot_scores(search, path):
     best = np.fmax.accumulate(np.nan_to_num(scores, nan=-np.inf))
     ax.step(trials, np.where(np.isfinite(best), best, np.nan), where="post", color="black",
             lw=1, label="best so far")
-    failed = ~np.isfinite(scores)
+    pruned = np.asarray(res.get("pruned", np.zeros(len(scores), bool)), dtype=bool)
+    rungs = res.get("rung_scores")
+    if rungs is not None and any(rungs):  # pruning: every rung's score, pruned trials' last one
+        xs = [t for t in trials for _ in rungs[t]]
+        ys = [v for t in trials for v in rungs[t].values()]
+        ax.scatter(xs, ys, marker="_", s=40, color="grey", label="score at each rung")
+        last = [list(rungs[t].values())[-1] if rungs[t] else np.nan for t in trials]
+        ax.scatter(trials[pruned], np.asarray(last)[pruned], facecolors="none", edgecolors="black",
+                   s=30, label="pruned (at its last rung)")
+    failed = ~np.isfinite(scores) & ~pruned
     if failed.any():
-        ax.scatter(trials[failed], np.full(failed.sum(), np.nanmin(scores) if (~failed).any() else 0),
+        ax.scatter(trials[failed], np.full(failed.sum(), np.nanmin(scores) if np.isfinite(scores).any() else 0),
                    marker="x", color="red", label="failed")
     ax.set(xlabel="trial", ylabel=_primary(search).replace("mean_test_", "CV "),
            title="Score of every trial (dotted lines: new rounds)")

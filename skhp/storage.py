@@ -3,7 +3,9 @@
 A trial is written when it starts (status ``"running"``, so that a killed
 trial stays visible) and again, in its own transaction, when its folds are
 done: parameters, each fold's result (scores, fit time, fit error), status
-``"ok"`` or ``"failed"``. Re-running the same search with the same store and
+``"ok"``, ``"failed"`` or ``"pruned"`` (stopped early by the search's
+``pruning``; the states of a pruned round's jobs are kept after each rung,
+so that a round killed mid-way resumes from its last finished rung). Re-running the same search with the same store and
 study replays the finished trials instead of training them again: the
 strategy is told the same scores in the same order, so it proposes the same
 next candidates and the results equal an uninterrupted run. A process killed
@@ -43,7 +45,9 @@ from skhp.trials import Trial
 __all__ = ["TrialStore", "open_store", "dumps", "loads", "SCHEMA_VERSION"]
 
 #: Version of the layout below, kept in the file's ``PRAGMA user_version``.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: Older layouts this version opens (and upgrades): version 2 added the ``rungs`` table.
+_UPGRADES_FROM = (0, 1)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS studies (
@@ -61,6 +65,15 @@ CREATE TABLE IF NOT EXISTS trials (
     fit_time REAL,
     finished REAL NOT NULL,
     PRIMARY KEY (study, number)
+);
+CREATE TABLE IF NOT EXISTS rungs (
+    study TEXT NOT NULL REFERENCES studies(name),
+    trial INTEGER NOT NULL,
+    fold INTEGER NOT NULL,
+    epoch INTEGER NOT NULL,
+    scores TEXT NOT NULL,
+    state BLOB NOT NULL,
+    PRIMARY KEY (study, trial, fold, epoch)
 );
 CREATE TABLE IF NOT EXISTS probes (
     study TEXT NOT NULL REFERENCES studies(name),
@@ -118,7 +131,8 @@ def loads(text):
     return _decode(json.loads(text))
 
 
-_FOLD_KEYS = ("test_scores", "train_scores", "fit_time", "score_time", "fit_error")
+_FOLD_KEYS = ("test_scores", "train_scores", "fit_time", "score_time", "fit_error", "epochs",
+              "pruned", "rung_scores")
 
 
 def open_store(storage):
@@ -162,7 +176,7 @@ class TrialStore:
             if self._memory is None:
                 db.execute("PRAGMA journal_mode=WAL")  # readers and writers at once
             version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version not in (0, SCHEMA_VERSION):
+            if version not in (*_UPGRADES_FROM, SCHEMA_VERSION):
                 raise ValueError(
                     f"{self.path} holds trial storage of schema version {version}; this skhp "
                     f"reads version {SCHEMA_VERSION}. Use the skhp that wrote it, or a new file."
@@ -231,7 +245,8 @@ class TrialStore:
 
         ``folds`` are dicts with ``test_scores`` (a number or a dict of them)
         and optionally ``train_scores``, ``fit_time``, ``score_time`` and
-        ``fit_error``; a trial with a non-finite fold score is ``"failed"``.
+        ``fit_error``; a trial with a non-finite fold score is ``"failed"``
+        (``"pruned"`` when a fold says ``pruned``). Its rung states are dropped.
         """
         self.add_trials(study, [(number, params, folds)])
 
@@ -246,16 +261,44 @@ class TrialStore:
             finite = [float(s) for s in primary if s is not None and math.isfinite(float(s))]
             mean = float(np.mean(finite)) if len(finite) == len(primary) and finite else None
             fit_time = float(sum(f.get("fit_time", 0.0) or 0.0 for f in folds))
+            status = "ok" if mean is not None else (
+                "pruned" if any(f.get("pruned") for f in folds) else "failed")
             rows.append((study, int(number), dumps(params, f"trial {number}'s parameters"),
                          dumps(folds, f"trial {number}'s fold results"), mean,
-                         "ok" if mean is not None else "failed", fit_time, time.time()))
+                         status, fit_time, time.time()))
         with self._connect() as db:
             db.executemany("INSERT OR REPLACE INTO trials VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            # a finished trial needs no rung states any more
+            db.executemany("DELETE FROM rungs WHERE study = ? AND trial = ?",
+                           [(study, row[1]) for row in rows])
+
+    def add_rungs(self, study, rows):
+        """Write the state of jobs that finished a rung and train on, in one transaction.
+
+        ``rows`` are ``(trial, fold, epoch, scores, state)``: the job's fold
+        scores at the rung and its training state (bytes). A search killed
+        mid-round resumes its jobs from their last stored rung.
+        """
+        with self._connect() as db:
+            db.executemany("INSERT OR REPLACE INTO rungs VALUES (?, ?, ?, ?, ?, ?)",
+                           [(study, int(t), int(f), int(e), dumps(sc, "a rung's scores"),
+                             sqlite3.Binary(st)) for t, f, e, sc, st in rows])
+
+    def rungs(self, study, trials):
+        """The stored rung states of ``trials``: ``{(trial, fold, epoch): (scores, state)}``."""
+        trials = [int(t) for t in trials]
+        if not trials:
+            return {}
+        with self._connect() as db:
+            rows = db.execute(
+                f"SELECT trial, fold, epoch, scores, state FROM rungs WHERE study = ? AND trial IN "
+                f"({', '.join('?' * len(trials))})", (study, *trials)).fetchall()
+        return {(t, f, e): (loads(sc), bytes(st)) for t, f, e, sc, st in rows}
 
     def trials(self, study):
         """Every stored trial of ``study``, in order, as :class:`skhp.search.Trial` records
         (``score`` is the mean test score of the first metric; ``status`` is ``"running"``,
-        ``"ok"`` or ``"failed"``)."""
+        ``"ok"``, ``"failed"`` or ``"pruned"``)."""
         with self._connect() as db:
             rows = db.execute(
                 "SELECT number, params, folds, mean_score, status, fit_time, finished FROM trials "

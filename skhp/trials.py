@@ -18,8 +18,9 @@ class Trial:
     score : float, tuple or None
         Its score (with several metrics, a tuple whose first is decisive);
         None while it runs.
-    status : {"ok", "failed", "running"}
-        ``"failed"``: the score is not finite (a failed or diverging fit).
+    status : {"ok", "failed", "pruned", "running"}
+        ``"failed"``: the score is not finite (a failed or diverging fit);
+        ``"pruned"``: the search stopped it early (see :mod:`skhp.search.pruning`).
     round, step, space
         The round it belongs to, the step of the strategy that proposed it,
         and the space it was drawn from (as text).

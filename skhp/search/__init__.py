@@ -8,8 +8,11 @@
 - cross-validated searches on scikit-learn's ``BaseSearchCV``, all through
   one evaluation path (parallel rounds, storage, time budget, progress):
   :class:`NarrowingSearchCV`, :class:`GuidedSearchCV`, :class:`RandomSearchCV`,
-  :class:`SpaceGridSearchCV`, and scikit-learn's own :class:`GridSearchCV`
-  and :class:`RandomizedSearchCV` with packed training of skhp's MLP.
+  :class:`SpaceGridSearchCV`, :class:`HyperbandSearchCV`, and
+  scikit-learn's own :class:`GridSearchCV` and :class:`RandomizedSearchCV`
+  with packed training of skhp's MLP;
+- pruning rules that stop bad candidates early, on continued training
+  (:mod:`skhp.search.pruning`): :class:`SuccessiveHalving`, :class:`MedianRule`.
 
 Examples
 --------
@@ -23,13 +26,17 @@ from skhp.search._oracle import Proposal, Trial
 from skhp.search._space import Choice, Dimension, Distribution, Integer, Real, Space, SpaceUnion
 from skhp.search.grid import GridOracle, SpaceGridSearchCV
 from skhp.search.guided import Decision, GuidedOracle, GuidedSearchCV
+from skhp.search.hyperband import HyperbandOracle, HyperbandSearchCV
 from skhp.search.narrowing import NarrowingOracle, NarrowingSearchCV
+from skhp.search.pruning import MedianRule, SuccessiveHalving
 from skhp.search.random import RandomOracle, RandomSearchCV
 from skhp.search.sklearn_cv import GridSearchCV, RandomizedSearchCV
 
 __all__ = [
-    "Choice", "Decision", "Dimension", "Distribution", "GridOracle", "GridSearchCV", "GuidedOracle", "GuidedSearchCV", "Integer",
+    "Choice", "Decision", "Dimension", "Distribution", "GridOracle", "GridSearchCV", "GuidedOracle",
+    "GuidedSearchCV", "HyperbandOracle", "HyperbandSearchCV", "Integer", "MedianRule",
     "NarrowingOracle", "NarrowingSearchCV", "Proposal", "RandomOracle", "RandomSearchCV",
+    "SuccessiveHalving",
     "RandomizedSearchCV", "Real",
     "Space", "SpaceGridSearchCV", "SpaceUnion", "Trial",
     "check_space_names",

@@ -7,13 +7,14 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import clone
 from sklearn.model_selection._search import BaseSearchCV
-from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from skhp._validation import suggest
 from skhp.search._oracle import sources
 from skhp.search._space import as_space
 from skhp.search._evaluate import PackedEvaluation
 from skhp.search._sklearn import RawFoldResults, fold_key
+from skhp.search.pruning import PRUNING, check_pruning
 from skhp.storage import open_store
 
 
@@ -94,7 +95,12 @@ class OracleSearchCV(PackedEvaluation, RawFoldResults, BaseSearchCV):
     (scores, real fit time, any fit error) when the round ends; a search run
     again with the same store and ``study`` replays the stored candidates
     instead of training them (see :mod:`skhp.storage`). A search killed
-    mid-round loses that round's work.
+    mid-round loses that round's work; with ``pruning``, only the work of
+    the running rung.
+
+    With ``pruning`` (:mod:`skhp.search.pruning`), a round trains rung by
+    rung (:mod:`skhp.search._rungs`) and the rule stops bad candidates
+    between rungs.
     """
 
     _parameter_constraints = {
@@ -104,6 +110,7 @@ class OracleSearchCV(PackedEvaluation, RawFoldResults, BaseSearchCV):
         "storage": _STORAGE,
         "study": [str, None],
         "progress": [callable, None],
+        "pruning": [StrOptions(set(PRUNING)), HasMethods(["rungs", "survivors"]), None],
         **PackedEvaluation._packing_constraint,
     }
 
@@ -118,8 +125,8 @@ class OracleSearchCV(PackedEvaluation, RawFoldResults, BaseSearchCV):
 
     def __init__(self, estimator, *, scoring=None, n_jobs=None, refit=True, cv=None, verbose=0,
                  pre_dispatch="2*n_jobs", error_score=np.nan, return_train_score=False,
-                 time_budget=None, storage=None, study=None, progress=None, packing="auto",
-                 pack_size="auto"):
+                 time_budget=None, storage=None, study=None, progress=None, pruning=None,
+                 packing="auto", pack_size="auto"):
         super().__init__(estimator=estimator, scoring=scoring, n_jobs=n_jobs, refit=refit,
                          cv=cv, verbose=verbose, pre_dispatch=pre_dispatch,
                          error_score=error_score, return_train_score=return_train_score)
@@ -127,6 +134,7 @@ class OracleSearchCV(PackedEvaluation, RawFoldResults, BaseSearchCV):
         self.storage = storage
         self.study = study
         self.progress = progress
+        self.pruning = pruning
         self.packing = packing
         self.pack_size = pack_size
 
@@ -158,11 +166,24 @@ class OracleSearchCV(PackedEvaluation, RawFoldResults, BaseSearchCV):
         params = self.get_params(deep=False)
         free = self._free_in_storage | {self._space_parameter}
         signature = {k: repr(v) for k, v in sorted(params.items()) if k not in free}
+        if signature.get("pruning") == "None":
+            del signature["pruning"]  # stores written before pruning existed resume
         return {**signature, "estimator": repr(self.estimator), "space": space.to_dict()}
+
+    def _round_rule(self):
+        return self._rule
+
+    def _check_pruning(self):
+        return check_pruning(self.pruning, type(self).__name__)
+
+    def _rule_for(self, proposal, oracle):
+        """The pruning rule of ``proposal``'s round (Hyperband's differ per bracket)."""
+        return self._check_pruning()
 
     def _run_search(self, evaluate_candidates):
         space = self._search_space()
         self._check_names(space)
+        self._check_pruning()  # before any training
         store = open_store(self.storage)
         study = self.study or "default"
         stored = {}
@@ -186,20 +207,24 @@ class OracleSearchCV(PackedEvaluation, RawFoldResults, BaseSearchCV):
                     known.update(self._replayed(store, study, stored[trial], point))
                 elif store is not None:
                     store.start_trial(study, trial, point)
+            self._rule, self._round_numbers = self._rule_for(proposal, oracle), numbers
             results = self._evaluate_round(evaluate_candidates, points, known, more)
             if store is not None:
                 folds, k = self._fold_results[-n * self.n_splits_:], self.n_splits_
-                store.add_trials(study, [(trial, point, folds[i * k:(i + 1) * k])
-                                         for i, (trial, point) in enumerate(zip(numbers, points))
-                                         if trial not in stored])
+                store.add_trials(study, [
+                    (trial, point, [{**fold, **self._extras.get(fold_key(point, j), {})}
+                                    for j, fold in enumerate(folds[i * k:(i + 1) * k])])
+                    for i, (trial, point) in enumerate(zip(numbers, points)) if trial not in stored])
             oracle.tell(self._oracle_scores(results, n))
+            if self._round_rungs:
+                oracle.history[-1]["rungs"] = self._round_rungs
             if self.progress is not None:
                 self.progress(results)
             if deadline is not None and time.monotonic() > deadline:
                 break
         self.search_history_ = oracle.history
         self._oracle_done(oracle)
-        del self._store
+        del self._store, self._rule, self._round_numbers
 
     def _replayed(self, store, study, record, point):
         """The stored fold results of ``record``, keyed for :func:`evaluating`."""

@@ -17,6 +17,7 @@ are exactly scikit-learn's whichever way a fold was trained.
 import copy
 import time
 import traceback
+import warnings
 from numbers import Integral
 
 import numpy as np
@@ -28,7 +29,13 @@ from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import indexable
 
-from skhp.search._sklearn import evaluating, fold_key, score_fold, transformed_target
+from skhp.search._sklearn import (
+    EXTRA_KEYS,
+    evaluating,
+    fold_key,
+    score_fold,
+    transformed_target,
+)
 
 __all__ = ["PackedEvaluation", "packed_results", "round_jobs", "RoundJob"]
 
@@ -272,19 +279,65 @@ class PackedEvaluation:
         """
         self._data = (X, y, params)  # what packs (and the guided search's probes) train on
         self._templates = {}
+        self._rung_record = {}  # {epoch: completed candidates' scores there} (the median rule)
+        self._extras = {}  # fold key -> what pruned training recorded of it (stored with it)
         self.packing_ = []
         try:
             return super().fit(X, y, **params)
         finally:
-            del self._data, self._templates
+            del self._data, self._templates, self._rung_record
 
     def __getstate__(self):
         # The data and the shared Keras models of a running fit stay in this process:
         # scikit-learn (>= 1.9) pickles the search into every parallel task.
         state = dict(super().__getstate__())
-        state.pop("_data", None)
-        state.pop("_templates", None)
+        for name in ("_data", "_templates", "_rung_record", "_extras"):
+            state.pop(name, None)
         return state
+
+    def _round_rule(self):
+        """The pruning rule of the round being evaluated (None: every candidate trains to the end)."""
+        return None
+
+    def _format_results(self, candidate_params, n_splits, out, more_results=None):
+        pruned = list((more_results or {}).get("pruned", ()))
+        if not any(pruned):
+            return super()._format_results(candidate_params, n_splits, out, more_results)
+        # Pruned candidates' test scores are non-finite by design (they rank last, never
+        # best); scikit-learn's warning about non-finite scores stays for real failures.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            results = super()._format_results(candidate_params, n_splits, out, more_results)
+        means = [v for k, v in results.items() if k.startswith("mean_test_")]
+        failed = any(not np.isfinite(m[i]) and not pruned[i] for m in means for i in range(len(pruned)))
+        for w in caught:
+            if failed or "scores are non-finite" not in str(w.message):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        return results
+
+    def _pruned_columns(self, candidates, known, info):
+        """``epochs_trained``, ``pruned`` and ``rung_scores`` of a round's candidates."""
+        columns = {"epochs_trained": [], "pruned": [], "rung_scores": []}
+        for i, candidate in enumerate(candidates):
+            if i in info:
+                row = info[i]
+            else:  # replayed from storage, or trained by scikit-learn's loop
+                folds = [known[key] for key in known if key[0] == fold_key(candidate, 0)[0]]
+                rungs = {}
+                for fold in folds:
+                    for epoch, score in fold.get("rung_scores") or ():
+                        rungs.setdefault(int(epoch), []).append(score)
+                row = {"epochs": max((f.get("epochs") or 0 for f in folds), default=None),
+                       "pruned": any(f.get("pruned") for f in folds),
+                       "rung_scores": {e: float(np.mean(v)) for e, v in rungs.items()}}
+                if not folds:
+                    estimator = clone(self.estimator).set_params(**clone(candidate, safe=False))
+                    model = getattr(estimator, "regressor", estimator)  # inside a TransformedTargetRegressor
+                    row["epochs"] = _final_step(model).get_params().get("epochs")
+            columns["epochs_trained"].append(row["epochs"])
+            columns["pruned"].append(bool(row["pruned"]))
+            columns["rung_scores"].append(row["rung_scores"])
+        return columns
 
     def _evaluate_round(self, evaluate_candidates, candidates, known=None, more_results=None,
                         **kwargs):
@@ -292,13 +345,30 @@ class PackedEvaluation:
         candidates = list(candidates)
         known = dict(known or {})
         reasons = {i: "packing=False" for i in range(len(candidates))}
-        if self.packing is not False and candidates:
+        rule = self._round_rule()
+        more_results = dict(more_results or {})
+        self._round_rungs = []
+        if rule is not None and candidates:
+            from skhp.search._rungs import pruned_round
+
+            X, y, params = self._data
+            store = getattr(self, "_store", None)
+            results, info, reasons, self._round_rungs = pruned_round(
+                self, candidates, X, y, params, known, rule, self._rung_record, self._templates,
+                pack_size=self.pack_size, packing=self.packing is not False,
+                numbers=getattr(self, "_round_numbers", None),
+                store=store if store is not None and store[0] is not None else None)
+            known.update(results)
+            for key, result in results.items():
+                self._extras[key] = {k: result[k] for k in EXTRA_KEYS if k in result}
+            more_results.update(self._pruned_columns(candidates, known, info))
+        elif self.packing is not False and candidates:
             X, y, params = self._data
             packed, reasons = packed_results(self, candidates, X, y, params, known,
                                              self._templates, self.pack_size)
             known.update(packed)
         labels = [reasons.get(i, "packed") for i in range(len(candidates))]
         self.packing_.extend(labels)
-        more_results = dict(more_results or {}, packing=labels)
+        more_results["packing"] = labels
         with evaluating(known):
             return evaluate_candidates(candidates, more_results=more_results, **kwargs)

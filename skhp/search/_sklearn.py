@@ -97,6 +97,10 @@ def score_fold(estimator, X, y, scorers, error_score):
     return _score(estimator, X, y, scorers, None, error_score)
 
 
+#: Keys a known fold result may carry beyond ``_fit_and_score``'s (pruned training's record).
+EXTRA_KEYS = ("epochs", "pruned", "rung_scores")
+
+
 class _KnownOrTrained:
     """Stands in for ``_fit_and_score``: a known result, else scikit-learn's own training."""
 
@@ -110,7 +114,8 @@ class _KnownOrTrained:
         if result is None or (trained_on is not None and not np.array_equal(trained_on, kwargs["train"])):
             # unknown, or packed on other splits (a cv that shuffles anew each call)
             return _FIT_AND_SCORE(estimator, X, y, **kwargs)
-        result = {k: v for k, v in result.items() if k != "_train"}
+        # only _fit_and_score's own keys: scikit-learn aggregates the keys of the first result
+        result = {k: v for k, v in result.items() if not k.startswith("_") and k not in EXTRA_KEYS}
         result.setdefault("fit_time", 0.0)
         result.setdefault("score_time", 0.0)
         result.setdefault("fit_error", None)

@@ -69,7 +69,7 @@ class SpaceGridSearchCV(OracleSearchCV):
         Ranges and choices (:class:`Real`, :class:`Integer`, :class:`Choice`, lists).
     n_iter : int, default=30
         Most candidates; the grid may hold fewer.
-    time_budget, storage, study, progress, packing, pack_size
+    time_budget, storage, study, progress, pruning, packing, pack_size
         As for :class:`NarrowingSearchCV`.
     scoring, n_jobs, refit, cv, verbose, pre_dispatch, error_score, return_train_score
         As in ``GridSearchCV``.
@@ -102,12 +102,13 @@ class SpaceGridSearchCV(OracleSearchCV):
     def __init__(self, estimator, param_grid, *, n_iter=30, scoring=None, n_jobs=None,
                  refit=True, cv=None, verbose=0, pre_dispatch="2*n_jobs", error_score=np.nan,
                  return_train_score=False, time_budget=None, storage=None, study=None,
-                 progress=None, packing="auto", pack_size="auto"):
+                 progress=None, pruning=None, packing="auto", pack_size="auto"):
         super().__init__(estimator=estimator, scoring=scoring, n_jobs=n_jobs, refit=refit,
                          cv=cv, verbose=verbose, pre_dispatch=pre_dispatch,
                          error_score=error_score, return_train_score=return_train_score,
                          time_budget=time_budget, storage=storage, study=study,
-                         progress=progress, packing=packing, pack_size=pack_size)
+                         progress=progress, pruning=pruning, packing=packing,
+                         pack_size=pack_size)
         self.param_grid = param_grid
         self.n_iter = n_iter
 

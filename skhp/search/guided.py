@@ -516,7 +516,7 @@ class GuidedSearchCV(OracleSearchCV):
         Called as ``progress(results)`` with the ``cv_results_`` so far
         after every evaluated candidate (the ``skhp`` command draws its
         progress bar with it).
-    packing, pack_size
+    pruning, packing, pack_size
         As for :class:`NarrowingSearchCV`.
     scoring, n_jobs, refit, cv, verbose, pre_dispatch, error_score, return_train_score
         As in ``RandomizedSearchCV``.
@@ -560,12 +560,13 @@ class GuidedSearchCV(OracleSearchCV):
                  pre_dispatch="2*n_jobs", error_score=np.nan, return_train_score=False,
                  time_budget=None, storage=None,
                  study=None, progress=None,
-                 packing="auto", pack_size="auto"):
+                 pruning=None, packing="auto", pack_size="auto"):
         super().__init__(estimator=estimator, scoring=scoring, n_jobs=n_jobs, refit=refit,
                          cv=cv, verbose=verbose, pre_dispatch=pre_dispatch,
                          error_score=error_score, return_train_score=return_train_score,
                          time_budget=time_budget, storage=storage, study=study,
-                         progress=progress, packing=packing, pack_size=pack_size)
+                         progress=progress, pruning=pruning, packing=packing,
+                         pack_size=pack_size)
         self.param_space = param_space
         self.start = start
         self.plan = plan

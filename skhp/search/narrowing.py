@@ -421,6 +421,18 @@ class NarrowingSearchCV(OracleSearchCV):
         Called as ``progress(results)`` with the ``cv_results_`` so far
         after every evaluated candidate (the ``skhp`` command draws its
         progress bar with it).
+    pruning : {None, "halving", "median"} or rule, default=None
+        Stop bad candidates early, epochs being the resource (see
+        :mod:`skhp.search.pruning`): ``"halving"``, the top third of each
+        round's candidates go on at every rung (1, 3, 9, ... epochs);
+        ``"median"``, a candidate stops where its score is below the median
+        of earlier rounds' completed candidates at that epoch. A promoted
+        candidate continues its training (weights, optimizer state); a
+        pruned one scores NaN, so it is never best and the next round is
+        drawn around completed candidates. A
+        :class:`~skhp.search.SuccessiveHalving` or
+        :class:`~skhp.search.MedianRule` object sets the rung sizes. Only skhp
+        estimators are pruned; others train all their epochs.
     packing : bool or "auto", default="auto"
         ``"auto"``: the (candidate, fold) jobs of skhp's built-in MLP train in
         packs (:mod:`skhp.packed`); ``False``: every job trains on its own.
@@ -437,14 +449,18 @@ class NarrowingSearchCV(OracleSearchCV):
     cv_results_ : dict of arrays
         As in ``RandomizedSearchCV``, with ``round``, ``step`` (``"explore"``,
         ``"narrow"`` or ``"restart"``) and ``space`` (the space the candidate
-        was drawn from, as text).
+        was drawn from, as text); with ``pruning``, also ``epochs_trained``
+        (per fold), ``pruned`` and ``rung_scores`` (``{epoch: mean CV
+        score}``).
     best_estimator_, best_score_, best_params_, best_index_, scorer_, n_splits_, refit_time_, multimetric_
         As in ``RandomizedSearchCV``.
     n_trials_replayed_ : int
         Candidates taken from ``storage`` instead of being trained again.
     search_history_ : list of dict
         One entry per round: number, step, space, candidates, best score so
-        far and whether the round improved it.
+        far and whether the round improved it; with ``pruning``, ``rungs``:
+        per rung its ``epoch``, the ``candidates`` scored there and those
+        ``kept``.
 
     Examples
     --------
@@ -482,12 +498,13 @@ class NarrowingSearchCV(OracleSearchCV):
                  refit=True, cv=None, verbose=0, pre_dispatch="2*n_jobs",
                  error_score=np.nan, return_train_score=False, time_budget=None, storage=None,
                  study=None, progress=None,
-                 packing="auto", pack_size="auto"):
+                 pruning=None, packing="auto", pack_size="auto"):
         super().__init__(estimator=estimator, scoring=scoring, n_jobs=n_jobs, refit=refit,
                          cv=cv, verbose=verbose, pre_dispatch=pre_dispatch,
                          error_score=error_score, return_train_score=return_train_score,
                          time_budget=time_budget, storage=storage, study=study,
-                         progress=progress, packing=packing, pack_size=pack_size)
+                         progress=progress, pruning=pruning, packing=packing,
+                         pack_size=pack_size)
         self.param_distributions = param_distributions
         self.n_iter = n_iter
         self.n_initial = n_initial

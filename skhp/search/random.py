@@ -67,7 +67,7 @@ class RandomSearchCV(OracleSearchCV):
         Candidates per round; None draws them all in one round.
     random_state : int, RandomState or None, default=None
         Seed of the draws.
-    time_budget, storage, study, progress, packing, pack_size
+    time_budget, storage, study, progress, pruning, packing, pack_size
         As for :class:`NarrowingSearchCV`.
     scoring, n_jobs, refit, cv, verbose, pre_dispatch, error_score, return_train_score
         As in ``RandomizedSearchCV``.
@@ -105,12 +105,13 @@ class RandomSearchCV(OracleSearchCV):
                  random_state=None, scoring=None, n_jobs=None, refit=True, cv=None, verbose=0,
                  pre_dispatch="2*n_jobs", error_score=np.nan, return_train_score=False,
                  time_budget=None, storage=None, study=None, progress=None,
-                 packing="auto", pack_size="auto"):
+                 pruning=None, packing="auto", pack_size="auto"):
         super().__init__(estimator=estimator, scoring=scoring, n_jobs=n_jobs, refit=refit,
                          cv=cv, verbose=verbose, pre_dispatch=pre_dispatch,
                          error_score=error_score, return_train_score=return_train_score,
                          time_budget=time_budget, storage=storage, study=study,
-                         progress=progress, packing=packing, pack_size=pack_size)
+                         progress=progress, pruning=pruning, packing=packing,
+                         pack_size=pack_size)
         self.param_distributions = param_distributions
         self.n_iter = n_iter
         self.round_size = round_size

@@ -1,0 +1,280 @@
+"""A round trained rung by rung: continued training, scores at each rung, bad candidates stopped.
+
+The pruned counterpart of :func:`skhp.search._evaluate.packed_results`. The
+round's (candidate, fold) jobs of skhp estimators are trained to the first
+rung — in packs (:class:`skhp.packed.PackRun`) where they pack, else by the
+estimator's own fit — and scored on their test folds with the search's
+scorers; the rule (:mod:`skhp.search.pruning`) picks the candidates that
+go on, and those continue from where they stopped (weights, optimizer
+state, shuffling) to the next rung. A candidate at the last rung has
+trained exactly as one fit. Pruned candidates get non-finite test scores
+(so they are never best, and rank last) and ``pruned`` in their results;
+a diverging candidate stops at once and is a failed fit.
+
+With a store, the state of every job still training is written after each
+rung (:meth:`skhp.storage.TrialStore.add_rungs`): a search killed mid-round
+resumes from the last finished rung.
+"""
+
+import math
+import pickle
+import time
+
+import numpy as np
+from sklearn.utils.validation import indexable
+
+from skhp.search._evaluate import failed_result, lend_model, round_jobs, score_job
+from skhp.search._sklearn import fold_key
+
+__all__ = ["pruned_round"]
+
+
+def _continuable(final):
+    """None when ``final`` trains rung by rung here (an skhp estimator), else why not."""
+    from skhp.estimators import KerasClassifier, KerasRegressor
+
+    if isinstance(final, (KerasClassifier, KerasRegressor)):
+        return None
+    return f"{type(final).__name__} is not an skhp estimator: it trains all its epochs, unpruned"
+
+
+class _Ordinary:
+    """A job its skhp estimator trains itself, continued from rung to rung (warm start)."""
+
+    def __init__(self, job):
+        self.job, self.epoch, self.seconds, self.stopped = job, 0, 0.0, False
+
+    def advance(self, until):
+        final = self.job.final
+        if self.stopped or until <= self.epoch:
+            return
+        start = time.perf_counter()
+        final._fit(self.job.X_train, self.job.y_fit, self.job.weights, warm_start=self.epoch > 0,
+                   epochs=until - self.epoch, initial_epoch=self.epoch)
+        self.seconds += time.perf_counter() - start
+        if len(final.history_.get("loss", ())) < until:
+            self.stopped = True  # its early stopping ended the fit
+        self.epoch = until
+
+    @property
+    def diverged(self):
+        losses = self.job.final.history_.get("loss", [])
+        return bool(getattr(self.job.final, "diverged_", False)) or not np.all(np.isfinite(losses))
+
+    @property
+    def trained(self):
+        return len(self.job.final.history_.get("loss", ()))
+
+    def state(self):
+        return pickle.dumps({"epoch": self.epoch, "stopped": self.stopped, "final": self.job.final})
+
+    def restore(self, blob):
+        state = pickle.loads(blob)
+        vars(self.job.final).update(vars(state["final"]))
+        self.epoch, self.stopped = state["epoch"], state["stopped"]
+
+
+class _Packed:
+    """A job trained as one slot of a :class:`skhp.packed.PackRun`."""
+
+    def __init__(self, job, run, slot):
+        self.job, self.run, self.slot, self.seconds = job, run, slot, 0.0
+
+    @property
+    def diverged(self):
+        return bool(self.run.diverged[self.slot])
+
+    @property
+    def trained(self):
+        return int(self.run.trained[self.slot])
+
+    def stop(self):
+        self.run.stop(self.slot)
+
+    def state(self):
+        return pickle.dumps(self.run.slot_state(self.slot))
+
+    def restore(self, blob):
+        self.run.restore(self.slot, pickle.loads(blob))
+
+
+def _primary(scores, metric):
+    value = scores if metric is None else scores[metric]
+    return float(value)
+
+
+def pruned_round(search, candidates, X, y, params, known, rule, record, templates,
+                 pack_size="auto", packing=True, numbers=None, store=None):
+    """Train one round's jobs rung by rung under ``rule``; score and prune between rungs.
+
+    Parameters
+    ----------
+    search : BaseSearchCV
+        Supplies the estimator, ``cv``, scorers, ``refit``, ``error_score``
+        and ``return_train_score``.
+    candidates : list of dict
+    X, y : array-like
+    params : dict
+        The search's fit parameters.
+    known : container of fold keys
+        Jobs already known (replayed): not trained again.
+    rule : SuccessiveHalving, MedianRule or BracketHalving
+    record : dict
+        ``{epoch: [mean CV score of each completed candidate there]}``,
+        across rounds; completed candidates of this round are added.
+    templates : dict
+        Keras models shared by shape (see :func:`packed_results`).
+    pack_size : int or "auto"
+    packing : bool, default=True
+        False: every job trains by its estimator's own fit.
+    numbers : list of int or None
+        The candidates' trial numbers, for the store.
+    store : (TrialStore, str) or None
+        The store and study to write rung states to (and resume from).
+
+    Returns
+    -------
+    results : dict
+        ``{fold_key: result}`` for :func:`skhp.search._sklearn.evaluating`.
+    info : dict
+        Per candidate index: ``epochs`` (trained, per fold), ``pruned``
+        (bool) and ``rung_scores`` (``{epoch: mean score}``).
+    reasons : dict
+        ``{candidate index: reason}`` for candidates scikit-learn's loop trains.
+    rungs : list of dict
+        Per rung: ``epoch``, ``candidates`` scored there and ``kept``.
+    """
+    from skhp.packed import advance_packs, pack_reason, start_packs
+
+    jobs, reasons, _ = round_jobs(search, candidates, X, y, params, known, accept=_continuable)
+    if not jobs:
+        return {}, {}, reasons, []
+    X, y = indexable(X, y)
+    scorers, _ = search._get_scorers()
+    metric = None if callable(scorers) else (
+        search.refit if isinstance(search.refit, str) and search.refit in scorers
+        else next(iter(scorers)))
+
+    packable = [job for job in jobs if packing and pack_reason(job.final) is None]
+    runs, where = start_packs([job.data for job in packable], pack_size)
+    workers = {}
+    for job, place in zip(packable, where):
+        if not isinstance(place, str):
+            workers[id(job)] = _Packed(job, runs[place[0]], place[1])
+    for job in jobs:
+        if id(job) not in workers:
+            workers[id(job)] = _Ordinary(job)
+            reasons.setdefault(job.candidate, pack_reason(job.final) or "packing=False")
+
+    by_candidate = {}
+    for job in jobs:
+        by_candidate.setdefault(job.candidate, []).append(job)
+    longest = max(int(job.final.epochs) for job in jobs)
+    rung_list = rule.rungs(longest)
+
+    def target(epochs, r, last):
+        return int(epochs) if last else min(int(epochs), int(math.ceil(r * epochs / longest)))
+
+    alive = sorted(by_candidate)
+    info = {c: {"epochs": 0, "pruned": False, "rung_scores": {}} for c in alive}
+    fold_rungs = {id(job): [] for job in jobs}
+    failed, final_scores, rungs_done = {}, {}, []
+    stored = {} if store is None or numbers is None else store[0].rungs(store[1], numbers)
+    to_restore = {}
+    for index, r in enumerate(rung_list):
+        last = index == len(rung_list) - 1
+        current = [job for c in alive for job in by_candidate[c]]
+        keys = [(numbers[job.candidate], job.fold, target(job.final.epochs, r, last))
+                if numbers is not None else None for job in current]
+        replay = not last and stored and all(k in stored for k in keys)
+        scores = {}
+        if replay:
+            for job, k in zip(current, keys):
+                to_restore[id(job)] = stored[k][1]
+                scores[id(job)] = {"test_scores": stored[k][0]}
+        else:
+            for job in current:  # resume from the last stored rung
+                if id(job) in to_restore:
+                    workers[id(job)].restore(to_restore.pop(id(job)))
+            before = [np.flatnonzero(run.active) for run in runs]
+            seconds = advance_packs(runs, lambda run: target(run.epochs, r, last))
+            for run, slots, s in zip(runs, before, seconds):
+                for slot in slots:  # a pack's time is shared by the slots it trained
+                    workers[id(packable[run.members[slot]])].seconds += s / len(slots)
+            for job in current:
+                worker = workers[id(job)]
+                if isinstance(worker, _Ordinary):
+                    try:
+                        worker.advance(target(job.final.epochs, r, last))
+                    except Exception as err:  # a failing fit fails its candidate, as in scikit-learn
+                        if search.error_score == "raise":
+                            raise
+                        failed.setdefault(job.candidate, f"{type(err).__name__}: {err}")
+            for job in current:
+                worker = workers[id(job)]
+                if job.candidate in failed:
+                    continue
+                if worker.diverged:
+                    failed[job.candidate] = (
+                        f"the training loss of {candidates[job.candidate]} became non-finite "
+                        f"(diverged) after {worker.trained} epochs")
+                    continue
+                if isinstance(worker, _Packed):
+                    out = {**worker.run.result(worker.slot), "key": worker.run.key}
+                    lend_model(job, out, templates)
+                start = time.perf_counter()
+                scores[id(job)] = score_job(search, job, scorers, X, y,
+                                            train_scores=last and search.return_train_score)
+                scores[id(job)]["score_time"] = time.perf_counter() - start
+        means = {}
+        for c in alive:
+            if c in failed:
+                continue
+            values = [_primary(scores[id(job)]["test_scores"], metric) for job in by_candidate[c]]
+            for job, value in zip(by_candidate[c], values):
+                fold_rungs[id(job)].append([int(target(job.final.epochs, r, last)), value])
+            means[c] = float(np.mean(values))
+            info[c]["rung_scores"][int(r)] = means[c]
+            info[c]["epochs"] = max(fold_rungs[id(job)][-1][0] if replay else workers[id(job)].trained
+                                    for job in by_candidate[c])
+        survivors = [c for c in alive if c in means]
+        if last:
+            final_scores = scores
+            rungs_done.append({"epoch": int(r), "candidates": len(means), "kept": len(means)})
+            break
+        keep = set(rule.survivors(means, r, record))
+        rungs_done.append({"epoch": int(r), "candidates": len(means), "kept": len(keep)})
+        for c in alive:
+            if c not in keep:
+                info[c]["pruned"] = c not in failed
+                for job in by_candidate[c]:  # the folds of a failed candidate stop too
+                    if isinstance(workers[id(job)], _Packed):
+                        workers[id(job)].stop()
+        alive = [c for c in survivors if c in keep]
+        if store is not None and numbers is not None and not replay:
+            store[0].add_rungs(store[1], [
+                (numbers[job.candidate], job.fold, target(job.final.epochs, r, last),
+                 scores[id(job)]["test_scores"], workers[id(job)].state())
+                for c in alive for job in by_candidate[c]])
+
+    results = {}
+    nan = np.nan if callable(scorers) else {name: np.nan for name in scorers}
+    for job in jobs:
+        c, worker = job.candidate, workers[id(job)]
+        result = {"fit_time": worker.seconds + job.prep, "fit_error": None, "_train": job.train,
+                  "epochs": info[c]["epochs"], "pruned": info[c]["pruned"],
+                  "rung_scores": fold_rungs[id(job)]}
+        if c in failed:
+            result.update(failed_result(search, scorers, failed[c]))
+        elif info[c]["pruned"]:
+            result.update(test_scores=nan, score_time=0.0)
+            if search.return_train_score:
+                result["train_scores"] = nan
+        else:
+            result.update(final_scores[id(job)])
+        results[fold_key(candidates[c], job.fold)] = result
+    for c in by_candidate:
+        if c not in failed and not info[c]["pruned"]:
+            for epoch, score in info[c]["rung_scores"].items():
+                record.setdefault(epoch, []).append(score)
+    return results, info, reasons, rungs_done
