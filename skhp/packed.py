@@ -412,9 +412,10 @@ def _program(optimizer, activation, output, shapes, structural, n_slots):
         return program
 
 
-def _stacked(arrays):
-    """``arrays`` of equal trailing shapes stacked on a new first axis, zero-padded to the longest."""
-    rows = max(len(a) for a in arrays)
+def _stacked(arrays, rows=None):
+    """``arrays`` of equal trailing shapes stacked on a new first axis, zero-padded to ``rows``
+    (default: the longest)."""
+    rows = max(len(a) for a in arrays) if rows is None else rows
     out = np.zeros((len(arrays), rows, *arrays[0].shape[1:]), dtype="float32")
     for j, a in enumerate(arrays):
         out[j, :len(a)] = a
@@ -576,17 +577,19 @@ class PackRun:
         program.load([p[members] for p in self.params],
                      [[s[members] for s in state] for state in self.state],
                      self.iterations[members], self.u_product[members])
-        x = tf.constant(_stacked([s.X for s in slots]))
-        y = tf.constant(_stacked([s.targets for s in slots]))
+        # shapes of the whole pack, whichever slots still train: no new trace per subset
+        rows = max(len(s.X) for s in self.slots)
+        x = tf.constant(_stacked([s.X for s in slots], rows))
+        y = tf.constant(_stacked([s.targets for s in slots], rows))
         settings = {name: tf.constant([float(s.settings.get(name, default)) for s in slots])
                     for name, default in (("beta_2", 0.999), ("epsilon", 1e-7), ("rho", 0.9),
                                           ("weight_decay", 0.0))}
         l2 = tf.constant([float(s.l2) for s in slots])
         steps = [self.steps[j] for j in members]
-        n_steps = max(steps)
+        n_steps = max(self.steps)
         watch = [self.watch[j] for j in members]
         if any(watch):
-            m = max(len(s.validation) if watch[i] else 1 for i, s in enumerate(slots))
+            m = max(len(s.validation) if w else 1 for s, w in zip(self.slots, self.watch))
             v_idx = np.zeros((k, m), dtype=np.int32)
             v_w = np.zeros((k, m), dtype=np.float32)
             for i, s in enumerate(slots):

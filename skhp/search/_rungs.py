@@ -188,10 +188,11 @@ def pruned_round(search, candidates, X, y, params, known, rule, record, template
                 if numbers is not None else None for job in current]
         replay = not last and stored and all(k in stored for k in keys)
         scores = {}
-        if replay:
+        if replay:  # this rung finished before the search stopped: its scores, its states
             for job, k in zip(current, keys):
-                to_restore[id(job)] = stored[k][1]
                 scores[id(job)] = {"test_scores": stored[k][0]}
+                if stored[k][1]:
+                    to_restore[id(job)] = stored[k][1]
         else:
             for job in current:  # resume from the last stored rung
                 if id(job) in to_restore:
@@ -215,6 +216,7 @@ def pruned_round(search, candidates, X, y, params, known, rule, record, template
                 if job.candidate in failed:
                     continue
                 if worker.diverged:
+                    info[job.candidate]["epochs"] = worker.trained
                     failed[job.candidate] = (
                         f"the training loss of {candidates[job.candidate]} became non-finite "
                         f"(diverged) after {worker.trained} epochs")
@@ -250,12 +252,13 @@ def pruned_round(search, candidates, X, y, params, known, rule, record, template
                 for job in by_candidate[c]:  # the folds of a failed candidate stop too
                     if isinstance(workers[id(job)], _Packed):
                         workers[id(job)].stop()
-        alive = [c for c in survivors if c in keep]
         if store is not None and numbers is not None and not replay:
+            # every scored job's scores (to replay the decision), the survivors' states
             store[0].add_rungs(store[1], [
                 (numbers[job.candidate], job.fold, target(job.final.epochs, r, last),
-                 scores[id(job)]["test_scores"], workers[id(job)].state())
-                for c in alive for job in by_candidate[c]])
+                 scores[id(job)]["test_scores"], workers[id(job)].state() if c in keep else b"")
+                for c in means for job in by_candidate[c]])
+        alive = [c for c in survivors if c in keep]
 
     results = {}
     nan = np.nan if callable(scorers) else {name: np.nan for name in scorers}
