@@ -8,6 +8,7 @@ name fails at ``fit``, with the closest known name suggested, before any
 model is built.
 """
 
+import functools
 import inspect
 
 import keras
@@ -46,10 +47,25 @@ def accepted_arguments(function, named_only=False):
     >>> accepted_arguments(lambda meta, **kwargs: None) is None
     True
     """
+    try:  # signatures are read on every parameter check: once per function is enough
+        return _accepted(function, named_only)
+    except TypeError:  # an unhashable callable
+        return _accepted.__wrapped__(function, named_only)
+
+
+@functools.lru_cache(maxsize=512)
+def _accepted(function, named_only):
     parameters = inspect.signature(function).parameters.values()
     if not named_only and any(p.kind == p.VAR_KEYWORD for p in parameters):
         return None
-    return {p.name for p in parameters if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)} - {"self"}
+    return frozenset(p.name for p in parameters
+                     if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)) - {"self"}
+
+
+@functools.lru_cache(maxsize=64)
+def _init_parameters(cls):
+    """The parameters ``cls.__init__`` declares (a class's signature does not change)."""
+    return frozenset(p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "kwargs"))
 
 
 def check_names(given, accepted, where, parameter_prefix):
@@ -94,7 +110,7 @@ class RoutedParameters:
 
     @classmethod
     def _declared_params(cls):
-        return {p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "kwargs")}
+        return _init_parameters(cls)
 
     def _get_param_names(self):
         # Routed parameters count wherever they came from (constructor or

@@ -149,8 +149,9 @@ class _Progress:
                 if pruned[trial]:
                     epoch, at = list(results["rung_scores"][trial].items())[-1]
                     score = f"pruned at epoch {epoch} ({at:.4f})"
+                best_text = f"{best_so_far:.4f}" if np.isfinite(best_so_far) else "none yet"
                 print(f"trial {trial + 1}/{self.total}  {score}  "
-                      f"best {best_so_far:.4f}  elapsed {elapsed:.0f} s  eta {eta:.0f} s",
+                      f"best {best_text}  elapsed {elapsed:.0f} s  eta {eta:.0f} s",
                       file=sys.stderr, flush=True)
         self.reported = done
 

@@ -87,8 +87,9 @@ def results_table(search, top=5, prefix=""):
         lines.append(f"{rank:<4}  {i:>5}  {scores[i]:.4f} ± {std[i]:.4f}  {params}")
     if pruned.any():
         epochs = np.asarray(res["epochs_trained"], dtype=float)[pruned]
-        lines.append(f"({int(pruned.sum())} more trials were pruned after "
-                     f"{int(np.nanmin(epochs))}-{int(np.nanmax(epochs))} epochs)")
+        low, high = int(np.nanmin(epochs)), int(np.nanmax(epochs))
+        after = f"{low}-{high} epochs" if low < high else f"{low} epoch{'s' if low > 1 else ''}"
+        lines.append(f"({int(pruned.sum())} more trials were pruned after {after})")
     return "\n".join(lines)
 
 

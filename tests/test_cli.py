@@ -146,6 +146,9 @@ def _error(tmp_path, capsys, config_text=None, args=()):
     ("[data]\ncsv = 'missing.csv'\ntarget = 'y'\n", "no file 'missing.csv'"),
     ("[data]\nnpz = 'missing.npz'\n", "no file 'missing.npz'"),
     ("not toml at all [\n", "is not valid TOML"),
+    ("[search]\npruning = 'halve'\n", "unknown key 'halve' in [search] pruning"),
+    ("[search]\nstrategy = 'hyperband'\npruning = 'median'\n",
+     "the hyperband strategy prunes by its own brackets"),
 ])
 def test_bad_configs_give_one_line_errors(tmp_path, capsys, config_text, message):
     assert message in _error(tmp_path, capsys, config_text)
@@ -172,6 +175,29 @@ def test_dry_run_and_list_datasets_train_nothing(tmp_path, capsys):
     listing = capsys.readouterr().out
     assert "wine" in listing and "178" in listing and "regression" in listing
     assert main(["tune", "--dry-run", "--config", str(tmp_path / "none.toml")]) == 2
+
+
+def test_dry_run_counts_hyperbands_trials(tmp_path, capsys):
+    config = tmp_path / "hb.toml"
+    config.write_text('[model]\nepochs = 9\n[search]\nstrategy = "hyperband"\ncv = 3\n')
+    assert main(["tune", "--dry-run", "--config", str(config)]) == 0
+    assert "17 trials x 3 folds = 51 fits in Hyperband's brackets" in capsys.readouterr().out
+
+
+def test_a_pruned_run_says_which_trials_it_stopped(tmp_path, capfd):
+    config = tmp_path / "p.toml"
+    config.write_text('[data]\nname = "iris"\n[model]\nhidden_layer_sizes = [8]\nepochs = 3\n'
+                      '[search]\nstrategy = "random"\npruning = "halving"\ntrials = 6\ncv = 2\n'
+                      '[search.space]\nlearning_rate = { low = 1e-4, high = 1e-1, log = true }\n'
+                      '[output]\nbaselines = false\n')
+    out = tmp_path / "out"
+    assert main(["tune", "--config", str(config), "--output", str(out)]) == 0
+    captured = capfd.readouterr()  # the progress goes to the process's own stderr
+    assert "pruning=halving" in captured.out
+    assert captured.err.count("pruned at epoch 1") == 4  # 6 trials, the top third go on
+    assert "(4 more trials were pruned after 1 epoch)" in captured.out
+    rows = (out / "cv_results.csv").read_text().splitlines()
+    assert "pruned" in rows[0] and "epochs_trained" in rows[0]
 
 
 def test_help_has_no_markup_and_points_to_the_config_format(capsys):

@@ -285,7 +285,8 @@ class PackedEvaluation:
         try:
             return super().fit(X, y, **params)
         finally:
-            del self._data, self._templates, self._rung_record
+            for name in ("_data", "_templates", "_rung_record", "_extras", "_round_rungs"):
+                vars(self).pop(name, None)
 
     def __getstate__(self):
         # The data and the shared Keras models of a running fit stay in this process:
@@ -361,7 +362,15 @@ class PackedEvaluation:
             known.update(results)
             for key, result in results.items():
                 self._extras[key] = {k: result[k] for k in EXTRA_KEYS if k in result}
-            more_results.update(self._pruned_columns(candidates, known, info))
+            columns = self._pruned_columns(candidates, known, info)
+            for i, row in enumerate(columns["rung_scores"]):
+                name = fold_key(candidates[i], 0)[0]
+                failed = any(known[key].get("fit_error") for key in known if key[0] == name)
+                if i not in info and not columns["pruned"][i] and not failed:
+                    for epoch, score in row.items():  # replayed: the median rule's record
+                        if np.isfinite(score):
+                            self._rung_record.setdefault(epoch, []).append(score)
+            more_results.update(columns)
         elif self.packing is not False and candidates:
             X, y, params = self._data
             packed, reasons = packed_results(self, candidates, X, y, params, known,
