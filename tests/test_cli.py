@@ -38,7 +38,7 @@ def test_default_experiment_on_a_tiny_budget_writes_every_report(tmp_path):
                      "learning_curves.png", "summary.md", "report.html", "trials.db"}
     best = json.loads((out / "best_params.json").read_text())
     assert set(best["best_params"]) == {"learning_rate", "batch_size", "initializer", "schedule",
-                                        "smoothing"}
+                                        "smoothing", "weight_decay"}
     assert (out / "cv_results.csv").read_text().count("\n") == 3  # header + 2 trials
 
     again = skhp("tune", "--trials", "2", "--epochs", "1", "--cv", "2", "--output", out)
@@ -291,3 +291,11 @@ def test_help_starts_neither_scikit_learn_nor_tensorflow():
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV,
                          timeout=120)
     assert run.returncode == 0 and run.stdout.strip().endswith("[]"), run.stdout[-500:]
+
+
+def test_the_default_pruning_can_be_turned_off_and_hyperband_keeps_its_own():
+    from skhp.experiment import load_config
+
+    assert load_config()["search"]["pruning"] == "halving"
+    assert load_config({"search": {"pruning": "none"}})["search"]["pruning"] is None
+    assert load_config({"search": {"strategy": "hyperband"}})["search"]["pruning"] is None
