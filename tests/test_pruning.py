@@ -292,3 +292,17 @@ def test_a_search_killed_mid_round_resumes_from_its_last_rung(tmp_path, monkeypa
                                whole.cv_results_["mean_test_score"], atol=1e-6)
     assert TrialStore(db).rungs("default", range(9)) == {}  # dropped once the round is stored
     assert [t.status for t in TrialStore(db).trials("default")].count("pruned") == 8
+
+
+def test_pruning_with_several_metrics_and_train_scores():
+    search = SpaceGridSearchCV(KerasClassifier(**MLP, epochs=3), {"learning_rate": [1e-4, 1e-2, 3e-2]},
+                               cv=2, pruning="halving", scoring=["accuracy", "neg_log_loss"],
+                               refit="neg_log_loss", return_train_score=True).fit(X_IRIS, Y_IRIS)
+    res = search.cv_results_
+    assert res["pruned"].sum() == 2
+    for key in ("mean_test_accuracy", "mean_test_neg_log_loss", "mean_train_accuracy"):
+        assert np.isnan(res[key][res["pruned"]]).all() and np.isfinite(res[key][~res["pruned"]]).all()
+    # rungs sort by the refit metric
+    kept = int(np.flatnonzero(~res["pruned"])[0])
+    first = [r[1] for r in res["rung_scores"]]
+    assert first[kept] == max(first)

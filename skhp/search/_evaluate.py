@@ -148,13 +148,17 @@ def round_jobs(search, candidates, X, y, params, known=(), accept=None):
     return jobs, reasons, splits
 
 
+def score_names(scorers):
+    """The metric names of a search's scorers (``_get_scorers()[0]``), None for a single score."""
+    return list(getattr(scorers, "_scorers", {})) or None
+
+
 def failed_result(search, scorers, message):
     """A fold result of a failed fit, as ``_fit_and_score`` gives one (``error_score``)."""
     if search.error_score == "raise":
         raise ValueError(message)
-    failed = search.error_score
-    if not callable(scorers):
-        failed = {name: search.error_score for name in scorers}
+    names = score_names(scorers)
+    failed = search.error_score if names is None else {name: search.error_score for name in names}
     result = {"fit_error": "".join(traceback.format_exception_only(ValueError(message))),
               "test_scores": failed, "score_time": 0.0}
     if search.return_train_score:

@@ -23,7 +23,7 @@ import time
 import numpy as np
 from sklearn.utils.validation import indexable
 
-from skhp.search._evaluate import failed_result, lend_model, round_jobs, score_job
+from skhp.search._evaluate import failed_result, lend_model, round_jobs, score_job, score_names
 from skhp.search._sklearn import fold_key
 
 __all__ = ["pruned_round"]
@@ -150,10 +150,9 @@ def pruned_round(search, candidates, X, y, params, known, rule, record, template
     if not jobs:
         return {}, {}, reasons, []
     X, y = indexable(X, y)
-    scorers, _ = search._get_scorers()
-    metric = None if callable(scorers) else (
-        search.refit if isinstance(search.refit, str) and search.refit in scorers
-        else next(iter(scorers)))
+    scorers, refit_metric = search._get_scorers()
+    names = score_names(scorers)
+    metric = None if names is None else (refit_metric if refit_metric in names else names[0])
 
     packable = [job for job in jobs if packing and pack_reason(job.final) is None]
     runs, where = start_packs([job.data for job in packable], pack_size)
@@ -261,7 +260,7 @@ def pruned_round(search, candidates, X, y, params, known, rule, record, template
         alive = [c for c in survivors if c in keep]
 
     results = {}
-    nan = np.nan if callable(scorers) else {name: np.nan for name in scorers}
+    nan = np.nan if names is None else {name: np.nan for name in names}
     for job in jobs:
         c, worker = job.candidate, workers[id(job)]
         result = {"fit_time": worker.seconds + job.prep, "fit_error": None, "_train": job.train,
