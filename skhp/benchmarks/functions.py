@@ -46,6 +46,14 @@ class TestFunction:
         Points evaluated so far.
     best : float
         Lowest value seen so far (``inf`` before any evaluation).
+
+    Examples
+    --------
+    >>> f = Rastrigin(3)
+    >>> f.name, f.dim, f(np.zeros(3)), f([[0.0, 0.0, 1.0], [1.0, 1.0, 1.0]]).tolist()
+    ('rastrigin3', 3, 0.0, [1.0, 3.0])
+    >>> f.nfev, f.gap()
+    (3, 0.0)
     """
 
     __test__ = False  # not a pytest test class, whatever its name
@@ -76,6 +84,21 @@ class TestFunction:
 
     def __repr__(self):
         return f"{type(self).__name__}(dim={self.dim})"
+
+
+class _AnyDimension(TestFunction):
+    """A function of any dimension on ``[low, high]^dim``, minimal where every coordinate is ``at``."""
+
+    low = high = at = 0.0
+    default_dim = 2
+
+    def __init__(self, dim=None):
+        super().__init__()
+        dim = self.default_dim if dim is None else dim
+        self.name = f"{self.prefix}{dim}"
+        self.bounds = [(self.low, self.high)] * dim
+        self.global_optimum = np.full(dim, self.at)
+        self.fglob = float(self._evaluate(self.global_optimum[None])[0])
 
 
 class GoldsteinPrice(TestFunction):
@@ -126,45 +149,28 @@ class Hartmann6(_Hartmann):
     fglob = -3.32237
 
 
-class StyblinskiTang(TestFunction):
+class StyblinskiTang(_AnyDimension):
     """Styblinski-Tang in ``dim`` dimensions on [-5, 5]; minimum -39.16617 per dimension."""
 
-    _x = -2.903534027771178
-
-    def __init__(self, dim=4):
-        super().__init__()
-        self.name = f"styblinski_tang{dim}"
-        self.bounds = [(-5.0, 5.0)] * dim
-        self.global_optimum = np.full(dim, self._x)
-        self.fglob = float(0.5 * dim * (self._x**4 - 16 * self._x**2 + 5 * self._x))
+    prefix, low, high, at, default_dim = "styblinski_tang", -5.0, 5.0, -2.903534027771178, 4
 
     def _evaluate(self, X):
         return 0.5 * np.sum(X**4 - 16 * X**2 + 5 * X, axis=1)
 
 
-class Rastrigin(TestFunction):
+class Rastrigin(_AnyDimension):
     """Rastrigin in ``dim`` dimensions on [-5.12, 5.12]; minimum 0 at 0 on a grid of local minima."""
 
-    def __init__(self, dim=5):
-        super().__init__()
-        self.name = f"rastrigin{dim}"
-        self.bounds = [(-5.12, 5.12)] * dim
-        self.global_optimum = np.zeros(dim)
-        self.fglob = 0.0
+    prefix, low, high, at, default_dim = "rastrigin", -5.12, 5.12, 0.0, 5
 
     def _evaluate(self, X):
         return 10 * X.shape[1] + np.sum(X**2 - 10 * np.cos(2 * np.pi * X), axis=1)
 
 
-class Griewank(TestFunction):
+class Griewank(_AnyDimension):
     """Griewank in ``dim`` dimensions on [-600, 600]; minimum 0 at 0."""
 
-    def __init__(self, dim=5):
-        super().__init__()
-        self.name = f"griewank{dim}"
-        self.bounds = [(-600.0, 600.0)] * dim
-        self.global_optimum = np.zeros(dim)
-        self.fglob = 0.0
+    prefix, low, high, at, default_dim = "griewank", -600.0, 600.0, 0.0, 5
 
     def _evaluate(self, X):
         i = np.sqrt(np.arange(1, X.shape[1] + 1))
@@ -200,44 +206,29 @@ class Michalewicz(TestFunction):
         return -np.sum(np.sin(X) * np.sin(i * X**2 / np.pi) ** 20, axis=1)
 
 
-class Rosenbrock(TestFunction):
+class Rosenbrock(_AnyDimension):
     """Rosenbrock in ``dim`` dimensions on [-5, 10]; minimum 0 at (1, ..., 1) in a curved valley."""
 
-    def __init__(self, dim=8):
-        super().__init__()
-        self.name = f"rosenbrock{dim}"
-        self.bounds = [(-5.0, 10.0)] * dim
-        self.global_optimum = np.ones(dim)
-        self.fglob = 0.0
+    prefix, low, high, at, default_dim = "rosenbrock", -5.0, 10.0, 1.0, 8
 
     def _evaluate(self, X):
         return np.sum(100 * (X[:, 1:] - X[:, :-1] ** 2) ** 2 + (1 - X[:, :-1]) ** 2, axis=1)
 
 
-class Ackley(TestFunction):
+class Ackley(_AnyDimension):
     """Ackley in ``dim`` dimensions on [-32.768, 32.768]; minimum 0 at 0, a nearly flat outer region."""
 
-    def __init__(self, dim=5):
-        super().__init__()
-        self.name = f"ackley{dim}"
-        self.bounds = [(-32.768, 32.768)] * dim
-        self.global_optimum = np.zeros(dim)
-        self.fglob = 0.0
+    prefix, low, high, at, default_dim = "ackley", -32.768, 32.768, 0.0, 5
 
     def _evaluate(self, X):
         return (-20 * np.exp(-0.2 * np.sqrt(np.mean(X**2, axis=1)))
                 - np.exp(np.mean(np.cos(2 * np.pi * X), axis=1)) + 20 + math.e)
 
 
-class Levy(TestFunction):
+class Levy(_AnyDimension):
     """Levy in ``dim`` dimensions on [-10, 10]; minimum 0 at (1, ..., 1)."""
 
-    def __init__(self, dim=4):
-        super().__init__()
-        self.name = f"levy{dim}"
-        self.bounds = [(-10.0, 10.0)] * dim
-        self.global_optimum = np.ones(dim)
-        self.fglob = 0.0
+    prefix, low, high, at, default_dim = "levy", -10.0, 10.0, 1.0, 4
 
     def _evaluate(self, X):
         w = 1 + (X - 1) / 4
