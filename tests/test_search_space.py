@@ -159,3 +159,17 @@ def test_a_list_of_dicts_is_a_conditional_space():
     assert Space.from_dict(union.to_dict()) == union
     with pytest.raises(AttributeError, match="has no single set of dimensions"):
         union.dimensions
+
+
+def test_a_log_integer_range_stays_log_scale_for_scikit_learn():
+    from sklearn.model_selection import ParameterSampler
+
+    from skhp.search._space import Integer, LogUniformInteger, Space
+
+    dists = Space({"units": Integer(4, 128, log=True)}).to_param_distributions()
+    assert isinstance(dists["units"], LogUniformInteger)
+    draws = np.array([p["units"] for p in ParameterSampler(dists, 3000, random_state=0)])
+    assert draws.min() == 4 and draws.max() == 128
+    # log scale: as many draws in [4, 22] as in [23, 128] (uniform would put 15% below 23)
+    assert 0.45 < np.mean(draws <= 22) < 0.6
+    assert Space(dists).dimensions["units"] == Integer(4, 128, log=True)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["Dimension", "Real", "Integer", "Choice", "Distribution", "Space", "SpaceUnion",
-           "as_space"]
+           "LogUniformInteger", "as_space"]
 
 
 class Dimension(abc.ABC):
@@ -395,7 +395,10 @@ def plain(value):
 
 
 def _from_scipy(dist):
-    """A Real or Integer equal to a frozen scipy uniform / loguniform / randint."""
+    """A Real or Integer equal to a frozen scipy uniform / loguniform / randint
+    (or a :class:`LogUniformInteger`)."""
+    if isinstance(dist, LogUniformInteger):
+        return Integer(dist.low, dist.high, log=True)
     kind = getattr(getattr(dist, "dist", None), "name", None)
     if kind in ("uniform", "loguniform", "reciprocal", "randint"):
         low, high = (float(v) for v in dist.support())
@@ -426,6 +429,36 @@ def _as_dimension(name, spec):
         # a list of numbers is an ordered dimension whatever the order it is written in
         return Choice(sorted(set(values)), ordered=True)
     return Choice(values, ordered=False)
+
+
+class LogUniformInteger:
+    """Integers in ``[low, high]`` drawn on a log scale, as ``Integer(low, high, log=True)`` draws them.
+
+    scipy.stats has no log-uniform integer distribution; this one has the
+    ``rvs`` scikit-learn's ``ParameterSampler`` calls.
+
+    Examples
+    --------
+    >>> draws = LogUniformInteger(4, 128).rvs(size=2000, random_state=0)
+    >>> int(draws.min()), int(draws.max()), bool(np.median(draws) < 30)
+    (4, 128, True)
+    """
+
+    def __init__(self, low, high):
+        self.low, self.high = int(low), int(high)
+
+    def __repr__(self):
+        return f"LogUniformInteger({self.low}, {self.high})"
+
+    def rvs(self, size=None, random_state=None):
+        """``size`` draws (one int when ``size`` is None)."""
+        from sklearn.utils import check_random_state
+
+        rng = check_random_state(random_state)
+        # widened by half a unit, so that both ends are as likely as their neighbours
+        raw = np.exp(rng.uniform(math.log(self.low - 0.499), math.log(self.high + 0.499), size))
+        values = np.clip(np.round(raw), self.low, self.high).astype(int)
+        return int(values) if size is None else values
 
 
 class Space:
@@ -500,8 +533,9 @@ class Space:
         """The same space in the form scikit-learn's ``RandomizedSearchCV`` takes.
 
         Ranges become scipy.stats distributions (``loguniform``, ``uniform``,
-        ``randint``; a ``base`` range the list of its powers), choices lists,
-        and a :class:`Distribution` its own distribution.
+        ``randint``; a log-scale integer range a :class:`LogUniformInteger`;
+        a ``base`` range the list of its powers), choices lists, and a
+        :class:`Distribution` its own distribution.
 
         Examples
         --------
@@ -515,7 +549,8 @@ class Space:
             if isinstance(dim, Real):
                 out[name] = loguniform(dim.low, dim.high) if dim.log else uniform(dim.low, dim.high - dim.low)
             elif isinstance(dim, Integer):
-                out[name] = dim.values() or randint(dim.low, dim.high + 1)
+                out[name] = dim.values() or (
+                    LogUniformInteger(dim.low, dim.high) if dim.log else randint(dim.low, dim.high + 1))
             elif isinstance(dim, Choice):
                 out[name] = list(dim.values)
             else:
