@@ -144,7 +144,7 @@ def pruned_round(search, candidates, X, y, params, known, rule, record, template
     rungs : list of dict
         Per rung: ``epoch``, ``candidates`` scored there and ``kept``.
     """
-    from skhp.packed import advance_packs, pack_reason, start_packs
+    from skhp.packed import advance_packs, start_packs
 
     jobs, reasons, _ = round_jobs(search, candidates, X, y, params, known, accept=_continuable)
     if not jobs:
@@ -154,16 +154,16 @@ def pruned_round(search, candidates, X, y, params, known, rule, record, template
     names = score_names(scorers)
     metric = None if names is None else (refit_metric if refit_metric in names else names[0])
 
-    packable = [job for job in jobs if packing and pack_reason(job.final) is None]
-    runs, where = start_packs([job.data for job in packable], pack_size)
+    # start_packs says why a job does not pack; those train by their own fit
+    runs, where = (start_packs([job.data for job in jobs], pack_size) if packing
+                   else ([], ["packing=False"] * len(jobs)))
     workers = {}
-    for job, place in zip(packable, where):
-        if not isinstance(place, str):
-            workers[id(job)] = _Packed(job, runs[place[0]], place[1])
-    for job in jobs:
-        if id(job) not in workers:
+    for job, place in zip(jobs, where):
+        if isinstance(place, str):
             workers[id(job)] = _Ordinary(job)
-            reasons.setdefault(job.candidate, pack_reason(job.final) or "packing=False")
+            reasons.setdefault(job.candidate, place)
+        else:
+            workers[id(job)] = _Packed(job, runs[place[0]], place[1])
 
     by_candidate = {}
     for job in jobs:
@@ -200,7 +200,7 @@ def pruned_round(search, candidates, X, y, params, known, rule, record, template
             seconds = advance_packs(runs, lambda run: target(run.epochs, r, last))
             for run, slots, s in zip(runs, before, seconds):
                 for slot in slots:  # a pack's time is shared by the slots it trained
-                    workers[id(packable[run.members[slot]])].seconds += s / len(slots)
+                    workers[id(jobs[run.members[slot]])].seconds += s / len(slots)
             for job in current:
                 worker = workers[id(job)]
                 if isinstance(worker, _Ordinary):
