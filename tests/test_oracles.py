@@ -251,3 +251,75 @@ def test_trust_region_policy_widens_on_improvement_and_shrinks_on_stalls():
                      ("narrow", 0.25)]
     with pytest.raises(ValueError, match="policy='bok' is not valid.*Did you mean 'book'"):
         NarrowingOracle({"x": Real(0, 1)}, 10, policy="bok")
+
+
+def test_reflect_folds_back_into_the_unit_interval():
+    from skhp.search.narrowing import reflect
+
+    u = np.array([0.3, 1.2, -0.1, 2.5, -1.7, 1.0, 0.0])
+    np.testing.assert_allclose(reflect(u), [0.3, 0.8, 0.1, 0.5, 0.3, 1.0, 0.0], atol=1e-12)
+
+
+def test_narrowed_candidates_do_not_pile_up_on_the_bounds():
+    # the optimum lies in a corner: clipped steps and normal draws used to land on the bounds
+    space = {"a": Real(1e-3, 1.0, log=True), "b": Real(0.0, 1.0)}
+    loss = lambda p: np.log10(p["a"]) ** 2 + (p["b"] - 0.999) ** 2  # noqa: E731
+    on_bound = 0
+    for seed in range(5):
+        oracle = _run(NarrowingOracle(space, 200, seed=seed), loss)
+        on_bound += sum(p["a"] in (1e-3, 1.0) or p["b"] in (0.0, 1.0)
+                        for p in (t.params for t in oracle.trials))
+        assert -oracle.best_score < 1e-3
+    assert on_bound == 0
+
+
+def test_narrowed_candidates_move_about_coordinates_values():
+    space = {f"x{i}": Real(0, 1) for i in range(6)}
+    loss = lambda p: sum((v - 0.3) ** 2 for v in p.values())  # noqa: E731
+    moved = {}
+    for coordinates in (1.0, 3.0, None):
+        oracle = NarrowingOracle(space, 60, coordinates=coordinates, n_elite=0, seed=0)
+        _run(oracle, loss)
+        counts = []
+        for t in oracle.trials:
+            if t.step == "narrow" and t.round > 0 and "continued" not in t.space:
+                centre = max((u for u in oracle.trials if u.round < t.round),
+                             key=lambda u: u.score).params
+                counts.append(sum(t.params[k] != centre[k] for k in space))
+        moved[coordinates] = np.mean(counts)
+        assert min(counts) >= 1
+    # each moves with probability coordinates / 6, at least one: 1.4 and 3.0 expected
+    assert 1.1 < moved[1.0] < 1.8 and 2.5 < moved[3.0] < 3.5 and moved[None] == 6
+    with pytest.raises(ValueError, match="coordinates"):
+        NarrowingOracle(space, 10, coordinates=0)
+
+
+def test_a_narrowing_creeping_forward_is_stuck_and_starts_over():
+    # every round improves by a hair while its other points are far worse: the
+    # trust region widens on each improvement and would never converge
+    oracle = NarrowingOracle({"x": Real(0, 1)}, 400, round_size=5, seed=0)
+    best, steps = 0.0, []
+    while (proposal := oracle.ask()) is not None and len(steps) < 30:
+        best += 1e-6
+        oracle.tell([best] + [best - 1.0] * (len(proposal.points) - 1))
+        steps.append(proposal.step)
+    assert steps[:17] == ["explore"] + ["narrow"] * 16
+    assert steps[17] == "restart"  # 16 narrowed rounds gained 1.6e-5, far below 3 % of 1.0
+    assert len(oracle.converged) == 1
+    # a patience of its own replaces the test
+    patient = NarrowingOracle({"x": Real(0, 1)}, 200, round_size=5, patience=1000, seed=0)
+    best = 0.0
+    for _ in range(30):
+        proposal = patient.ask()
+        best += 1e-6
+        patient.tell([best] + [best - 1.0] * (len(proposal.points) - 1))
+    assert "restart" not in [h["step"] for h in patient.history]
+
+
+def test_narrowing_no_longer_creeps_on_levy():
+    from skhp.benchmarks.functions import Levy
+    from skhp.optimize import minimize
+
+    # clipped to the bounds and never restarting, this run ended at 9.88 (random search: 1.3)
+    res = minimize(Levy(4), [(-10, 10)] * 4, maxfev=400, seed=9)
+    assert res.fun < 1.0

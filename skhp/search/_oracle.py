@@ -115,11 +115,14 @@ class Oracle:
         self._round += 1
         self._update(proposal, scores, improved)
 
-    def _draw(self, space, n):
-        """Up to ``n`` points from ``space`` not tried before (fewer when it runs dry)."""
+    def _draw(self, space, n, adjust=None):
+        """Up to ``n`` points from ``space`` not tried before (fewer when it runs dry),
+        each changed in place by ``adjust(point)`` first when given."""
         points, keys = [], set()
         for _ in range(10):
             for point in space.sample(self.rng, n):
+                if adjust is not None:
+                    adjust(point)
                 key = point_key(point)
                 if key not in self._seen and key not in keys:
                     keys.add(key)

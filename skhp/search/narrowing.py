@@ -22,7 +22,7 @@ from skhp.search._space import (
     is_number,
 )
 
-__all__ = ["narrow", "narrow_space", "extrapolate", "NarrowingOracle", "NarrowingSearchCV"]
+__all__ = ["narrow", "narrow_space", "reflect", "extrapolate", "NarrowingOracle", "NarrowingSearchCV"]
 
 
 # -- the narrowing moves --------------------------------------------------------
@@ -127,10 +127,24 @@ def narrow_space(space, center, factor=2.0, scale=1.0, keep=0.7):
                   for name, dim in home.dimensions.items()})
 
 
+def reflect(u):
+    """``u`` folded back into [0, 1] at its ends, as a mirror does (1.2 gives 0.8, -0.1 gives 0.1).
+
+    Draws that leave the box come back inside it rather than piling up on
+    its bounds, as clipping them would.
+
+    Examples
+    --------
+    >>> [round(float(reflect(u)), 6) for u in (0.3, 1.2, -0.1, 2.5)]
+    [0.3, 0.8, 0.1, 0.5]
+    """
+    return 1.0 - np.abs(1.0 - np.mod(u, 2.0))
+
+
 def extrapolate(space, point, origin, times):
     """``point`` moved ``times`` further along the step from ``origin`` to it.
 
-    Only ranges move (on their own scale, clipped to the bounds); the other
+    Only ranges move (on their own scale, reflected at the bounds); the other
     values stay those of ``point``. Points of different spaces of a
     conditional space do not move.
 
@@ -146,8 +160,27 @@ def extrapolate(space, point, origin, times):
         if isinstance(dim, Real) and dim.high > dim.low:
             u = dim.to_unit(point[name])
             u = u + times * (u - dim.to_unit(origin[name]))
-            out[name] = dim.from_unit(min(max(u, 0.0), 1.0))
+            out[name] = dim.from_unit(float(reflect(u)))
     return out
+
+
+#: A narrowing is stuck when its last _STUCK_ROUNDS rounds gained less than
+#: _STUCK_GAIN of their spread of scores (creeping along a valley floor).
+_STUCK_ROUNDS, _STUCK_GAIN = 16, 3e-2
+
+
+#: Neighbourhood size (relative to the first) from which half of a round follows
+#: the best points' spread: earlier, that spread is mostly the random round's.
+_SHAPED_BELOW = 0.25
+
+
+def _values_of(dim):
+    """The values ``dim`` can take when that is a short list (else a long placeholder)."""
+    if isinstance(dim, Choice):
+        return dim.values
+    if isinstance(dim, (Real, Integer)) and dim.low == dim.high:
+        return (dim.low,)
+    return (None, None)
 
 
 class NarrowingOracle(Oracle):
@@ -169,17 +202,27 @@ class NarrowingOracle(Oracle):
          that does not improve narrows further around the same best (size
          times ``shrink``);
 
-    4. after ``patience`` trials without improvement, or once the
-       neighbourhood has shrunk below ``min_scale`` (converged), back to step 1:
-       random points over the whole space, and the next narrowing starts from
-       the best of them. The overall best point is kept throughout.
+    4. back to step 1 (random points over the whole space, the next
+       narrowing starting from the best of them) once the narrowing is done:
+       its neighbourhood has shrunk below ``min_scale`` (converged); or
+       ``patience`` trials brought no improvement; or, without ``patience``,
+       it is stuck: its last 16 rounds together improved the best score by
+       less than 3 % of their spread (the best minus the median
+       score of their points): creeping along a valley floor with a
+       neighbourhood too wide to shrink. The overall best point is kept throughout.
 
-    Two refinements, under either policy, make narrowing follow valleys that
-    are not parallel to the axes (as on the Beale function): once a narrowing
-    has ``n_elite`` points, half of each round's ranges are drawn from a
-    normal distribution centred on the best point, with the covariance of the
-    best ``n_elite`` points (times ``spread**2``), and after an improving round
-    one point continues the step just taken.
+    A narrowed point moves about ``coordinates`` of the best point's values
+    (each with probability ``coordinates / d`` among the ``d`` that can
+    vary, at least one) and keeps the others, so that rounds also search
+    along the axes, which matters more as dimensions add up. Two refinements
+    follow valleys that are not parallel to the axes (as on the Beale
+    function): after an improving round one point continues the step just
+    taken; and once the neighbourhood has shrunk to a quarter of its first
+    size (the local shape now matters more than the axes), half of each
+    round's ranges are drawn from a normal distribution centred on the best
+    point, with the covariance of the narrowing's best ``n_elite`` points
+    (times ``spread**2``). Draws that would leave the space are reflected
+    back into it (:func:`reflect`), never clipped onto its bounds.
 
     Parameters
     ----------
@@ -204,12 +247,16 @@ class NarrowingOracle(Oracle):
     patience : int or None, default=None
         Trials without improvement before starting over; None means two
         rounds (``2 * round_size``) for ``"book"`` and, for
-        ``"trust-region"``, only once the neighbourhood has converged.
+        ``"trust-region"``, once the neighbourhood has converged or the
+        narrowing is stuck (step 4).
     min_scale : float, default=1e-3
         Neighbourhood size, relative to the first narrowing, below which a
         narrowing has converged.
     keep : float, default=0.7
         Probability of the best value of an unordered choice in a narrowed round.
+    coordinates : float or None, default=1.0
+        Expected number of the best point's values a narrowed point changes
+        (> 0); None changes all of them.
     n_elite : int, default=8
         Best points whose spread shapes the normal draws; 0 turns them off.
     spread : float, default=1.5
@@ -231,7 +278,7 @@ class NarrowingOracle(Oracle):
     >>> oracle = NarrowingOracle({"x": Real(-4, 4)}, max_trials=60, seed=0)
     >>> while (proposal := oracle.ask()) is not None:
     ...     oracle.tell([-(p["x"] - 1) ** 2 for p in proposal.points])
-    >>> round(oracle.best_params["x"], 3)
+    >>> round(oracle.best_params["x"], 2)
     1.0
     """
 
@@ -239,7 +286,7 @@ class NarrowingOracle(Oracle):
 
     def __init__(self, space, max_trials, n_initial=None, round_size=5, factor=2.0,
                  policy="trust-region", shrink=0.5, grow=2.0, patience=None, min_scale=1e-3,
-                 keep=0.7, n_elite=8, spread=1.5, seed=None):
+                 keep=0.7, coordinates=1.0, n_elite=8, spread=1.5, seed=None):
         super().__init__(space, max_trials, seed)
         self.policy = check_choice(policy, "policy", self.POLICIES)
         self.round_size = check_number(round_size, "round_size", low=1, integer=True)
@@ -254,6 +301,8 @@ class NarrowingOracle(Oracle):
             patience, "patience", low=1, integer=True)
         self.min_scale = check_number(min_scale, "min_scale", low=0, high=1, closed="neither")
         self.keep = check_number(keep, "keep", low=0, high=1)
+        self.coordinates = None if coordinates is None else check_number(
+            coordinates, "coordinates", low=0, closed="neither")
         self.n_elite = check_number(n_elite, "n_elite", low=0, integer=True)
         self.spread = check_number(spread, "spread", low=0, closed="neither")
         self.scale = None  # None: the next round explores the whole space
@@ -263,6 +312,7 @@ class NarrowingOracle(Oracle):
         self._first_round = 0  # where this narrowing's trials start
         self._stall = 0
         self._restarts = 0
+        self._trace = []  # this narrowing's best score after each narrowed round
 
     def current_space(self):
         """The space the next round draws from."""
@@ -285,7 +335,7 @@ class NarrowingOracle(Oracle):
             points += self._elite_draws(space, (n - len(points)) // 2)
             label += [f"normal around the best, shaped by the {self.n_elite} best points"] * (
                 len(points) - len(label))
-            points += self._draw(space, n - len(points))
+            points += self._local_draws(space, n - len(points))
             label += [space.describe()] * (len(points) - len(label))
             if points:
                 return Proposal(points, 0, space, "narrow", label)
@@ -300,7 +350,8 @@ class NarrowingOracle(Oracle):
         names = [k for k, d in home.dimensions.items() if isinstance(d, Real) and d.high > d.low]
         trials = [t for t in self.trials if t.round >= self._first_round and not t.failed
                   and set(t.params) == set(home)]
-        if n < 1 or not names or self.n_elite < 2 or len(trials) < self.n_elite:
+        if (n < 1 or not names or self.n_elite < 2 or len(trials) < self.n_elite
+                or self.scale > _SHAPED_BELOW):
             return []
         trials.sort(key=lambda t: score_key(t.score), reverse=True)
         dims = [home[k] for k in names]
@@ -311,13 +362,44 @@ class NarrowingOracle(Oracle):
         steps = self.rng.multivariate_normal(np.zeros(len(names)), cov, size=n)
         points = space.sample(self.rng, n)
         for point, step in zip(points, steps):
-            u = np.clip(centre + step, 0.0, 1.0)
+            u = reflect(centre + step)
             point.update({k: d.from_unit(v) for k, d, v in zip(names, dims, u)})
         return points
 
+    def _local_draws(self, space, n):
+        """Up to ``n`` new points of the narrowed ``space``, each keeping the best
+        point's values but about ``coordinates`` of them."""
+        if self.coordinates is None:
+            return self._draw(space, n)
+        centre = self._centre[1]
+        home = self.space.subspace_of(centre)
+        movable = [k for k, d in home.dimensions.items() if len(_values_of(d)) != 1]
+        if not movable:
+            return self._draw(space, n)
+        p = min(1.0, self.coordinates / len(movable))
+
+        def keep_most(point):
+            moved = self.rng.uniform(size=len(movable)) < p
+            if not moved.any():
+                moved[self.rng.integers(len(movable))] = True
+            point.update({k: centre[k] for k, m in zip(movable, moved) if not m})
+
+        return self._draw(space, n, keep_most)
+
     def _start_over(self):
         self.scale, self._stall, self._centre, self._step_from = None, 0, None, None
+        self._trace = []
         self._restarts += 1
+
+    def _stuck(self):
+        """Whether this narrowing's last 16 rounds together gained less than
+        3 % of their spread (best minus median score)."""
+        if self.patience is not None or len(self._trace) <= _STUCK_ROUNDS:
+            return False
+        recent = [score_key(t.score)[0] for t in self.trials
+                  if t.round > self._round - 1 - _STUCK_ROUNDS and not t.failed]
+        spread = self._trace[-1] - float(np.median(recent))
+        return self._trace[-1] - self._trace[-1 - _STUCK_ROUNDS] <= _STUCK_GAIN * spread
 
     def _update(self, proposal, scores, improved):
         keys = [score_key(s) for s in scores]
@@ -330,8 +412,9 @@ class NarrowingOracle(Oracle):
         if self._centre is None:
             return  # every trial failed so far: explore again
         if proposal.step != "narrow":
-            self.scale, self._stall = 1.0, 0
+            self.scale, self._stall, self._trace = 1.0, 0, [self._centre[0][0]]
             return
+        self._trace.append(self._centre[0][0])
         if better:
             self._stall = 0
             if self.policy == "book":
@@ -349,6 +432,9 @@ class NarrowingOracle(Oracle):
                 self._start_over()
             elif self.patience is not None and self._stall >= self.patience:
                 self._start_over()
+        if self.scale is not None and self._stuck():
+            self.converged.append(self._centre[1])
+            self._start_over()
 
 
 
@@ -359,10 +445,11 @@ class NarrowingSearchCV(OracleSearchCV):
     Random candidates over the whole space first, then rounds drawn from the
     space narrowed around the best candidate (``[x / 2, 2 x]`` for log-scale
     ranges such as a learning rate, neighbouring values of an ordered choice,
-    the best unordered choice kept with probability ``keep``), narrowing
-    further while no round improves, widening again while rounds improve, and
-    starting over on the whole space once a narrowing has converged or
-    ``patience`` candidates bring no improvement. See
+    the best unordered choice kept with probability ``keep``), each narrowed
+    candidate changing about ``coordinates`` of the best one's values;
+    narrowing further while no round improves, widening again while rounds
+    improve, and starting over on the whole space once a narrowing has
+    converged, is stuck, or ``patience`` candidates bring no improvement. See
     :class:`skhp.search.NarrowingOracle` for the strategy itself.
 
     Used exactly like ``RandomizedSearchCV``; works with any scikit-learn
@@ -399,12 +486,17 @@ class NarrowingSearchCV(OracleSearchCV):
         at the first neighbourhood's size).
     patience : int or None, default=None
         Candidates without improvement before starting over on the whole
-        space; None means ``2 * round_size`` for ``"book"`` and waiting until
-        the neighbourhood has converged for ``"trust-region"``.
+        space; None means ``2 * round_size`` for ``"book"`` and, for
+        ``"trust-region"``, waiting until the neighbourhood has converged or
+        the narrowing is stuck (16 rounds that together gained less than
+        3 % of their spread of scores).
     min_scale : float, default=1e-2
         Neighbourhood size (relative to the first) at which a narrowing has converged.
     keep : float, default=0.7
         Probability of the best value of an unordered choice in a narrowed round.
+    coordinates : float or None, default=1.0
+        Expected number of the best candidate's values a narrowed candidate
+        changes (the others are kept); None changes all of them.
     random_state : int or None, default=None
         Seed of the draws; a fixed value makes the search reproducible.
     time_budget : float or None, default=None
@@ -489,12 +581,14 @@ class NarrowingSearchCV(OracleSearchCV):
         "patience": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "min_scale": [Interval(numbers.Real, 0, 1, closed="neither")],
         "keep": [Interval(numbers.Real, 0, 1, closed="both")],
+        "coordinates": [Interval(numbers.Real, 0, None, closed="neither"), None],
         "random_state": ["random_state"],
     }
 
     def __init__(self, estimator, param_distributions, *, n_iter=30, n_initial=None,
                  round_size=5, factor=2.0, policy="trust-region", shrink=0.5, grow=2.0, patience=None,
-                 min_scale=1e-2, keep=0.7, random_state=None, scoring=None, n_jobs=None,
+                 min_scale=1e-2, keep=0.7, coordinates=1.0, random_state=None, scoring=None,
+                 n_jobs=None,
                  refit=True, cv=None, verbose=0, pre_dispatch="2*n_jobs",
                  error_score=np.nan, return_train_score=False, time_budget=None, storage=None,
                  study=None, progress=None,
@@ -516,6 +610,7 @@ class NarrowingSearchCV(OracleSearchCV):
         self.patience = patience
         self.min_scale = min_scale
         self.keep = keep
+        self.coordinates = coordinates
         self.random_state = random_state
 
     _space_parameter = "param_distributions"
@@ -528,5 +623,5 @@ class NarrowingSearchCV(OracleSearchCV):
             space, max_trials=self.n_iter, n_initial=self.n_initial,
             round_size=self.round_size, factor=self.factor, policy=self.policy, shrink=self.shrink,
             grow=self.grow, patience=self.patience, min_scale=self.min_scale,
-            keep=self.keep, seed=self.random_state,
+            keep=self.keep, coordinates=self.coordinates, seed=self.random_state,
         )
