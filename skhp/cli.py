@@ -324,7 +324,8 @@ def _parser():
     tune.add_argument("--cv", type=int, help="cross-validation folds")
     tune.add_argument("--n-jobs", dest="n_jobs", type=int, help="parallel workers")
     tune.add_argument("--seed", type=int, help="seed of the search")
-    tune.add_argument("--strategy", help="narrowing, random, guided or grid")
+    tune.add_argument("--strategy", help="narrowing, random, guided, grid, hyperband, "
+                      "or Optuna's tpe, cmaes, gp, qmc (needs optuna)")
     tune.add_argument("--time-budget", dest="time_budget", type=float,
                       help="seconds after which no new trial starts")
     tune.add_argument("--output", help="output folder (default skhp-output)")

@@ -21,7 +21,8 @@ the built-in experiment (digits, an MLP, a narrowing search)::
     # builder = "mypackage.models:build"   # an importable model builder
 
     [search]
-    strategy = "narrowing"   # narrowing, random, guided, grid, hyperband
+    strategy = "narrowing"   # narrowing, random, guided, grid, hyperband, or one of
+                             # Optuna's samplers: tpe, cmaes, gp, qmc (pip install optuna)
     pruning = "halving"      # stop bad trials early: halving (default), median, none
     trials = 60              # hyperband: its brackets decide the number of trials
     time_budget = 600        # seconds; stops proposing new trials after it
@@ -56,7 +57,7 @@ skhp.experiment.ConfigError: unknown key 'serch' in the config; allowed: data, m
 import copy
 import csv
 import difflib
-import importlib
+import importlib.util
 import numbers
 import os
 
@@ -110,7 +111,9 @@ _KEYS = {
                "options", "pruning"},
     "output": {"dir", "baselines"},
 }
-_STRATEGIES = ("narrowing", "random", "guided", "grid", "hyperband")
+#: Strategies that are Optuna's samplers (skhp.search.SamplerSearchCV).
+_SAMPLER_STRATEGIES = ("tpe", "cmaes", "gp", "qmc")
+_STRATEGIES = ("narrowing", "random", "guided", "grid", "hyperband") + _SAMPLER_STRATEGIES
 _PRUNING = ("halving", "median", "none")
 _PREPROCESS = ("standard", "none")
 _IMPUTE = ("mean", "median", "most_frequent")
@@ -167,6 +170,9 @@ def load_config(config=None):
         raise _unknown(data["impute"], _IMPUTE, "[data] impute")
     if search["strategy"] not in _STRATEGIES:
         raise _unknown(search["strategy"], _STRATEGIES, "[search] strategy")
+    if search["strategy"] in _SAMPLER_STRATEGIES and importlib.util.find_spec("optuna") is None:
+        raise ConfigError(f"[search] strategy {search['strategy']!r} is Optuna's sampler and "
+                          "needs optuna: pip install optuna")
     pruning = search.get("pruning")
     if pruning is not None and pruning not in _PRUNING:
         raise _unknown(pruning, _PRUNING, "[search] pruning")
@@ -500,6 +506,7 @@ def make_search(config, estimator, storage=None, study=None, prefix=""):
         HyperbandSearchCV,
         NarrowingSearchCV,
         RandomSearchCV,
+        SamplerSearchCV,
         SpaceGridSearchCV,
         check_space_names,
     )
@@ -523,12 +530,15 @@ def make_search(config, estimator, storage=None, study=None, prefix=""):
         search = GuidedSearchCV(estimator, space, **common)
     elif s["strategy"] == "grid":
         search = SpaceGridSearchCV(estimator, space, **common)
+    elif s["strategy"] in _SAMPLER_STRATEGIES:
+        search = SamplerSearchCV(estimator, space, sampler=s["strategy"], random_state=s["seed"],
+                                 **common)
     else:
         search = RandomSearchCV(estimator, space, round_size=5, random_state=s["seed"], **common)
     options = s.get("options") or {}
     fixed = {"cv", "scoring", "n_jobs", "error_score", "n_iter", "time_budget", "storage", "study",
              "random_state", "estimator", "param_distributions", "param_space", "param_grid",
-             "progress", "pruning"}
+             "progress", "pruning", "sampler"}
     allowed = set(search.get_params(deep=False)) - fixed
     for key in options:
         if key not in allowed:

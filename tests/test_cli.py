@@ -299,3 +299,34 @@ def test_the_default_pruning_can_be_turned_off_and_hyperband_keeps_its_own():
     assert load_config()["search"]["pruning"] == "halving"
     assert load_config({"search": {"pruning": "none"}})["search"]["pruning"] is None
     assert load_config({"search": {"strategy": "hyperband"}})["search"]["pruning"] is None
+
+
+def test_optuna_strategies_run_resume_and_need_optuna(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("optuna")
+    config = tmp_path / "tpe.toml"
+    config.write_text('[data]\nname = "iris"\n[model]\nhidden_layer_sizes = [4]\nepochs = 3\n'
+                      '[search]\nstrategy = "tpe"\ntrials = 6\ncv = 2\n'
+                      '[search.options]\nround_size = 3\n'
+                      '[search.space]\nlearning_rate = { low = 1e-4, high = 1e-1, log = true }\n'
+                      '[output]\nbaselines = false\n')
+    out = tmp_path / "out"
+    assert main(["tune", "--config", str(config), "--output", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "tpe search, 6 trials, cv=2, pruning=halving" in text
+    rows = (out / "cv_results.csv").read_text().splitlines()
+    assert len(rows) == 1 + 6 and all(",TPESampler," in row for row in rows[1:])
+    assert main(["tune", "--config", str(config), "--output", str(out), "--quiet", "--resume",
+                 "--trials", "9"]) == 0
+    assert "(6 trials resumed from" in capsys.readouterr().out
+    assert main(["tune", "--config", str(config), "--strategy", "cmaes", "--dry-run"]) == 0
+    assert "SamplerSearchCV" in capsys.readouterr().out
+    config.write_text('[search.options]\nsampler = "gp"\n[search]\nstrategy = "tpe"\n')
+    assert main(["tune", "--config", str(config), "--dry-run"]) == 2
+    assert "unknown key 'sampler' in [search.options] of the tpe strategy" in capsys.readouterr().err
+    import importlib.util
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    config.write_text('[search]\nstrategy = "tpe"\n')
+    assert main(["tune", "--config", str(config), "--dry-run"]) == 2
+    assert "strategy 'tpe' is Optuna's sampler and needs optuna: pip install optuna" in (
+        capsys.readouterr().err)

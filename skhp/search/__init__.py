@@ -4,11 +4,11 @@
   :class:`Distribution`, gathered in a :class:`Space`;
 - strategies, pure objects that propose points and are told scores:
   :class:`RandomOracle`, :class:`GridOracle`, :class:`NarrowingOracle`,
-  :class:`GuidedOracle`;
+  :class:`GuidedOracle`, and :class:`SamplerOracle` for Optuna's samplers;
 - cross-validated searches on scikit-learn's ``BaseSearchCV``, all through
   one evaluation path (parallel rounds, storage, time budget, progress):
   :class:`NarrowingSearchCV`, :class:`GuidedSearchCV`, :class:`RandomSearchCV`,
-  :class:`SpaceGridSearchCV`, :class:`HyperbandSearchCV`, and
+  :class:`SpaceGridSearchCV`, :class:`HyperbandSearchCV`, :class:`SamplerSearchCV`, and
   scikit-learn's own :class:`GridSearchCV` and :class:`RandomizedSearchCV`
   with packed training of skhp's MLP;
 - pruning rules that stop bad candidates early, on continued training
@@ -30,13 +30,14 @@ from skhp.search.hyperband import HyperbandOracle, HyperbandSearchCV
 from skhp.search.narrowing import NarrowingOracle, NarrowingSearchCV
 from skhp.search.pruning import MedianRule, SuccessiveHalving
 from skhp.search.random import RandomOracle, RandomSearchCV
+from skhp.search.sampler import SamplerOracle, SamplerSearchCV
 from skhp.search.sklearn_cv import GridSearchCV, RandomizedSearchCV
 
 __all__ = [
     "Choice", "Decision", "Dimension", "Distribution", "GridOracle", "GridSearchCV", "GuidedOracle",
     "GuidedSearchCV", "HyperbandOracle", "HyperbandSearchCV", "Integer", "MedianRule",
     "NarrowingOracle", "NarrowingSearchCV", "Proposal", "RandomOracle", "RandomSearchCV",
-    "SuccessiveHalving",
+    "SamplerOracle", "SamplerSearchCV", "SuccessiveHalving",
     "RandomizedSearchCV", "Real",
     "Space", "SpaceGridSearchCV", "SpaceUnion", "Trial",
     "check_space_names",
