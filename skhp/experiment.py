@@ -57,7 +57,7 @@ skhp.experiment.ConfigError: unknown key 'serch' in the config; allowed: data, m
 import copy
 import csv
 import difflib
-import importlib.util
+import importlib
 import numbers
 import os
 
@@ -170,9 +170,13 @@ def load_config(config=None):
         raise _unknown(data["impute"], _IMPUTE, "[data] impute")
     if search["strategy"] not in _STRATEGIES:
         raise _unknown(search["strategy"], _STRATEGIES, "[search] strategy")
-    if search["strategy"] in _SAMPLER_STRATEGIES and importlib.util.find_spec("optuna") is None:
-        raise ConfigError(f"[search] strategy {search['strategy']!r} is Optuna's sampler and "
-                          "needs optuna: pip install optuna")
+    if search["strategy"] in _SAMPLER_STRATEGIES:
+        from skhp.search.sampler import missing_package
+
+        missing = missing_package(search["strategy"])
+        if missing is not None:
+            raise ConfigError(f"[search] strategy {search['strategy']!r} is Optuna's sampler and "
+                              f"needs {missing}: pip install {missing}")
     pruning = search.get("pruning")
     if pruning is not None and pruning not in _PRUNING:
         raise _unknown(pruning, _PRUNING, "[search] pruning")

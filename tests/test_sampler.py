@@ -107,6 +107,17 @@ def test_search_stores_resumes_pickles_and_clones(tmp_path):
     assert str(first.cv_results_["step"][0]) == "CmaEsSampler"
 
 
+def test_a_samplers_missing_package_is_named_before_training(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "cmaes" else real(name, *a))
+    with pytest.raises(ImportError, match="Optuna's 'cmaes' sampler needs cmaes: pip install cmaes"):
+        SamplerSearchCV(SVC(), SVC_SPACE, sampler="cmaes").fit(X, Y)
+    SamplerOracle(SVC_SPACE, 2, sampler="tpe")  # the others still work
+
+
 def test_search_refuses_bad_input_before_training():
     with pytest.raises(InvalidParameterError, match="'sampler' parameter of SamplerSearchCV must be"):
         SamplerSearchCV(SVC(), SVC_SPACE, sampler="bogus").fit(X, Y)

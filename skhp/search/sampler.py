@@ -8,6 +8,7 @@ dependency (``pip install optuna``); it is imported when a search starts.
 """
 
 import copy
+import importlib.util
 import math
 import warnings
 from numbers import Integral
@@ -20,11 +21,27 @@ from skhp.search._base import OracleSearchCV
 from skhp.search._oracle import Oracle, Proposal, score_key
 from skhp.search._space import Distribution, Integer, Real, Space, SpaceUnion, as_space
 
-__all__ = ["SAMPLERS", "make_sampler", "SamplerOracle", "SamplerSearchCV"]
+__all__ = ["SAMPLERS", "missing_package", "make_sampler", "SamplerOracle", "SamplerSearchCV"]
 
 #: Sampler names :func:`make_sampler` knows, with the ``optuna.samplers`` class each names.
 SAMPLERS = {"tpe": "TPESampler", "cmaes": "CmaEsSampler", "gp": "GPSampler",
             "qmc": "QMCSampler", "random": "RandomSampler"}
+#: Packages a sampler needs beyond optuna (Optuna imports them only when sampling).
+_NEEDS = {"cmaes": "cmaes", "gp": "torch"}
+
+
+def missing_package(sampler):
+    """The package the named ``sampler`` needs and that is not installed, else None.
+
+    Examples
+    --------
+    >>> missing_package("random") is None
+    True
+    """
+    for package in ("optuna", _NEEDS.get(sampler)):
+        if package is not None and importlib.util.find_spec(package) is None:
+            return package
+    return None
 
 
 def _optuna():
@@ -32,7 +49,7 @@ def _optuna():
         import optuna
     except ImportError:
         raise ImportError("Optuna's samplers need optuna: pip install optuna "
-                          "(or pip install 'skhp[bench]').") from None
+                          "(or pip install 'skhp[optuna]').") from None
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     return optuna
 
@@ -42,7 +59,9 @@ def make_sampler(sampler, seed=None, batch=1):
 
     A sampler object is deep-copied (each search starts it afresh, so that
     a rerun or a resumed search proposes the same points). TPE asked for
-    ``batch > 1`` points at a time runs in its constant-liar mode.
+    ``batch > 1`` points at a time runs in its constant-liar mode; CMA-ES
+    searches ranges and draws choices at random (Optuna's own behaviour),
+    without logging so for every trial.
 
     Examples
     --------
@@ -55,9 +74,14 @@ def make_sampler(sampler, seed=None, batch=1):
     if sampler not in SAMPLERS:
         raise ValueError(f"sampler must be one of {sorted(SAMPLERS)} or an optuna.samplers "
                          f"sampler object, got {sampler!r}.")
+    missing = missing_package(sampler)
+    if missing is not None:  # found here, not after the first round has trained
+        raise ImportError(f"Optuna's {sampler!r} sampler needs {missing}: pip install {missing}")
     cls = getattr(optuna.samplers, SAMPLERS[sampler])
     if sampler == "tpe":
         return cls(seed=seed, constant_liar=batch > 1)
+    if sampler == "cmaes":  # it draws choices at random, and would log so for every trial
+        return cls(seed=seed, warn_independent_sampling=False)
     with warnings.catch_warnings():  # "experimental" notices of the GP and QMC samplers
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         return cls(seed=seed)
