@@ -323,3 +323,22 @@ def test_narrowing_no_longer_creeps_on_levy():
     # clipped to the bounds and never restarting, this run ended at 9.88 (random search: 1.3)
     res = minimize(Levy(4), [(-10, 10)] * 4, maxfev=400, seed=9)
     assert res.fun < 1.0
+
+
+def test_a_large_round_hedges_the_neighbourhood_size():
+    from skhp.search.narrowing import narrow_space
+
+    space = {"x": Real(0, 1), "y": Real(0, 1)}
+    assert NarrowingOracle(space, 10).n_initial == 10  # two rounds of 5
+    assert NarrowingOracle(space, 10, round_size=8).n_initial == 16
+    assert NarrowingOracle(space, 10, round_size=16).n_initial == 16
+    assert NarrowingOracle(space, 10, round_size=32).n_initial == 32
+    oracle = NarrowingOracle(space, 200, round_size=8, n_elite=0, seed=0)
+    _run(oracle, loss=lambda p: (p["x"] - 0.5) ** 2 + (p["y"] - 0.5) ** 2)
+    first = [t for t in oracle.trials if t.round == 1]
+    centre = max((t for t in oracle.trials if t.round == 0), key=lambda t: t.score).params
+    sizes = [narrow_space(oracle.space, centre, 2.0, s).describe() for s in (2.0, 1.0, 0.5, 0.25)]
+    assert [t.space for t in first] == [s for s in sizes for _ in range(2)]  # two of each
+    small = NarrowingOracle(space, 200, round_size=5, n_elite=0, seed=0)
+    _run(small, loss=lambda p: (p["x"] - 0.5) ** 2)
+    assert len({t.space for t in small.trials if t.round == 1}) == 1

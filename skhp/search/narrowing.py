@@ -174,6 +174,10 @@ _STUCK_ROUNDS, _STUCK_GAIN = 16, 3e-2
 _SHAPED_BELOW = 0.25
 
 
+#: Neighbourhood sizes, relative to the current one, a large round's draws are split over.
+_LADDER = (2.0, 1.0, 0.5, 0.25)
+
+
 def _values_of(dim):
     """The values ``dim`` can take when that is a short list (else a long placeholder)."""
     if isinstance(dim, Choice):
@@ -231,9 +235,12 @@ class NarrowingOracle(Oracle):
     max_trials : int
         Budget of points.
     n_initial : int or None, default=None
-        Points of each full-space round; None means ``2 * round_size``.
+        Points of each full-space round; None means two rounds
+        (``2 * round_size``), at most 16 unless one round is larger.
     round_size : int, default=5
-        Points per narrowed round.
+        Points per narrowed round. A round of 8 or more splits its draws
+        evenly over four neighbourhood sizes (twice, once, half and a quarter
+        the current one), hedging the step size as one point cannot.
     factor : float, default=2.0
         Neighbourhood factor of the first narrowing (> 1).
     policy : {"trust-region", "book"}, default="trust-region"
@@ -290,8 +297,8 @@ class NarrowingOracle(Oracle):
         super().__init__(space, max_trials, seed)
         self.policy = check_choice(policy, "policy", self.POLICIES)
         self.round_size = check_number(round_size, "round_size", low=1, integer=True)
-        self.n_initial = 2 * self.round_size if n_initial is None else check_number(
-            n_initial, "n_initial", low=1, integer=True)
+        self.n_initial = max(self.round_size, min(2 * self.round_size, 16)) if (
+            n_initial is None) else check_number(n_initial, "n_initial", low=1, integer=True)
         self.factor = check_number(factor, "factor", low=1, closed="neither")
         self.shrink = check_number(shrink, "shrink", low=0, high=1, closed="neither")
         self.grow = check_number(grow, "grow", low=0, high=2, closed="right")
@@ -335,14 +342,24 @@ class NarrowingOracle(Oracle):
             points += self._elite_draws(space, (n - len(points)) // 2)
             label += [f"normal around the best, shaped by the {self.n_elite} best points"] * (
                 len(points) - len(label))
-            points += self._local_draws(space, n - len(points))
-            label += [space.describe()] * (len(points) - len(label))
+            rest, sizes = n - len(points), self._sizes()
+            for i, size in enumerate(sizes):
+                k = len(range(i, rest, len(sizes)))
+                near = space if size == 1 else narrow_space(
+                    self.space, self._centre[1], self.factor, min(self.scale * size, 2.0), self.keep)
+                points += self._local_draws(near, k)
+                label += [near.describe()] * (len(points) - len(label))
             if points:
                 return Proposal(points, 0, space, "narrow", label)
             self._start_over()  # the neighbourhood holds nothing new
         self._first_round = self._round
         points = self._draw(self.space, self.n_initial)
         return Proposal(points, 0, self.space, "restart" if self._restarts else "explore")
+
+    def _sizes(self):
+        """The neighbourhood sizes (times the current one) a round's draws are split
+        over: a round of 8 or more hedges the step size over four of them."""
+        return _LADDER if self.round_size >= 8 else (1.0,)
 
     def _elite_draws(self, space, n):
         """``n`` points whose ranges follow the spread of this narrowing's best points."""
@@ -466,10 +483,12 @@ class NarrowingSearchCV(OracleSearchCV):
     n_iter : int, default=30
         Number of candidates in all.
     n_initial : int or None, default=None
-        Candidates of each whole-space round; None means ``2 * round_size``.
+        Candidates of each whole-space round; None means two rounds
+        (``2 * round_size``), at most 16 unless one round is larger.
     round_size : int, default=5
         Candidates per narrowed round (one call of ``evaluate_candidates``,
-        run in parallel with ``n_jobs``).
+        run in parallel with ``n_jobs``, trained as one pack); a round of 8
+        or more spreads its candidates over four neighbourhood sizes.
     factor : float, default=2.0
         Size of the first neighbourhood: ``[x / factor, x * factor]``.
     policy : {"trust-region", "book"}, default="trust-region"
