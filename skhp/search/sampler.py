@@ -4,7 +4,7 @@ cross-validated search (SamplerSearchCV).
 Any ``optuna.samplers`` sampler (TPE, CMA-ES, Gaussian process, QMC, ...)
 proposes the candidates; skhp evaluates them with its storage, packing,
 pruning, time budget, progress and reports. Optuna is an optional
-dependency (``pip install optuna``); it is imported when a search starts.
+dependency (``pip install "skhp[optuna]"``); it is imported when a search starts.
 """
 
 import copy
@@ -128,8 +128,9 @@ class SamplerOracle(Oracle):
     any score (TPE by name then uses its constant-liar mode); scores are
     told as Optuna trial values (maximized). A failed or pruned point is
     told as a pruned trial: TPE ranks those below every completed one, where
-    it ignores failed trials (and so keeps proposing where trials fail). A conditional space (:class:`SpaceUnion`) first suggests
-    which of its spaces, then that space's parameters.
+    it ignores failed trials (and so keeps proposing where trials fail). A
+    conditional space (:class:`SpaceUnion`) first suggests which of its
+    spaces, then that space's parameters.
 
     Parameters
     ----------
