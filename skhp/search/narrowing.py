@@ -167,27 +167,23 @@ def extrapolate(space, point, origin, times):
 #: A narrowing is stuck when its last _STUCK_ROUNDS rounds gained less than
 #: _STUCK_GAIN of their spread of scores (creeping along a valley floor).
 _STUCK_ROUNDS, _STUCK_GAIN = 16, 3e-2
-
-
 #: Neighbourhood size (relative to the first) from which half of a round follows
 #: the best points' spread: earlier, that spread is mostly the random round's.
 _SHAPED_BELOW = 0.25
 #: Fewest varying dimensions for moving only some coordinates: in one or two, moving all
 #: costs nothing more and follows diagonal ridges (an SVC's C and gamma).
 _COORDINATES_FROM = 3
-
-
 #: Neighbourhood sizes, relative to the current one, a large round's draws are split over.
 _LADDER = (2.0, 1.0, 0.5, 0.25)
 
 
-def _values_of(dim):
-    """The values ``dim`` can take when that is a short list (else a long placeholder)."""
+def _varies(dim):
+    """Whether ``dim`` holds more than one value."""
     if isinstance(dim, Choice):
-        return dim.values
-    if isinstance(dim, (Real, Integer)) and dim.low == dim.high:
-        return (dim.low,)
-    return (None, None)
+        return len(dim.values) > 1
+    if isinstance(dim, (Real, Integer)):
+        return dim.low < dim.high
+    return True
 
 
 class NarrowingOracle(Oracle):
@@ -214,17 +210,16 @@ class NarrowingOracle(Oracle):
        its neighbourhood has shrunk below ``min_scale`` (converged); or
        ``patience`` trials brought no improvement; or, without ``patience``,
        it is stuck: its last 16 rounds together improved the best score by
-       less than 3 % of their spread (the best minus the median
-       score of their points): creeping along a valley floor with a
-       neighbourhood too wide to shrink. The overall best point is kept throughout.
+       less than 3 % of their spread (the best minus the median score of
+       their points), creeping along a valley floor with a neighbourhood
+       too wide to shrink. The overall best point is kept throughout.
 
     In three or more dimensions, a narrowed point moves about
     ``coordinates`` of the best point's values (each with probability
     ``coordinates / d`` among the ``d`` that can vary, at least one) and
     keeps the others, so that rounds also search along the axes, which
-    matters more as dimensions add up. Two refinements
-    follow valleys that are not parallel to the axes (as on the Beale
-    function): after an improving round one point continues the step just
+    matters more as dimensions add up. Two refinements follow valleys that
+    are not parallel to the axes (as on the Beale function): after an improving round one point continues the step just
     taken; and once the neighbourhood has shrunk to a quarter of its first
     size (the local shape now matters more than the axes), half of each
     round's ranges are drawn from a normal distribution centred on the best
@@ -395,7 +390,7 @@ class NarrowingOracle(Oracle):
             return self._draw(space, n)
         centre = self._centre[1]
         home = self.space.subspace_of(centre)
-        movable = [k for k, d in home.dimensions.items() if len(_values_of(d)) != 1]
+        movable = [k for k, d in home.dimensions.items() if _varies(d)]
         if len(movable) < _COORDINATES_FROM:
             return self._draw(space, n)
         p = min(1.0, self.coordinates / len(movable))
