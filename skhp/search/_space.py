@@ -454,11 +454,9 @@ class LogUniformInteger:
         """``size`` draws (one int when ``size`` is None)."""
         from sklearn.utils import check_random_state
 
-        rng = check_random_state(random_state)
-        # widened by half a unit, so that both ends are as likely as their neighbours
-        raw = np.exp(rng.uniform(math.log(self.low - 0.499), math.log(self.high + 0.499), size))
-        values = np.clip(np.round(raw), self.low, self.high).astype(int)
-        return int(values) if size is None else values
+        rng = check_random_state(random_state)  # Integer.sample only needs its uniform()
+        values = Integer(self.low, self.high, log=True).sample(rng, 1 if size is None else size)
+        return values[0] if size is None else np.array(values)
 
 
 class Space:
