@@ -153,12 +153,16 @@ def score_names(scorers):
     return list(getattr(scorers, "_scorers", {})) or None
 
 
+def per_metric(names, value):
+    """``value`` as a fold's test scores: itself for a single score, else one per metric name."""
+    return value if names is None else {name: value for name in names}
+
+
 def failed_result(search, scorers, message):
     """A fold result of a failed fit, as ``_fit_and_score`` gives one (``error_score``)."""
     if search.error_score == "raise":
         raise ValueError(message)
-    names = score_names(scorers)
-    failed = search.error_score if names is None else {name: search.error_score for name in names}
+    failed = per_metric(score_names(scorers), search.error_score)
     result = {"fit_error": "".join(traceback.format_exception_only(ValueError(message))),
               "test_scores": failed, "score_time": 0.0}
     if search.return_train_score:

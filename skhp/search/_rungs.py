@@ -23,7 +23,8 @@ import time
 import numpy as np
 from sklearn.utils.validation import indexable
 
-from skhp.search._evaluate import failed_result, lend_model, round_jobs, score_job, score_names
+from skhp.search._evaluate import (failed_result, lend_model, per_metric, round_jobs, score_job,
+                                   score_names)
 from skhp.search._sklearn import fold_key
 
 __all__ = ["pruned_round"]
@@ -260,7 +261,7 @@ def pruned_round(search, candidates, X, y, params, known, rule, record, template
         alive = [c for c in survivors if c in keep]
 
     results = {}
-    nan = np.nan if names is None else {name: np.nan for name in names}
+    nan = per_metric(names, np.nan)
     for job in jobs:
         c, worker = job.candidate, workers[id(job)]
         result = {"fit_time": worker.seconds + job.prep, "fit_error": None, "_train": job.train,
