@@ -363,12 +363,13 @@ class NarrowingOracle(Oracle):
 
     def _elite_draws(self, space, n):
         """``n`` points whose ranges follow the spread of this narrowing's best points."""
+        if n < 1 or self.n_elite < 2 or self.scale > _SHAPED_BELOW:
+            return []
         home = self.space.subspace_of(self._centre[1])
         names = [k for k, d in home.dimensions.items() if isinstance(d, Real) and d.high > d.low]
         trials = [t for t in self.trials if t.round >= self._first_round and not t.failed
                   and set(t.params) == set(home)]
-        if (n < 1 or not names or self.n_elite < 2 or len(trials) < self.n_elite
-                or self.scale > _SHAPED_BELOW):
+        if not names or len(trials) < self.n_elite:
             return []
         trials.sort(key=lambda t: score_key(t.score), reverse=True)
         dims = [home[k] for k in names]
