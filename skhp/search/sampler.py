@@ -273,7 +273,7 @@ class SamplerSearchCV(OracleSearchCV):
 
     def _search_space(self):
         space = as_space(self.param_distributions)
-        make_sampler(self.sampler)  # a bad name or a missing optuna fails before any training
+        make_sampler(self.sampler)  # fails before the store records a study for this search
         for sub in (space.subspaces if isinstance(space, SpaceUnion) else [space]):
             _Encoding(sub)
         return space
