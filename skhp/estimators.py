@@ -29,7 +29,7 @@ from skhp._targets import OneHotLabelEncoder
 from skhp._training import TrainingWiring, batch_size_for, momentum_argument, optimizer_class
 from skhp._validation import check_number
 from skhp.initializers import apply_initializer, apply_weight_decay, draw_lottery, get_initializer
-from skhp.models import build_mlp
+from skhp.models import build_mlp, image_channels
 from skhp.packed import lottery_reason, train_lottery
 from skhp.runtime import (
     PRECISIONS,
@@ -51,8 +51,8 @@ class _KerasEstimator(RoutedParameters, TrainingWiring):
     _parameter_constraints = {
         # open sets of values, checked in _check_params with suggestions
         **{name: "no_validation" for name in (
-            "model", "hidden_layer_sizes", "activation", "initializer", "optimizer", "schedule",
-            "loss", "metrics", "callbacks", "device")},
+            "model", "hidden_layer_sizes", "conv_layers", "image_shape", "activation",
+            "initializer", "optimizer", "schedule", "loss", "metrics", "callbacks", "device")},
         "learning_rate": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "momentum": [Interval(Real, 0, 1, closed="left"), None],
         "batch_size": [Interval(Integral, 1, None, closed="left"), None],
@@ -114,13 +114,21 @@ class _KerasEstimator(RoutedParameters, TrainingWiring):
         ):
             raise TypeError(f"model must be a builder function or a keras.Model, got {self.model!r}.")
         self._check_keywords()
-        try:
-            for units in self._hidden_sizes():
-                check_number(units, "hidden_layer_sizes", low=1, integer=True)
-        except TypeError:
-            raise TypeError(
-                f"hidden_layer_sizes must be a positive int or a sequence of them, got {self.hidden_layer_sizes!r}."
-            ) from None
+        for name in ("hidden_layer_sizes", "conv_layers"):
+            try:
+                for units in self._layer_sizes(name):
+                    check_number(units, name, low=1, integer=True)
+            except TypeError:
+                raise TypeError(
+                    f"{name} must be a positive int or a sequence of them, got {getattr(self, name)!r}."
+                ) from None
+        shape = self.image_shape
+        if shape is not None and not (
+                isinstance(shape, (tuple, list)) and len(shape) in (2, 3)
+                and all(isinstance(n, (Integral, np.integer)) and not isinstance(n, bool) and n >= 1
+                        for n in shape)):
+            raise ValueError(f"image_shape must be None or (height, width) or (height, width, "
+                             f"channels) of positive ints, got {shape!r}.")
         try:
             keras.activations.get(self.activation)
         except (ValueError, TypeError):
@@ -253,9 +261,29 @@ class _KerasEstimator(RoutedParameters, TrainingWiring):
 
     # -- building -----------------------------------------------------------
 
-    def _hidden_sizes(self):
-        sizes = self.hidden_layer_sizes
+    def _layer_sizes(self, name):
+        sizes = getattr(self, name)
         return [sizes] if isinstance(sizes, (int, np.integer)) else list(sizes)
+
+    def _hidden_sizes(self):
+        return self._layer_sizes("hidden_layer_sizes")
+
+    def _image(self, n_features):
+        """``(height, width, channels)`` the built-in model reshapes samples to; None without
+        convolutions. Raises a ValueError naming ``image_shape`` when it does not fit X."""
+        conv = self._layer_sizes("conv_layers")
+        if not conv:
+            return None
+        if self.image_shape is None:
+            raise ValueError(
+                f"conv_layers={self.conv_layers!r} needs image_shape, the (height, width) or "
+                f"(height, width, channels) of one sample; X has {n_features} features per sample.")
+        image = image_channels(self.image_shape)
+        if int(np.prod(image)) != n_features:
+            raise ValueError(
+                f"image_shape={tuple(self.image_shape)!r} holds {int(np.prod(image))} values, but X "
+                f"has {n_features} features per sample.")
+        return image
 
     def _check_model_param(self):
         if self.model is None:
@@ -286,6 +314,7 @@ class _KerasEstimator(RoutedParameters, TrainingWiring):
                 "(n_samples, n_features). Reshape X, or pass model=<a builder function> whose "
                 "model takes samples of that shape."
             )
+        self._image(shape[1])
         return shape[1:]
 
     def _build_keras_model(self):
@@ -387,6 +416,15 @@ class KerasClassifier(_KerasEstimator, ClassifierMixin, scikeras.wrappers.BaseWr
         Hidden layers of the built-in MLP.
     activation : str, default="relu"
         Hidden-layer activation of the built-in MLP (any Keras activation name).
+    conv_layers : int or sequence of int, default=()
+        Filters of 3×3 convolutions the built-in MLP puts before its hidden
+        layers, each followed by 2×2 max pooling (for images: digits as
+        ``conv_layers=(32, 64), image_shape=(8, 8)``); empty for none.
+    image_shape : tuple of int or None, default=None
+        ``(height, width)`` or ``(height, width, channels)`` of one sample:
+        the built-in model reshapes each row of 2-d X to it before its
+        convolutions. Needed with ``conv_layers``; its product must be
+        ``n_features_in_``.
     initializer : str, dict, keras.initializers.Initializer or None, default=None
         Kernel initializer of every layer with a kernel (user-built models
         included): any Keras initializer name such as ``"he_normal"`` or
@@ -533,6 +571,8 @@ class KerasClassifier(_KerasEstimator, ClassifierMixin, scikeras.wrappers.BaseWr
         *,
         hidden_layer_sizes=(100,),
         activation="relu",
+        conv_layers=(),
+        image_shape=None,
         initializer=None,
         optimizer="adam",
         learning_rate=1e-3,
@@ -657,6 +697,8 @@ class KerasClassifier(_KerasEstimator, ClassifierMixin, scikeras.wrappers.BaseWr
             self._hidden_sizes(),
             self.activation,
             output_activation="softmax",
+            conv_layers=self._layer_sizes("conv_layers"),
+            image_shape=self.image_shape,
         )
 
     def _default_loss(self):
@@ -687,6 +729,15 @@ class KerasRegressor(_KerasEstimator, RegressorMixin, scikeras.wrappers.BaseWrap
         Hidden layers of the built-in MLP.
     activation : str, default="relu"
         Hidden-layer activation of the built-in MLP (any Keras activation name).
+    conv_layers : int or sequence of int, default=()
+        Filters of 3×3 convolutions the built-in MLP puts before its hidden
+        layers, each followed by 2×2 max pooling (for images: digits as
+        ``conv_layers=(32, 64), image_shape=(8, 8)``); empty for none.
+    image_shape : tuple of int or None, default=None
+        ``(height, width)`` or ``(height, width, channels)`` of one sample:
+        the built-in model reshapes each row of 2-d X to it before its
+        convolutions. Needed with ``conv_layers``; its product must be
+        ``n_features_in_``.
     initializer : str, dict, keras.initializers.Initializer or None, default=None
         Kernel initializer of every layer with a kernel (user-built models
         included): any Keras initializer name such as ``"he_normal"`` or
@@ -823,6 +874,8 @@ class KerasRegressor(_KerasEstimator, RegressorMixin, scikeras.wrappers.BaseWrap
         *,
         hidden_layer_sizes=(100,),
         activation="relu",
+        conv_layers=(),
+        image_shape=None,
         initializer=None,
         optimizer="adam",
         learning_rate=1e-3,
@@ -865,6 +918,8 @@ class KerasRegressor(_KerasEstimator, RegressorMixin, scikeras.wrappers.BaseWrap
             meta["n_outputs_"],
             self._hidden_sizes(),
             self.activation,
+            conv_layers=self._layer_sizes("conv_layers"),
+            image_shape=self.image_shape,
         )
 
     @property

@@ -2,12 +2,29 @@
 
 import keras
 
-__all__ = ["build_mlp"]
+__all__ = ["build_mlp", "image_channels"]
+
+
+def image_channels(image_shape):
+    """``image_shape`` as ``(height, width, channels)``: one channel when only two are given.
+
+    Examples
+    --------
+    >>> image_channels((8, 8)), image_channels([28, 28, 3])
+    ((8, 8, 1), (28, 28, 3))
+    """
+    shape = tuple(int(n) for n in image_shape)
+    return shape + (1,) if len(shape) == 2 else shape
 
 
 def build_mlp(input_shape, n_outputs, hidden_layer_sizes=(100,), activation="relu",
-              output_activation=None):
-    """A fully connected network: ``Flatten`` (for n-d input), hidden ``Dense`` layers, output.
+              output_activation=None, conv_layers=(), image_shape=None):
+    """A fully connected network, optionally led by small convolutions.
+
+    ``Flatten`` (for n-d input), hidden ``Dense`` layers, output. With
+    ``conv_layers``, each flat sample is first reshaped to ``image_shape``
+    and goes through one 3×3 ``Conv2D`` (same padding, ``activation``)
+    followed by 2×2 ``MaxPooling2D`` (same padding) per entry.
 
     Kernels are left at Keras' defaults; the estimators redraw them from their
     ``initializer`` and add their ``weight_decay`` after building. Under a
@@ -26,6 +43,11 @@ def build_mlp(input_shape, n_outputs, hidden_layer_sizes=(100,), activation="rel
         Activation of the hidden layers.
     output_activation : str or None
         Activation of the output layer (``"softmax"`` for classifiers).
+    conv_layers : sequence of int, default=()
+        Filters of each convolution; empty for none.
+    image_shape : tuple of int or None, default=None
+        ``(height, width)`` or ``(height, width, channels)`` of one sample,
+        whose product is the number of input features; needed with ``conv_layers``.
 
     Returns
     -------
@@ -37,9 +59,18 @@ def build_mlp(input_shape, n_outputs, hidden_layer_sizes=(100,), activation="rel
     >>> model = build_mlp((8,), 3, hidden_layer_sizes=(16, 16), output_activation="softmax")
     >>> [layer.units for layer in model.layers[1:]]
     [16, 16, 3]
+    >>> cnn = build_mlp((64,), 10, (32,), conv_layers=(8, 16), image_shape=(8, 8))
+    >>> cnn.layers[-3].output.shape  # two 3x3 convolutions, each pooled: 8x8 -> 4x4 -> 2x2
+    (None, 64)
     """
     inputs = keras.Input(shape=tuple(input_shape))
-    x = keras.layers.Flatten()(inputs) if len(input_shape) > 1 else inputs
+    x = inputs
+    if conv_layers:
+        x = keras.layers.Reshape(image_channels(image_shape))(x)
+        for filters in conv_layers:
+            x = keras.layers.Conv2D(filters, 3, padding="same", activation=activation)(x)
+            x = keras.layers.MaxPooling2D(2, padding="same")(x)
+    x = keras.layers.Flatten()(x) if len(x.shape) > 2 else x
     for units in hidden_layer_sizes:
         x = keras.layers.Dense(units, activation=activation)(x)
     mixed = keras.config.dtype_policy().name.startswith("mixed")

@@ -1,4 +1,4 @@
-"""Packed training: K multilayer perceptrons of one shape trained as one program.
+"""Packed training: K networks of one shape trained as one program.
 
 A search of small networks spends its time on per-step overhead, not on
 arithmetic. Stacking K networks of the same shape as batched weights — every
@@ -43,6 +43,7 @@ import keras
 import numpy as np
 
 from skhp._training import batch_size_for, momentum_argument, optimizer_class
+from skhp.models import image_channels
 from skhp.schedules import CosineRestarts, EpochFunction, OneCycle, Warmup
 
 __all__ = ["OPTIMIZER_SETTINGS", "PackKey", "pack_reason", "pack_key", "PackedSlot", "PackRun",
@@ -64,7 +65,8 @@ _STRUCTURAL = ("nesterov", "amsgrad", "centered")
 
 #: What slots sharing a pack agree on (see :func:`pack_key`).
 PackKey = collections.namedtuple("PackKey", ["kind", "sizes", "activation", "batch_size", "epochs",
-                                             "optimizer", "structural", "precision", "shuffle"])
+                                             "optimizer", "structural", "precision", "shuffle",
+                                             "convolutions"])
 
 
 def _optimizer_settings(estimator, routed=True):
@@ -183,7 +185,41 @@ def pack_key(estimator, n_train):
                    repr(estimator.activation), batch_size_for(estimator.batch_size, n_train),
                    int(estimator.epochs), name,
                    _structural(settings),
-                   estimator.precision, bool(estimator._routed("fit").get("shuffle", True)))
+                   estimator.precision, bool(estimator._routed("fit").get("shuffle", True)),
+                   _convolutions(estimator))
+
+
+def _convolutions(estimator):
+    """``(filters per convolution, (height, width, channels))`` of the built-in model, or None."""
+    conv = tuple(estimator._layer_sizes("conv_layers"))
+    return (conv, image_channels(estimator.image_shape)) if conv else None
+
+
+def _kernel_shapes(n_features, hidden, n_outputs, convolutions=None):
+    """Shapes of the built-in model's kernels, in order, and the width of each layer's output.
+
+    A convolution's kernel is ``(3, 3, in, out)`` and its output, pooled, is
+    counted as its flattened size, as the dense layers after it see it.
+
+    Examples
+    --------
+    >>> _kernel_shapes(64, [32], 10, ((8,), (8, 8, 1)))
+    ([(3, 3, 1, 8), (128, 32), (32, 10)], [64, 512, 32, 10])
+    """
+    shapes, widths = [], [n_features]
+    size = n_features
+    if convolutions:
+        filters, (height, width, channels) = convolutions
+        for out in filters:
+            shapes.append((3, 3, channels, out))
+            widths.append(height * width * out)  # before pooling: the larger activation
+            height, width, channels = -(-height // 2), -(-width // 2), out
+        size = height * width * channels
+    for units in [*hidden, n_outputs]:
+        shapes.append((size, units))
+        widths.append(units)
+        size = units
+    return shapes, widths
 
 
 @dataclasses.dataclass
@@ -233,11 +269,11 @@ class PackedSlot:
 class _Program:
     """The TensorFlow program of one pack: forward pass, loss, gradients, optimizer step."""
 
-    def __init__(self, optimizer, activation, output, shapes, structural, n_slots):
+    def __init__(self, optimizer, activation, output, shapes, structural, n_slots, image=None):
         import tensorflow as tf
 
         self.tf = tf
-        self.optimizer, self.output, self.n_slots = optimizer, output, n_slots
+        self.optimizer, self.output, self.n_slots, self.image = optimizer, output, n_slots, image
         self.activation = keras.activations.get(activation)
         self.nesterov, self.amsgrad, self.centered = structural
         self.params = [tf.Variable(tf.zeros((n_slots, *shape))) for shape in shapes]
@@ -268,11 +304,35 @@ class _Program:
     def forward(self, params, x):
         tf = self.tf
         h = x
-        for i in range(0, len(params), 2):
+        i = 0
+        if self.image is not None:  # (slots, batch, features) as (slots * batch, h, w, c) images
+            k, b = tf.shape(x)[0], tf.shape(x)[1]
+            h = tf.reshape(x, [k * b, *self.image])
+            while len(params[i].shape) == 5:  # a convolution's (slots, 3, 3, in, out) kernels
+                h = self._convolve(h, params[i], params[i + 1], k, b)
+                i += 2
+            h = tf.reshape(h, [k, b, -1])
+        for i in range(i, len(params), 2):
             h = tf.matmul(h, params[i]) + params[i + 1][:, None, :]
             if i + 2 < len(params):
                 h = self.activation(h)
         return h
+
+    def _convolve(self, h, kernel, bias, k, b):
+        """Each slot's 3x3 same-padded convolution of its images, activation, 2x2 max pooling.
+
+        The 3x3 patches around every pixel (ordered row, column, channel, as a
+        Keras kernel's first three axes) times each slot's flattened kernel:
+        one batched matrix product for the whole pack.
+        """
+        tf = self.tf
+        height, width, channels = h.shape[1], h.shape[2], h.shape[3]
+        filters = kernel.shape[-1]
+        patches = tf.image.extract_patches(h, [1, 3, 3, 1], [1, 1, 1, 1], [1, 1, 1, 1], "SAME")
+        patches = tf.reshape(patches, [k, b * height * width, 9 * channels])
+        out = tf.matmul(patches, tf.reshape(kernel, [k, 9 * channels, filters])) + bias[:, None, :]
+        out = tf.reshape(self.activation(out), [k * b, height, width, filters])
+        return tf.nn.max_pool2d(out, 2, 2, "SAME")
 
     def sample_losses(self, params, x, y):
         tf = self.tf
@@ -283,7 +343,8 @@ class _Program:
 
     def penalty(self, params, l2):
         tf = self.tf
-        return l2 * tf.add_n([tf.reduce_sum(tf.square(k), axis=[1, 2]) for k in params[0::2]])
+        return l2 * tf.add_n([tf.reduce_sum(tf.square(k), axis=list(range(1, len(k.shape))))
+                              for k in params[0::2]])
 
     def _evaluate(self, x, y, idx, w, n, l2):
         """Each slot's loss on its samples ``idx`` (K, M), weighted by ``w``, divided by ``n``."""
@@ -394,18 +455,18 @@ def _current_device():
     return tf.constant(0.0).device if tf.executing_eagerly() else ""
 
 
-def _program(optimizer, activation, output, shapes, structural, n_slots):
+def _program(optimizer, activation, output, shapes, structural, n_slots, image=None):
     """A pack's program, reused while its shapes recur (a search's rounds, refits, lotteries).
 
     Reuse spares tracing it again, the larger part of a short pack's time.
     The few most recent programs are kept.
     """
     key = (optimizer, activation if callable(activation) else repr(activation), output,
-           tuple(tuple(s) for s in shapes), tuple(structural), n_slots, _current_device())
+           tuple(tuple(s) for s in shapes), tuple(structural), n_slots, image, _current_device())
     with _PROGRAMS_LOCK:
         program = _PROGRAMS.pop(key, None)
         if program is None:
-            program = _Program(optimizer, activation, output, shapes, structural, n_slots)
+            program = _Program(optimizer, activation, output, shapes, structural, n_slots, image)
         _PROGRAMS[key] = program
         while len(_PROGRAMS) > _KEPT_PROGRAMS:
             _PROGRAMS.popitem(last=False)
@@ -466,6 +527,10 @@ class PackRun:
     device : str or None, default=None
         Where the pack's steps run (``"cpu:0"``, ``"gpu:1"``); None:
         TensorFlow's default placement.
+    image : tuple of int or None, default=None
+        ``(height, width, channels)`` each row of ``X`` is reshaped to when
+        the first weights are convolution kernels (``(3, 3, in, out)``,
+        as :func:`skhp.models.build_mlp` builds them).
 
     Examples
     --------
@@ -484,8 +549,8 @@ class PackRun:
     """
 
     def __init__(self, slots, *, optimizer, activation, output, batch_size, epochs, shuffle=True,
-                 structural=(False, False, False), device=None):
-        self.slots = list(slots)
+                 structural=(False, False, False), device=None, image=None):
+        self.slots, self.image = list(slots), image
         self.optimizer, self.activation, self.output = optimizer, activation, output
         self.batch_size, self.epochs, self.shuffle = batch_size, epochs, shuffle
         self.structural, self.device = tuple(structural), device
@@ -573,7 +638,7 @@ class PackRun:
         slots = [self.slots[j] for j in members]
         k = len(members)
         program = _program(self.optimizer, self.activation, self.output,
-                           [p.shape[1:] for p in self.params], self.structural, k)
+                           [p.shape[1:] for p in self.params], self.structural, k, self.image)
         program.load([p[members] for p in self.params],
                      [[s[members] for s in state] for state in self.state],
                      self.iterations[members], self.u_product[members])
@@ -657,7 +722,7 @@ class PackRun:
 
 
 def train_pack(slots, *, optimizer, activation, output, batch_size, epochs, shuffle=True,
-               structural=(False, False, False), device=None):
+               structural=(False, False, False), device=None, image=None):
     """Train every slot of one pack to the end: :class:`PackRun` in one call.
 
     Parameters are :class:`PackRun`'s.
@@ -684,7 +749,7 @@ def train_pack(slots, *, optimizer, activation, output, batch_size, epochs, shuf
     """
     run = PackRun(slots, optimizer=optimizer, activation=activation, output=output,
                   batch_size=batch_size, epochs=epochs, shuffle=shuffle, structural=structural,
-                  device=device).advance(epochs)
+                  device=device, image=image).advance(epochs)
     return [run.result(j) for j in range(len(run.slots))]
 
 
@@ -748,15 +813,18 @@ def _plan(estimator, X, y, sample_weight=None):
     steps = max(1, int(math.ceil(len(kept) / batch_size)))
     optimizer, settings = _optimizer_settings(est)
     rates, momenta = _schedule_tables(est, steps, optimizer, settings)
-    sizes = [X.shape[1], *est._hidden_sizes(), targets.shape[1]]
+    if _convolutions(est):
+        est._image(X.shape[1])  # image_shape fits X, or the error an ordinary fit raises
+    shapes, _ = _kernel_shapes(X.shape[1], est._hidden_sizes(), targets.shape[1],
+                               _convolutions(est))
     initializer = est.initializer if est.initializer is not None else "glorot_uniform"
     seed = _seed_or_fresh(est._seed)
     initial = []
-    for i in range(len(sizes) - 1):  # the draws apply_initializer makes: seed + layer
+    for i, shape in enumerate(shapes):  # the draws apply_initializer makes: seed + layer
         init = get_initializer(initializer, seed + i)
         initial.append(np.asarray(keras.ops.convert_to_numpy(
-            init((sizes[i], sizes[i + 1]), dtype="float32")), dtype="float32"))
-        initial.append(np.zeros(sizes[i + 1], dtype="float32"))
+            init(shape, dtype="float32")), dtype="float32"))
+        initial.append(np.zeros(shape[-1], dtype="float32"))
     slot = PackedSlot(
         X=np.asarray(X, dtype="float32"), train=kept, validation=validation, targets=targets,
         sample_weight=weights, weights=initial, rates=rates, momenta=momenta,
@@ -772,32 +840,40 @@ def _state_count(optimizer, structural):
             "Nadam": 2}[optimizer]
 
 
-def slot_bytes(sizes, optimizer, batch_size, n_rows, structural=(False, False, False)):
+def slot_bytes(sizes, optimizer, batch_size, n_rows, structural=(False, False, False),
+               convolutions=None):
     """Bytes one slot of a pack takes where the pack runs (float32).
 
     Weights, their gradients and the optimizer's state; a batch's
-    activations and their gradients; the slot's own copy of its samples
-    and targets.
+    activations and their gradients (a convolution's 3x3 patches too); the
+    slot's own copy of its samples and targets.
 
     Parameters
     ----------
     sizes : sequence of int
-        Units of every layer, input and output included (``[64, 64, 10]``).
+        Units of every dense layer, input and output included (``[64, 64, 10]``).
     optimizer : str
         A key of :data:`OPTIMIZER_SETTINGS`.
     batch_size, n_rows : int
         Minibatch size; samples the slot holds.
     structural : tuple of bool
         ``(nesterov, amsgrad, centered)``.
+    convolutions : tuple or None, default=None
+        ``(filters per convolution, (height, width, channels))`` before the
+        dense layers (see :func:`pack_key`).
 
     Examples
     --------
     >>> slot_bytes([64, 64, 10], "Adam", batch_size=32, n_rows=1198)
     484560
+    >>> slot_bytes([64, 64, 10], "Adam", 32, 1198, convolutions=((16,), (8, 8, 1)))
+    1298128
     """
-    params = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
+    shapes, widths = _kernel_shapes(sizes[0], sizes[1:-1], sizes[-1], convolutions)
+    params = sum(int(np.prod(s)) + s[-1] for s in shapes)
     weights = (2 + _state_count(optimizer, structural)) * params
-    activations = 3 * batch_size * sum(sizes)
+    patches = sum(9 * width // s[-1] * s[-2] for s, width in zip(shapes, widths[1:]) if len(s) == 4)
+    activations = 3 * batch_size * (sum(widths) + patches)
     data = n_rows * (sizes[0] + sizes[-1])
     return 4 * (weights + activations + data)
 
@@ -885,7 +961,7 @@ def start_packs(jobs, pack_size="auto"):
             n_out = len(outputs) if shape.kind == "KerasClassifier" else int(np.prod(outputs or (1,)))
             size = auto_pack_size(slot_bytes(
                 [n_features, *shape.sizes, n_out], shape.optimizer, shape.batch_size,
-                max(len(jobs[j][1]) for j in members), shape.structural))
+                max(len(jobs[j][1]) for j in members), shape.structural, shape.convolutions))
         for part in np.array_split(members, math.ceil(len(members) / size)):
             part = [int(j) for j in part]
             plans = [_plan(*jobs[j]) for j in part]
@@ -893,7 +969,8 @@ def start_packs(jobs, pack_size="auto"):
                           activation=jobs[part[0]][0].activation, output=plans[0][1],
                           batch_size=shape.batch_size, epochs=shape.epochs,
                           shuffle=shape.shuffle, structural=shape.structural,
-                          device=resolve_device(device, n_gpus, len(runs)))
+                          device=resolve_device(device, n_gpus, len(runs)),
+                          image=shape.convolutions[1] if shape.convolutions else None)
             run.key, run.members = key, part
             for slot, j in enumerate(part):
                 where[j] = (len(runs), slot)
@@ -1163,7 +1240,7 @@ def train_lottery(estimator, X, y, batch_size):
              for draw, weights in enumerate(draws)]
     outs = train_pack(slots, optimizer=name, activation=estimator.activation, output=output,
                       batch_size=batch_size, epochs=estimator.lottery_epochs, shuffle=True,
-                      structural=_structural(settings))
+                      structural=_structural(settings), image=estimator._image(X.shape[1]))
     losses = np.array([out["history"]["loss"][-1] for out in outs])
     finite = np.where(np.isfinite(losses), losses, np.inf)
     best = int(np.argmin(finite)) if np.isfinite(finite).any() else None

@@ -102,6 +102,29 @@ def test_clone_round_trips_every_parameter_including_routed_ones():
     assert cloned.schedule__alpha == 0.2 and est.schedule__alpha == 0.1
 
 
+def test_conv_layers_put_pooled_convolutions_before_the_hidden_layers(digits):
+    X, y = digits
+    est = small(conv_layers=(4, 8), image_shape=(8, 8), weight_decay=1e-3,
+                initializer="he_normal").fit(X[:300], y[:300])
+    convs = [layer for layer in est.model_.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert [c.filters for c in convs] == [4, 8]
+    assert [tuple(c.kernel.shape) for c in convs] == [(3, 3, 1, 4), (3, 3, 4, 8)]
+    # 8x8 pooled twice is 2x2: 2 * 2 * 8 values reach the hidden layer
+    assert est.model_.layers[-2].kernel.shape == (32, 16)
+    assert len(est.model_.losses) == 4  # weight decay on both convolutions and both dense kernels
+    # he_normal: std sqrt(2 / fan_in), fan_in = 3 * 3 * 4 for the second convolution
+    again = small(conv_layers=(4, 64), image_shape=(8, 8), initializer="he_normal", epochs=1)
+    again.initialize(X[:50], y[:50])
+    kernel = [layer for layer in again.model_.layers if isinstance(layer, keras.layers.Conv2D)][1].kernel.numpy()
+    assert kernel.std() == pytest.approx(np.sqrt(2 / 36), rel=0.15)
+    restored = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(restored.predict_proba(X[:50]), est.predict_proba(X[:50]))
+    assert clone(est).get_params()["image_shape"] == (8, 8)
+    # a search space may switch the convolutions off with the image shape left in place
+    plain = small(conv_layers=(), image_shape=(8, 8)).fit(X[:100], y[:100]).model_
+    assert [type(layer).__name__ for layer in plain.layers] == ["InputLayer", "Dense", "Dense"]
+
+
 @pytest.mark.parametrize("dump", [pickle.dumps, None], ids=["pickle", "joblib"])
 def test_fitted_estimator_survives_pickling(iris, tmp_path, dump):
     X, y = iris
@@ -273,6 +296,12 @@ BAD_PARAMS = [
     ({"epochs": 0}, ValueError, "The 'epochs' parameter of KerasClassifier must be an int in the range \\[1, inf\\). Got 0"),
     ({"hidden_layer_sizes": (8, 0)}, ValueError, "hidden_layer_sizes == 0, must be >= 1"),
     ({"activation": "relu6x"}, ValueError, "activation='relu6x' is not a Keras activation"),
+    ({"conv_layers": (8,)}, ValueError, "conv_layers=\\(8,\\) needs image_shape, the \\(height, width\\)"),
+    ({"conv_layers": (8,), "image_shape": (2, 3)}, ValueError,
+     "image_shape=\\(2, 3\\) holds 6 values, but X has 4 features per sample"),
+    ({"conv_layers": (8, 0), "image_shape": (2, 2)}, ValueError, "conv_layers == 0, must be >= 1"),
+    ({"conv_layers": "8"}, TypeError, "conv_layers must be a positive int or a sequence of them"),
+    ({"image_shape": (4,)}, ValueError, "image_shape must be None or \\(height, width\\)"),
 ]
 
 

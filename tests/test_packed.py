@@ -42,6 +42,31 @@ def test_a_pack_of_one_equals_an_ordinary_fit(optimizer, extra):
     np.testing.assert_allclose(packed.history_["lr"], ordinary.history_["lr"], rtol=1e-6)
 
 
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_a_convolutional_slot_equals_an_ordinary_fit(optimizer):
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    X, y = (X[:200] / 16).astype("float32"), y[:200]
+    params = dict(hidden_layer_sizes=(8,), conv_layers=(3, 5), image_shape=(8, 8), epochs=2,
+                  initializer="he_normal", fit__shuffle=False, random_state=0, batch_size=32,
+                  optimizer=optimizer, learning_rate=0.05, weight_decay=1e-3, smoothing=0.1,
+                  schedule="cosine")
+    ordinary = KerasClassifier(**params).fit(X, y)
+    (packed,) = fit_packed([KerasClassifier(**params)], X, y)
+    # round-off only: Keras' convolution sums the 3x3 patches in another order than the pack
+    assert _max_difference(ordinary, packed) < 1e-4
+    np.testing.assert_allclose(packed.history_["loss"], ordinary.history_["loss"], rtol=1e-4)
+    # odd image sides: same-padded pooling, 5x3 -> 3x2 (a regressor, one channel given)
+    Xr = np.random.default_rng(0).normal(size=(40, 15)).astype("float32")
+    params = dict(hidden_layer_sizes=(4,), conv_layers=(2,), image_shape=(5, 3, 1), epochs=2,
+                  initializer="glorot_uniform", optimizer=optimizer, learning_rate=0.01, fit__shuffle=False, random_state=0,
+                  batch_size=16)
+    ordinary = KerasRegressor(**params).fit(Xr, Xr[:, 0])
+    (packed,) = fit_packed([KerasRegressor(**params)], Xr, Xr[:, 0])
+    assert _max_difference(ordinary, packed) < 1e-5
+
+
 def test_a_regressor_slot_with_class_free_sample_weights_equals_an_ordinary_fit():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(90, 3)).astype("float32")
@@ -190,6 +215,10 @@ def test_train_packs_groups_by_shape():
             for b in (8, 16, 8)]
     out = train_packs(jobs)
     assert [o["pack"] for o in out] == [0, 1, 0]
+    X = np.tile(X_IRIS, 4)  # 16 features: a 4x4 image
+    jobs = [(KerasClassifier(hidden_layer_sizes=(4,), epochs=1, conv_layers=conv, image_shape=(4, 4)),
+             X, Y_IRIS, None) for conv in ((2,), (3,), (2,), ())]
+    assert [o["pack"] for o in train_packs(jobs)] == [0, 1, 0, 2]
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])
@@ -207,6 +236,19 @@ def test_lottery_draws_in_one_pack_equal_draws_one_after_another(monkeypatch, op
     np.testing.assert_allclose(packed.lottery_losses_, ordinary.lottery_losses_, rtol=1e-4)
     assert packed.lottery_best_ == ordinary.lottery_best_
     assert _max_difference(packed, ordinary) < 1e-4  # the kept draw, then one epoch
+
+
+def test_convolutional_lottery_draws_in_one_pack_equal_draws_one_after_another(monkeypatch):
+    import skhp.estimators
+
+    X = np.tile(X_IRIS, 4)
+    params = dict(hidden_layer_sizes=(4,), conv_layers=(3,), image_shape=(4, 4), epochs=1,
+                  batch_size=150, lottery=3, lottery_epochs=2, lottery_lr=0.05, random_state=0)
+    packed = KerasClassifier(**params).fit(X, Y_IRIS)
+    monkeypatch.setattr(skhp.estimators, "lottery_reason", lambda est: "one after another")
+    ordinary = KerasClassifier(**params).fit(X, Y_IRIS)
+    np.testing.assert_allclose(packed.lottery_losses_, ordinary.lottery_losses_, rtol=1e-4)
+    assert _max_difference(packed, ordinary) < 1e-4
 
 
 def test_lottery_where_every_draw_diverges_is_refused():

@@ -187,7 +187,7 @@ def lend_model(job, out, templates):
     from skhp.packed import as_fitted
 
     key, n_features, outputs = out["key"]
-    shape = (key.kind, key.sizes, key.activation, n_features, outputs)
+    shape = (key.kind, key.sizes, key.convolutions, key.activation, n_features, outputs)
     template = templates.get(shape)
     as_fitted(job.final, job.X_train, job.y_fit, out, template)
     if template is None:
