@@ -1,6 +1,6 @@
 """Pruning against full training, and skhp's Hyperband against KerasTuner's; prints ratios.
 
-(a) the built-in experiment (``skhp tune``'s default: digits, MLP (256,),
+(a) the MLP experiment (``DEFAULT_CONFIG`` of ``skhp.experiment``: digits, MLP (256,),
     27 epochs — rungs 1, 3, 9, 27 —, narrowing over its six-parameter space,
     cv=3), and (b) a second problem (breast cancer,
     MLP (32,), 27 epochs, cv=3): an unpruned narrowing search of ``--trials``
@@ -62,7 +62,7 @@ class Trajectory:
 
 
 def problem(name):
-    if name == "digits":  # the built-in experiment's data, space and model (more epochs)
+    if name == "digits":  # the MLP experiment (DEFAULT_CONFIG): data, space and model
         from skhp.experiment import DEFAULT_CONFIG, load_data, make_estimator, make_model, make_space
 
         config = DEFAULT_CONFIG
@@ -237,7 +237,7 @@ def main():
     if args.quick:
         args.seeds, args.trials, args.max_epochs = 1, 6, 9
     if args.case in ("a", "all"):
-        print("(a) the built-in experiment (digits, MLP (256,), 27 epochs):", flush=True)
+        print("(a) the MLP experiment (digits, MLP (256,), 27 epochs):", flush=True)
         pruning_case("digits", args.seeds, args.trials)
     if args.case in ("b", "all"):
         print("(b) breast cancer, MLP (32,), 27 epochs:", flush=True)

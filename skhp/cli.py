@@ -1,6 +1,6 @@
 """The skhp command: tuning experiments, LR range test, benchmarks, schedule plots.
 
-  skhp tune                      the built-in experiment (digits, MLP, narrowing search)
+  skhp tune                      the built-in experiment (digits, small CNN, narrowing search)
   skhp tune --config exp.toml    an experiment of your own
   skhp tune --dry-run            the resolved experiment and its number of fits, no training
   skhp tune --list-datasets      the built-in data sets
@@ -314,8 +314,8 @@ def _parser():
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     tune = commands.add_parser("tune", help="run a tuning experiment (default: the built-in one)",
-                               description="Run a tuning experiment: the built-in one (digits, MLP, "
-                               "narrowing search, cv=3), or the one a TOML config describes. The "
+                               description="Run a tuning experiment: the built-in one (digits, a small "
+                               "CNN, narrowing search, cv=3), or the one a TOML config describes. The "
                                "config format: python -m pydoc skhp.experiment, or "
                                "docs/guide/cli.rst.")
     tune.add_argument("--config", help="TOML (or YAML) file describing the experiment")

@@ -263,9 +263,9 @@ def importance(search, prefix="", random_state=0):
     Z = np.column_stack([_encoded(v, kind) for v, kind in table.values()])[finite]
     if finite.sum() < 4 or np.ptp(scores[finite]) == 0:
         return {name: 0.0 for name in table}
-    forest = RandomForestRegressor(n_estimators=200, min_samples_leaf=2, random_state=random_state)
+    forest = RandomForestRegressor(n_estimators=100, min_samples_leaf=2, random_state=random_state)
     forest.fit(Z, scores[finite])
-    drop = permutation_importance(forest, Z, scores[finite], n_repeats=10,
+    drop = permutation_importance(forest, Z, scores[finite], n_repeats=5,
                                   random_state=random_state).importances_mean
     drop = np.clip(drop, 0, None)
     total = drop.sum()

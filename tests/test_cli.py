@@ -301,6 +301,26 @@ def test_the_default_pruning_can_be_turned_off_and_hyperband_keeps_its_own():
     assert load_config({"search": {"strategy": "hyperband"}})["search"]["pruning"] is None
 
 
+def test_digits_bring_a_convolutional_network_other_data_the_mlp():
+    from skhp.experiment import DEFAULT_CONFIG, load_config, load_data, make_estimator, make_model
+
+    config = load_config()
+    assert config["model"]["conv_layers"] == [16, 32] and config["data"]["preprocess"] == "none"
+    assert config["search"]["space"]["batch_size"]["low"] == 32
+    assert load_config({"data": {"name": "digits"}}) == config
+    for other in ({"data": {"name": "wine"}}, {"data": {"csv": "x.csv", "target": "y"}}):
+        mlp = load_config(other)
+        assert mlp["model"] == DEFAULT_CONFIG["model"] and mlp["data"]["preprocess"] == "standard"
+        assert mlp["search"]["space"] == DEFAULT_CONFIG["search"]["space"]
+    # the user's config has the last word
+    own = load_config({"model": {"conv_layers": []}, "data": {"preprocess": "standard"}})
+    assert own["model"]["conv_layers"] == [] and own["model"]["image_shape"] == [8, 8]
+    X, y, task, _ = load_data(config["data"])
+    model, prefix = make_model(make_estimator(config["model"], task), X, task, config["data"])
+    assert prefix == "" and model.conv_layers == (16, 32) and model.image_shape == (8, 8)
+    assert X.min() == 0 and X.max() == 1  # pixels scaled to [0, 1], not standardized
+
+
 def test_optuna_strategies_run_resume_and_need_optuna(tmp_path, capsys, monkeypatch):
     pytest.importorskip("optuna")
     config = tmp_path / "tpe.toml"
