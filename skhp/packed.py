@@ -33,6 +33,7 @@ Examples
 import collections
 import contextlib
 import dataclasses
+import functools
 import inspect
 import math
 import os
@@ -282,8 +283,12 @@ class _Program:
         self.iterations = tf.Variable(tf.zeros(n_slots), trainable=False)
         self.u_product = tf.Variable(tf.ones(n_slots), trainable=False)  # Nadam
         # Traced without autograph (the step loop is an explicit while_loop): it traces faster.
-        self.run_epoch = tf.function(self._run_epoch, reduce_retracing=True, autograph=False)
-        self.evaluate = tf.function(self._evaluate, reduce_retracing=True, autograph=False)
+        # Partials: TensorFlow counts traces per method's code, so every new program's one
+        # trace would add up to an "excessive retracing" warning across programs.
+        self.run_epoch = tf.function(functools.partial(type(self)._run_epoch, self),
+                                     reduce_retracing=True, autograph=False)
+        self.evaluate = tf.function(functools.partial(type(self)._evaluate, self),
+                                    reduce_retracing=True, autograph=False)
 
     def load(self, params, state, iterations, u_product):
         """Set every slot's weights and optimizer state (arrays with the slots first)."""
@@ -947,6 +952,11 @@ def start_packs(jobs, pack_size="auto"):
         reason = pack_reason(est)
         if reason is None and np.ndim(X) != 2:
             reason = f"X has shape {np.shape(X)}; packs take 2-d X"
+        if reason is None:
+            try:
+                est._image(np.shape(X)[1])
+            except ValueError as err:  # the ordinary fit raises it as a failed fit
+                reason = str(err)
         if reason is not None:
             where[j] = reason
             continue

@@ -147,6 +147,10 @@ def _error(tmp_path, capsys, config_text=None, args=()):
     ("[data]\nnpz = 'missing.npz'\n", "no file 'missing.npz'"),
     ("not toml at all [\n", "is not valid TOML"),
     ("[search]\npruning = 'halve'\n", "unknown key 'halve' in [search] pruning"),
+    ("[data]\nname = 'wine'\n[model]\nconv_layers = [4]\n",
+     "[model] conv_layers=(4,) needs image_shape, the (height, width) or (height, width, channels) "
+     "of one sample; X has 13 features per sample."),
+    ("[model]\nimage_shape = [8, 4]\n", "[model] image_shape=(8, 4) holds 32 values, but X has 64"),
     ("[search]\nstrategy = 'hyperband'\npruning = 'median'\n",
      "the hyperband strategy prunes by its own brackets"),
 ])

@@ -210,6 +210,24 @@ def test_an_invalid_candidate_fails_the_ordinary_way():
     assert np.isnan(search.cv_results_["mean_test_score"][0])
 
 
+def test_convolutions_that_do_not_fit_x_fail_the_ordinary_way():
+    search = GridSearchCV(KerasClassifier(hidden_layer_sizes=(4,), epochs=1, conv_layers=(2,)),
+                          {"image_shape": [(2, 2), (3, 3)]}, cv=2)
+    with pytest.warns(FitFailedWarning, match=r"image_shape=\(3, 3\) holds 9 values, but X has 4"):
+        search.fit(X_IRIS, Y_IRIS)
+    assert search.cv_results_["packing"][0] == "packed"
+    assert np.isnan(search.cv_results_["mean_test_score"][1])
+
+
+def test_packs_of_many_shapes_do_not_warn_of_retracing(caplog):
+    # each new program traces once; TensorFlow must not count them as one function retracing
+    jobs = [(KerasClassifier(hidden_layer_sizes=(n,), epochs=1), X_IRIS, Y_IRIS, None)
+            for n in range(3, 10)]
+    with caplog.at_level("WARNING", logger="tensorflow"):
+        train_packs(jobs)
+    assert not [r for r in caplog.records if "retracing" in r.getMessage()]
+
+
 def test_train_packs_groups_by_shape():
     jobs = [(KerasClassifier(hidden_layer_sizes=(4,), epochs=1, batch_size=b), X_IRIS, Y_IRIS, None)
             for b in (8, 16, 8)]
