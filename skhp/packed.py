@@ -2,7 +2,8 @@
 
 A search of small networks spends its time on per-step overhead, not on
 arithmetic. Stacking K networks of the same shape as batched weights — every
-layer one batched matrix product over a ``(K, in, out)`` kernel — lets one
+dense layer one batched matrix product over a ``(K, in, out)`` kernel, every
+3x3 convolution (``conv_layers``) one over the images' patches — lets one
 step advance all of them. Each *slot* of a pack keeps everything an ordinary
 fit has of its own: weights, optimizer state, training indices (a CV fold's
 train split), shuffling, learning rate and momentum at every step, weight
