@@ -228,6 +228,28 @@ def test_packs_of_many_shapes_do_not_warn_of_retracing(caplog):
     assert not [r for r in caplog.records if "retracing" in r.getMessage()]
 
 
+def test_slots_of_one_shape_score_through_one_traced_call_left_out_of_pickles(monkeypatch):
+    import skhp.search._evaluate as evaluate
+
+    traced = []
+    real = evaluate._traced_call
+    monkeypatch.setattr(evaluate, "_traced_call", lambda model: traced.append(model) or real(model))
+    search = GridSearchCV(KerasClassifier(hidden_layer_sizes=(4,), epochs=2, random_state=0),
+                          {"learning_rate": [0.01, 0.03, 0.1]}, cv=3).fit(X_IRIS, Y_IRIS)
+    assert len(traced) == 1 and np.isfinite(search.cv_results_["mean_test_score"]).all()
+    # the same scores as eager calls of fitted clones
+    plain = GridSearchCV(KerasClassifier(hidden_layer_sizes=(4,), epochs=2, random_state=0),
+                         {"learning_rate": [0.01, 0.03, 0.1]}, cv=3)
+    monkeypatch.setattr(evaluate, "_traced_call", lambda model: None)
+    np.testing.assert_allclose(plain.fit(X_IRIS, Y_IRIS).cv_results_["mean_test_score"],
+                               search.cv_results_["mean_test_score"])
+    est = KerasClassifier(hidden_layer_sizes=(4,), epochs=1, random_state=0).fit(X_IRIS, Y_IRIS)
+    est._compiled_call = real(est.model_)
+    restored = pickle.loads(pickle.dumps(est))
+    assert not hasattr(restored, "_compiled_call") and hasattr(est, "_compiled_call")
+    np.testing.assert_allclose(restored.predict_proba(X_IRIS), est.predict_proba(X_IRIS), rtol=1e-6)
+
+
 def test_train_packs_groups_by_shape():
     jobs = [(KerasClassifier(hidden_layer_sizes=(4,), epochs=1, batch_size=b), X_IRIS, Y_IRIS, None)
             for b in (8, 16, 8)]

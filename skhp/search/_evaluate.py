@@ -182,6 +182,13 @@ def score_job(search, job, scorers, X, y, train_scores=None):
     return result
 
 
+def _traced_call(model):
+    """``model``'s inference call as a TensorFlow function (traced once per input shape)."""
+    import tensorflow as tf
+
+    return tf.function(model, reduce_retracing=True)
+
+
 def lend_model(job, out, templates):
     """Fit ``job.final`` with a slot's result, sharing one Keras model per shape (``templates``)."""
     from skhp.packed import as_fitted
@@ -193,7 +200,10 @@ def lend_model(job, out, templates):
     if template is None:
         # Later slots of this shape reuse this one's Keras model: swapping
         # weights costs nothing, a model per slot costs a build and a trace.
+        # They score through one traced call of it (the weights are read at each call;
+        # copies and pickles leave it out, so it is set on the template too).
         templates[shape] = copy.copy(job.final)
+        job.final._compiled_call = templates[shape]._compiled_call = _traced_call(job.final.model_)
 
 
 def packed_results(search, candidates, X, y, params, known=(), templates=None, pack_size="auto"):
