@@ -494,12 +494,15 @@ write_reports = write
 def _summary(search, folder, description, written, prefix="", shares=None):
     res = search.cv_results_
     scores = np.asarray(res[_primary(search)], dtype=float)
-    failed = int(np.sum(~np.isfinite(scores)))
+    pruned = np.asarray(res.get("pruned", np.zeros(len(scores), bool)), dtype=bool)
+    failed = int(np.sum(~np.isfinite(scores) & ~pruned))
     lines = ["# Search summary", ""]
     if description:
         lines += [description, ""]
     lines += [
-        f"- trials: {len(scores)} ({failed} failed), cv folds: {search.n_splits_}",
+        f"- trials: {len(scores)} ({failed} failed"
+        + (f", {int(pruned.sum())} pruned" if pruned.any() else "")
+        + f"), cv folds: {search.n_splits_}",
         f"- best {_primary(search).replace('mean_test_', '')}: {search.best_score_:.4f} "
         f"(trial {search.best_index_})",
         f"- total fit time: {float(np.sum(res['mean_fit_time']) * search.n_splits_):.1f} s",
