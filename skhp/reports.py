@@ -18,7 +18,7 @@ import os
 
 import numpy as np
 
-__all__ = ["write", "write_reports", "results_table", "importance", "plot_scores",
+__all__ = ["write", "write_reports", "results_table", "importance", "importance_epoch", "plot_scores",
            "plot_importance", "plot_slices", "plot_parallel_coordinates", "plot_learning_curves",
            "write_html"]
 
@@ -49,6 +49,10 @@ def _primary(search):
 
 def _scores(search):
     return np.asarray(search.cv_results_[_primary(search)], dtype=float)
+
+
+def _epochs(n):
+    return f"{n} epoch" + ("" if n == 1 else "s")
 
 
 def _plain(value):
@@ -226,7 +230,34 @@ def _encoded(values, kind):
     return np.asarray([labels.index(v) for v in values], dtype=float)
 
 
-def importance(search, prefix="", random_state=0):
+#: Fewer completed trials than this in a pruned search: importance reads every trial's
+#: score at the first rung (see :func:`importance_epoch`).
+_FEW_COMPLETED = 10
+
+
+def importance_epoch(search):
+    """The rung whose scores :func:`importance` explains, or None for the trials' final scores.
+
+    In a pruned search where fewer than 10 trials completed, the final
+    scores say little (a forest fitted on five points ranks noise), so the
+    scores every trial reached are used instead: those of the first rung.
+
+    Examples
+    --------
+    >>> class Pruned:
+    ...     refit = True
+    ...     cv_results_ = {"mean_test_score": [0.9, float("nan"), float("nan")],
+    ...                    "rung_scores": [{1: 0.5, 3: 0.9}, {1: 0.2}, {1: 0.3}]}
+    >>> importance_epoch(Pruned())
+    1
+    """
+    rungs = search.cv_results_.get("rung_scores")
+    if rungs is None or not any(rungs) or np.isfinite(_scores(search)).sum() >= _FEW_COMPLETED:
+        return None
+    return min(min(r) for r in rungs if r)
+
+
+def importance(search, prefix="", random_state=0, epoch=None):
     """How much each parameter explains the trials' scores, summing to 1.
 
     A random-forest surrogate is fitted on the finished trials (parameter
@@ -234,7 +265,9 @@ def importance(search, prefix="", random_state=0):
     parameter's importance is the loss of the surrogate's fit when that
     parameter's column is permuted (scikit-learn's ``permutation_importance``),
     normalized. Failed trials are left out; fewer than 4 finished trials or
-    constant scores give all zeros.
+    constant scores give all zeros. With ``epoch`` (a pruned search's rung,
+    see :func:`importance_epoch`) the scores are the trials' mean CV scores
+    at that epoch, pruned trials included.
 
     Returns
     -------
@@ -257,6 +290,8 @@ def importance(search, prefix="", random_state=0):
     from sklearn.inspection import permutation_importance
 
     table, scores = _parameter_table(search, prefix), _scores(search)
+    if epoch is not None:
+        scores = np.array([r.get(epoch, np.nan) for r in search.cv_results_["rung_scores"]], float)
     finite = np.isfinite(scores)
     if not table:
         return {}
@@ -273,8 +308,8 @@ def importance(search, prefix="", random_state=0):
     return dict(sorted(zip(table, shares.tolist()), key=lambda kv: -kv[1]))
 
 
-def plot_importance(shares, path):
-    """Horizontal bars of :func:`importance`'s shares.
+def plot_importance(shares, path, epoch=None):
+    """Horizontal bars of :func:`importance`'s shares (``epoch``: the rung they explain).
 
     Examples
     --------
@@ -289,7 +324,8 @@ def plot_importance(shares, path):
     fig, ax = plt.subplots(figsize=(6, 0.4 * len(names) + 1.2))
     ax.barh(names, [shares[n] for n in names], color="tab:blue")
     ax.set(xlabel="share of the score's variation explained (random-forest surrogate)",
-           title="Hyperparameter importance", xlim=(0, 1))
+           title="Hyperparameter importance" + (f" (every trial's score after {_epochs(epoch)})"
+                                                 if epoch is not None else ""), xlim=(0, 1))
     fig.tight_layout()
     return _save(fig, path)
 
@@ -456,10 +492,11 @@ def write(search, folder, description=None, prefix=""):
     with open(at("best_params.json"), "w") as fh:
         json.dump({"best_score": float(search.best_score_), "best_params": best}, fh, indent=2)
     written.append(at("best_params.json"))
-    shares = importance(search, prefix)
+    epoch = importance_epoch(search)
+    shares = importance(search, prefix, epoch=epoch)
     images = {"scores": plot_scores(search, at("scores.png"))}
     if shares:
-        images["importance"] = plot_importance(shares, at("importance.png"))
+        images["importance"] = plot_importance(shares, at("importance.png"), epoch)
         images["slices"] = plot_slices(search, at("slices.png"), prefix)
         images["parallel"] = plot_parallel_coordinates(search, at("parallel.png"), prefix)
     from skhp.experiment import final_estimator
@@ -474,7 +511,8 @@ def write(search, folder, description=None, prefix=""):
     if hasattr(search, "best_estimator_"):
         joblib.dump(search.best_estimator_, at("estimator.joblib"))
         written.append(at("estimator.joblib"))
-    summary = _summary(search, folder, description, written + [at("report.html")], prefix, shares)
+    summary = _summary(search, folder, description, written + [at("report.html")], prefix, shares,
+                       epoch)
     written.append(summary)
     with open(summary) as fh:
         text = fh.read()
@@ -491,7 +529,7 @@ def write(search, folder, description=None, prefix=""):
 write_reports = write
 
 
-def _summary(search, folder, description, written, prefix="", shares=None):
+def _summary(search, folder, description, written, prefix="", shares=None, epoch=None):
     res = search.cv_results_
     scores = np.asarray(res[_primary(search)], dtype=float)
     pruned = np.asarray(res.get("pruned", np.zeros(len(scores), bool)), dtype=bool)
@@ -511,6 +549,8 @@ def _summary(search, folder, description, written, prefix="", shares=None):
     lines += [f"- `{_unprefixed(k, prefix)}` = `{_short(v)}`" for k, v in search.best_params_.items()]
     if shares:
         lines += ["", "## Hyperparameter importance", ""]
+        if epoch is not None:
+            lines += [f"Of every trial's score after {_epochs(epoch)} (few trials completed).", ""]
         lines += [f"- `{name}`: {share:.2f}" for name, share in shares.items()]
     lines += ["", "## Top trials", "", "```", results_table(search, prefix=prefix), "```", "",
               "## Files", ""]

@@ -200,7 +200,9 @@ def test_a_pruned_run_says_which_trials_it_stopped(tmp_path, capfd):
     assert "pruning=halving" in captured.out
     assert captured.err.count("pruned at epoch 1") == 4  # 6 trials, the top third go on
     assert "(4 more trials were pruned after 1 epoch)" in captured.out
-    assert "- trials: 6 (0 failed, 4 pruned)" in (out / "summary.md").read_text()
+    summary = (out / "summary.md").read_text()
+    assert "- trials: 6 (0 failed, 4 pruned)" in summary
+    assert "Of every trial's score after 1 epoch (few trials completed)." in summary
     rows = (out / "cv_results.csv").read_text().splitlines()
     assert "pruned" in rows[0] and "epochs_trained" in rows[0]
 

@@ -41,6 +41,26 @@ def test_importance_ranks_the_only_informative_parameter_first():
     assert set(reports.importance(ScriptedSearch(params, [0.5] * 40), "model__").values()) == {0.0}
 
 
+def test_a_pruned_search_with_few_completed_trials_explains_every_trials_first_rung(tmp_path):
+    rng = np.random.default_rng(1)
+    params = [{"model__learning_rate": float(10 ** rng.uniform(-4, -1)),
+               "model__batch_size": int(rng.choice([16, 32, 64, 128]))} for _ in range(30)]
+    early = [1 - (np.log10(p["model__learning_rate"]) + 2) ** 2 for p in params]
+    kept = set(np.argsort(early)[-5:])  # the five best go on and complete
+    final = [early[i] + 0.1 if i in kept else np.nan for i in range(30)]
+    search = ScriptedSearch(params, final)
+    search.cv_results_["rung_scores"] = [{2: early[i], **({16: final[i]} if i in kept else {})}
+                                         for i in range(30)]
+    search.cv_results_["pruned"] = np.array([i not in kept for i in range(30)])
+    assert reports.importance_epoch(search) == 2
+    shares = reports.importance(search, "model__", epoch=2)
+    assert list(shares)[0] == "learning_rate" and shares["learning_rate"] > 0.8
+    # with enough completed trials the final scores are explained
+    search.cv_results_["mean_test_score"] = np.asarray(early)
+    assert reports.importance_epoch(search) is None
+    assert reports.importance_epoch(ScriptedSearch(params, final)) is None  # no rungs: unpruned
+
+
 def test_write_takes_a_scikit_learn_search_and_writes_one_self_contained_page(tmp_path):
     X, y = load_iris(return_X_y=True)
     search = GridSearchCV(SVC(), {"C": [0.01, 0.1, 1, 10, 100], "kernel": ["rbf", "linear"]},
