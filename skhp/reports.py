@@ -92,7 +92,7 @@ def results_table(search, top=5, prefix=""):
     if pruned.any():
         epochs = np.asarray(res["epochs_trained"], dtype=float)[pruned]
         low, high = int(np.nanmin(epochs)), int(np.nanmax(epochs))
-        after = f"{low}-{high} epochs" if low < high else f"{low} epoch{'s' if low > 1 else ''}"
+        after = f"{low}-{high} epochs" if low < high else _epochs(low)
         lines.append(f"({int(pruned.sum())} more trials were pruned after {after})")
     return "\n".join(lines)
 
