@@ -560,6 +560,11 @@ def make_search(config, estimator, storage=None, study=None, prefix=""):
 
     s = config["search"]
     names = make_space(s["space"])
+    if s["space"] in [DEFAULT_CONFIG["search"]["space"]] + [
+            d.get("search", {}).get("space") for d in DATA_DEFAULTS.values()]:
+        # a default space over a regressor: label smoothing is for classifiers only
+        taken = final_estimator(estimator).get_params()
+        names = {name: dim for name, dim in names.items() if name in taken}
     try:  # before any data is split or any model trained
         check_space_names(final_estimator(estimator), names)
     except ValueError as err:
