@@ -423,7 +423,7 @@ def make_model(estimator, X, task, data):
 
     standard, impute = data.get("preprocess", "standard") == "standard", data.get("impute")
     if not standard and impute is None:
-        _check_image(estimator, np.shape(X)[1])
+        _check_image(estimator, X)
         return estimator, ""
     X = np.asarray(X)
     numeric = [j for j in range(X.shape[1]) if X.dtype != object or all(
@@ -438,19 +438,22 @@ def make_model(estimator, X, task, data):
         steps.append(OneHotEncoder(handle_unknown="ignore", sparse_output=False))
         parts.append(("categorical", make_pipeline(*steps), categorical))
     model = Pipeline([("preprocess", ColumnTransformer(parts, sparse_threshold=0)), ("model", estimator)])
-    _check_image(estimator, model[:-1].fit_transform(X).shape[1])
+    _check_image(estimator, X, model[:-1])
     if task == "regression" and standard:
         return TransformedTargetRegressor(regressor=model, transformer=StandardScaler()), "regressor__model__"
     return model, "model__"
 
 
-def _check_image(estimator, n_features):
-    """A ConfigError now, not a failed fit per trial, when ``image_shape`` does not fit the data."""
-    if getattr(estimator, "model", True) is None and hasattr(estimator, "_image"):
-        try:
-            estimator._image(n_features)
-        except ValueError as err:
-            raise ConfigError(f"[model] {err}") from None
+def _check_image(estimator, X, preprocessing=None):
+    """A ConfigError now, not a failed fit per trial, when ``image_shape`` does not fit the
+    features the built-in model sees (after ``preprocessing``, fitted only then)."""
+    if getattr(estimator, "model", True) is not None or not getattr(estimator, "conv_layers", None):
+        return
+    n_features = np.shape(X if preprocessing is None else preprocessing.fit_transform(X))[1]
+    try:
+        estimator._image(n_features)
+    except ValueError as err:
+        raise ConfigError(f"[model] {err}") from None
 
 
 def baselines(model, X, y, task, cv, scoring=None, seed=0):

@@ -819,8 +819,6 @@ def _plan(estimator, X, y, sample_weight=None):
     steps = max(1, int(math.ceil(len(kept) / batch_size)))
     optimizer, settings = _optimizer_settings(est)
     rates, momenta = _schedule_tables(est, steps, optimizer, settings)
-    if _convolutions(est):
-        est._image(X.shape[1])  # image_shape fits X, or the error an ordinary fit raises
     shapes, _ = _kernel_shapes(X.shape[1], est._hidden_sizes(), targets.shape[1],
                                _convolutions(est))
     initializer = est.initializer if est.initializer is not None else "glorot_uniform"

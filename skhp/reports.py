@@ -51,6 +51,11 @@ def _scores(search):
     return np.asarray(search.cv_results_[_primary(search)], dtype=float)
 
 
+def _pruned(results, n):
+    """Which of the ``n`` trials of ``results`` (``cv_results_``) pruning stopped."""
+    return np.asarray(results.get("pruned", np.zeros(n, bool)), dtype=bool)
+
+
 def _epochs(n):
     return f"{n} epoch" + ("" if n == 1 else "s")
 
@@ -83,7 +88,7 @@ def results_table(search, top=5, prefix=""):
     key = _primary(search)
     scores = np.asarray(res[key], dtype=float)
     std = np.asarray(res[key.replace("mean_", "std_")], dtype=float)
-    pruned = np.asarray(res.get("pruned", np.zeros(len(scores), bool)), dtype=bool)
+    pruned = _pruned(res, len(scores))
     order = [i for i in np.argsort(-np.nan_to_num(scores, nan=-np.inf)) if not pruned[i]][:top]
     lines = [f"{'rank':<4}  {'trial':>5}  {'score':<15}  parameters"]
     for rank, i in enumerate(order, 1):
@@ -140,7 +145,7 @@ def plot_scores(search, path):
     best = np.fmax.accumulate(np.nan_to_num(scores, nan=-np.inf))
     ax.step(trials, np.where(np.isfinite(best), best, np.nan), where="post", color="black",
             lw=1, label="best so far")
-    pruned = np.asarray(res.get("pruned", np.zeros(len(scores), bool)), dtype=bool)
+    pruned = _pruned(res, len(scores))
     rungs = res.get("rung_scores")
     if rungs is not None and any(rungs):  # pruning: every rung's score, pruned trials' last one
         xs = [t for t in trials for _ in rungs[t]]
@@ -532,7 +537,7 @@ write_reports = write
 def _summary(search, folder, description, written, prefix="", shares=None, epoch=None):
     res = search.cv_results_
     scores = np.asarray(res[_primary(search)], dtype=float)
-    pruned = np.asarray(res.get("pruned", np.zeros(len(scores), bool)), dtype=bool)
+    pruned = _pruned(res, len(scores))
     failed = int(np.sum(~np.isfinite(scores) & ~pruned))
     lines = ["# Search summary", ""]
     if description:
