@@ -219,12 +219,13 @@ class NarrowingOracle(Oracle):
     ``coordinates / d`` among the ``d`` that can vary, at least one) and
     keeps the others, so that rounds also search along the axes, which
     matters more as dimensions add up. Two refinements follow valleys that
-    are not parallel to the axes (as on the Beale function): after an improving round one point continues the step just
-    taken; and once the neighbourhood has shrunk to a quarter of its first
-    size (the local shape now matters more than the axes), half of each
-    round's ranges are drawn from a normal distribution centred on the best
-    point, with the covariance of the narrowing's best ``n_elite`` points
-    (times ``spread**2``). Draws that would leave the space are reflected
+    are not parallel to the axes (as on the Beale function): after an
+    improving round one point continues the step just taken; and once the
+    neighbourhood has shrunk to a quarter of its first size (the local
+    shape now matters more than the axes), half of each round's ranges are
+    drawn from a normal distribution centred on the best point, with the
+    covariance of the narrowing's best ``n_elite`` points (times
+    ``spread**2``). Draws that would leave the space are reflected
     back into it (:func:`reflect`), never clipped onto its bounds.
 
     Parameters
@@ -609,8 +610,7 @@ class NarrowingSearchCV(OracleSearchCV):
     def __init__(self, estimator, param_distributions, *, n_iter=30, n_initial=None,
                  round_size=5, factor=2.0, policy="trust-region", shrink=0.5, grow=2.0, patience=None,
                  min_scale=1e-2, keep=0.7, coordinates=1.0, random_state=None, scoring=None,
-                 n_jobs=None,
-                 refit=True, cv=None, verbose=0, pre_dispatch="2*n_jobs",
+                 n_jobs=None, refit=True, cv=None, verbose=0, pre_dispatch="2*n_jobs",
                  error_score=np.nan, return_train_score=False, time_budget=None, storage=None,
                  study=None, progress=None,
                  pruning=None, packing="auto", pack_size="auto"):
