@@ -11,6 +11,7 @@ model is built.
 import functools
 import inspect
 
+import skhp._tensorflow  # noqa: F401  (before Keras: TensorFlow starts quietly)
 import keras
 from scikeras._utils import route_params
 

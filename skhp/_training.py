@@ -12,13 +12,20 @@ import inspect
 import math
 import warnings
 
+import skhp._tensorflow  # noqa: F401  (before Keras: TensorFlow starts quietly)
 import keras
 import numpy as np
 from sklearn.base import clone
 
 from skhp._validation import check_choice, check_number
-from skhp.callbacks import CycleAwareEarlyStopping, LearningRateLogger, MomentumCycler
+from skhp.callbacks import (
+    CycleAwareEarlyStopping,
+    LearningRateLogger,
+    MomentumCycler,
+    ScheduleStepper,
+)
 from skhp.schedules import (
+    Constant,
     CosineAnnealing,
     CosineRestarts,
     EpochFunction,
@@ -28,7 +35,8 @@ from skhp.schedules import (
     make_schedule,
 )
 
-__all__ = ["OPTIMIZERS", "optimizer_class", "momentum_argument", "batch_size_for", "TrainingWiring"]
+__all__ = ["OPTIMIZERS", "DEFAULT_LEARNING_RATE", "optimizer_class", "instance_learning_rate",
+           "momentum_argument", "batch_size_for", "TrainingWiring"]
 
 
 def _optimizer_classes():
@@ -90,6 +98,40 @@ def momentum_argument(optimizer):
         f"momentum is set but optimizer {cls.__name__} has no momentum; use it "
         "with SGD, RMSprop or the Adam family, or leave momentum=None."
     )
+
+
+#: The estimators' default ``learning_rate``; left at it, an optimizer instance's own rate wins.
+DEFAULT_LEARNING_RATE = 1e-3
+
+
+def instance_learning_rate(optimizer):
+    """The learning rate an optimizer instance carries and whether it was set, or None.
+
+    Returns ``(rate, set_by_user)``, ``set_by_user`` False where the rate is
+    the class's default (``SGD(momentum=0.9)``: 0.01); None for a name or a
+    class. A learning-rate schedule inside the instance is refused: skhp's
+    ``schedule`` parameter drives the rate.
+
+    Examples
+    --------
+    >>> instance_learning_rate(keras.optimizers.SGD(learning_rate=0.1, momentum=0.9))
+    (0.1, True)
+    >>> instance_learning_rate(keras.optimizers.SGD(momentum=0.9))
+    (0.01, False)
+    >>> instance_learning_rate("sgd") is None
+    True
+    """
+    if not isinstance(optimizer, keras.optimizers.Optimizer):
+        return None
+    rate = optimizer.get_config().get("learning_rate")
+    if not isinstance(rate, (int, float)):
+        raise ValueError(
+            f"optimizer={type(optimizer).__name__}(learning_rate={rate!r}) carries a learning-rate "
+            "schedule; skhp drives the rate itself: pass the schedule as schedule=... and the "
+            f"optimizer without it (optimizer={type(optimizer).__name__.lower()!r}).")
+    default = inspect.signature(type(optimizer).__init__).parameters.get("learning_rate")
+    rate = float(rate)
+    return rate, default is None or not math.isclose(rate, float(default.default), rel_tol=1e-6)
 
 
 def batch_size_for(batch_size, n_samples):
@@ -192,6 +234,29 @@ class TrainingWiring:
             schedule = Warmup(schedule, self.warmup, warmup_lr, steps_per_epoch)
         return schedule
 
+    def _given_learning_rate(self):
+        """``learning_rate``, or an optimizer instance's own rate where it is left at its default.
+
+        ``KerasClassifier(optimizer=SGD(learning_rate=0.1))`` trains at 0.1, as
+        the book writes its optimizers; a ``learning_rate`` set beside an
+        instance that sets its own, other rate is a conflict, refused.
+        """
+        found = instance_learning_rate(self.optimizer)
+        if found is None or self.learning_rate == "auto":
+            return self.learning_rate
+        rate, own = found
+        if self.learning_rate == DEFAULT_LEARNING_RATE:
+            return rate
+        if own and not math.isclose(rate, self.learning_rate, rel_tol=1e-6):
+            raise ValueError(
+                f"optimizer={type(self.optimizer).__name__}(learning_rate={rate:g}) and "
+                f"learning_rate={self.learning_rate!r} both set the learning rate; keep one: "
+                f"leave learning_rate at its default ({DEFAULT_LEARNING_RATE:g}) to train at the "
+                "optimizer's rate, or pass the optimizer without one (e.g. "
+                f"optimizer={type(self.optimizer).__name__.lower()!r} with optimizer__ settings) "
+                "to tune learning_rate.")
+        return self.learning_rate
+
     def _resolve_learning_rate(self, X, y):
         """Set ``learning_rate_``, running the LR range test for ``learning_rate="auto"``."""
         if self.learning_rate == "auto":
@@ -200,7 +265,7 @@ class TrainingWiring:
             self.lr_find_ = lr_find(clone(self).set_params(learning_rate=1e-3), X, y)
             self.learning_rate_ = self.lr_find_.suggestion
         else:
-            self.learning_rate_ = self.learning_rate
+            self.learning_rate_ = self._given_learning_rate()
 
     def _make_optimizer(self):
         cls, config = optimizer_class(self.optimizer)
@@ -214,9 +279,13 @@ class TrainingWiring:
         if isinstance(main, OneCycle) and "momentum" in inspect.signature(cls.__init__).parameters:
             # The optimizer must be built with momentum on for 1cycle to move it.
             config["momentum"] = main.max_momentum
-        settable = isinstance(self.schedule_, EpochFunction)
+        settable = isinstance(self.schedule_, EpochFunction) or self._user_callbacks()
         config["learning_rate"] = float(self.learning_rate_) if settable else self.schedule_
         return cls.from_config(config)
+
+    def _user_callbacks(self):
+        """Whether the fit has Keras callbacks of the user's (which may set the rate)."""
+        return bool(self.callbacks or self._routed("fit").get("callbacks"))
 
     def _main_schedule(self):
         """The schedule after warm-up, and the warm-up's length in epochs."""
@@ -260,7 +329,10 @@ class TrainingWiring:
                 extra.append(CycleAwareEarlyStopping(ends, **stopper))
             else:
                 extra.append(keras.callbacks.EarlyStopping(**stopper))
-        self._fit_callbacks = list(self._fit_callbacks) + extra
+        first = []
+        if not isinstance(self.schedule_, (EpochFunction, Constant)) and self._user_callbacks():
+            first.append(ScheduleStepper(self.schedule_))  # the rate is a settable variable
+        self._fit_callbacks = first + list(self._fit_callbacks) + extra
 
     def _validation_fraction(self):
         """The fraction held out: ``validation_split``, or 0.1 with early stopping when None."""

@@ -3,9 +3,10 @@ early stopping that knows the schedule's cycles."""
 
 import operator
 
+import skhp._tensorflow  # noqa: F401  (before Keras: TensorFlow starts quietly)
 import keras
 
-__all__ = ["LearningRateLogger", "MomentumCycler", "CycleAwareEarlyStopping"]
+__all__ = ["LearningRateLogger", "ScheduleStepper", "MomentumCycler", "CycleAwareEarlyStopping"]
 
 
 class LearningRateLogger(keras.callbacks.Callback):
@@ -31,6 +32,50 @@ class LearningRateLogger(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs["lr"] = self._lr
+
+
+class ScheduleStepper(keras.callbacks.Callback):
+    """Set the optimizer's (plain, settable) learning rate to ``schedule(step)`` before each step.
+
+    The estimators give the optimizer the schedule itself, except when a fit
+    has callbacks of the user's: those may set the rate the way Keras
+    documents (``self.model.optimizer.learning_rate.assign(r)``, as LR range
+    tests and 1cycle callbacks do), which a schedule-driven optimizer
+    refuses. Then the rate is a variable, this callback (run first) writes
+    the schedule's value into it, and a user's callback that sets the rate
+    after it wins for that step.
+
+    Parameters
+    ----------
+    schedule : keras.optimizers.schedules.LearningRateSchedule
+        The rate of each optimizer step.
+
+    Examples
+    --------
+    >>> import keras, numpy as np
+    >>> from skhp.schedules import CosineAnnealing
+    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    >>> model.compile(keras.optimizers.SGD(0.1), "mse")
+    >>> stepper = ScheduleStepper(CosineAnnealing(0.1, epochs=2, steps_per_epoch=1))
+    >>> h = model.fit(np.ones((4, 2)), np.ones(4), epochs=2, batch_size=4, verbose=0,
+    ...               callbacks=[stepper, LearningRateLogger()])
+    >>> [round(v, 4) for v in h.history["lr"]]
+    [0.1, 0.05]
+    """
+
+    def __init__(self, schedule):
+        super().__init__()
+        self.schedule = schedule
+
+    def _set(self):
+        optimizer = self.model.optimizer
+        optimizer.learning_rate.assign(self.schedule(optimizer.iterations))
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._set()  # the rate the epoch's first step uses, for LearningRateLogger
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._set()
 
 
 # keras.Variable is the active backend's Variable class; subclassing it (rather

@@ -28,25 +28,16 @@ __all__ = ["main"]
 
 
 def _start_tensorflow_quietly():
-    """Import TensorFlow and start its runtime with this process's stderr closed.
+    """Import TensorFlow and start its runtime without its C++ start-up lines.
 
-    TensorFlow's C++ start-up lines (oneDNN, CUDA drivers, cuInit) are
-    written before its logging honours ``TF_CPP_MIN_LOG_LEVEL``; they would
-    land in the middle of the command's output.
+    (See :mod:`skhp._tensorflow`: they would land in the middle of the
+    command's output.)
     """
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    sys.stderr.flush()
-    os.dup2(devnull, 2)
-    try:
-        import skhp.estimators  # noqa: F401  (imports Keras and TensorFlow)
-        from skhp.runtime import configure, visible_gpus
+    import skhp.estimators  # noqa: F401  (imports Keras and TensorFlow, quietly)
+    from skhp.runtime import configure, visible_gpus
 
-        configure()
-        visible_gpus()
-    finally:
-        os.dup2(saved, 2)
-        os.close(devnull)
-        os.close(saved)
+    configure()
+    visible_gpus()
 
 
 @contextlib.contextmanager

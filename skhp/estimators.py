@@ -12,8 +12,10 @@ False there and ``cross_val_score`` silently uses plain KFold).
 import contextlib
 import os
 import pickle
+import threading
 from numbers import Integral, Real
 
+import skhp._tensorflow  # noqa: F401  (before Keras: TensorFlow starts quietly)
 import keras
 import numpy as np
 import scikeras.wrappers
@@ -43,6 +45,12 @@ from skhp.runtime import (
 from skhp.stabilize import StabilizedWeights
 
 __all__ = ["KerasClassifier", "KerasRegressor"]
+
+
+#: Held while a model is built and while Keras' session is cleared: ``clear_session``
+#: replaces the layer-name counters of every thread at once, so a fit in another thread
+#: building its model meanwhile would name two layers "dense" (searches fitted in threads).
+_KERAS_GLOBALS = threading.RLock()
 
 
 class _KerasEstimator(RoutedParameters, TrainingWiring):
@@ -131,6 +139,11 @@ class _KerasEstimator(RoutedParameters, TrainingWiring):
                         for n in shape)):
             raise ValueError(f"image_shape must be None or (height, width) or (height, width, "
                              f"channels) of positive ints, got {shape!r}.")
+        if shape is not None and self.model is not None:
+            raise ValueError(
+                f"image_shape={tuple(shape)!r} shapes the built-in model's input (model=None); "
+                "a model of your own takes X as it is: leave image_shape=None and reshape "
+                "inside the model (keras.layers.Reshape).")
         try:
             keras.activations.get(self.activation)
         except (ValueError, TypeError):
@@ -148,13 +161,14 @@ class _KerasEstimator(RoutedParameters, TrainingWiring):
                 f"warmup ({self.warmup}) must not exceed epochs ({self.epochs}): warm-up "
                 "epochs are part of training."
             )
-        if self.warmup and self.learning_rate != "auto" and self.warmup_lr > self.learning_rate:
+        lr = self._given_learning_rate()
+        if self.warmup and lr != "auto" and self.warmup_lr > lr:
             raise ValueError(
                 f"warmup_lr ({self.warmup_lr}) must not be above learning_rate "
-                f"({self.learning_rate}): warm-up rises from warmup_lr to learning_rate."
+                f"({lr}): warm-up rises from warmup_lr to learning_rate."
             )
         # Building a throw-away schedule validates the name and its arguments.
-        lr = 1.0 if self.learning_rate == "auto" else self.learning_rate
+        lr = 1.0 if lr == "auto" else lr
         self._make_learning_rate(lr, steps_per_epoch=1, warmup_lr=min(self.warmup_lr, lr))
         resolve_device(self.device, n_gpus=visible_gpus())
 
@@ -198,7 +212,8 @@ class _KerasEstimator(RoutedParameters, TrainingWiring):
         if new_model:
             # Trials in one process do not pile up graphs; Keras' full gc.collect() (its
             # default) would cost ~0.4 s a fit, and Python's own collector frees the rest.
-            keras.backend.clear_session(free_memory=False)
+            with _KERAS_GLOBALS:
+                keras.backend.clear_session(free_memory=False)
             self._seed = seed_from(self.random_state)
             self.device_ = resolve_device(self.device, visible_gpus(), worker_index())
             self._resolve_learning_rate(X, y)
@@ -270,13 +285,24 @@ class _KerasEstimator(RoutedParameters, TrainingWiring):
     def _hidden_sizes(self):
         return self._layer_sizes("hidden_layer_sizes")
 
-    def _image(self, n_features):
-        """``(height, width, channels)`` the built-in model reshapes samples to; None without
-        convolutions. Raises a ValueError naming ``image_shape`` when it does not fit X."""
+    def _image(self, sample_shape):
+        """``(height, width, channels)`` the built-in model's convolutions see; None without them.
+
+        ``sample_shape`` is one sample's shape (``X.shape[1:]``): flat rows
+        are reshaped to ``image_shape``; 3-d/4-d X (images as they come) give
+        their own shape, which ``image_shape``, when given, must match. A
+        given ``image_shape`` is checked against X with or without
+        convolutions (without them the MLP sees the same pixels, flat).
+        Raises a ValueError naming ``image_shape`` when it does not fit X.
+        """
+        sample_shape = tuple(int(n) for n in np.atleast_1d(sample_shape))
+        n_features = int(np.prod(sample_shape))
         conv = self._layer_sizes("conv_layers")
-        if not conv:
-            return None
         if self.image_shape is None:
+            if not conv:
+                return None
+            if len(sample_shape) in (2, 3):
+                return image_channels(sample_shape)
             raise ValueError(
                 f"conv_layers={self.conv_layers!r} needs image_shape, the (height, width) or "
                 f"(height, width, channels) of one sample; X has {n_features} features per sample.")
@@ -285,7 +311,11 @@ class _KerasEstimator(RoutedParameters, TrainingWiring):
             raise ValueError(
                 f"image_shape={tuple(self.image_shape)!r} holds {int(np.prod(image))} values, but X "
                 f"has {n_features} features per sample.")
-        return image
+        if len(sample_shape) > 1 and image_channels(sample_shape) != image:
+            raise ValueError(
+                f"image_shape={tuple(self.image_shape)!r} does not match X's samples of shape "
+                f"{sample_shape}; leave image_shape=None to take the shape from X.")
+        return image if conv else None
 
     def _check_model_param(self):
         if self.model is None:
@@ -308,18 +338,23 @@ class _KerasEstimator(RoutedParameters, TrainingWiring):
         return copy
 
     def _mlp_input_shape(self, meta):
-        """The sample shape for the built-in MLP, which takes 2-d X only."""
+        """The sample shape for the built-in model: rows of 2-d X, or images of 3-d/4-d X."""
         shape = meta["X_shape_"]
-        if len(shape) != 2:
+        if len(shape) not in (2, 3, 4):
             raise ValueError(
-                f"X has shape {shape}, but the built-in MLP (model=None) takes 2-d X of shape "
-                "(n_samples, n_features). Reshape X, or pass model=<a builder function> whose "
-                "model takes samples of that shape."
+                f"X has shape {shape}, but the built-in model (model=None) takes 2-d X of shape "
+                "(n_samples, n_features) or images (n_samples, height, width[, channels]). "
+                "Reshape X, or pass model=<a builder function> whose model takes samples of that "
+                "shape."
             )
-        self._image(shape[1])
+        self._image(shape[1:])
         return shape[1:]
 
     def _build_keras_model(self):
+        with _KERAS_GLOBALS:
+            return self._build_and_compile()
+
+    def _build_and_compile(self):
         model = super()._build_keras_model()
         seed = self._seed
         if self.initializer is not None:
@@ -365,6 +400,9 @@ class _KerasEstimator(RoutedParameters, TrainingWiring):
     def _fit_keras_model(self, X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs):
         kwargs.setdefault("batch_size", batch_size_for(self.batch_size, self.X_shape_[0]))
         kwargs["validation_split"] = 0.0
+        validation = kwargs.get("validation_data", self._routed("fit").get("validation_data"))
+        if validation is not None:
+            kwargs["validation_data"] = self._encoded_validation(validation)
         if self._validation_fraction() and "validation_data" not in kwargs:
             if isinstance(X, np.ndarray) and isinstance(y, np.ndarray):
                 X, y, sample_weight, kwargs["validation_data"] = self._hold_out(X, y, sample_weight)
@@ -374,6 +412,19 @@ class _KerasEstimator(RoutedParameters, TrainingWiring):
             self._draw_lottery(X, y, kwargs["batch_size"])
         super()._fit_keras_model(X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs)
         self.history_ = dict(self.history_)
+
+    def _encoded_validation(self, data):
+        """``validation_data=(X, y[, sample_weight])`` encoded as the training data is.
+
+        Users pass labels as they pass ``y`` (integers, strings) and X as
+        they pass it (DataFrames, sparse); Keras gets what the model trains
+        on. Anything else (a ``tf.data.Dataset``) goes to Keras as it is.
+        """
+        if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
+            return data
+        X, y, *weights = data
+        X, y = self._validate_data(X, y)
+        return (self.feature_encoder_.transform(X), self.target_encoder_.transform(y), *weights)
 
     def _draw_lottery(self, X, y, batch_size):
         """Train ``lottery`` draws of weights briefly; keep the lowest training loss.
@@ -413,7 +464,8 @@ class KerasClassifier(_KerasEstimator, ClassifierMixin, scikeras.wrappers.BaseWr
         A builder function returning a Keras model (it may take ``meta``, the
         fitted data facts such as ``n_features_in_`` and ``n_classes_``, and any
         ``model__<name>`` parameter), or a Keras model. None builds an MLP from
-        ``hidden_layer_sizes`` and ``activation`` (for 2-d X). The estimator
+        ``hidden_layer_sizes`` and ``activation`` (for 2-d X, or images with
+        ``conv_layers``). The estimator
         compiles the model itself, so the optimizer, schedule and loss below
         always apply. A Keras model passed here is never trained itself: each
         fit trains a copy (``keras.models.clone_model``) that starts from the
@@ -429,8 +481,11 @@ class KerasClassifier(_KerasEstimator, ClassifierMixin, scikeras.wrappers.BaseWr
     image_shape : tuple of int or None, default=None
         ``(height, width)`` or ``(height, width, channels)`` of one sample:
         the built-in model reshapes each row of 2-d X to it before its
-        convolutions. Needed with ``conv_layers``; its product must be
-        ``n_features_in_``.
+        convolutions. Needed with ``conv_layers`` for 2-d X; images passed as
+        3-d/4-d X (``(n, height, width[, channels])``) give their own shape.
+        Its product must be the number of features; it is checked against X
+        even without ``conv_layers`` (the MLP then sees the same pixels,
+        flat), and refused with a ``model`` of your own.
     initializer : str, dict, keras.initializers.Initializer or None, default=None
         Kernel initializer of every layer with a kernel (user-built models
         included): any Keras initializer name such as ``"he_normal"`` or
@@ -439,6 +494,10 @@ class KerasClassifier(_KerasEstimator, ClassifierMixin, scikeras.wrappers.BaseWr
         The optimizer; ``optimizer__<name>`` parameters are passed to it.
     learning_rate : float or "auto", default=1e-3
         Initial learning rate of the main phase (the peak for 1cycle), > 0.
+        Left at its default beside an optimizer instance, the instance's own
+        rate is used (``optimizer=SGD(learning_rate=0.1)`` trains at 0.1, as
+        in Keras); set to another value beside an instance whose own rate
+        differs, ``fit`` refuses the conflict.
         ``"auto"`` runs :func:`skhp.lr_find` on the training data first and
         uses its suggestion (kept in ``learning_rate_`` and ``lr_find_``).
     momentum : float or None, default=None
@@ -479,8 +538,8 @@ class KerasClassifier(_KerasEstimator, ClassifierMixin, scikeras.wrappers.BaseWr
         ``"exponential"``, ``"ramp"``, ``"linear"``, ``"cosine"``,
         ``"restarts"``, ``"onecycle"``), with arguments as
         ``schedule__<name>`` parameters (e.g. ``schedule__alpha=0.1``), or a
-        schedule object, or a function ``fn(epoch, lr)`` with exactly the
-        semantics of :class:`keras.callbacks.LearningRateScheduler` (see
+        schedule object, or a function ``fn(epoch, lr)`` or ``fn(epoch)`` with
+        exactly the semantics of :class:`keras.callbacks.LearningRateScheduler` (see
         :class:`skhp.schedules.EpochFunction`). None is a constant rate.
         A ``LearningRateScheduler`` or ``ReduceLROnPlateau`` in ``callbacks``
         drives the rate itself (then leave ``schedule`` None). ``"linear"``,
@@ -490,7 +549,8 @@ class KerasClassifier(_KerasEstimator, ClassifierMixin, scikeras.wrappers.BaseWr
         legacy argument, is honoured as ``schedule="time"`` with
         ``schedule__per="iteration"``.
     weight_decay : float, default=0.0
-        L2 penalty factor on every kernel, >= 0.
+        L2 penalty factor on every kernel, >= 0; added to a kernel's own
+        regularizer (a builder's ``kernel_regularizer=L1(1e-4)`` stays).
     early_stopping : int, default=0
         Patience in epochs (0 = off); monitors ``val_loss`` on the held-out
         data (see ``validation_split``) and restores the best weights.
@@ -506,7 +566,10 @@ class KerasClassifier(_KerasEstimator, ClassifierMixin, scikeras.wrappers.BaseWr
     metrics : list or None, default=None
         Keras metrics; None means ["accuracy"].
     callbacks : list or None, default=None
-        Extra Keras callbacks.
+        Extra Keras callbacks. With callbacks the optimizer's rate is a
+        settable variable (skhp's schedule writes it before each step), so a
+        callback may set it as Keras documents
+        (``self.model.optimizer.learning_rate.assign(r)``).
     steps_per_execution : int or None, default=None
         Optimizer steps run per call into the compiled training function. Small
         networks spend most of a step in per-call overhead, so None runs up to
@@ -726,7 +789,8 @@ class KerasRegressor(_KerasEstimator, RegressorMixin, scikeras.wrappers.BaseWrap
         A builder function returning a Keras model (it may take ``meta``, the
         fitted data facts such as ``n_features_in_`` and ``n_classes_``, and any
         ``model__<name>`` parameter), or a Keras model. None builds an MLP from
-        ``hidden_layer_sizes`` and ``activation`` (for 2-d X). The estimator
+        ``hidden_layer_sizes`` and ``activation`` (for 2-d X, or images with
+        ``conv_layers``). The estimator
         compiles the model itself, so the optimizer, schedule and loss below
         always apply. A Keras model passed here is never trained itself: each
         fit trains a copy (``keras.models.clone_model``) that starts from the
@@ -742,8 +806,11 @@ class KerasRegressor(_KerasEstimator, RegressorMixin, scikeras.wrappers.BaseWrap
     image_shape : tuple of int or None, default=None
         ``(height, width)`` or ``(height, width, channels)`` of one sample:
         the built-in model reshapes each row of 2-d X to it before its
-        convolutions. Needed with ``conv_layers``; its product must be
-        ``n_features_in_``.
+        convolutions. Needed with ``conv_layers`` for 2-d X; images passed as
+        3-d/4-d X (``(n, height, width[, channels])``) give their own shape.
+        Its product must be the number of features; it is checked against X
+        even without ``conv_layers`` (the MLP then sees the same pixels,
+        flat), and refused with a ``model`` of your own.
     initializer : str, dict, keras.initializers.Initializer or None, default=None
         Kernel initializer of every layer with a kernel (user-built models
         included): any Keras initializer name such as ``"he_normal"`` or
@@ -752,6 +819,10 @@ class KerasRegressor(_KerasEstimator, RegressorMixin, scikeras.wrappers.BaseWrap
         The optimizer; ``optimizer__<name>`` parameters are passed to it.
     learning_rate : float or "auto", default=1e-3
         Initial learning rate of the main phase (the peak for 1cycle), > 0.
+        Left at its default beside an optimizer instance, the instance's own
+        rate is used (``optimizer=SGD(learning_rate=0.1)`` trains at 0.1, as
+        in Keras); set to another value beside an instance whose own rate
+        differs, ``fit`` refuses the conflict.
         ``"auto"`` runs :func:`skhp.lr_find` on the training data first and
         uses its suggestion (kept in ``learning_rate_`` and ``lr_find_``).
     momentum : float or None, default=None
@@ -792,8 +863,8 @@ class KerasRegressor(_KerasEstimator, RegressorMixin, scikeras.wrappers.BaseWrap
         ``"exponential"``, ``"ramp"``, ``"linear"``, ``"cosine"``,
         ``"restarts"``, ``"onecycle"``), with arguments as
         ``schedule__<name>`` parameters (e.g. ``schedule__alpha=0.1``), or a
-        schedule object, or a function ``fn(epoch, lr)`` with exactly the
-        semantics of :class:`keras.callbacks.LearningRateScheduler` (see
+        schedule object, or a function ``fn(epoch, lr)`` or ``fn(epoch)`` with
+        exactly the semantics of :class:`keras.callbacks.LearningRateScheduler` (see
         :class:`skhp.schedules.EpochFunction`). None is a constant rate.
         A ``LearningRateScheduler`` or ``ReduceLROnPlateau`` in ``callbacks``
         drives the rate itself (then leave ``schedule`` None). ``"linear"``,
@@ -803,7 +874,8 @@ class KerasRegressor(_KerasEstimator, RegressorMixin, scikeras.wrappers.BaseWrap
         legacy argument, is honoured as ``schedule="time"`` with
         ``schedule__per="iteration"``.
     weight_decay : float, default=0.0
-        L2 penalty factor on every kernel, >= 0.
+        L2 penalty factor on every kernel, >= 0; added to a kernel's own
+        regularizer (a builder's ``kernel_regularizer=L1(1e-4)`` stays).
     early_stopping : int, default=0
         Patience in epochs (0 = off); monitors ``val_loss`` on the held-out
         data (see ``validation_split``) and restores the best weights.
@@ -819,7 +891,10 @@ class KerasRegressor(_KerasEstimator, RegressorMixin, scikeras.wrappers.BaseWrap
     metrics : list or None, default=None
         Keras metrics; None means none.
     callbacks : list or None, default=None
-        Extra Keras callbacks.
+        Extra Keras callbacks. With callbacks the optimizer's rate is a
+        settable variable (skhp's schedule writes it before each step), so a
+        callback may set it as Keras documents
+        (``self.model.optimizer.learning_rate.assign(r)``).
     steps_per_execution : int or None, default=None
         Optimizer steps run per call into the compiled training function. Small
         networks spend most of a step in per-call overhead, so None runs up to

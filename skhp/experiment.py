@@ -447,11 +447,12 @@ def make_model(estimator, X, task, data):
 def _check_image(estimator, X, preprocessing=None):
     """A ConfigError now, not a failed fit per trial, when ``image_shape`` does not fit the
     features the built-in model sees (after ``preprocessing``, fitted only then)."""
-    if getattr(estimator, "model", True) is not None or not getattr(estimator, "conv_layers", None):
+    if getattr(estimator, "model", True) is not None or (
+            not getattr(estimator, "conv_layers", None) and estimator.image_shape is None):
         return
-    n_features = np.shape(X if preprocessing is None else preprocessing.fit_transform(X))[1]
+    sample_shape = np.shape(X if preprocessing is None else preprocessing.fit_transform(X))[1:]
     try:
-        estimator._image(n_features)
+        estimator._image(sample_shape)
     except ValueError as err:
         raise ConfigError(f"[model] {err}") from None
 

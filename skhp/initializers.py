@@ -8,12 +8,14 @@ penalty on every kernel (``weight_decay``).
 
 import math
 
+import skhp._tensorflow  # noqa: F401  (before Keras: TensorFlow starts quietly)
 import keras
 import numpy as np
 
 from skhp._validation import check_choice
 
 __all__ = ["INITIALIZERS", "get_initializer", "apply_initializer", "apply_weight_decay",
+           "with_weight_decay", "WithWeightDecay",
            "redraw_weights", "draw_lottery", "lottery_subset", "lottery_seed"]
 
 
@@ -177,11 +179,68 @@ def redraw_weights(model, initializer=None, seed=None):
     return count
 
 
+@keras.saving.register_keras_serializable(package="skhp")
+class WithWeightDecay(keras.regularizers.Regularizer):
+    """A user's own kernel regularizer plus skhp's L2 ``weight_decay`` term.
+
+    Used by :func:`apply_weight_decay` for regularizers other than Keras'
+    L1, L2 and L1L2 (those simply gain the L2 factor).
+
+    Parameters
+    ----------
+    regularizer : keras.regularizers.Regularizer
+        The layer's own regularizer, kept as it is.
+    l2 : float
+        The added L2 factor.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> double = lambda w: 2 * keras.ops.sum(keras.ops.abs(w))
+    >>> r = WithWeightDecay(keras.regularizers.get({"class_name": "OrthogonalRegularizer",
+    ...                                            "config": {"factor": 0.0}}), 0.5)
+    >>> float(r(np.ones((2, 1), "float32")))  # 0 + 0.5 * (1 + 1)
+    1.0
+    """
+
+    def __init__(self, regularizer, l2):
+        self.regularizer = keras.regularizers.get(regularizer)
+        self.l2 = float(l2)
+
+    def __call__(self, x):
+        return self.regularizer(x) + self.l2 * keras.ops.sum(keras.ops.square(x))
+
+    def get_config(self):
+        return {"regularizer": keras.regularizers.serialize(self.regularizer), "l2": self.l2}
+
+
+def with_weight_decay(regularizer, weight_decay):
+    """``regularizer`` (None, or a layer's own) with an L2 term ``weight_decay · Σw²`` added.
+
+    Examples
+    --------
+    >>> config = with_weight_decay(keras.regularizers.L1(1e-3), 5e-4).get_config()
+    >>> round(config["l1"], 6), round(config["l2"], 6)
+    (0.001, 0.0005)
+    >>> with_weight_decay(None, 5e-4).get_config()
+    {'l2': 0.0005}
+    """
+    if regularizer is None:
+        return keras.regularizers.L2(weight_decay)
+    if type(regularizer) in (keras.regularizers.L1, keras.regularizers.L2, keras.regularizers.L1L2):
+        config = regularizer.get_config()
+        return keras.regularizers.L1L2(l1=config.get("l1", 0.0),
+                                       l2=config.get("l2", 0.0) + weight_decay)
+    return WithWeightDecay(regularizer, weight_decay)
+
+
 def apply_weight_decay(model, weight_decay):
-    """Put an L2 penalty ``weight_decay · Σw²`` on every kernel of ``model``.
+    """Add an L2 penalty ``weight_decay · Σw²`` to every kernel of ``model``.
 
     The penalty joins ``model.losses`` and so the training loss, and is kept in
-    the layers' configs so that a saved model reloads with it.
+    the layers' configs so that a saved model reloads with it. A kernel's own
+    regularizer (a user's ``kernel_regularizer=L1(1e-4)``) is kept: the L2
+    term is added to it (:func:`with_weight_decay`).
 
     Parameters
     ----------
@@ -207,12 +266,14 @@ def apply_weight_decay(model, weight_decay):
     if not weight_decay:
         return 0
     layers = _kernel_layers(model)
-    regularizer = keras.regularizers.L2(weight_decay)
     for layer in layers:
+        own = getattr(layer, "kernel_regularizer", None) or layer.kernel.regularizer
+        regularizer = with_weight_decay(own, weight_decay)
         layer.kernel.regularizer = regularizer
         if hasattr(layer, "kernel_regularizer"):
             layer.kernel_regularizer = regularizer
     return len(layers)
+
 
 def draw_lottery(model, X, y, *, draws, compile_kwargs, optimizer, batch_size, epochs=3, steps=None,
                  initializer=None, seed=None):

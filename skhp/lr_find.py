@@ -9,6 +9,7 @@ the curve. The estimator passed in is never changed.
 import math
 from dataclasses import dataclass, field
 
+import skhp._tensorflow  # noqa: F401  (before Keras: TensorFlow starts quietly)
 import keras
 import numpy as np
 from sklearn.base import clone

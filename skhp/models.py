@@ -1,5 +1,6 @@
 """Default model builders used when an estimator is given no ``model``."""
 
+import skhp._tensorflow  # noqa: F401  (before Keras: TensorFlow starts quietly)
 import keras
 
 __all__ = ["build_mlp", "image_channels"]
@@ -47,7 +48,8 @@ def build_mlp(input_shape, n_outputs, hidden_layer_sizes=(100,), activation="rel
         Filters of each convolution; empty for none.
     image_shape : tuple of int or None, default=None
         ``(height, width)`` or ``(height, width, channels)`` of one sample,
-        whose product is the number of input features; needed with ``conv_layers``.
+        whose product is the number of input features; None takes it from
+        ``input_shape`` (images as they come).
 
     Returns
     -------
@@ -66,7 +68,8 @@ def build_mlp(input_shape, n_outputs, hidden_layer_sizes=(100,), activation="rel
     inputs = keras.Input(shape=tuple(input_shape))
     x = inputs
     if conv_layers:
-        x = keras.layers.Reshape(image_channels(image_shape))(x)
+        image = image_channels(tuple(input_shape) if image_shape is None else image_shape)
+        x = keras.layers.Reshape(image)(x)
         for filters in conv_layers:
             x = keras.layers.Conv2D(filters, 3, padding="same", activation=activation)(x)
             x = keras.layers.MaxPooling2D(2, padding="same")(x)

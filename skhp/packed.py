@@ -41,8 +41,10 @@ import os
 import threading
 import time
 
+import skhp._tensorflow  # noqa: F401  (before Keras: TensorFlow starts quietly)
 import keras
 import numpy as np
+from scipy import sparse
 
 from skhp._training import batch_size_for, momentum_argument, optimizer_class
 from skhp.models import image_channels
@@ -801,7 +803,7 @@ def _plan(estimator, X, y, sample_weight=None):
     est = estimator
     est._check_params()
     est._seed = seed_from(est.random_state)
-    est.learning_rate_ = est.learning_rate
+    est.learning_rate_ = est._given_learning_rate()
     encoder = est.target_encoder.fit(y)
     targets = np.asarray(encoder.transform(y), dtype="float32").reshape(len(y), -1)
     output = "softmax" if is_classifier(est) else "linear"
@@ -917,6 +919,11 @@ def _check_pack_size(pack_size):
                      "budget) or a whole number of slots >= 1.")
 
 
+def _as_array(X):
+    """``X`` as a NumPy array, as an ordinary fit sees it (sparse X and DataFrames densified)."""
+    return np.asarray(X.toarray() if sparse.issparse(X) else X)
+
+
 def start_packs(jobs, pack_size="auto"):
     """Group packable jobs into packs, ready to train: the first half of :func:`train_packs`.
 
@@ -947,13 +954,14 @@ def start_packs(jobs, pack_size="auto"):
     configure()  # thread budget and GPU memory growth, as an ordinary fit sets them
     where = [None] * len(jobs)
     groups = {}
+    jobs = [(est, _as_array(X), y, weights) for est, X, y, weights in jobs]
     for j, (est, X, y, _) in enumerate(jobs):
         reason = pack_reason(est)
         if reason is None and np.ndim(X) != 2:
             reason = f"X has shape {np.shape(X)}; packs take 2-d X"
         if reason is None:
             try:
-                est._image(np.shape(X)[1])
+                est._image(np.shape(X)[1:])
             except ValueError as err:  # the ordinary fit raises it as a failed fit
                 reason = str(err)
         if reason is not None:
@@ -1145,7 +1153,7 @@ def fit_packed(estimators, X, y, trains=None, *, sample_weight=None, pack_size="
     """
     from sklearn.base import clone
 
-    X = np.asarray(X, dtype="float32")
+    X = np.asarray(_as_array(X), dtype="float32")
     y = np.asarray(y)
     trains = [np.arange(len(X))] * len(estimators) if trains is None else trains
     sw = None if sample_weight is None else np.asarray(sample_weight)

@@ -51,6 +51,17 @@ def _scores(search):
     return np.asarray(search.cv_results_[_primary(search)], dtype=float)
 
 
+def _best_index(search):
+    """The best trial: ``best_index_``, or, without refit (a multi-metric search with
+    ``refit=False`` has none), the first ranked by the primary metric."""
+    if hasattr(search, "best_index_"):
+        return int(search.best_index_)
+    rank = search.cv_results_.get(_primary(search).replace("mean_", "rank_", 1))
+    if rank is not None:
+        return int(np.argmin(np.asarray(rank)))
+    return int(np.nanargmax(_scores(search)))
+
+
 def _pruned(results, n):
     """Which of the ``n`` trials of ``results`` (``cv_results_``) pruning stopped."""
     return np.asarray(results.get("pruned", np.zeros(n, bool)), dtype=bool)
@@ -408,7 +419,7 @@ def plot_parallel_coordinates(search, path, prefix=""):
         else:
             ticks.append([_short(float(values.min())), _short(float(values.max()))])
     fig, ax = plt.subplots(figsize=(max(6, 1.8 * len(table) + 2), 4.5))
-    finite = np.isfinite(scores)
+    finite, best = np.isfinite(scores), _best_index(search)
     if columns and finite.any():
         cmap = plt.get_cmap("viridis")
         low, high = np.nanmin(scores[finite]), np.nanmax(scores[finite])
@@ -417,7 +428,7 @@ def plot_parallel_coordinates(search, path, prefix=""):
         for i in np.argsort(np.where(finite, scores, -np.inf)):  # the best drawn last, on top
             if finite[i]:
                 ax.plot(range(len(columns)), data[i], color=cmap((scores[i] - low) / span),
-                        lw=2.5 if i == search.best_index_ else 0.9, alpha=0.9)
+                        lw=2.5 if i == best else 0.9, alpha=0.9)
         mappable = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(low, high))
         fig.colorbar(mappable, ax=ax, label="CV score")
     ax.set_xticks(range(len(table)), list(table))
@@ -493,9 +504,10 @@ def write(search, folder, description=None, prefix=""):
     os.makedirs(folder, exist_ok=True)
     at = lambda name: os.path.join(folder, name)  # noqa: E731
     written = [write_cv_results(search, at("cv_results.csv"))]
-    best = {_unprefixed(k, prefix): _plain(v) for k, v in search.best_params_.items()}
+    index = _best_index(search)
+    best = {_unprefixed(k, prefix): _plain(v) for k, v in search.cv_results_["params"][index].items()}
     with open(at("best_params.json"), "w") as fh:
-        json.dump({"best_score": float(search.best_score_), "best_params": best}, fh, indent=2)
+        json.dump({"best_score": float(_scores(search)[index]), "best_params": best}, fh, indent=2)
     written.append(at("best_params.json"))
     epoch = importance_epoch(search)
     shares = importance(search, prefix, epoch=epoch)
@@ -539,6 +551,7 @@ def _summary(search, folder, description, written, prefix="", shares=None, epoch
     scores = np.asarray(res[_primary(search)], dtype=float)
     pruned = _pruned(res, len(scores))
     failed = int(np.sum(~np.isfinite(scores) & ~pruned))
+    best = _best_index(search)
     lines = ["# Search summary", ""]
     if description:
         lines += [description, ""]
@@ -546,12 +559,12 @@ def _summary(search, folder, description, written, prefix="", shares=None, epoch
         f"- trials: {len(scores)} ({failed} failed"
         + (f", {int(pruned.sum())} pruned" if pruned.any() else "")
         + f"), cv folds: {search.n_splits_}",
-        f"- best {_primary(search).replace('mean_test_', '')}: {search.best_score_:.4f} "
-        f"(trial {search.best_index_})",
+        f"- best {_primary(search).replace('mean_test_', '')}: {scores[best]:.4f} "
+        f"(trial {best})",
         f"- total fit time: {float(np.sum(res['mean_fit_time']) * search.n_splits_):.1f} s",
         "", "## Best parameters", "",
     ]
-    lines += [f"- `{_unprefixed(k, prefix)}` = `{_short(v)}`" for k, v in search.best_params_.items()]
+    lines += [f"- `{_unprefixed(k, prefix)}` = `{_short(v)}`" for k, v in res["params"][best].items()]
     if shares:
         lines += ["", "## Hyperparameter importance", ""]
         if epoch is not None:

@@ -18,10 +18,12 @@ Examples
 """
 
 import contextlib
+import logging
 import os
 import random
 import re
 
+from skhp._tensorflow import quiet_start, stderr_closed  # before Keras: TensorFlow starts quietly
 import keras
 import numpy as np
 
@@ -78,16 +80,41 @@ def configure():
         return False
     import tensorflow as tf
 
+    _quiet_retracing_warnings(tf)
     threads = thread_budget()
-    try:
-        if threads:
-            tf.config.threading.set_intra_op_parallelism_threads(threads)
-            tf.config.threading.set_inter_op_parallelism_threads(threads)
-        for gpu in tf.config.list_physical_devices("GPU"):
-            tf.config.experimental.set_memory_growth(gpu, True)
-    except RuntimeError:  # the runtime started before skhp's first fit: keep its settings
-        return False
+    quiet = stderr_closed() if quiet_start() else contextlib.nullcontext()
+    with quiet:  # the runtime's CUDA and CPU-feature lines (see skhp._tensorflow)
+        try:
+            if threads:
+                tf.config.threading.set_intra_op_parallelism_threads(threads)
+                tf.config.threading.set_inter_op_parallelism_threads(threads)
+            for gpu in tf.config.list_physical_devices("GPU"):
+                tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError:  # the runtime started before skhp's first fit: keep its settings
+            return False
+        tf.config.list_logical_devices()  # starts the runtime now, inside the block
     return True
+
+
+class _KerasRetracingFilter(logging.Filter):
+    """Drops TensorFlow's "triggered tf.function retracing" warning for Keras' train/predict steps.
+
+    Every fit builds a new model, and with it new step functions that trace
+    once each; TensorFlow counts those traces together and warns of
+    "excessive retracing" after a handful of fits in one process, which is
+    expected here and says nothing about the user's code.
+    """
+
+    def filter(self, record):
+        message = record.getMessage()
+        return not ("triggered tf.function retracing" in message
+                    and "TensorFlowTrainer._make_function" in message)
+
+
+def _quiet_retracing_warnings(tf):
+    logger = tf.get_logger()
+    if not any(isinstance(f, _KerasRetracingFilter) for f in logger.filters):
+        logger.addFilter(_KerasRetracingFilter())
 
 
 def worker_index():

@@ -15,6 +15,7 @@ object; :func:`make_schedule` is the factory they use.
 import inspect
 import math
 
+import skhp._tensorflow  # noqa: F401  (before Keras: TensorFlow starts quietly)
 import keras
 from keras import ops
 from keras.optimizers.schedules import LearningRateSchedule
@@ -529,8 +530,31 @@ class Warmup(_EpochSchedule):
         return config
 
 
+def _takes_lr(function):
+    """Whether ``function`` is called ``fn(epoch, lr)`` (True) or ``fn(epoch)`` (False).
+
+    Keras' ``LearningRateScheduler`` accepts both; the signature decides here,
+    so that a ``TypeError`` raised inside the function is not mistaken for
+    the other form.
+    """
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):  # a builtin without a signature: Keras' usual form
+        return True
+    for arguments, takes_lr in (((0, 0.1), True), ((0,), False)):
+        try:
+            signature.bind(*arguments)
+            return takes_lr
+        except TypeError:
+            pass
+    raise TypeError(
+        f"schedule={getattr(function, '__name__', function)!r} must take (epoch, lr) or (epoch), "
+        f"as keras.callbacks.LearningRateScheduler calls it; its signature is {signature}."
+    )
+
+
 class EpochFunction:
-    """A per-epoch rule ``fn(epoch, lr) -> lr``, as Keras' ``LearningRateScheduler`` calls it.
+    """A per-epoch rule ``fn(epoch, lr) -> lr`` or ``fn(epoch) -> lr``, as Keras' ``LearningRateScheduler`` calls it.
 
     This is how the book writes every schedule. The estimators take such a
     function as ``schedule`` and run it through
@@ -563,6 +587,8 @@ class EpochFunction:
     0.099701
     >>> EpochFunction(None, 0.1, warmup=2, warmup_lr=0.02)(1, 0.02)
     0.06
+    >>> EpochFunction(lambda epoch: 0.1 * 0.5 ** epoch, 0.1)(2, 0.05)  # fn(epoch) works too
+    0.025
     """
 
     def __init__(self, function, learning_rate, warmup=0, warmup_lr=1e-5):
@@ -570,6 +596,7 @@ class EpochFunction:
         self.learning_rate = float(_check_lr(learning_rate, "learning_rate"))
         self.warmup = int(warmup)
         self.warmup_lr = float(warmup_lr)
+        self._takes_lr = function is None or _takes_lr(function)
 
     @property
     def acts(self):
@@ -584,7 +611,9 @@ class EpochFunction:
             lr = self.learning_rate
         if self.function is None:
             return float(lr)
-        return float(self.function(epoch - self.warmup, lr))
+        if self._takes_lr:
+            return float(self.function(epoch - self.warmup, lr))
+        return float(self.function(epoch - self.warmup))
 
     def __repr__(self):
         name = getattr(self.function, "__name__", repr(self.function))

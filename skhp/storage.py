@@ -33,6 +33,7 @@ Examples
 """
 
 import json
+import os
 import math
 import sqlite3
 import time
@@ -42,7 +43,7 @@ import numpy as np
 
 from skhp.trials import Trial
 
-__all__ = ["TrialStore", "open_store", "dumps", "loads", "SCHEMA_VERSION"]
+__all__ = ["TrialStore", "open_store", "dumps", "loads", "SCHEMA_VERSION", "STORE_METHODS"]
 
 #: Version of the layout below, kept in the file's ``PRAGMA user_version``.
 SCHEMA_VERSION = 2
@@ -135,18 +136,30 @@ _FOLD_KEYS = ("test_scores", "train_scores", "fit_time", "score_time", "fit_erro
               "pruned", "rung_scores")
 
 
+#: What the searches call on a store: a ``storage`` object with all of them is one
+#: (the searches' parameter validation and :func:`open_store` both check these).
+STORE_METHODS = ("open_study", "start_trial", "add_trial", "add_trials", "trials", "add_rungs",
+                 "rungs", "add_probe", "probe")
+
+
 def open_store(storage):
-    """A :class:`TrialStore` from ``"sqlite:///path.db"``, a path, or a store.
+    """A :class:`TrialStore` from ``"sqlite:///path.db"``, a path (str or ``os.PathLike``), or a store.
+
+    A store is a :class:`TrialStore` or any object with the methods of
+    :data:`STORE_METHODS`.
 
     Examples
     --------
     >>> open_store("sqlite:///:memory:").path
     ':memory:'
     """
-    if storage is None or isinstance(storage, TrialStore):
+    if storage is None or all(callable(getattr(storage, m, None)) for m in STORE_METHODS):
         return storage
+    if isinstance(storage, os.PathLike):
+        storage = os.fspath(storage)
     if not isinstance(storage, str):
-        raise ValueError(f"storage must be 'sqlite:///path.db' or a file path, got {storage!r}.")
+        raise ValueError(f"storage must be 'sqlite:///path.db', a file path or a store (an object "
+                         f"with the methods {', '.join(STORE_METHODS)}), got {storage!r}.")
     if "://" in storage:
         prefix = "sqlite:///"
         if not storage.startswith(prefix):

@@ -29,13 +29,17 @@ def test_minimize_returns_a_valid_optimize_result(method):
     assert isinstance(res.message, str)
 
 
-def test_narrowing_finds_the_beale_optimum_from_a_seeded_run():
-    f = bench.Beale()
-    res = minimize(f, bench.BOUNDS, seed=0)
-    assert res.success, res.message
-    assert np.linalg.norm(res.x - bench.OPTIMUM) < 1e-2
-    assert res.nfev == f.nfev <= 1000
-    assert "converged" in res.message
+def test_narrowing_finds_the_beale_optimum_over_seeds():
+    # several seeds, not one path (a path changes with the CPU's floating point)
+    runs = []
+    for seed in range(5):
+        f = bench.Beale()
+        res = minimize(f, bench.BOUNDS, seed=seed)
+        assert res.nfev == f.nfev <= 1000
+        runs.append(res)
+    found = [r for r in runs if r.success and np.linalg.norm(r.x - bench.OPTIMUM) < 1e-2]
+    assert len(found) >= 4, [(r.message, r.x) for r in runs]
+    assert all("converged" in r.message for r in found)
 
 
 def test_budget_and_callback_stop_the_search():

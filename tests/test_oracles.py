@@ -67,8 +67,9 @@ def test_narrowing_starts_over_after_patience():
     assert oracle.trials[20].space == oracle.space.describe()  # back to the whole space
 
 
-def test_narrowing_converges_and_starts_over():
-    oracle = _run(NarrowingOracle({"x": Real(-1, 1)}, 400, min_scale=1e-2, seed=0),
+@pytest.mark.parametrize("seed", range(3))
+def test_narrowing_converges_and_starts_over(seed):
+    oracle = _run(NarrowingOracle({"x": Real(-1, 1)}, 400, min_scale=1e-2, seed=seed),
                   loss=lambda p: (p["x"] - 0.3) ** 2)
     assert oracle.converged and abs(oracle.converged[0]["x"] - 0.3) < 1e-2
     assert "restart" in [h["step"] for h in oracle.history]
@@ -320,9 +321,13 @@ def test_narrowing_no_longer_creeps_on_levy():
     from skhp.benchmarks.functions import Levy
     from skhp.optimize import minimize
 
-    # clipped to the bounds and never restarting, this run ended at 9.88 (random search: 1.3)
-    res = minimize(Levy(4), [(-10, 10)] * 4, maxfev=400, seed=9)
-    assert res.fun < 1.0
+    # Over several seeds, not one path: a seed's path through a random search changes with
+    # the CPU's floating point (seed 9 ended at 0.51 on one machine, 2.54 on another).
+    # Clipped to the bounds and never restarting, narrowing crept (seed 9: 9.88; random
+    # search's median over these seeds is above 1).
+    ends = [minimize(Levy(4), [(-10, 10)] * 4, maxfev=400, seed=s).fun for s in range(12)]
+    assert np.median(ends) < 1.0
+    assert sum(end < 0.1 for end in ends) >= 5, ends
 
 
 def test_a_large_round_hedges_the_neighbourhood_size():

@@ -14,8 +14,8 @@ from skhp.search._oracle import sources
 from skhp.search._space import as_space
 from skhp.search._evaluate import PackedEvaluation
 from skhp.search._sklearn import RawFoldResults, fold_key
-from skhp.search.pruning import PRUNING, check_pruning
-from skhp.storage import open_store
+from skhp.search.pruning import PRUNING, RULE_METHODS, check_pruning
+from skhp.storage import STORE_METHODS, open_store
 
 
 def check_space_names(estimator, space):
@@ -70,7 +70,7 @@ def check_space_names(estimator, space):
             ) from None
 
 
-_STORAGE = [str, os.PathLike, HasMethods(["open_study", "add_trial", "trials"]), None]
+_STORAGE = [str, os.PathLike, HasMethods(list(STORE_METHODS)), None]
 
 
 class OracleSearchCV(PackedEvaluation, RawFoldResults, BaseSearchCV):
@@ -110,7 +110,7 @@ class OracleSearchCV(PackedEvaluation, RawFoldResults, BaseSearchCV):
         "storage": _STORAGE,
         "study": [str, None],
         "progress": [callable, None],
-        "pruning": [StrOptions(set(PRUNING)), HasMethods(["rungs", "survivors"]), None],
+        "pruning": [StrOptions(set(PRUNING)), HasMethods(list(RULE_METHODS)), None],
         **PackedEvaluation._packing_constraint,
     }
 

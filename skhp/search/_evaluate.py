@@ -33,6 +33,7 @@ from skhp.search._sklearn import (
     EXTRA_KEYS,
     evaluating,
     fold_key,
+    in_process,
     score_fold,
     transformed_target,
 )
@@ -45,12 +46,16 @@ def _final_step(estimator):
 
 
 def _preprocessed(estimator, X_train, y_train):
-    """Fit a pipeline's transformers on the training split; return it transformed for the MLP."""
+    """Fit a pipeline's transformers on the training split; return it transformed for the MLP.
+
+    What the final step would receive in the pipeline's own ``fit``: a
+    DataFrame keeps its column names (the fitted slot's
+    ``feature_names_in_``), sparse output stays sparse (packs densify it).
+    """
     if not isinstance(estimator, Pipeline) or len(estimator.steps) == 1:
         return X_train
     head = estimator[:-1]  # the same step objects: fitting it fits the pipeline's steps
-    X_train = head.fit_transform(X_train, y_train)
-    return np.asarray(X_train.toarray() if hasattr(X_train, "toarray") else X_train)
+    return head.fit_transform(X_train, y_train)
 
 
 class RoundJob:
@@ -397,5 +402,9 @@ class PackedEvaluation:
         labels = [reasons.get(i, "packed") for i in range(len(candidates))]
         self.packing_.extend(labels)
         more_results["packing"] = labels
-        with evaluating(known):
+        X, y, _ = self._data
+        n_splits = getattr(self, "n_splits_", None)
+        all_known = n_splits is not None and all(
+            fold_key(c, k) in known for c in candidates for k in range(n_splits))
+        with evaluating(known, X, y), in_process(evaluate_candidates, all_known):
             return evaluate_candidates(candidates, more_results=more_results, **kwargs)

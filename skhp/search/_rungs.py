@@ -19,6 +19,7 @@ resumes from the last finished rung.
 import math
 import pickle
 import time
+import warnings
 
 import numpy as np
 from sklearn.utils.validation import indexable
@@ -171,6 +172,12 @@ def pruned_round(search, candidates, X, y, params, known, rule, record, template
         by_candidate.setdefault(job.candidate, []).append(job)
     longest = max(int(job.final.epochs) for job in jobs)
     rung_list = rule.rungs(longest)
+    if len(rung_list) < 2:
+        warnings.warn(
+            f"pruning={rule!r} prunes nothing here: candidates train for epochs={longest}, which "
+            f"gives a single rung ({rung_list}); pruning needs epochs of at least twice the "
+            "rule's min_epochs (e.g. epochs=3 with SuccessiveHalving(min_epochs=1)).",
+            UserWarning, stacklevel=2)
 
     def target(epochs, r, last):
         return int(epochs) if last else min(int(epochs), int(math.ceil(r * epochs / longest)))

@@ -7,10 +7,12 @@ searches feed each round's (candidate, fold) results into that machinery so
 that ``cv_results_``, ``best_*_``, refit, multi-metric scoring and
 ``error_score`` stay exactly scikit-learn's:
 
-- :func:`evaluating` stands in for ``_fit_and_score`` during one round: a
-  fold whose result is already known (replayed from storage; later packed
-  or pruned training) is returned as it is, every other fold is trained by
-  scikit-learn's own function, in scikit-learn's own parallel loop;
+- :func:`evaluating` makes ``_fit_and_score`` (replaced once, at import, by
+  a stand-in that calls the original for everything it does not know)
+  return, during one round, the folds whose result is already known
+  (replayed from storage, packed or pruned training) as they are; every
+  other fold is trained by scikit-learn's own function, in scikit-learn's
+  own parallel loop;
 - :class:`RawFoldResults` keeps the per-fold results ``_format_results``
   receives (real fit times, fit errors), which storage writes;
 - :func:`transformed_target` fits a ``TransformedTargetRegressor``'s target
@@ -24,14 +26,19 @@ silently in a search.
 
 import contextlib
 import inspect
+import threading
 
 import numpy as np
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.model_selection import _search
 from sklearn.model_selection._search import BaseSearchCV
 from sklearn.model_selection._validation import _score
+from sklearn.utils import _safe_indexing
+from sklearn.utils.parallel import Parallel
+from sklearn.utils.validation import _num_samples, indexable
 
-__all__ = ["evaluating", "RawFoldResults", "fold_key", "score_fold", "transformed_target"]
+__all__ = ["evaluating", "in_process", "RawFoldResults", "fold_key", "score_fold",
+           "transformed_target"]
 
 _FIT_AND_SCORE = _search._fit_and_score
 _NEEDED = {"parameters", "train", "test", "split_progress", "candidate_progress"}
@@ -101,15 +108,66 @@ def score_fold(estimator, X, y, scorers, error_score):
 EXTRA_KEYS = ("epochs", "pruned", "rung_scores")
 
 
-class _KnownOrTrained:
-    """Stands in for ``_fit_and_score``: a known result, else scikit-learn's own training."""
+def data_signature(X, y):
+    """A cheap fingerprint of a search's data: its shape, ``y`` and three rows of ``X``.
 
-    def __init__(self, known):
-        self.known = known
+    Keys known results to the data they were computed on, so that two
+    searches running at once (threads) never take each other's results.
+    """
+    import joblib
+
+    n = _num_samples(X)
+    rows = _safe_indexing(X, [0, n // 2, n - 1]) if n else X
+    return joblib.hash((n, getattr(X, "shape", None), rows, y))
+
+
+class _KnownOrTrained:
+    """Stands in for ``_fit_and_score``: a known result, else scikit-learn's own training.
+
+    One instance is installed for the whole process (it never swaps back and
+    forth); each search's :func:`evaluating` block registers its known
+    results under its data's signature, so searches fitted at once in
+    several threads each find only their own. Pickled to parallel workers, it
+    carries the results registered at that moment.
+    """
+
+    def __init__(self):
+        self.active = {}  # {token: (data signature, {fold_key: result})}
+        self._lock = threading.Lock()
+
+    def __getstate__(self):
+        with self._lock:
+            return {"active": dict(self.active)}
+
+    def __setstate__(self, state):
+        self.active = state["active"]
+        self._lock = threading.Lock()
+
+    def register(self, signature, known):
+        token = object()
+        with self._lock:
+            self.active = {**self.active, token: (signature, dict(known))}
+        return token
+
+    def unregister(self, token):
+        with self._lock:
+            self.active = {k: v for k, v in self.active.items() if k is not token}
+
+    def _lookup(self, X, y, key):
+        found, signature = None, None
+        for data, known in list(self.active.values()):
+            if key in known:
+                if signature is None:
+                    signature = data_signature(X, y)
+                if data == signature:
+                    found = known[key]
+        return found
 
     def __call__(self, estimator, X, y, **kwargs):
-        key = fold_key(kwargs["parameters"], kwargs["split_progress"][0])
-        result = self.known.get(key)
+        result = None
+        if self.active:
+            key = fold_key(kwargs["parameters"], kwargs["split_progress"][0])
+            result = self._lookup(X, y, key)
         trained_on = None if result is None else result.get("_train")
         if result is None or (trained_on is not None and not np.array_equal(trained_on, kwargs["train"])):
             # unknown, or packed on other splits (a cv that shuffles anew each call)
@@ -125,23 +183,53 @@ class _KnownOrTrained:
         return result
 
 
+_DISPATCH = _KnownOrTrained()
+_search._fit_and_score = _DISPATCH  # unknown folds go to scikit-learn's own function unchanged
+
+
 @contextlib.contextmanager
-def evaluating(known):
-    """During the block, folds in ``known`` (``{fold_key: result}``) are not trained again.
+def evaluating(known, X, y):
+    """During the block, folds in ``known`` (``{fold_key: result}``) of data ``X, y`` are not trained again.
 
     ``result`` has the keys ``_fit_and_score`` returns (``test_scores``,
     optionally ``train_scores``, ``fit_time``, ``score_time``,
-    ``fit_error``). The stand-in is installed only for the block; it is
-    pickled to parallel workers with the results it holds.
+    ``fit_error``). Safe with several searches in several threads: each
+    block's results are found only for calls on its own data
+    (:func:`data_signature`).
     """
     if not known:
         yield
         return
-    _search._fit_and_score = _KnownOrTrained(dict(known))
+    token = _DISPATCH.register(data_signature(*indexable(X, y)), known)  # as BaseSearchCV.fit has them
     try:
         yield
     finally:
-        _search._fit_and_score = _FIT_AND_SCORE
+        _DISPATCH.unregister(token)
+
+
+@contextlib.contextmanager
+def in_process(evaluate_candidates, when):
+    """During the block, ``evaluate_candidates`` runs its folds in this process ``when`` true.
+
+    A round whose every fold is already known (packed, replayed) has nothing
+    for scikit-learn's parallel workers (``n_jobs``) to train; sending them
+    its results would start a TensorFlow per worker for nothing (a packed
+    4×3 grid took several times longer with ``n_jobs=2``). The search's
+    ``Parallel`` (a variable of ``BaseSearchCV.fit`` that
+    ``evaluate_candidates`` closes over) is swapped for a sequential one;
+    where a scikit-learn release names it otherwise, nothing changes.
+    """
+    code, cells = evaluate_candidates.__code__, evaluate_candidates.__closure__ or ()
+    cell = dict(zip(code.co_freevars, cells)).get("parallel")
+    if not when or cell is None:
+        yield
+        return
+    parallel = cell.cell_contents
+    cell.cell_contents = Parallel(n_jobs=1)
+    try:
+        yield
+    finally:
+        cell.cell_contents = parallel
 
 
 class RawFoldResults:

@@ -33,7 +33,7 @@ from numbers import Integral, Real
 import numpy as np
 
 __all__ = ["rung_epochs", "SuccessiveHalving", "MedianRule", "BracketHalving",
-           "hyperband_brackets", "check_pruning", "PRUNING"]
+           "hyperband_brackets", "check_pruning", "PRUNING", "RULE_METHODS"]
 
 
 def rung_epochs(epochs, min_epochs=1, factor=3):
@@ -225,6 +225,11 @@ def hyperband_brackets(max_epochs, factor=3, min_epochs=1):
     return brackets
 
 
+#: What the searches call on a pruning rule: ``rungs(epochs)`` (the rung epochs of a
+#: candidate trained for ``epochs``) and ``survivors(scores, rung, record=None)`` (the
+#: candidates that train on); an optional ``check()`` validates it and returns it.
+RULE_METHODS = ("rungs", "survivors")
+
 #: The ``pruning`` names of the searches and the rule each means.
 PRUNING = {"halving": SuccessiveHalving, "median": MedianRule}
 
@@ -239,13 +244,15 @@ def check_pruning(pruning, owner="the search"):
     >>> check_pruning("halve")
     Traceback (most recent call last):
     ...
-    ValueError: pruning='halve' is not one the search knows; use None, 'halving', 'median', or a SuccessiveHalving / MedianRule object.
+    ValueError: pruning='halve' is not one the search knows; use None, 'halving', 'median', or a rule object (SuccessiveHalving, MedianRule, or one of yours with the methods rungs, survivors).
     """
     if pruning is None:
         return None
     if isinstance(pruning, str) and pruning in PRUNING:
         return PRUNING[pruning]()
-    if isinstance(pruning, (SuccessiveHalving, MedianRule)):
-        return pruning.check()
+    if all(callable(getattr(pruning, m, None)) for m in RULE_METHODS):
+        check = getattr(pruning, "check", None)
+        return pruning if check is None else check()
     raise ValueError(f"pruning={pruning!r} is not one {owner} knows; use None, "
-                     f"{', '.join(map(repr, PRUNING))}, or a SuccessiveHalving / MedianRule object.")
+                     f"{', '.join(map(repr, PRUNING))}, or a rule object (SuccessiveHalving, "
+                     f"MedianRule, or one of yours with the methods {', '.join(RULE_METHODS)}).")

@@ -19,10 +19,13 @@ def _packed_rounds(search, evaluate_candidates):
     return evaluate
 
 
-def _run_search(self, evaluate_candidates, callback_ctx=None):
-    # scikit-learn >= 1.9 hands its searches a callback context; older ones do not
-    extra = {} if callback_ctx is None else {"callback_ctx": callback_ctx}
-    super(type(self), self)._run_search(_packed_rounds(self, evaluate_candidates), **extra)
+def _packed_run_search(base):
+    """``base._run_search`` with every round evaluated through skhp's packed rounds."""
+    def _run_search(self, evaluate_candidates, callback_ctx=None):
+        # scikit-learn >= 1.9 hands its searches a callback context; older ones do not
+        extra = {} if callback_ctx is None else {"callback_ctx": callback_ctx}
+        base._run_search(self, _packed_rounds(self, evaluate_candidates), **extra)
+    return _run_search
 
 
 class GridSearchCV(PackedEvaluation, model_selection.GridSearchCV):
@@ -63,7 +66,7 @@ class GridSearchCV(PackedEvaluation, model_selection.GridSearchCV):
         self.packing = packing
         self.pack_size = pack_size
 
-    _run_search = _run_search
+    _run_search = _packed_run_search(model_selection.GridSearchCV)
 
 
 class RandomizedSearchCV(PackedEvaluation, model_selection.RandomizedSearchCV):
@@ -102,4 +105,4 @@ class RandomizedSearchCV(PackedEvaluation, model_selection.RandomizedSearchCV):
         self.packing = packing
         self.pack_size = pack_size
 
-    _run_search = _run_search
+    _run_search = _packed_run_search(model_selection.RandomizedSearchCV)
