@@ -114,9 +114,11 @@ def instance_learning_rate(optimizer):
 
     Examples
     --------
-    >>> instance_learning_rate(keras.optimizers.SGD(learning_rate=0.1, momentum=0.9))
+    >>> rate, own = instance_learning_rate(keras.optimizers.SGD(learning_rate=0.1, momentum=0.9))
+    >>> round(rate, 6), own
     (0.1, True)
-    >>> instance_learning_rate(keras.optimizers.SGD(momentum=0.9))
+    >>> rate, own = instance_learning_rate(keras.optimizers.SGD(momentum=0.9))
+    >>> round(rate, 6), own
     (0.01, False)
     >>> instance_learning_rate("sgd") is None
     True

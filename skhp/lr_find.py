@@ -201,11 +201,17 @@ def _suggest(lrs, smoothed, diverged):
     finite = np.isfinite(smoothed)
     lrs_f, smooth_f = lrs[finite], smoothed[finite]
     at_min = int(np.argmin(smooth_f))
-    # The steepest fall between the end of the initial flat part (before 5 %
-    # of the fall to the minimum) and the minimum, on a log-lr axis.
-    drop = smooth_f[0] - smooth_f[at_min]
-    flat = np.flatnonzero(smooth_f[: at_min + 1] >= smooth_f[0] - 0.05 * drop)
-    first = int(flat[-1]) if flat.size else 0
+    # The first steps' smoothed loss averages only a few batches and swings with
+    # them (standardized breast cancer: 0.70 -> 0.60 in five steps at 1e-7, then
+    # back): it is not where the loss falls. The steepest fall is sought after this
+    # burn-in, between the end of the flat part (before 5 % of the fall from the
+    # burn-in's level to the minimum) and the minimum, on a log-lr axis.
+    burn_in = min(max(_BURN_IN, len(smooth_f) // 10), max(at_min - 2, 0))
+    level = float(np.median(smooth_f[burn_in:burn_in + _BURN_IN])) if burn_in < at_min \
+        else float(smooth_f[0])
+    drop = level - smooth_f[at_min]
+    flat = np.flatnonzero(smooth_f[burn_in: at_min + 1] >= level - 0.05 * drop)
+    first = burn_in + (int(flat[-1]) if flat.size else 0)
     if drop > 0 and at_min - first >= 2:
         window = slice(first, at_min + 1)
         slopes = np.gradient(smooth_f[window], np.log(lrs_f[window]))
@@ -217,3 +223,8 @@ def _suggest(lrs, smoothed, diverged):
         "divergence": float(lrs[-1]) / 10 if diverged else None,
         "steepest": steepest,
     }
+
+
+#: Steps at the start of the range whose smoothed loss is too noisy to read a slope from
+#: (at least; a tenth of the steps taken when that is more).
+_BURN_IN = 10

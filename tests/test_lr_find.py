@@ -59,6 +59,37 @@ def test_suggestion_trains_on_unscaled_data():
     assert score > 0.8  # the majority class is 0.63
 
 
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+@pytest.mark.parametrize("data", ["standardized breast cancer", "unscaled digits"])
+def test_the_suggestion_trains_well(data, optimizer):
+    """The suggestion lies where the loss really falls, not in the first steps' noise.
+
+    On standardized breast cancer the smoothed loss of the first five steps
+    (at 1e-7) swung 0.70 -> 0.60 and back; read as the steepest fall, it made
+    1.1e-07 the suggestion and ``learning_rate="auto"`` trained to the majority
+    class (CV 0.64). (Unscaled breast cancer has no rate that trains SGD well for
+    every seed: 4.5e-6 gives 0.90 with one and 0.87 with another.)
+    """
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.model_selection import cross_val_score
+    from sklearn.preprocessing import StandardScaler
+
+    if data == "unscaled digits":
+        X, y = load_digits(return_X_y=True)
+    else:
+        X, y = load_breast_cancer(return_X_y=True)
+        X = StandardScaler().fit_transform(X)
+    est = KerasClassifier(hidden_layer_sizes=(32,), optimizer=optimizer, random_state=0)
+    result = lr_find(est, X, y)
+    assert result.suggestion > 1e-6  # not the start of the range
+    score = cross_val_score(est.set_params(learning_rate=result.suggestion, epochs=10), X, y,
+                            cv=3).mean()
+    # plain SGD on unscaled pixels peaks just below 0.9 in 10 epochs whatever the rate
+    # (measured: 0.853 at 0.005, 0.898 at 0.0153, 0.894 at 0.03)
+    floor = 0.88 if (data, optimizer) == ("unscaled digits", "sgd") else 0.9
+    assert score >= floor, (result.suggestions, score)
+
+
 def test_stops_once_the_loss_diverges():
     rng = np.random.RandomState(0)
     X = rng.normal(size=(500, 5))

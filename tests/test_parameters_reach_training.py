@@ -229,10 +229,12 @@ def test_early_stopping_watches_held_out_data(iris):
 # -- input shapes and column names ----------------------------------------------------
 
 
-def test_three_d_input_is_refused_by_the_built_in_mlp(iris):
+def test_images_reach_the_built_in_model_and_five_d_input_is_refused(iris):
     X, y = iris
-    with pytest.raises(ValueError, match=r"X has shape \(150, 2, 2\), but the built-in MLP"):
-        small().fit(X.reshape(150, 2, 2), y)
+    flat = small().fit(X.reshape(150, 2, 2), y)  # images as they come: the MLP flattens them
+    assert flat.model_.layers[-2].kernel.shape[0] == 4
+    with pytest.raises(ValueError, match=r"X has shape \(150, 1, 2, 2, 1\), but the built-in model"):
+        small().fit(X.reshape(150, 1, 2, 2, 1), y)
 
 
 def test_three_d_input_works_with_a_model_that_takes_it(iris):

@@ -132,25 +132,19 @@ class _KnownOrTrained:
     """
 
     def __init__(self):
-        self.active = {}  # {token: (data signature, {fold_key: result})}
-        self._lock = threading.Lock()
-
-    def __getstate__(self):
-        with self._lock:
-            return {"active": dict(self.active)}
-
-    def __setstate__(self, state):
-        self.active = state["active"]
-        self._lock = threading.Lock()
+        # {token: (data signature, {fold_key: result})}, replaced whole on every change (a
+        # reader never sees it half-changed); the lock is the module's, since scikit-learn's
+        # delayed() copies this object's attributes into the task it pickles
+        self.active = {}
 
     def register(self, signature, known):
         token = object()
-        with self._lock:
+        with _REGISTRY_LOCK:
             self.active = {**self.active, token: (signature, dict(known))}
         return token
 
     def unregister(self, token):
-        with self._lock:
+        with _REGISTRY_LOCK:
             self.active = {k: v for k, v in self.active.items() if k is not token}
 
     def _lookup(self, X, y, key):
@@ -183,6 +177,7 @@ class _KnownOrTrained:
         return result
 
 
+_REGISTRY_LOCK = threading.Lock()
 _DISPATCH = _KnownOrTrained()
 _search._fit_and_score = _DISPATCH  # unknown folds go to scikit-learn's own function unchanged
 
