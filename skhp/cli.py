@@ -216,15 +216,16 @@ def _tune(args):
         model, prefix = make_model(make_estimator(config["model"], task), X, task, config["data"])
         search = make_search(config, model, prefix=prefix)
         return _dry_run(config, search, described, task)
-    if os.path.exists(db) and not args.resume and not args.no_storage:
-        raise ConfigError(f"{db} holds an earlier search; pass --resume to continue it, or choose "
-                          "another --output.")
+    # the config and the data are checked first, and nothing is written before they pass
     X, y, task, described = load_data(config["data"])
     estimator = make_estimator(config["model"], task)
     model, prefix = make_model(estimator, X, task, config["data"])
-    os.makedirs(folder, exist_ok=True)
     storage = None if args.no_storage else f"sqlite:///{db}"
     search = make_search(config, model, storage=storage, study="tune", prefix=prefix)
+    if os.path.exists(db) and not args.resume and not args.no_storage:
+        raise ConfigError(f"{db} holds an earlier search; pass --resume to continue it, or choose "
+                          "another --output.")
+    os.makedirs(folder, exist_ok=True)
     s = config["search"]
     n_trials = _n_trials(config, search)
     text = (f"{described}, {task}; {type(estimator).__name__}; {s['strategy']} search, "

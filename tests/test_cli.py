@@ -373,3 +373,20 @@ def test_optuna_strategies_run_resume_and_need_optuna(tmp_path, capsys, monkeypa
     assert main(["tune", "--config", str(config), "--dry-run"]) == 2
     assert "strategy 'tpe' is Optuna's sampler and needs optuna: pip install optuna" in (
         capsys.readouterr().err)
+
+
+def test_config_errors_come_before_the_store_and_write_nothing(tmp_path, capsys):
+    earlier = tmp_path / "earlier"
+    earlier.mkdir()
+    (earlier / "trials.db").write_text("")  # an earlier search's store
+    typo = tmp_path / "typo.toml"
+    typo.write_text("[model]\nhiden_layer_sizes = [8]\n")
+    assert main(["tune", "--config", str(typo), "--output", str(earlier)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown key 'hiden_layer_sizes' in [model]" in err and "--resume" not in err
+    space = tmp_path / "space.toml"
+    space.write_text("[search]\ntrials = 2\n[search.space]\nlearning_rat = [0.001, 0.01]\n")
+    fresh = tmp_path / "fresh"
+    assert main(["tune", "--config", str(space), "--output", str(fresh)]) == 2
+    assert "names 'learning_rat'" in capsys.readouterr().err
+    assert not fresh.exists()  # nothing written before the checks pass
