@@ -349,6 +349,12 @@ def _load_csv(path, target, task, impute=None):
             columns.append([None if n in gone else v for n, v in enumerate(values)])
     numeric = all(isinstance(v, float) for column in columns for v in column)
     X = np.array(columns, dtype=float if numeric else object).T
+    try:  # named columns: the saved estimator then predicts on pandas.read_csv(...) quietly
+        import pandas
+    except ImportError:
+        pass
+    else:
+        X = pandas.DataFrame({header[i]: column for i, column in zip(features, columns)})
     y = np.array([row[t] for row in rows])
     try:
         y = y.astype(float)

@@ -263,6 +263,17 @@ def test_csv_with_a_text_column_and_missing_values(tmp_path, capsys):
     code, out = _tune(tmp_path, base.replace('target = "label"\n', 'target = "label"\nimpute = "median"\n'))
     assert code == 0
     assert json.loads((out / "best_params.json").read_text())["best_score"] > 0.9
+    # the saved estimator predicts on the CSV as pandas reads it, without feature-name warnings
+    import warnings
+
+    import joblib
+    import pandas as pd
+
+    frame = pd.read_csv(data).drop(columns="label")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        predicted = joblib.load(out / "estimator.joblib").predict(frame)
+    assert (predicted == pd.read_csv(data)["label"]).mean() > 0.9
 
 
 def test_search_options_reach_the_strategy_and_are_checked(tmp_path, capsys):
