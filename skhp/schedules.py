@@ -112,8 +112,9 @@ class TimeDecay(_EpochSchedule):
 
     The book's Table 10.1 is neither form: it is the compounding rule
     ``lr_e = lr_{e-1} / (1 + k·e)`` that its ``LearningRateScheduler``
-    listings implement; pass such a function as the estimators' ``schedule``
-    to get it exactly.
+    listings implement (its printed values at epochs 8-10 sit 1-2e-4 below
+    the rule); pass such a function as the estimators' ``schedule`` to get
+    that rule.
 
     Parameters
     ----------
