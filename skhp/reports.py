@@ -67,6 +67,23 @@ def _pruned(results, n):
     return np.asarray(results.get("pruned", np.zeros(n, bool)), dtype=bool)
 
 
+def _reached_scores(search):
+    """Every trial's score and whether it was pruned: a pruned trial's is its last rung's.
+
+    A pruned search's final scores are NaN for most trials, whose rung
+    scores are the informative part; the slices and parallel coordinates
+    show them, marked.
+    """
+    res = search.cv_results_
+    scores = _scores(search).copy()
+    pruned = _pruned(res, len(scores))
+    rungs = res.get("rung_scores")
+    for i in np.flatnonzero(pruned):
+        if rungs is not None and rungs[i]:
+            scores[i] = float(list(rungs[i].values())[-1])
+    return scores, pruned
+
+
 def _epochs(n):
     return f"{n} epoch" + ("" if n == 1 else "s")
 
@@ -95,22 +112,31 @@ def results_table(search, top=5, prefix=""):
     >>> print(results_table(s).splitlines()[0])
     rank  trial  score            parameters
     """
+    header, rows, note = _top_trials(search, top, prefix)
+    lines = [f"{header[0]:<4}  {header[1]:>5}  {header[2]:<15}  {header[3]}"]
+    lines += [f"{rank:<4}  {trial:>5}  {score}  {params}" for rank, trial, score, params in rows]
+    return "\n".join(lines + ([note] if note else []))
+
+
+def _top_trials(search, top=5, prefix=""):
+    """The ``top`` completed trials: ``(header, rows, note)``, ``note`` on the pruned ones."""
     res = search.cv_results_
     key = _primary(search)
     scores = np.asarray(res[key], dtype=float)
     std = np.asarray(res[key.replace("mean_", "std_")], dtype=float)
     pruned = _pruned(res, len(scores))
     order = [i for i in np.argsort(-np.nan_to_num(scores, nan=-np.inf)) if not pruned[i]][:top]
-    lines = [f"{'rank':<4}  {'trial':>5}  {'score':<15}  parameters"]
+    rows = []
     for rank, i in enumerate(order, 1):
         params = ", ".join(f"{_unprefixed(k, prefix)}={_short(v)}" for k, v in res["params"][i].items())
-        lines.append(f"{rank:<4}  {i:>5}  {scores[i]:.4f} ± {std[i]:.4f}  {params}")
+        rows.append((rank, int(i), f"{scores[i]:.4f} ± {std[i]:.4f}", params))
+    note = None
     if pruned.any():
         epochs = np.asarray(res["epochs_trained"], dtype=float)[pruned]
         low, high = int(np.nanmin(epochs)), int(np.nanmax(epochs))
         after = f"{low}-{high} epochs" if low < high else _epochs(low)
-        lines.append(f"({int(pruned.sum())} more trials were pruned after {after})")
-    return "\n".join(lines)
+        note = f"({int(pruned.sum())} more trials were pruned after {after})"
+    return ("rank", "trial", "score", "parameters"), rows, note
 
 
 def _unprefixed(name, prefix):
@@ -201,6 +227,7 @@ def plot_learning_curves(history, path):
         ax2.plot(np.arange(1, len(history["lr"]) + 1), history["lr"], color="grey", ls=":",
                  label="learning rate")
         ax2.set_ylabel("learning rate")
+        ax2.set_ylim(0, 1.1 * max(max(history["lr"]), 1e-12))  # a constant rate: a flat line
         ax2.legend(loc="center right", fontsize=7)
     validated = any(n.startswith("val_") for n in names)
     fig.suptitle("Best trial, refitted: learning curves"
@@ -337,12 +364,11 @@ def plot_importance(shares, path, epoch=None):
     matplotlib, plt = _pyplot()
 
     names = list(shares)[::-1]
-    fig, ax = plt.subplots(figsize=(6, 0.4 * len(names) + 1.2))
+    fig, ax = plt.subplots(figsize=(7, 0.4 * len(names) + 1.6), layout="constrained")
     ax.barh(names, [shares[n] for n in names], color="tab:blue")
     ax.set(xlabel="share of the score's variation explained (random-forest surrogate)",
-           title="Hyperparameter importance" + (f" (every trial's score after {_epochs(epoch)})"
+           title="Hyperparameter importance" + (f"\n(of every trial's score after {_epochs(epoch)})"
                                                  if epoch is not None else ""), xlim=(0, 1))
-    fig.tight_layout()
     return _save(fig, path)
 
 
@@ -363,7 +389,8 @@ def plot_slices(search, path, prefix=""):
     """
     matplotlib, plt = _pyplot()
 
-    table, scores = _parameter_table(search, prefix), _scores(search)
+    table = _parameter_table(search, prefix)
+    scores, pruned = _reached_scores(search)
     n = max(len(table), 1)
     cols = min(n, 3)
     rows = int(np.ceil(n / cols))
@@ -379,14 +406,26 @@ def plot_slices(search, path, prefix=""):
             x = values
             if kind == "log":
                 ax.set_xscale("log")
-                ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-        points = ax.scatter(x, scores, c=trials, cmap="viridis", s=18)
+                if values.max() / values.min() > 100:  # labelled decades: minor labels crowd
+                    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        x = np.asarray(x, dtype=float)
+        done = ~pruned
+        points = ax.scatter(x[done], scores[done], c=trials[done], cmap="viridis", s=22,
+                            vmin=0, vmax=max(len(scores) - 1, 1), label="completed")
+        if pruned.any():
+            ax.scatter(x[pruned], scores[pruned], facecolors="none", s=22, linewidths=0.8,
+                       edgecolors=plt.get_cmap("viridis")(trials[pruned] / max(len(scores) - 1, 1)),
+                       label="pruned (score at its last rung)")
+            if ax is axes.flat[0]:
+                ax.legend(fontsize=7, loc="best")
         ax.set(xlabel=name, ylabel="CV score")
     for ax in list(axes.flat)[len(table):]:
         ax.axis("off")
     if table:
         fig.colorbar(points, ax=axes.ravel().tolist(), label="trial")
-    fig.suptitle("Score against each parameter (colour: trial order)", fontsize=9)
+    fig.suptitle("Score against each parameter (colour: trial order"
+                 + ("; open circles: pruned trials at their last rung)" if pruned.any() else ")"),
+                 fontsize=10)
     return _save(fig, path)
 
 
@@ -408,7 +447,8 @@ def plot_parallel_coordinates(search, path, prefix=""):
     """
     matplotlib, plt = _pyplot()
 
-    table, scores = _parameter_table(search, prefix), _scores(search)
+    table = _parameter_table(search, prefix)
+    scores, pruned = _reached_scores(search)
     columns, ticks = [], []
     for values, kind in table.values():
         z = _encoded(values, kind)
@@ -418,7 +458,7 @@ def plot_parallel_coordinates(search, path, prefix=""):
             ticks.append(sorted(set(values), key=str))
         else:
             ticks.append([_short(float(values.min())), _short(float(values.max()))])
-    fig, ax = plt.subplots(figsize=(max(6, 1.8 * len(table) + 2), 4.5))
+    fig, ax = plt.subplots(figsize=(max(7, 2.0 * len(table) + 2), 5))
     finite, best = np.isfinite(scores), _best_index(search)
     if columns and finite.any():
         cmap = plt.get_cmap("viridis")
@@ -428,23 +468,29 @@ def plot_parallel_coordinates(search, path, prefix=""):
         for i in np.argsort(np.where(finite, scores, -np.inf)):  # the best drawn last, on top
             if finite[i]:
                 ax.plot(range(len(columns)), data[i], color=cmap((scores[i] - low) / span),
-                        lw=2.5 if i == best else 0.9, alpha=0.9)
+                        lw=2.5 if i == best else 0.9, alpha=0.6 if pruned[i] else 0.9,
+                        ls=(0, (3, 2)) if pruned[i] else "-")
         mappable = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(low, high))
         fig.colorbar(mappable, ax=ax, label="CV score")
     ax.set_xticks(range(len(table)), list(table))
     for j, labels in enumerate(ticks):
         for k, label in enumerate(labels):
-            ax.annotate(str(label), (j, k / max(len(labels) - 1, 1)), fontsize=6,
-                        xytext=(3, 0), textcoords="offset points", color="dimgrey")
-    ax.set(yticks=[], title="Parallel coordinates (thick line: the best trial)")
+            ax.annotate(str(label), (j, k / max(len(labels) - 1, 1)), fontsize=9,
+                        xytext=(4, 0), textcoords="offset points", color="black",
+                        bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.8))
+    ax.set(yticks=[], title="Parallel coordinates (thick line: the best trial"
+           + ("; dashed: pruned trials, coloured by their last rung's score)" if pruned.any()
+              else ")"))
     fig.tight_layout()
     return _save(fig, path)
 
 
 def write_html(path, title, sections):
-    """One self-contained HTML page: ``sections`` of (heading, text or table, image path or None).
+    """One self-contained HTML page: ``sections`` of (heading, body, image path or None).
 
-    Images are embedded (base64 PNG), so the page needs no other file.
+    A body is plain text (shown as it is, preformatted), a list of blocks
+    (rendered: headings, lists, tables) or None. Images are embedded
+    (base64 PNG), so the page needs no other file.
 
     Examples
     --------
@@ -458,12 +504,17 @@ def write_html(path, title, sections):
 
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
              "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
-             "pre{background:#f6f6f6;padding:.8em;overflow-x:auto}img{max-width:100%}</style>",
+             "pre{background:#f6f6f6;padding:.8em;overflow-x:auto}img{max-width:100%}"
+             "table{border-collapse:collapse;font-size:.9em}th,td{border-bottom:1px solid #ddd;"
+             "padding:.3em .7em;text-align:left;vertical-align:top}"
+             "code{background:#f3f3f3;padding:0 .2em}</style>",
              f"</head><body><h1>{html.escape(title)}</h1>"]
     for heading, text, image in sections:
         parts.append(f"<h2>{html.escape(heading)}</h2>")
-        if text:
+        if isinstance(text, str):
             parts.append(f"<pre>{html.escape(text)}</pre>")
+        elif text:
+            parts.append(_html(text))
         if image:
             with open(image, "rb") as fh:
                 data = base64.b64encode(fh.read()).decode("ascii")
@@ -528,12 +579,12 @@ def write(search, folder, description=None, prefix=""):
     if hasattr(search, "best_estimator_"):
         joblib.dump(search.best_estimator_, at("estimator.joblib"))
         written.append(at("estimator.joblib"))
-    summary = _summary(search, folder, description, written + [at("report.html")], prefix, shares,
-                       epoch)
-    written.append(summary)
-    with open(summary) as fh:
-        text = fh.read()
-    sections = [("Summary", text, None), ("Scores", None, images["scores"])]
+    blocks = _summary(search, description, written + [at("summary.md"), at("report.html")],
+                      prefix, shares, epoch)
+    with open(at("summary.md"), "w") as fh:
+        fh.write(_markdown(blocks))
+    written.append(at("summary.md"))
+    sections = [("Summary", blocks, None), ("Scores", None, images["scores"])]
     sections += [(heading, None, images[key]) for key, heading in (
         ("importance", "Hyperparameter importance"), ("slices", "Score against each parameter"),
         ("parallel", "Parallel coordinates"), ("learning", "Learning curves of the best trial"))
@@ -546,34 +597,75 @@ def write(search, folder, description=None, prefix=""):
 write_reports = write
 
 
-def _summary(search, folder, description, written, prefix="", shares=None, epoch=None):
+def _summary(search, description, written, prefix="", shares=None, epoch=None):
+    """The summary as blocks: ``(kind, ...)`` with kind h1, h2, p, ul (items) or table."""
     res = search.cv_results_
     scores = np.asarray(res[_primary(search)], dtype=float)
     pruned = _pruned(res, len(scores))
     failed = int(np.sum(~np.isfinite(scores) & ~pruned))
     best = _best_index(search)
-    lines = ["# Search summary", ""]
+    blocks = [("h1", "Search summary")]
     if description:
-        lines += [description, ""]
-    lines += [
-        f"- trials: {len(scores)} ({failed} failed"
+        blocks.append(("p", description))
+    blocks.append(("ul", [
+        f"trials: {len(scores)} ({failed} failed"
         + (f", {int(pruned.sum())} pruned" if pruned.any() else "")
         + f"), cv folds: {search.n_splits_}",
-        f"- best {_primary(search).replace('mean_test_', '')}: {scores[best]:.4f} "
-        f"(trial {best})",
-        f"- total fit time: {float(np.sum(res['mean_fit_time']) * search.n_splits_):.1f} s",
-        "", "## Best parameters", "",
-    ]
-    lines += [f"- `{_unprefixed(k, prefix)}` = `{_short(v)}`" for k, v in res["params"][best].items()]
+        f"best {_primary(search).replace('mean_test_', '')}: {scores[best]:.4f} (trial {best})",
+        f"total fit time: {float(np.sum(res['mean_fit_time']) * search.n_splits_):.1f} s"]))
+    blocks += [("h2", "Best parameters"), ("ul", [
+        f"`{_unprefixed(k, prefix)}` = `{_short(v)}`" for k, v in res["params"][best].items()])]
     if shares:
-        lines += ["", "## Hyperparameter importance", ""]
+        blocks.append(("h2", "Hyperparameter importance"))
         if epoch is not None:
-            lines += [f"Of every trial's score after {_epochs(epoch)} (few trials completed).", ""]
-        lines += [f"- `{name}`: {share:.2f}" for name, share in shares.items()]
-    lines += ["", "## Top trials", "", "```", results_table(search, prefix=prefix), "```", "",
-              "## Files", ""]
-    lines += [f"- `{os.path.basename(p)}`" for p in written]
-    path = os.path.join(folder, "summary.md")
-    with open(path, "w") as fh:
-        fh.write("\n".join(lines) + "\n")
-    return path
+            blocks.append(("p", f"Of every trial's score after {_epochs(epoch)} (few trials completed)."))
+        blocks.append(("ul", [f"`{name}`: {share:.2f}" for name, share in shares.items()]))
+    blocks += [("h2", "Top trials"), ("table", *_top_trials(search, prefix=prefix)),
+               ("h2", "Files"), ("ul", [f"`{os.path.basename(p)}`" for p in written])]
+    return blocks
+
+
+def _markdown(blocks):
+    """Blocks of :func:`_summary` as Markdown (``summary.md``)."""
+    lines = []
+    for kind, *body in blocks:
+        if kind in ("h1", "h2"):
+            lines += [("# " if kind == "h1" else "## ") + body[0], ""]
+        elif kind == "p":
+            lines += [body[0], ""]
+        elif kind == "ul":
+            lines += [f"- {item}" for item in body[0]] + [""]
+        else:
+            header, rows, note = body
+            lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+            lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+            lines += ([""] + [note] if note else []) + [""]
+    return "\n".join(lines)
+
+
+def _html(blocks):
+    """Blocks of :func:`_summary` as HTML (backticks become ``<code>``)."""
+    import html
+    import re
+
+    def inline(text):
+        return re.sub(r"`([^`]*)`", r"<code>\1</code>", html.escape(str(text)))
+
+    parts = []
+    for kind, *body in blocks:
+        if kind == "h1":
+            continue  # the page's section heading stands for it
+        if kind in ("h2", "p"):
+            tag = {"h2": "h3", "p": "p"}[kind]  # under the page's h1 and its sections' h2
+            parts.append(f"<{tag}>{inline(body[0])}</{tag}>")
+        elif kind == "ul":
+            parts.append("<ul>" + "".join(f"<li>{inline(item)}</li>" for item in body[0]) + "</ul>")
+        else:
+            header, rows, note = body
+            parts.append("<table><thead><tr>" + "".join(f"<th>{inline(h)}</th>" for h in header)
+                         + "</tr></thead><tbody>" + "".join(
+                             "<tr>" + "".join(f"<td>{inline(c)}</td>" for c in row) + "</tr>"
+                             for row in rows) + "</tbody></table>")
+            if note:
+                parts.append(f"<p>{inline(note)}</p>")
+    return "\n".join(parts)

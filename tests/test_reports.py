@@ -87,3 +87,50 @@ def test_the_html_report_opens_in_a_headless_browser_and_shows_every_plot(tmp_pa
     assert run.returncode == 0, run.stderr[-2000:]
     assert 'data-images="4"' in run.stdout  # every embedded plot decoded and shown
     assert "Uncaught" not in run.stderr and "ERROR:CONSOLE" not in run.stderr
+    dom = run.stdout
+    # the summary is a rendered page, not its Markdown source in a preformatted block
+    assert "<h3>Best parameters</h3>" in dom and "<table>" in dom and "<code>C</code>" in dom
+    assert "<pre>" not in dom and "##" not in dom and "`" not in dom
+    assert dom.count("<tr>") == 1 + 5  # the header and the top five trials
+
+
+def _pruned_search():
+    class Stub:  # a search's results as a pruned narrowing search leaves them
+        pass
+
+    search = Stub()
+    rng = np.random.default_rng(0)
+    n = 12
+    lrs = 10 ** rng.uniform(-4, -1, n)
+    pruned = np.array([i % 4 != 0 for i in range(n)])
+    rungs = [{1: float(0.5 + 0.1 * np.log10(lr) + 0.5)} | ({} if p else {3: float(0.9)})
+             for lr, p in zip(lrs, pruned)]
+    scores = np.where(pruned, np.nan, 0.9 + 0.01 * rng.normal(size=n))
+    search.cv_results_ = {
+        "params": [{"learning_rate": float(lr), "batch_size": int(b)}
+                   for lr, b in zip(lrs, rng.choice([32, 64], n))],
+        "mean_test_score": scores, "std_test_score": np.zeros(n), "rank_test_score":
+        np.argsort(np.argsort(-np.nan_to_num(scores, nan=-1))) + 1, "pruned": pruned,
+        "rung_scores": rungs, "epochs_trained": np.where(pruned, 1, 3), "mean_fit_time": np.ones(n)}
+    search.refit, search.n_splits_ = False, 3
+    return search
+
+
+def test_pruned_trials_show_in_the_slices_and_parallel_coordinates(tmp_path, monkeypatch):
+    import matplotlib.axes
+
+    search = _pruned_search()
+    drawn = []
+    original = matplotlib.axes.Axes.scatter
+    monkeypatch.setattr(matplotlib.axes.Axes, "scatter",
+                        lambda self, x, y, *a, **k: drawn.append((k.get("label"), len(x)))
+                        or original(self, x, y, *a, **k))
+    reports.plot_slices(search, tmp_path / "slices.png")
+    # each of the 2 panels: the 3 completed trials, and the 9 pruned ones at their last rung
+    assert drawn == [("completed", 3), ("pruned (score at its last rung)", 9)] * 2
+    lines = []
+    plot = matplotlib.axes.Axes.plot
+    monkeypatch.setattr(matplotlib.axes.Axes, "plot",
+                        lambda self, *a, **k: lines.append(k.get("ls")) or plot(self, *a, **k))
+    reports.plot_parallel_coordinates(search, tmp_path / "parallel.png")
+    assert len(lines) == 12 and sum(ls != "-" for ls in lines) == 9  # pruned: dashed
