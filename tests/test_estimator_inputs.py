@@ -173,3 +173,36 @@ def test_the_new_behaviours_survive_clone_and_pickle(iris):
     assert fitted.learning_rate_ == pytest.approx(0.1)
     again = pickle.loads(pickle.dumps(fitted))
     np.testing.assert_allclose(again.predict_proba(X), fitted.predict_proba(X), rtol=1e-6)
+
+
+def test_a_packed_slot_trains_at_the_optimizer_instances_rate(iris):
+    from skhp.packed import fit_packed
+
+    X, y = iris
+    instance = small(optimizer=keras.optimizers.SGD(learning_rate=0.1, momentum=0.9), epochs=2)
+    by_name = small(optimizer="sgd", learning_rate=0.1, momentum=0.9, epochs=2)
+    packed, named = fit_packed([instance, by_name], X, y)
+    assert packed.history_["lr"] == pytest.approx([0.1, 0.1])
+    np.testing.assert_allclose(packed.predict_proba(X), named.predict_proba(X), atol=1e-6)
+
+
+@pytest.mark.slow
+def test_fits_in_a_fresh_process_print_no_tensorflow_noise(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from sklearn.datasets import load_iris\n"
+        "from sklearn.model_selection import GridSearchCV\n"
+        "import skhp\n"
+        "X, y = load_iris(return_X_y=True)\n"
+        "GridSearchCV(skhp.KerasClassifier(hidden_layer_sizes=(4,), epochs=1),\n"
+        "             {'learning_rate': [1e-3, 1e-2, 1e-1]}, cv=3).fit(X, y)\n"
+        "print('fitted')\n")
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300, env=env, cwd=tmp_path)
+    assert run.returncode == 0 and "fitted" in run.stdout, run.stderr[-2000:]
+    for noise in ("I0000", "E0000", "absl::InitializeLog", "cpu_feature_guard", "retracing"):
+        assert noise not in run.stderr, run.stderr[-2000:]
