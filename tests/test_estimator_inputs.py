@@ -6,16 +6,9 @@ import keras
 import numpy as np
 import pytest
 from sklearn.base import clone
-from sklearn.datasets import load_digits, load_iris
-from sklearn.preprocessing import StandardScaler
+from sklearn.datasets import load_digits
 
 from skhp import KerasClassifier, KerasRegressor
-
-
-@pytest.fixture(scope="module")
-def iris():
-    X, y = load_iris(return_X_y=True)
-    return StandardScaler().fit_transform(X).astype("float32"), y
 
 
 @pytest.fixture(scope="module")

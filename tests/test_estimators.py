@@ -17,12 +17,6 @@ from skhp import KerasClassifier, KerasRegressor
 
 
 @pytest.fixture(scope="module")
-def iris():
-    X, y = load_iris(return_X_y=True)
-    return StandardScaler().fit_transform(X).astype("float32"), y
-
-
-@pytest.fixture(scope="module")
 def digits():
     X, y = load_digits(return_X_y=True)
     return (X / 16.0).astype("float32"), y

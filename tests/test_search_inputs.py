@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import sparse
-from sklearn.datasets import load_iris
 from sklearn.model_selection import GridSearchCV as SklearnGridSearchCV
 from sklearn.model_selection import _search
 from sklearn.pipeline import make_pipeline
@@ -21,12 +20,6 @@ from skhp import KerasClassifier
 from skhp.search import GridSearchCV, NarrowingSearchCV, Real
 from skhp.search._sklearn import evaluating, fold_key
 from skhp.search.pruning import SuccessiveHalving
-
-
-@pytest.fixture(scope="module")
-def iris():
-    X, y = load_iris(return_X_y=True)
-    return StandardScaler().fit_transform(X), y
 
 
 def small(**params):

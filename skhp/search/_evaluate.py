@@ -368,6 +368,7 @@ class PackedEvaluation:
         """Evaluate one round: known results as they are, packs where possible, the rest by scikit-learn."""
         candidates = list(candidates)
         known = dict(known or {})
+        X, y, params = self._data
         reasons = {i: "packing=False" for i in range(len(candidates))}
         rule = self._round_rule()
         more_results = dict(more_results or {})
@@ -375,7 +376,6 @@ class PackedEvaluation:
         if rule is not None and candidates:
             from skhp.search._rungs import pruned_round
 
-            X, y, params = self._data
             store = getattr(self, "_store", None)
             results, info, reasons, self._round_rungs = pruned_round(
                 self, candidates, X, y, params, known, rule, self._rung_record, self._templates,
@@ -395,14 +395,12 @@ class PackedEvaluation:
                             self._rung_record.setdefault(epoch, []).append(score)
             more_results.update(columns)
         elif self.packing is not False and candidates:
-            X, y, params = self._data
             packed, reasons = packed_results(self, candidates, X, y, params, known,
                                              self._templates, self.pack_size)
             known.update(packed)
         labels = [reasons.get(i, "packed") for i in range(len(candidates))]
         self.packing_.extend(labels)
         more_results["packing"] = labels
-        X, y, _ = self._data
         n_splits = getattr(self, "n_splits_", None)
         all_known = n_splits is not None and all(
             fold_key(c, k) in known for c in candidates for k in range(n_splits))
