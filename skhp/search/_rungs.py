@@ -172,7 +172,8 @@ def pruned_round(search, candidates, X, y, params, known, rule, record, template
         by_candidate.setdefault(job.candidate, []).append(job)
     longest = max(int(job.final.epochs) for job in jobs)
     rung_list = rule.rungs(longest)
-    if len(rung_list) < 2:
+    if len(rung_list) < 2 and getattr(rule, "name", None) != "hyperband":
+        # (a Hyperband bracket of one round trains its candidates to the end by design)
         warnings.warn(
             f"pruning={rule!r} prunes nothing here: candidates train for epochs={longest}, which "
             f"gives a single rung ({rung_list}); pruning needs epochs of at least twice the "
