@@ -314,7 +314,8 @@ def test_help_starts_neither_scikit_learn_nor_tensorflow():
 def test_the_default_pruning_can_be_turned_off_and_hyperband_keeps_its_own():
     from skhp.experiment import load_config
 
-    assert load_config()["search"]["pruning"] == "halving"
+    assert load_config()["search"]["pruning"] == "median"  # the digits default
+    assert load_config({"data": {"name": "wine"}})["search"]["pruning"] == "halving"
     assert load_config({"search": {"pruning": "none"}})["search"]["pruning"] is None
     assert load_config({"search": {"strategy": "hyperband"}})["search"]["pruning"] is None
 
