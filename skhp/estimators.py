@@ -357,8 +357,14 @@ class _KerasEstimator(RoutedParameters, TrainingWiring):
     def _build_and_compile(self):
         model = super()._build_keras_model()
         seed = self._seed
-        if self.initializer is not None:
-            apply_initializer(model, self.initializer, seed)
+        initializer = self.initializer
+        if initializer is None and self.model is None:
+            # The built-in model's layers draw Glorot-uniform kernels, Keras' default; drawn
+            # from the fit's seed as a pack draws them, so a pack of one starts from the
+            # same weights as the ordinary fit (a user's model keeps its own draws).
+            initializer = "glorot_uniform"
+        if initializer is not None:
+            apply_initializer(model, initializer, seed)
         if self.initial_weights is not None:
             weights = self.initial_weights
             if not isinstance(weights, StabilizedWeights):
@@ -489,7 +495,9 @@ class KerasClassifier(_KerasEstimator, ClassifierMixin, scikeras.wrappers.BaseWr
     initializer : str, dict, keras.initializers.Initializer or None, default=None
         Kernel initializer of every layer with a kernel (user-built models
         included): any Keras initializer name such as ``"he_normal"`` or
-        ``"glorot_uniform"``. None keeps the kernels as the model built them.
+        ``"glorot_uniform"``. None keeps the kernels as the model built them
+        (the built-in model's: Keras' default Glorot-uniform, drawn from
+        ``random_state`` as a packed search draws them).
     optimizer : str, keras Optimizer class or instance, default="adam"
         The optimizer; ``optimizer__<name>`` parameters are passed to it.
     learning_rate : float or "auto", default=1e-3
@@ -814,7 +822,9 @@ class KerasRegressor(_KerasEstimator, RegressorMixin, scikeras.wrappers.BaseWrap
     initializer : str, dict, keras.initializers.Initializer or None, default=None
         Kernel initializer of every layer with a kernel (user-built models
         included): any Keras initializer name such as ``"he_normal"`` or
-        ``"glorot_uniform"``. None keeps the kernels as the model built them.
+        ``"glorot_uniform"``. None keeps the kernels as the model built them
+        (the built-in model's: Keras' default Glorot-uniform, drawn from
+        ``random_state`` as a packed search draws them).
     optimizer : str, keras Optimizer class or instance, default="adam"
         The optimizer; ``optimizer__<name>`` parameters are passed to it.
     learning_rate : float or "auto", default=1e-3

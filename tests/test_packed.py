@@ -42,6 +42,20 @@ def test_a_pack_of_one_equals_an_ordinary_fit(optimizer, extra):
     np.testing.assert_allclose(packed.history_["lr"], ordinary.history_["lr"], rtol=1e-6)
 
 
+@pytest.mark.parametrize("conv", [(), (3,)])
+def test_without_an_initializer_a_pack_of_one_starts_where_an_ordinary_fit_does(conv):
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    X, y = (X[:200] / 16).astype("float32"), y[:200]
+    params = dict(hidden_layer_sizes=(8,), conv_layers=conv, image_shape=(8, 8), epochs=2,
+                  fit__shuffle=False, random_state=3, batch_size=32, learning_rate=0.01)
+    ordinary = KerasClassifier(**params).fit(X, y)  # initializer=None: was Keras' own draw
+    (packed,) = fit_packed([KerasClassifier(**params)], X, y)
+    assert _max_difference(ordinary, packed) < 1e-4
+    np.testing.assert_allclose(packed.predict_proba(X), ordinary.predict_proba(X), atol=1e-4)
+
+
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])
 def test_a_convolutional_slot_equals_an_ordinary_fit(optimizer):
     from sklearn.datasets import load_digits
