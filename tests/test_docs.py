@@ -25,5 +25,7 @@ def test_docs_build_without_warnings(tmp_path):
     assert "NarrowingSearchCV" in html and "lottery_losses_" in html
     for page in ("schedules", "beale", "lr_find", "searching", "initialization"):
         assert (tmp_path / "html" / "guide" / f"{page}.html").exists()
+    beale = (tmp_path / "html" / "guide" / "beale.html").read_text()
+    assert "differential_evolution" in beale and "skhp narrowing (book)" in beale  # this build's run
     pictures = {p.name for p in (tmp_path / "html" / "_images").iterdir()}
     assert {"schedule_onecycle.png", "beale.png", "lr_find.png", "narrowing_scores.png"} <= pictures

@@ -505,10 +505,11 @@ class GuidedSearchCV(OracleSearchCV):
     time_budget : float or None, default=None
         Seconds after which no new round starts (the running one finishes);
         None: only ``n_iter`` limits the search.
-    storage : str, TrialStore or None, default=None
+    storage : str, os.PathLike, TrialStore or None, default=None
         ``"sqlite:///path.db"`` (or a path): write every finished candidate
         there and, when the search runs again, replay the stored ones instead
-        of training them (see :mod:`skhp.storage`).
+        of training them (see :mod:`skhp.storage`); a store of your own is any
+        object with the methods of :data:`skhp.storage.STORE_METHODS`.
     study : str or None, default=None
         Name of this search in ``storage`` (None: ``"default"``); a store's
         study written by a different search is refused.

@@ -524,10 +524,11 @@ class NarrowingSearchCV(OracleSearchCV):
     time_budget : float or None, default=None
         Seconds after which no new round starts (the running one finishes);
         None: only ``n_iter`` limits the search.
-    storage : str, TrialStore or None, default=None
+    storage : str, os.PathLike, TrialStore or None, default=None
         ``"sqlite:///path.db"`` (or a path): write every finished candidate
         there and, when the search runs again, replay the stored ones instead
-        of training them (see :mod:`skhp.storage`).
+        of training them (see :mod:`skhp.storage`); a store of your own is any
+        object with the methods of :data:`skhp.storage.STORE_METHODS`.
     study : str or None, default=None
         Name of this search in ``storage`` (None: ``"default"``); a store's
         study written by a different search is refused.
@@ -545,7 +546,9 @@ class NarrowingSearchCV(OracleSearchCV):
         pruned one scores NaN, so it is never best and the next round is
         drawn around completed candidates. A
         :class:`~skhp.search.SuccessiveHalving` or
-        :class:`~skhp.search.MedianRule` object sets the rung sizes. Only skhp
+        :class:`~skhp.search.MedianRule` object sets the rung sizes; a rule
+        of your own is any object with the methods of
+        :data:`skhp.search.pruning.RULE_METHODS`. Only skhp
         estimators are pruned; others train all their epochs.
     packing : bool or "auto", default="auto"
         ``"auto"``: the (candidate, fold) jobs of skhp's built-in MLP train in
