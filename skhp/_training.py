@@ -349,11 +349,21 @@ class TrainingWiring:
         fraction = self._validation_fraction()
         return min(max(1, int(round(n_samples * fraction))), n_samples - 1) if fraction else 0
 
+    def _hold_out_indices(self, n_samples):
+        """``(held, kept)``: the fit's seeded random hold-out, and the samples it trains on.
+
+        One rule for the ordinary fit and for a packed slot (``held`` is empty
+        without a hold-out).
+        """
+        n_held = self._n_validation(n_samples)
+        if not n_held:
+            return np.arange(0), np.arange(n_samples)
+        order = np.random.default_rng(self._seed).permutation(n_samples)
+        return order[:n_held], np.sort(order[n_held:])
+
     def _hold_out(self, X, y, sample_weight):
         """Split a seeded random validation set off the training data."""
-        order = np.random.default_rng(self._seed).permutation(len(X))
-        n_held = self._n_validation(len(X))
-        held, kept = order[:n_held], np.sort(order[n_held:])
+        held, kept = self._hold_out_indices(len(X))
         validation = (X[held], y[held]) if sample_weight is None else (X[held], y[held], sample_weight[held])
         sample_weight = None if sample_weight is None else sample_weight[kept]
         return X[kept], y[kept], sample_weight, validation

@@ -812,11 +812,8 @@ def _plan(estimator, X, y, sample_weight=None):
         targets = targets * (1 - smoothing) + smoothing / targets.shape[1]
     weights = est._weights_for(y, None if sample_weight is None else np.asarray(sample_weight), {})
     weights = np.ones(len(y), "float32") if weights is None else np.asarray(weights, "float32")
-    n_held = est._n_validation(len(y))
-    validation, kept = None, np.arange(len(y))
-    if n_held:  # the hold-out of an ordinary fit (see TrainingWiring._hold_out)
-        order = np.random.default_rng(est._seed).permutation(len(y))
-        validation, kept = order[:n_held], np.sort(order[n_held:])
+    held, kept = est._hold_out_indices(len(y))  # the ordinary fit's hold-out
+    validation = held if len(held) else None
     batch_size = batch_size_for(est.batch_size, len(y))
     steps = max(1, int(math.ceil(len(kept) / batch_size)))
     optimizer, settings = _optimizer_settings(est)
