@@ -196,7 +196,6 @@ class WithWeightDecay(keras.regularizers.Regularizer):
     Examples
     --------
     >>> import numpy as np
-    >>> double = lambda w: 2 * keras.ops.sum(keras.ops.abs(w))
     >>> r = WithWeightDecay(keras.regularizers.get({"class_name": "OrthogonalRegularizer",
     ...                                            "config": {"factor": 0.0}}), 0.5)
     >>> float(r(np.ones((2, 1), "float32")))  # 0 + 0.5 * (1 + 1)
@@ -206,9 +205,10 @@ class WithWeightDecay(keras.regularizers.Regularizer):
     def __init__(self, regularizer, l2):
         self.regularizer = keras.regularizers.get(regularizer)
         self.l2 = float(l2)
+        self._l2 = keras.regularizers.L2(self.l2)
 
     def __call__(self, x):
-        return self.regularizer(x) + self.l2 * keras.ops.sum(keras.ops.square(x))
+        return self.regularizer(x) + self._l2(x)
 
     def get_config(self):
         return {"regularizer": keras.regularizers.serialize(self.regularizer), "l2": self.l2}

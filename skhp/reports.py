@@ -188,8 +188,8 @@ def plot_scores(search, path):
         xs = [t for t in trials for _ in rungs[t]]
         ys = [v for t in trials for v in rungs[t].values()]
         ax.scatter(xs, ys, marker="_", s=40, color="grey", label="score at each rung")
-        last = [list(rungs[t].values())[-1] if rungs[t] else np.nan for t in trials]
-        ax.scatter(trials[pruned], np.asarray(last)[pruned], facecolors="none", edgecolors="black",
+        reached, _ = _reached_scores(search)
+        ax.scatter(trials[pruned], reached[pruned], facecolors="none", edgecolors="black",
                    s=30, label="pruned (at its last rung)")
     failed = ~np.isfinite(scores) & ~pruned
     if failed.any():
