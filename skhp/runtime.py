@@ -97,18 +97,21 @@ def configure():
 
 
 class _KerasRetracingFilter(logging.Filter):
-    """Drops TensorFlow's "triggered tf.function retracing" warning for Keras' train/predict steps.
+    """Drops TensorFlow warnings that say nothing about the user's code.
 
     Every fit builds a new model, and with it new step functions that trace
     once each; TensorFlow counts those traces together and warns of
-    "excessive retracing" after a handful of fits in one process, which is
-    expected here and says nothing about the user's code.
+    "excessive retracing" after a handful of fits in one process. And a
+    pack's random layers (Dropout) draw per slot in a loop, which
+    TensorFlow's vectorization announces for each random op it traces.
     """
 
     def filter(self, record):
         message = record.getMessage()
-        return not ("triggered tf.function retracing" in message
-                    and "TensorFlowTrainer._make_function" in message)
+        return not (("triggered tf.function retracing" in message
+                     and "TensorFlowTrainer._make_function" in message)
+                    or ("Using a while_loop for converting" in message
+                        and "StatelessRandom" in message))
 
 
 def _quiet_retracing_warnings(tf):

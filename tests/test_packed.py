@@ -12,7 +12,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skhp import KerasClassifier, KerasRegressor
-from skhp.packed import _plan, fit_packed, pack_reason, train_packs
+from skhp.packed import fit_packed, pack_reason, plan, train_packs
 from skhp.search import GridSearchCV, NarrowingSearchCV, RandomizedSearchCV, Real
 
 X_IRIS, Y_IRIS = load_iris(return_X_y=True)
@@ -121,7 +121,7 @@ def test_a_slot_does_not_depend_on_the_other_slots_of_its_pack():
 def test_per_slot_rates_and_momenta_are_the_schedule_objects_values(schedule, extra):
     est = KerasClassifier(epochs=4, warmup=1, learning_rate=0.1, optimizer="sgd", momentum=0.9,
                           schedule=schedule, **extra)
-    slot, _ = _plan(est, X_IRIS, Y_IRIS)
+    slot, _, _ = plan(est, X_IRIS, Y_IRIS)
     steps = len(slot.rates) // 4
     assert steps == int(np.ceil(len(X_IRIS) / 32))
     expected = [float(est.schedule_(step)) for step in range(4 * steps)]
@@ -137,28 +137,31 @@ def test_per_slot_rates_and_momenta_are_the_schedule_objects_values(schedule, ex
 
 def test_a_function_schedule_is_tabulated_per_epoch():
     est = KerasClassifier(epochs=3, learning_rate=0.1, schedule=lambda epoch, lr: lr / 2)
-    slot, _ = _plan(est, X_IRIS, Y_IRIS)
+    slot, _, _ = plan(est, X_IRIS, Y_IRIS)
     steps = len(slot.rates) // 3
     np.testing.assert_allclose(slot.rates[::steps], [0.05, 0.025, 0.0125])
 
 
 def test_what_cannot_be_packed_says_why_and_trains_the_ordinary_way():
-    def build(meta):
-        return keras.Sequential([keras.Input((meta["n_features_in_"],)),
-                                 keras.layers.Dense(meta["n_classes_"], activation="softmax")])
-
-    assert "model" in pack_reason(KerasClassifier(model=build))
     assert "lottery" in pack_reason(KerasClassifier(lottery=3))
     assert "cycles" in pack_reason(KerasClassifier(schedule="restarts", early_stopping=2))
     assert "optimizer setting" in pack_reason(KerasClassifier(optimizer__clipnorm=1.0))
     assert "Lion" in pack_reason(KerasClassifier(optimizer="lion"))
+    assert "loss_weights" in pack_reason(KerasClassifier(compile__loss_weights=[1.0]))
     assert pack_reason(KerasClassifier(optimizer__beta_2=0.99)) is None
-    grid = {"model": [build, None]}
-    search = GridSearchCV(KerasClassifier(epochs=1, loss="categorical_crossentropy"), grid, cv=2)
-    search.set_params(estimator=KerasClassifier(epochs=1, hidden_layer_sizes=(4,)))
-    search.fit(X_IRIS, Y_IRIS)
+    assert pack_reason(KerasClassifier(model=lambda meta: None, loss="mse",
+                                       compile__jit_compile=False)) is None
+
+    def embedded(meta):  # sparse gradients: Keras' Adam updates only the rows looked up
+        return keras.Sequential([keras.Input((4,)), keras.layers.Embedding(10, 3),
+                                 keras.layers.Flatten(),
+                                 keras.layers.Dense(meta["n_classes_"], activation="softmax")])
+
+    grid = {"model": [embedded, None], "optimizer": ["adam"]}
+    search = GridSearchCV(KerasClassifier(epochs=1, hidden_layer_sizes=(4,)), grid, cv=2)
+    search.fit(np.abs(X_IRIS * 2).astype(int), Y_IRIS)
     labels = list(search.cv_results_["packing"])
-    assert labels[1] == "packed" and "model" in labels[0]
+    assert labels[1] == "packed" and "Embedding" in labels[0]
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
 
 
@@ -313,14 +316,14 @@ def test_lottery_where_every_draw_diverges_is_refused():
 
 
 def test_a_reused_program_starts_each_pack_afresh():
-    from skhp import packed
+    from skhp.packed import _engine
 
     params = dict(hidden_layer_sizes=(5,), epochs=2, optimizer="nadam", random_state=3)
-    packed._PROGRAMS.clear()
+    _engine._PROGRAMS.clear()
     (first,) = fit_packed([KerasClassifier(**params)], X_IRIS, Y_IRIS)
-    assert len(packed._PROGRAMS) == 1
+    assert len(_engine._PROGRAMS) == 1
     (again,) = fit_packed([KerasClassifier(**params)], X_IRIS, Y_IRIS)  # the same program, reused
-    assert len(packed._PROGRAMS) == 1
+    assert len(_engine._PROGRAMS) == 1
     assert _max_difference(first, again) == 0
 
 
@@ -340,11 +343,16 @@ def test_pack_size_splits_packs_without_changing_any_slot():
 def test_automatic_pack_size_follows_the_memory_budget():
     from skhp.packed import auto_pack_size, slot_bytes
 
+    mlp = keras.Sequential([keras.Input((64,)), keras.layers.Dense(32), keras.layers.Dense(10)])
     # (64+1)*32 + (32+1)*10 weights; SGD with momentum: weights, gradients, one state
     params = 65 * 32 + 33 * 10
     expected = 4 * (3 * params + 3 * 16 * (64 + 32 + 10) + 500 * (64 + 10))
-    assert slot_bytes([64, 32, 10], "SGD", batch_size=16, n_rows=500) == expected
-    assert slot_bytes([64, 32, 10], "Adam", 16, 500) - expected == 4 * params  # a second moment
+    assert slot_bytes(mlp, "SGD", batch_size=16, n_rows=500) == expected
+    assert slot_bytes(mlp, "Adam", 16, 500) - expected == 4 * params  # a second moment
+    normalized = keras.Sequential([keras.Input((64,)), keras.layers.Dense(32),
+                                   keras.layers.BatchNormalization(), keras.layers.Dense(10)])
+    # BatchNormalization: 2 * 32 trained (3 copies), 2 * 32 statistics, one more activation
+    assert slot_bytes(normalized, "SGD", 16, 500) - expected == 4 * (3 * 64 + 64 + 3 * 16 * 32)
     assert auto_pack_size(expected, budget=10 * expected + 1) == 10
     assert auto_pack_size(expected, budget=expected // 2) == 1  # one slot always trains
 

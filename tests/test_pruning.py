@@ -13,7 +13,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skhp import KerasClassifier
-from skhp.packed import PackRun, _plan
+from skhp.packed import PackRun, plan
 from skhp.search import (
     GuidedSearchCV,
     HyperbandSearchCV,
@@ -33,9 +33,8 @@ MLP = dict(hidden_layer_sizes=(8,), initializer="he_normal", random_state=0, bat
 
 
 def _run(estimators, X=X_IRIS, y=Y_IRIS):
-    plans = [_plan(est, X, y) for est in estimators]
-    return PackRun([slot for slot, _ in plans], optimizer="Adam", activation="relu",
-                   output=plans[0][1], batch_size=16, epochs=estimators[0].epochs)
+    plans = [plan(est, X, y) for est in estimators]
+    return PackRun([slot for slot, _, _ in plans], **plans[0][1])
 
 
 # -- continued training -----------------------------------------------------------------
@@ -220,12 +219,12 @@ def test_a_diverging_candidate_is_a_failed_fit_and_the_search_goes_on():
 
 
 def test_an_unpackable_estimator_continues_by_its_own_fit():
-    params = dict(MLP, epochs=3, optimizer="adagrad", fit__shuffle=False)
+    params = dict(MLP, epochs=3, optimizer="adadelta", fit__shuffle=False)
     search = SpaceGridSearchCV(make_pipeline(StandardScaler(), KerasClassifier(**params)),
                                {"kerasclassifier__learning_rate": [1e-2, 3e-2, 1e-1]}, cv=2,
                                pruning=SuccessiveHalving(min_epochs=1, factor=3)).fit(X_IRIS, Y_IRIS)
     res = search.cv_results_
-    assert res["packing"][0].startswith("optimizer Adagrad")
+    assert res["packing"][0].startswith("optimizer Adadelta")
     assert res["pruned"].sum() == 2
     best = search.best_params_["kerasclassifier__learning_rate"]
     plain = SpaceGridSearchCV(make_pipeline(StandardScaler(), KerasClassifier(**params)),

@@ -198,8 +198,7 @@ def lend_model(job, out, templates):
     """Fit ``job.final`` with a slot's result, sharing one Keras model per shape (``templates``)."""
     from skhp.packed import as_fitted
 
-    key, n_features, outputs = out["key"]
-    shape = (key.kind, key.sizes, key.convolutions, key.activation, n_features, outputs)
+    shape = out["key"]
     template = templates.get(shape)
     as_fitted(job.final, job.X_train, job.y_fit, out, template)
     if template is None:

@@ -230,7 +230,7 @@ def pruned_round(search, candidates, X, y, params, known, rule, record, template
                         f"(diverged) after {worker.trained} epochs")
                     continue
                 if isinstance(worker, _Packed):
-                    out = {**worker.run.result(worker.slot), "key": worker.run.key}
+                    out = {**worker.run.result(worker.slot), "key": worker.run.shapes[worker.slot]}
                     lend_model(job, out, templates)
                 start = time.perf_counter()
                 scores[id(job)] = score_job(search, job, scorers, X, y,

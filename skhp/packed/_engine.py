@@ -1,0 +1,632 @@
+"""The pack engine: K copies of one Keras model trained as one TensorFlow program.
+
+A pack's slots share a model's structure; their weights, optimizer state
+and the model's non-trainable state (BatchNormalization's statistics, the
+seed of a Dropout layer) are stacked along a leading slot axis. A step runs
+the model's own layers — ``model.stateless_call`` vectorized over the slots
+with ``tf.vectorized_map`` — so any model whose layers vectorize packs, and
+no layer is written twice. The gradient of every slot's loss comes from one
+``tf.GradientTape``; the optimizer update is written over the stacked state
+with Keras' formulas (its TensorFlow optimizers update one variable at a
+time and have no stateless form), each slot with its own learning rate,
+momentum and other numbers at every step.
+
+:class:`PackRun` trains the slots epoch range by epoch range (pruning's
+rungs continue a run where it stopped); :func:`train_pack` trains them to
+the end. The engine knows models and arrays, not estimators: what a slot
+trains on and with comes planned (:mod:`skhp.packed._plan`).
+"""
+
+import collections
+import contextlib
+import dataclasses
+import functools
+import math
+import threading
+
+import skhp._tensorflow  # noqa: F401  (before Keras: TensorFlow starts quietly)
+import keras
+import numpy as np
+
+__all__ = ["PackedSlot", "PackRun", "train_pack", "OPTIMIZER_STATE"]
+
+#: Optimizer state tensors per weight, by optimizer, given ``(nesterov, amsgrad, centered)``.
+OPTIMIZER_STATE = {
+    "SGD": lambda amsgrad, centered: 1,
+    "Adam": lambda amsgrad, centered: 2 + amsgrad,
+    "AdamW": lambda amsgrad, centered: 2 + amsgrad,
+    "RMSprop": lambda amsgrad, centered: 2 + centered,
+    "Nadam": lambda amsgrad, centered: 2,
+    "Adamax": lambda amsgrad, centered: 2,
+    "Adagrad": lambda amsgrad, centered: 1,
+}
+#: A slot's optimizer numbers other than the rate and momentum, and their defaults.
+NUMBERS = {"beta_2": 0.999, "epsilon": 1e-7, "rho": 0.9, "weight_decay": 0.0,
+            "initial_accumulator_value": 0.1}
+
+
+def state_count(optimizer, structural):
+    """Optimizer state tensors per weight: momentum, second moments, ...
+
+    Examples
+    --------
+    >>> state_count("Adam", (False, True, False)), state_count("SGD", (True, False, False))
+    (3, 1)
+    """
+    _, amsgrad, centered = structural
+    return OPTIMIZER_STATE[optimizer](amsgrad, centered)
+
+
+@dataclasses.dataclass
+class PackedSlot:
+    """One network of a pack: its data, its initial state and every per-step number.
+
+    Attributes
+    ----------
+    X : ndarray of shape (n_samples, ...)
+        The samples the slot trains and validates on (its fold, preprocessed
+        its way), as the model takes them.
+    train : ndarray of int
+        Indices (into ``X``) the slot trains on, in their unshuffled order.
+    validation : ndarray of int or None
+        Indices of its validation samples (early stopping watches their loss).
+    targets : ndarray of shape (n_samples, ...)
+        The slot's targets for every sample of ``X``, as its loss takes them.
+    sample_weight : ndarray of shape (n_samples,)
+        Weight of every sample of ``X`` in the slot's loss.
+    weights : list of ndarray
+        Initial values of the model's trainable variables, in their order.
+    rates, momenta : ndarray of shape (epochs * steps,)
+        Learning rate and momentum (``beta_1`` for the Adam family) of every step.
+    settings : dict
+        The optimizer's other numbers (``beta_2``, ``epsilon``, ``rho``,
+        ``weight_decay``, ``initial_accumulator_value``).
+    state : list of ndarray
+        Initial values of the model's non-trainable variables (normalization
+        statistics, random layers' seeds), in their order.
+    l2 : float
+        L2 penalty on the kernels the plan marks as decayed.
+    patience : int
+        Early stopping's patience in epochs (0: none).
+    seed : int
+        Seed of the slot's shuffling.
+    """
+
+    X: np.ndarray
+    train: np.ndarray
+    validation: object
+    targets: np.ndarray
+    sample_weight: np.ndarray
+    weights: list
+    rates: np.ndarray
+    momenta: np.ndarray
+    settings: dict
+    state: list = dataclasses.field(default_factory=list)
+    l2: float = 0.0
+    patience: int = 0
+    seed: int = 0
+
+
+def _per_sample(loss):
+    """``loss`` (a name, a Keras loss or a callable) as a function of (targets, outputs) per sample."""
+    if isinstance(loss, str):
+        loss = keras.losses.get(loss)
+    if isinstance(loss, keras.losses.Loss):
+        return loss.call
+    return loss
+
+
+class _Program:
+    """The TensorFlow program of one pack: the model's steps over stacked slots, optimizer update."""
+
+    def __init__(self, model, loss, optimizer, structural, n_slots, decayed):
+        import tensorflow as tf
+
+        self.tf, self.model, self.loss = tf, model, _per_sample(loss)
+        self.optimizer, self.n_slots = optimizer, n_slots
+        self.nesterov, self.amsgrad, self.centered = structural
+        self.decayed = list(decayed)
+        self.params = [tf.Variable(tf.zeros((n_slots, *v.shape), v.dtype))
+                       for v in model.trainable_variables]
+        self.model_state = [tf.Variable(tf.zeros((n_slots, *v.shape), v.dtype), trainable=False)
+                            for v in model.non_trainable_variables]
+        n_state = state_count(optimizer, structural)
+        self.state = [[tf.Variable(tf.zeros_like(p)) for _ in range(n_state)] for p in self.params]
+        self.iterations = tf.Variable(tf.zeros(n_slots), trainable=False)
+        self.u_product = tf.Variable(tf.ones(n_slots), trainable=False)  # Nadam
+        # Traced without autograph (the step loop is an explicit while_loop): it traces faster.
+        # Partials: TensorFlow counts traces per method's code, so every new program's one
+        # trace would add up to an "excessive retracing" warning across programs.
+        self.run_epoch = tf.function(functools.partial(type(self)._run_epoch, self),
+                                     reduce_retracing=True, autograph=False)
+        self.evaluate = tf.function(functools.partial(type(self)._evaluate, self),
+                                    reduce_retracing=True, autograph=False)
+
+    def load(self, params, model_state, state, iterations, u_product):
+        """Set every slot's weights, model state and optimizer state (arrays with the slots first)."""
+        for p, value in zip([*self.params, *self.model_state], [*params, *model_state]):
+            p.assign(value)
+        for variables, values in zip(self.state, state):
+            for v, value in zip(variables, values):
+                v.assign(value)
+        self.iterations.assign(iterations)
+        self.u_product.assign(u_product)
+
+    def save(self):
+        """What :meth:`load` takes, as arrays."""
+        return ([p.numpy() for p in self.params], [v.numpy() for v in self.model_state],
+                [[v.numpy() for v in variables] for variables in self.state],
+                self.iterations.numpy(), self.u_product.numpy())
+
+    def _slot_losses(self, params, model_state, x, y, w, n, training):
+        """Each slot's weighted mean loss plus its model's own losses; its new model state."""
+        tf = self.tf
+
+        def one(args):
+            p, s, xb, yb, wb, nb = args
+            out, new_state, extra = self.model.stateless_call(
+                p, s, xb, training=training, return_losses=True)
+            losses = self.loss(yb, out)
+            if len(losses.shape) > 1:
+                losses = tf.reduce_mean(losses, axis=list(range(1, len(losses.shape))))
+            value = tf.reduce_sum(tf.cast(losses, "float32") * wb) / tf.maximum(nb, 1.0)
+            if extra:
+                value = value + tf.add_n([tf.cast(e, "float32") for e in extra])
+            return value, new_state
+
+        return tf.vectorized_map(one, (params, model_state, x, y, w, n),
+                                 fallback_to_while_loop=True)
+
+    def _penalty(self, params, l2):
+        tf = self.tf
+        kernels = [p for p, decay in zip(params, self.decayed) if decay]
+        if not kernels:
+            return tf.zeros_like(l2)
+        return l2 * tf.add_n([tf.reduce_sum(tf.square(k), axis=list(range(1, len(k.shape))))
+                              for k in kernels])
+
+    def _evaluate(self, x, y, idx, w, n, l2):
+        """Each slot's loss (inference mode) on its samples ``idx`` (K, M), weighted by ``w``."""
+        tf = self.tf
+        xb = tf.gather(x, idx, batch_dims=1)
+        yb = tf.gather(y, idx, batch_dims=1)
+        data, _ = self._slot_losses(list(self.params), list(self.model_state), xb, yb, w, n, False)
+        return data + self._penalty(self.params, l2)
+
+    def _run_epoch(self, x, y, idx, w, n, rows, rate, momentum, valid, l2, numbers):
+        tf = self.tf
+
+        def step(s, total):
+            # a step sees only its real rows: a partial last batch is one, as in Keras' fit
+            take = idx[s][:, :rows[s]]
+            xb = tf.gather(x, take, batch_dims=1)
+            yb = tf.gather(y, take, batch_dims=1)
+            params = list(self.params)
+            with tf.GradientTape() as tape:
+                tape.watch(params)
+                data, new_state = self._slot_losses(params, list(self.model_state), xb, yb,
+                                                    w[s][:, :rows[s]], n[s], True)
+                loss = data + self._penalty(params, l2)
+                summed = tf.reduce_sum(loss)  # slots are independent: each gets its own gradient
+            grads = tape.gradient(summed, params)
+            updates = self._update(grads, rate[s], momentum[s], valid[s], numbers)
+            for v, new in zip(self.model_state, new_state):
+                keep = tf.reshape(valid[s], [-1] + [1] * (len(v.shape) - 1))
+                updates.append(v.assign(tf.where(keep, tf.cast(new, v.dtype), v)))
+            with tf.control_dependencies(updates):
+                return s + 1, total + tf.where(valid[s], loss * n[s], 0.0)
+
+        _, total = tf.while_loop(lambda s, _: s < tf.shape(idx)[0], step,
+                                 (tf.constant(0), tf.zeros(self.n_slots)))
+        return total
+
+    def _update(self, grads, lr, mom, valid, numbers):
+        """Keras' update of every weight, per slot; the slots of ``valid`` False stay as they are."""
+        tf = self.tf
+        ops = []
+        step = self.iterations + 1.0
+        if self.optimizer == "Nadam":
+            u_product = self.u_product * mom * (1.0 - 0.5 * tf.pow(0.96, step))
+        for p, g, state in zip(self.params, grads, self.state):
+            if g is None:  # a weight the loss does not reach (Keras' optimizers skip it)
+                continue
+            shape = [-1] + [1] * (len(p.shape) - 1)
+            keep = tf.reshape(valid, shape)
+            lr_, mom_ = tf.reshape(lr, shape), tf.reshape(mom, shape)
+            b2, eps, rho_, decay = (tf.reshape(numbers[k], shape)
+                                    for k in ("beta_2", "epsilon", "rho", "weight_decay"))
+            t = tf.reshape(step, shape)
+            var = p - p * decay * lr_  # the optimizer's own (decoupled) weight decay
+            new_state = []
+            if self.optimizer == "SGD":
+                (m,) = state
+                m_new = mom_ * m - lr_ * g
+                var = var + (mom_ * m_new - lr_ * g if self.nesterov else m_new)
+                new_state = [m_new]
+            elif self.optimizer in ("Adam", "AdamW"):
+                m, v = state[0], state[1]
+                alpha = lr_ * tf.sqrt(1 - tf.pow(b2, t)) / (1 - tf.pow(mom_, t))
+                m_new = m + (g - m) * (1 - mom_)
+                v_new = v + (tf.square(g) - v) * (1 - b2)
+                new_state = [m_new, v_new]
+                v_use = v_new
+                if self.amsgrad:
+                    v_use = tf.maximum(state[2], v_new)
+                    new_state.append(v_use)
+                var = var - m_new * alpha / (tf.sqrt(v_use) + eps)
+            elif self.optimizer == "RMSprop":
+                velocity, m = state[0], state[1]
+                vel_new = rho_ * velocity + (1 - rho_) * tf.square(g)
+                new_state = [vel_new]
+                if self.centered:
+                    avg = rho_ * state[2] + (1 - rho_) * g
+                    denominator = vel_new - tf.square(avg) + eps
+                else:
+                    denominator = vel_new + eps
+                m_new = mom_ * m + lr_ * g / tf.sqrt(denominator)
+                new_state.append(m_new)
+                if self.centered:
+                    new_state.append(avg)
+                var = var - m_new
+            elif self.optimizer == "Nadam":
+                m, v = state
+                u_t = mom_ * (1.0 - 0.5 * tf.pow(0.96, t))
+                u_t_1 = mom_ * (1.0 - 0.5 * tf.pow(0.96, t + 1))
+                u_prod = tf.reshape(u_product, shape)
+                m_new = m + (g - m) * (1 - mom_)
+                v_new = v + (tf.square(g) - v) * (1 - b2)
+                m_hat = u_t_1 * m_new / (1 - u_prod * u_t_1) + (1 - u_t) * g / (1 - u_prod)
+                v_hat = v_new / (1 - tf.pow(b2, t))
+                var = var - m_hat * lr_ / (tf.sqrt(v_hat) + eps)
+                new_state = [m_new, v_new]
+            elif self.optimizer == "Adamax":
+                m, u = state
+                m_new = m + (g - m) * (1 - mom_)
+                u_new = tf.maximum(b2 * u, tf.abs(g))
+                var = var - lr_ * m_new / ((1 - tf.pow(mom_, t)) * (u_new + eps))
+                new_state = [m_new, u_new]
+            else:  # Adagrad
+                (accumulator,) = state
+                acc_new = accumulator + tf.square(g)
+                var = var - lr_ * g / tf.sqrt(acc_new + eps)
+                new_state = [acc_new]
+            ops.append(p.assign(tf.where(keep, var, p)))
+            for old, new in zip(state, new_state):
+                ops.append(old.assign(tf.where(keep, new, old)))
+        if self.optimizer == "Nadam":
+            ops.append(self.u_product.assign(tf.where(valid, u_product, self.u_product)))
+        ops.append(self.iterations.assign(tf.where(valid, step, self.iterations)))
+        return ops
+
+
+_PROGRAMS = collections.OrderedDict()
+_KEPT_PROGRAMS = 16
+_PROGRAMS_LOCK = threading.Lock()
+
+
+def _current_device():
+    """The device of the enclosing ``tf.device`` scope ('' outside one)."""
+    import tensorflow as tf
+
+    return tf.constant(0.0).device if tf.executing_eagerly() else ""
+
+
+def program(key, model, loss, optimizer, structural, n_slots, decayed):
+    """A pack's program, reused while its ``key`` (the model's structure, loss...) recurs.
+
+    Reuse spares tracing it again, the larger part of a short pack's time
+    (a search's rounds, refits, lotteries). The few most recent are kept.
+    """
+    key = (key, optimizer, tuple(structural), n_slots, tuple(decayed), _current_device())
+    with _PROGRAMS_LOCK:
+        found = _PROGRAMS.pop(key, None)
+        if found is None:
+            found = _Program(model, loss, optimizer, structural, n_slots, decayed)
+        _PROGRAMS[key] = found
+        while len(_PROGRAMS) > _KEPT_PROGRAMS:
+            _PROGRAMS.popitem(last=False)
+        return found
+
+
+def _stacked(arrays, rows=None):
+    """``arrays`` of equal trailing shapes stacked on a new first axis, zero-padded to ``rows``
+    (default: the longest)."""
+    rows = max(len(a) for a in arrays) if rows is None else rows
+    first = np.asarray(arrays[0])
+    dtype = "float32" if first.dtype.kind in "fc" or first.dtype == bool else first.dtype
+    out = np.zeros((len(arrays), rows, *first.shape[1:]), dtype=dtype)
+    for j, a in enumerate(arrays):
+        out[j, :len(a)] = a
+    return out
+
+
+def _epoch_batches(slots, orders, batch_size, n_steps):
+    """Index, weight and size arrays (steps, K, batch) for one epoch of every slot."""
+    k = len(slots)
+    idx = np.zeros((n_steps, k, batch_size), dtype=np.int32)
+    w = np.zeros((n_steps, k, batch_size), dtype=np.float32)
+    n = np.zeros((n_steps, k), dtype=np.float32)
+    for j, (slot, order) in enumerate(zip(slots, orders)):
+        for s in range(int(math.ceil(len(order) / batch_size))):
+            part = order[s * batch_size:(s + 1) * batch_size]
+            idx[s, j, :len(part)] = part
+            w[s, j, :len(part)] = slot.sample_weight[part]
+            n[s, j] = len(part)
+    return idx, w, n
+
+
+class PackRun:
+    """The slots of one pack, trained epoch range by epoch range; the low-level engine.
+
+    Between calls of :meth:`advance` every slot's weights, model and
+    optimizer state, shuffling stream and early-stopping state are kept here
+    (not in the shared, cached program), so a run continues exactly where
+    it stopped: a slot trained to epoch 3 and then to epoch 9 ends as one
+    trained to 9 at once. Slots can be stopped between calls (:meth:`stop`,
+    pruning); later calls train only the slots still active, as a smaller pack.
+
+    Parameters
+    ----------
+    slots : list of PackedSlot
+        The networks, each with its own data, initial state and per-step numbers.
+    model : keras.Model
+        The structure every slot shares (built; its own variables are never
+        trained: each slot's values are passed to its layers).
+    loss : str, keras.losses.Loss or callable
+        The training loss, per sample (``loss(y_true, y_pred)``), weighted
+        by the slots' sample weights and averaged over each batch.
+    optimizer : str
+        A key of :data:`OPTIMIZER_STATE`.
+    batch_size, epochs : int
+        Shared by every slot; ``epochs`` is the whole fit's length.
+    shuffle : bool, default=True
+        Shuffle each slot's training indices every epoch (its own seeded stream).
+    structural : tuple of bool
+        ``(nesterov, amsgrad, centered)``.
+    decayed : sequence of bool or None, default=None
+        Per trainable variable of ``model``: whether the slots' ``l2``
+        penalty applies to it (None: none).
+    key : hashable or None, default=None
+        What identifies ``model``'s structure and ``loss`` for reusing a
+        traced program across runs (None: this model object).
+    device : str or None, default=None
+        Where the pack's steps run (``"cpu:0"``, ``"gpu:1"``); None:
+        TensorFlow's default placement.
+
+    Examples
+    --------
+    >>> import keras
+    >>> import numpy as np
+    >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    >>> X = np.random.default_rng(0).normal(size=(32, 3)).astype("float32")
+    >>> slot = PackedSlot(X=X, train=np.arange(32), validation=None,
+    ...                   targets=X[:, :1] * 2, sample_weight=np.ones(32, "float32"),
+    ...                   weights=[np.zeros((3, 1), "float32"), np.zeros(1, "float32")],
+    ...                   rates=np.full(6, 0.1), momenta=np.zeros(6), settings={})
+    >>> run = PackRun([slot], model=model, loss="mse", optimizer="SGD", batch_size=16, epochs=3)
+    >>> run.advance(1).epoch, run.advance(3).epoch
+    (1, 3)
+    >>> len(run.result(0)["history"]["loss"])
+    3
+    """
+
+    def __init__(self, slots, *, model, loss, optimizer, batch_size, epochs, shuffle=True,
+                 structural=(False, False, False), decayed=None, key=None, device=None):
+        self.slots, self.model, self.loss = list(slots), model, loss
+        self.optimizer, self.batch_size, self.epochs, self.shuffle = optimizer, batch_size, epochs, shuffle
+        self.structural, self.device = tuple(structural), device
+        self.decayed = tuple(decayed) if decayed is not None else (False,) * len(slots[0].weights)
+        self.program_key = key if key is not None else ("model", id(model), repr(loss))
+        k = len(self.slots)
+        self.params = [np.stack([s.weights[i] for s in self.slots])
+                       for i in range(len(self.slots[0].weights))]
+        self.model_state = [np.stack([s.state[i] for s in self.slots])
+                            for i in range(len(self.slots[0].state))]
+        n_state = state_count(optimizer, self.structural)
+        start = np.array([float(s.settings.get("initial_accumulator_value", 0.1))
+                          if optimizer == "Adagrad" else 0.0 for s in self.slots], "float32")
+        self.state = [[np.broadcast_to(start.reshape([-1] + [1] * (p.ndim - 1)), p.shape)
+                       .astype(p.dtype) for _ in range(n_state)] for p in self.params]
+        self.iterations = np.zeros(k, dtype="float32")
+        self.u_product = np.ones(k, dtype="float32")
+        self.steps = [int(math.ceil(len(s.train) / batch_size)) for s in self.slots]
+        self.rngs = [np.random.default_rng(s.seed) for s in self.slots]
+        self.active = np.ones(k, dtype=bool)
+        self.diverged = np.zeros(k, dtype=bool)
+        self.trained = np.zeros(k, dtype=int)
+        self.histories = [{"loss": [], "lr": []} for _ in self.slots]
+        self.watch = [s.validation is not None and len(s.validation) > 0 for s in self.slots]
+        for h, watched in zip(self.histories, self.watch):
+            if watched:
+                h["val_loss"] = []
+        self.best = [math.inf] * k
+        self.wait = [0] * k
+        self.best_weights = [None] * k
+        self.epoch = 0
+
+    def stop(self, j):
+        """Train slot ``j`` no further (pruned)."""
+        self.active[j] = False
+
+    def weights(self, j):
+        """Slot ``j``'s trainable and non-trainable values as a fit ending now leaves them
+        (the best epoch's under early stopping)."""
+        if self.best_weights[j] is not None:
+            return self.best_weights[j]
+        return [p[j] for p in self.params], [v[j] for v in self.model_state]
+
+    def result(self, j):
+        """Slot ``j``'s result: ``weights``, model ``state``, ``history``, ``epochs`` and ``diverged``."""
+        weights, state = self.weights(j)
+        return {"weights": [np.array(w) for w in weights], "state": [np.array(v) for v in state],
+                "history": {k: list(v) for k, v in self.histories[j].items()},
+                "epochs": int(self.trained[j]), "diverged": bool(self.diverged[j])}
+
+    def slot_state(self, j):
+        """Everything slot ``j`` carries from one epoch to the next (for storage; see :meth:`restore`)."""
+        return {"epoch": self.epoch, "params": [p[j].copy() for p in self.params],
+                "model_state": [v[j].copy() for v in self.model_state],
+                "state": [[v[j].copy() for v in variables] for variables in self.state],
+                "iterations": float(self.iterations[j]), "u_product": float(self.u_product[j]),
+                "rng": self.rngs[j].bit_generator.state, "history": self.histories[j],
+                "best": self.best[j], "wait": self.wait[j], "best_weights": self.best_weights[j],
+                "trained": int(self.trained[j]), "active": bool(self.active[j]),
+                "diverged": bool(self.diverged[j])}
+
+    def restore(self, j, state):
+        """Give slot ``j`` a state :meth:`slot_state` returned; the pack resumes at its epoch."""
+        for p, value in zip([*self.params, *self.model_state],
+                            [*state["params"], *state.get("model_state", [])]):
+            p[j] = value
+        for variables, values in zip(self.state, state["state"]):
+            for v, value in zip(variables, values):
+                v[j] = value
+        self.iterations[j], self.u_product[j] = state["iterations"], state["u_product"]
+        self.rngs[j].bit_generator.state = state["rng"]
+        self.histories[j] = {k: list(v) for k, v in state["history"].items()}
+        self.best[j], self.wait[j], self.best_weights[j] = state["best"], state["wait"], state["best_weights"]
+        self.trained[j], self.active[j] = state["trained"], state["active"]
+        self.diverged[j] = state["diverged"]
+        self.epoch = state["epoch"]
+
+    def program(self, n_slots=None):
+        """The traced program of this pack (of ``n_slots`` slots; default: all)."""
+        return program(self.program_key, self.model, self.loss, self.optimizer, self.structural,
+                       len(self.slots) if n_slots is None else n_slots, self.decayed)
+
+    def advance(self, until):
+        """Train every active slot up to epoch ``until`` (at most ``epochs``); return self."""
+        import tensorflow as tf
+
+        until = min(int(until), self.epochs)
+        if until <= self.epoch:
+            return self
+        with (tf.device(self.device) if self.device is not None else contextlib.nullcontext()):
+            self._advance(until)
+        return self
+
+    def _advance(self, until):
+        import tensorflow as tf
+
+        members = np.flatnonzero(self.active)
+        if not len(members):
+            self.epoch = until
+            return
+        slots = [self.slots[j] for j in members]
+        k = len(members)
+        prog = self.program(k)
+        prog.load([p[members] for p in self.params], [v[members] for v in self.model_state],
+                  [[s[members] for s in state] for state in self.state],
+                  self.iterations[members], self.u_product[members])
+        # shapes of the whole pack, whichever slots still train: no new trace per subset
+        rows = max(len(s.X) for s in self.slots)
+        x = tf.constant(_stacked([s.X for s in slots], rows))
+        y = tf.constant(_stacked([s.targets for s in slots], rows))
+        numbers = {name: tf.constant([float(s.settings.get(name, default)) for s in slots])
+                   for name, default in NUMBERS.items()}
+        l2 = tf.constant([float(s.l2) for s in slots])
+        steps = [self.steps[j] for j in members]
+        n_steps = max(self.steps)
+        watch = [self.watch[j] for j in members]
+        if any(watch):
+            m = max(len(s.validation) if w else 1 for s, w in zip(self.slots, self.watch))
+            v_idx = np.zeros((k, m), dtype=np.int32)
+            v_w = np.zeros((k, m), dtype=np.float32)
+            for i, s in enumerate(slots):
+                if watch[i]:
+                    v_idx[i, :len(s.validation)] = s.validation
+                    v_w[i, :len(s.validation)] = s.sample_weight[s.validation]
+            v_n = np.array([len(s.validation) if watch[i] else 1 for i, s in enumerate(slots)],
+                           "float32")
+        running = self.active[members].copy()
+        for epoch in range(self.epoch, until):
+            if not running.any():
+                break
+            orders = [self.rngs[j].permutation(s.train) if self.shuffle else s.train
+                      for j, s in zip(members, slots)]
+            idx, w, n = _epoch_batches(slots, orders, self.batch_size, n_steps)
+            rate = np.zeros((n_steps, k), dtype=np.float32)
+            momentum = np.zeros((n_steps, k), dtype=np.float32)
+            valid = np.zeros((n_steps, k), dtype=bool)
+            for i, s in enumerate(slots):
+                at = epoch * steps[i]
+                rate[:steps[i], i] = s.rates[at:at + steps[i]]
+                momentum[:steps[i], i] = s.momenta[at:at + steps[i]]
+                valid[:steps[i], i] = running[i]
+            batch_rows = np.maximum(n.max(axis=1), 1).astype(np.int32)
+            total = prog.run_epoch(x, y, idx, w, n, batch_rows, rate, momentum, valid, l2, numbers)
+            losses = total.numpy() / np.maximum(n.sum(axis=0), 1.0)
+            if any(watch):
+                val = prog.evaluate(x, y, v_idx, v_w, v_n, l2).numpy()
+            current = None
+            for i, (j, s) in enumerate(zip(members, slots)):
+                if not running[i]:
+                    continue
+                self.trained[j] = epoch + 1
+                history = self.histories[j]
+                history["loss"].append(float(losses[i]))
+                history["lr"].append(float(s.rates[epoch * steps[i]]))
+                if watch[i]:
+                    history["val_loss"].append(float(val[i]))
+                if not math.isfinite(losses[i]):
+                    running[i], self.diverged[j] = False, True
+                    continue
+                if s.patience:
+                    if current is None:
+                        current = ([p.numpy() for p in prog.params],
+                                   [v.numpy() for v in prog.model_state])
+                    monitored = float(val[i]) if watch[i] else float(losses[i])
+                    snapshot = ([c[i].copy() for c in current[0]], [c[i].copy() for c in current[1]])
+                    if self.best_weights[j] is None:
+                        self.best_weights[j] = snapshot
+                    self.wait[j] += 1
+                    if monitored < self.best[j]:
+                        self.best[j], self.wait[j] = monitored, 0
+                        self.best_weights[j] = snapshot
+                    elif self.wait[j] >= s.patience and epoch > 0:
+                        running[i] = False
+        params, model_state, state, iterations, u_product = prog.save()
+        for p, new in zip([*self.params, *self.model_state], [*params, *model_state]):
+            p[members] = new
+        for old, new in zip(self.state, state):
+            for o, n_ in zip(old, new):
+                o[members] = n_
+        self.iterations[members] = iterations
+        self.u_product[members] = u_product
+        self.active[members] = running
+        self.epoch = until
+
+
+def train_pack(slots, **run):
+    """Train every slot of one pack to the end: :class:`PackRun` in one call.
+
+    Parameters
+    ----------
+    slots : list of PackedSlot
+    **run
+        :class:`PackRun`'s keyword parameters.
+
+    Returns
+    -------
+    list of dict
+        Per slot: ``weights`` and model ``state`` (final, or the best
+        epoch's under early stopping), ``history`` (``loss``, ``lr`` and,
+        with validation, ``val_loss`` per epoch), ``epochs`` trained and ``diverged``.
+
+    Examples
+    --------
+    >>> import keras
+    >>> import numpy as np
+    >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    >>> X = np.random.default_rng(0).normal(size=(32, 3)).astype("float32")
+    >>> slot = PackedSlot(X=X, train=np.arange(32), validation=None,
+    ...                   targets=X[:, :1] * 2, sample_weight=np.ones(32, "float32"),
+    ...                   weights=[np.zeros((3, 1), "float32"), np.zeros(1, "float32")],
+    ...                   rates=np.full(4, 0.1), momenta=np.zeros(4), settings={})
+    >>> out = train_pack([slot], model=model, loss="mse", optimizer="SGD", batch_size=16, epochs=2)
+    >>> out[0]["history"]["loss"][1] < out[0]["history"]["loss"][0]
+    True
+    """
+    pack = PackRun(slots, **run)
+    pack.advance(pack.epochs)
+    return [pack.result(j) for j in range(len(pack.slots))]

@@ -1,0 +1,364 @@
+"""Planning a packed fit: what packs, with what, and what one slot trains on.
+
+:func:`pack_reason` says, from an estimator's parameters alone, why it
+cannot train in a pack. :func:`plan` computes once what the estimator's
+fit needs — seed, hold-out indices, encoded (smoothed) targets, sample
+weights, learning rate and momentum at every step, initial weights and
+model state — from the model the estimator itself builds, so a slot
+starts where the ordinary fit starts. Slots pack together when their
+:func:`pack_key` agree: the same model structure (layer graph, configs,
+weight shapes), loss, optimizer, batch size and epochs.
+"""
+
+import inspect
+import json
+import math
+
+import skhp._tensorflow  # noqa: F401  (before Keras: TensorFlow starts quietly)
+import keras
+import numpy as np
+
+from skhp._training import batch_size_for, momentum_argument, optimizer_class
+from skhp.packed._engine import OPTIMIZER_STATE, PackedSlot
+from skhp.schedules import CosineRestarts, EpochFunction, OneCycle, Warmup
+
+__all__ = ["OPTIMIZER_SETTINGS", "NotPackable", "pack_reason", "pack_key", "plan",
+           "model_signature", "smoothed"]
+
+#: Optimizers a pack trains, with the ``optimizer__`` settings each takes (and its defaults).
+OPTIMIZER_SETTINGS = {
+    "SGD": {"momentum": 0.0, "nesterov": False},
+    "Adam": {"beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7, "amsgrad": False},
+    "AdamW": {"beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7, "amsgrad": False,
+              "weight_decay": 0.004},
+    "RMSprop": {"rho": 0.9, "momentum": 0.0, "epsilon": 1e-7, "centered": False},
+    "Nadam": {"beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7},
+    "Adamax": {"beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7},
+    "Adagrad": {"initial_accumulator_value": 0.1, "epsilon": 1e-7},
+}
+assert set(OPTIMIZER_SETTINGS) == set(OPTIMIZER_STATE)
+# Settings that change the program (not only numbers in it): they split packs.
+_STRUCTURAL = ("nesterov", "amsgrad", "centered")
+# compile__ settings that leave the training steps as they are (metrics are not computed
+# in packs; the others tune Keras' own loop).
+_COMPILE_PACKS = {"metrics", "weighted_metrics", "jit_compile", "steps_per_execution",
+                  "run_eagerly", "auto_scale_loss", "loss"}
+
+
+class NotPackable(ValueError):
+    """An estimator's built model or loss cannot train in a pack (its reason is the message)."""
+
+
+def optimizer_settings(estimator, routed=True):
+    """The optimizer's class name and its full settings, or ``(None, reason)``.
+
+    ``routed=False`` leaves out ``optimizer__`` parameters and ``momentum``
+    (the lottery's brief training takes only the optimizer instance's own settings).
+    """
+    cls, config = optimizer_class(estimator.optimizer)
+    name = cls.__name__
+    if name not in OPTIMIZER_SETTINGS:
+        return None, f"optimizer {name} is not one a pack trains ({', '.join(OPTIMIZER_SETTINGS)})"
+    settings = {"weight_decay": 0.0, **OPTIMIZER_SETTINGS[name]}
+    given = {k: v for k, v in config.items() if k not in ("name",)}
+    if routed:
+        given.update(estimator._routed("optimizer"))
+    if given.get("weight_decay", 0.0) is None:
+        given["weight_decay"] = 0.0
+    defaults = {k: v.default for k, v in inspect.signature(cls.__init__).parameters.items()}
+    for key, value in given.items():
+        if key in settings:
+            settings[key] = value
+        elif key not in defaults or value != defaults[key]:
+            return None, f"optimizer setting {key}={value!r} is not one a pack applies"
+    if routed and estimator.momentum is not None:
+        settings[momentum_argument(estimator.optimizer)] = estimator.momentum
+    return name, settings
+
+
+def momentum_name(optimizer):
+    """The setting the momentum tables drive: ``beta_1`` for the Adam family, else ``momentum``."""
+    return "beta_1" if "beta_1" in OPTIMIZER_SETTINGS[optimizer] else "momentum"
+
+
+def structural(settings):
+    """``(nesterov, amsgrad, centered)`` of an optimizer's settings."""
+    return tuple(bool(settings.get(s, False)) for s in _STRUCTURAL)
+
+
+def numbers(settings):
+    """The settings a slot carries per step (the structural flags left out)."""
+    return {k: float(v) for k, v in settings.items() if not isinstance(v, bool)}
+
+
+def seed_or_fresh(seed):
+    """``seed``, or a fresh random one for ``random_state=None`` (as an ordinary fit draws anew)."""
+    return seed if seed is not None else int(np.random.SeedSequence().generate_state(1)[0] % 2**30)
+
+
+def pack_reason(estimator):
+    """Why ``estimator`` cannot be trained in a pack, or None when it can.
+
+    Packs train any model the estimator builds — the built-in MLP or CNN, a
+    builder function (``model=build``, with ``model__`` parameters), a
+    Keras model instance — with any loss, in float32 on the TensorFlow
+    backend, with an optimizer of :data:`OPTIMIZER_SETTINGS`. What needs
+    Keras' own training loop (callbacks, ``warm_start``, ``fit__``
+    settings) trains as an ordinary fit. A model whose layers turn out not
+    to vectorize is found when its pack is traced (see
+    :func:`skhp.packed.start_packs`).
+
+    Examples
+    --------
+    >>> from skhp import KerasClassifier
+    >>> pack_reason(KerasClassifier()) is None
+    True
+    >>> pack_reason(KerasClassifier(learning_rate="auto"))
+    "learning_rate='auto' runs an LR range test per fit"
+    """
+    from skhp.estimators import _KerasEstimator
+
+    if not isinstance(estimator, _KerasEstimator):
+        return f"{type(estimator).__name__} is not an skhp Keras estimator"
+    if keras.backend.backend() != "tensorflow":
+        return f"packs run on the TensorFlow backend, not {keras.backend.backend()}"
+    fit_settings = sorted(set(estimator._routed("fit")) - {"shuffle"})
+    compile_settings = sorted(set(estimator._routed("compile")) - _COMPILE_PACKS)
+    checks = [
+        (estimator.learning_rate == "auto", "learning_rate='auto' runs an LR range test per fit"),
+        (estimator.precision != "float32", f"precision={estimator.precision!r} trains on its own"),
+        (bool(estimator.callbacks) or bool(estimator._routed("fit").get("callbacks")),
+         "callbacks act inside Keras' own training loop"),
+        (estimator.lottery >= 2, "lottery draws train on their own"),
+        (estimator.initial_weights is not None, "initial_weights train on their own"),
+        (estimator.warm_start, "warm_start continues an existing model"),
+        (bool(fit_settings), f"fit__ settings {fit_settings} apply to Keras' fit"),
+        (bool(compile_settings), f"compile__ settings {compile_settings} apply to Keras' loop"),
+    ]
+    for failed, reason in checks:
+        if failed:
+            return reason
+    name, settings = optimizer_settings(estimator)
+    if name is None:
+        return settings
+    if estimator._function_schedule() is not None or estimator._routed("optimizer").get("decay"):
+        return None  # a fn(epoch, lr) rule or Keras 2's decay: tabulated per step
+    if not (isinstance(estimator.schedule, str) or estimator.schedule is None):
+        return f"schedule={estimator.schedule!r} is not a schedule name"
+    if estimator.early_stopping:
+        schedule = estimator._make_learning_rate(1.0, 1, 1.0)
+        main = schedule.schedule if isinstance(schedule, Warmup) else schedule
+        if isinstance(main, (CosineRestarts, OneCycle)):
+            return "early stopping at the ends of cycles runs as a Keras callback"
+    return None
+
+
+def model_signature(model):
+    """A string equal for two built models of the same layer graph, configs and weight shapes.
+
+    Layer names (which Keras numbers as it builds) are replaced by their
+    order, so two builds of one builder function agree.
+
+    Examples
+    --------
+    >>> import keras
+    >>> build = lambda units: keras.Sequential([keras.Input((4,)), keras.layers.Dense(units)])
+    >>> model_signature(build(3)) == model_signature(build(3)) != model_signature(build(5))
+    True
+    """
+    names = [layer.name for layer in model._flatten_layers(include_self=True)]
+    try:
+        text = json.dumps(model.get_config(), sort_keys=True, default=repr)
+    except Exception:  # a subclassed model without a config: its class and weights decide
+        text = f"{type(model).__module__}.{type(model).__qualname__}"
+    for i, name in sorted(enumerate(names), key=lambda item: -len(item[1])):
+        text = text.replace(json.dumps(name), f'"#{i}"')
+    shapes = [(tuple(v.shape), str(v.dtype)) for v in model.variables]
+    return f"{type(model).__name__}|{text}|{shapes}"
+
+
+def loss_key(loss):
+    if isinstance(loss, keras.losses.Loss):
+        return f"{type(loss).__qualname__}{json.dumps(loss.get_config(), sort_keys=True, default=repr)}"
+    if callable(loss):
+        return f"{getattr(loss, '__module__', '')}.{getattr(loss, '__qualname__', repr(loss))}"
+    return repr(loss)
+
+
+def _schedule_tables(estimator, steps_per_epoch, optimizer, settings):
+    """Learning rate and momentum of every step of ``estimator``'s fit."""
+    estimator.schedule_ = estimator._make_learning_rate(
+        float(estimator.learning_rate_), steps_per_epoch,
+        min(estimator.warmup_lr, estimator.learning_rate_))
+    total = estimator.epochs * steps_per_epoch
+    schedule = estimator.schedule_
+    if isinstance(schedule, EpochFunction):
+        per_epoch, lr = [], float(estimator.learning_rate_)
+        for epoch in range(estimator.epochs):
+            lr = schedule(epoch, lr) if schedule.acts else lr
+            per_epoch.append(lr)
+        rates = np.repeat(np.asarray(per_epoch, dtype="float64"), steps_per_epoch)
+    else:
+        rates = np.asarray(keras.ops.convert_to_numpy(
+            schedule(keras.ops.arange(total, dtype="float32"))), dtype="float64").reshape(-1)
+        if rates.size == 1:  # a constant rate
+            rates = np.full(total, rates[0])
+    momenta = np.full(total, float(settings.get(momentum_name(optimizer), 0.0)))
+    main, warmup_epochs = estimator._main_schedule()
+    if isinstance(main, OneCycle) and optimizer not in ("RMSprop", "Adagrad"):
+        offset = int(warmup_epochs * steps_per_epoch)
+        steps = np.maximum(np.arange(total) - offset, 0).astype("float32")
+        momenta = np.asarray(keras.ops.convert_to_numpy(main.momentum(steps)), dtype="float64")
+    return rates, momenta
+
+
+def _built_model(estimator, X, y):
+    """``estimator.initialize(X, y)`` without its weight decay (a slot carries it as a number)."""
+    decay = estimator.weight_decay
+    estimator.weight_decay = 0.0
+    try:
+        estimator.initialize(X, y)
+    finally:
+        estimator.weight_decay = decay
+    return estimator.model_
+
+
+def _values(variables):
+    return [np.array(v.numpy()) for v in variables]
+
+
+def _training_loss(estimator, model):
+    """The compiled loss as one per-sample function's input, or NotPackable."""
+    loss = estimator._compile_kwargs_for_fit()["loss"]
+    if isinstance(loss, (dict, list, tuple)) or len(getattr(model, "outputs", None) or [0]) > 1:
+        raise NotPackable("a model with several outputs or losses trains on its own")
+    if isinstance(loss, type) and issubclass(loss, keras.losses.Loss):
+        loss = loss()
+    return loss
+
+
+def smoothed(loss, targets):
+    """A categorical cross-entropy's label smoothing moved into the targets.
+
+    Returns the loss without smoothing and the smoothed targets: slots of
+    any smoothing then share a pack (the loss is the same function).
+
+    Examples
+    --------
+    >>> loss, t = smoothed(keras.losses.CategoricalCrossentropy(label_smoothing=0.1),
+    ...                    np.array([[1.0, 0.0]], dtype="float32"))
+    >>> loss.label_smoothing, [round(float(v), 3) for v in t[0]]
+    (0.0, [0.95, 0.05])
+    """
+    if isinstance(loss, keras.losses.CategoricalCrossentropy) and loss.label_smoothing:
+        smoothing = float(loss.label_smoothing)
+        targets = targets * (1 - smoothing) + smoothing / targets.shape[-1]
+        loss = type(loss).from_config({**loss.get_config(), "label_smoothing": 0.0})
+    return loss, targets
+
+
+def _builtin_key(estimator, X, y):
+    from sklearn.base import is_classifier
+
+    outputs = tuple(np.unique(y).tolist()) if is_classifier(estimator) else np.shape(y)[1:]
+    return (type(estimator).__name__, tuple(estimator._hidden_sizes()), repr(estimator.activation),
+            tuple(estimator._layer_sizes("conv_layers")), estimator.image_shape and
+            tuple(estimator.image_shape), np.shape(X)[1:], outputs)
+
+
+def plan(estimator, X, y, sample_weight=None, templates=None):
+    """The slot of ``estimator`` fitted on ``X, y`` and the :class:`PackRun` settings it needs.
+
+    Sets on ``estimator`` what its fit would (``_seed``, ``learning_rate_``,
+    ``schedule_``). The model is the one the estimator's fit builds (its
+    builder, ``model__`` parameters, initializer, seed); the built-in
+    model's later slots of one shape redraw the weights of the first's
+    model (``templates``, a dict shared over one planning) instead of
+    building their own. Raises :class:`NotPackable` when the built model
+    or its loss cannot train in a pack, and the estimator's own errors for
+    invalid parameters.
+
+    Returns
+    -------
+    slot : PackedSlot
+    run : dict
+        :class:`PackRun`'s keyword parameters (``model``, ``loss``, ``optimizer``...).
+    key : tuple
+        What slots sharing a pack agree on (see :func:`pack_key`).
+    """
+    from skhp.initializers import _kernel_layers, apply_initializer
+    from skhp.runtime import seed_from
+
+    est = estimator
+    templates = {} if templates is None else templates
+    shape_key = _builtin_key(est, X, y) if est.model is None else None
+    if shape_key is not None and shape_key in templates:
+        est._check_params()
+        est._image(np.shape(X)[1:])
+        est._seed = seed_from(est.random_state)
+        est.learning_rate_ = est._given_learning_rate()
+        model, loss, signature = templates[shape_key]
+        seed = seed_or_fresh(est._seed)
+        apply_initializer(model, est.initializer or "glorot_uniform", seed)
+        encoder = est.target_encoder.fit(y)
+        X_model = np.asarray(X, dtype="float32")
+    else:
+        model = _built_model(est, X, y)
+        seed = seed_or_fresh(est._seed)
+        loss = _training_loss(est, model)
+        signature = model_signature(model)
+        if shape_key is not None:
+            templates[shape_key] = (model, loss, signature)
+        encoder = est.target_encoder_
+        X_model, _ = est._validate_data(X=X, y=None)
+        X_model = np.asarray(est.feature_encoder_.transform(X_model))
+    targets = np.asarray(encoder.transform(y))
+    targets = targets.reshape(len(y), -1) if targets.ndim == 1 else targets
+    targets = targets.astype("float32") if targets.dtype.kind in "biuf" else targets
+    loss, targets = smoothed(loss, targets)
+    weights = est._weights_for(y, None if sample_weight is None else np.asarray(sample_weight), {})
+    weights = np.ones(len(y), "float32") if weights is None else np.asarray(weights, "float32")
+    held, kept = est._hold_out_indices(len(y))  # the ordinary fit's hold-out
+    batch_size = batch_size_for(est.batch_size, len(y))
+    steps = max(1, int(math.ceil(len(kept) / batch_size)))
+    optimizer, settings = optimizer_settings(est)
+    rates, momenta = _schedule_tables(est, steps, optimizer, settings)
+    if optimizer != "SGD" and any(isinstance(layer, keras.layers.Embedding)
+                                  for layer in model._flatten_layers()):
+        # Keras' optimizers update only an embedding's looked-up rows (its gradient is
+        # sparse); a pack's gradient is dense, which is the same only for SGD
+        raise NotPackable(f"an Embedding layer's sparse updates with {optimizer} train on "
+                          "their own (packs apply them dense, as SGD does)")
+    kernels = {id(layer.kernel) for layer in _kernel_layers(model)}
+    decayed = tuple(id(v) in kernels for v in model.trainable_variables)
+    slot = PackedSlot(
+        X=X_model.astype("float32") if X_model.dtype.kind in "biuf" else X_model,
+        train=kept, validation=held if len(held) else None, targets=targets,
+        sample_weight=weights, weights=_values(model.trainable_variables), rates=rates,
+        momenta=momenta, settings=numbers(settings), state=_values(model.non_trainable_variables),
+        l2=float(est.weight_decay), patience=int(est.early_stopping), seed=seed)
+    shuffle = bool(est._routed("fit").get("shuffle", True))
+    program_key = (signature, loss_key(loss))
+    run = dict(model=model, loss=loss, optimizer=optimizer, batch_size=batch_size,
+               epochs=int(est.epochs), shuffle=shuffle, structural=structural(settings),
+               decayed=decayed, key=program_key)
+    # a batch's statistics (BatchNormalization) see every row of a step: slots of one pack
+    # then need equal batches, so equal numbers of training rows
+    by_batch = any(isinstance(layer, keras.layers.BatchNormalization)
+                   for layer in model._flatten_layers())
+    key = pack_key(run, len(kept) if by_batch else None)
+    return slot, run, key
+
+
+def pack_key(run, rows=None):
+    """What slots sharing a pack agree on, from :func:`plan`'s ``run`` settings.
+
+    Examples
+    --------
+    >>> run = dict(key=("model", "loss"), optimizer="Adam", batch_size=32, epochs=5,
+    ...            shuffle=True, structural=(False, False, False), decayed=(True, False))
+    >>> pack_key(run) == pack_key({**run, "model": None}) != pack_key({**run, "epochs": 6})
+    True
+    """
+    return (run["key"], run["optimizer"], run["batch_size"], run["epochs"], run["shuffle"],
+            tuple(run["structural"]), tuple(run["decayed"]), rows)

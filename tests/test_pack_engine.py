@@ -1,0 +1,142 @@
+"""The pack engine runs any Keras model's own layers: builders, instances and losses of the user's.
+
+Every slot performs the updates its estimator's ordinary fit performs: a
+pack of one ends within float32 round-off of ``fit`` (weights, the model's
+non-trainable state, the loss per epoch), for every optimizer a pack trains.
+"""
+
+import keras
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import load_iris
+from sklearn.model_selection import GridSearchCV as SklearnGridSearchCV
+from sklearn.preprocessing import StandardScaler
+
+from skhp import KerasClassifier, KerasRegressor
+from skhp.packed import fit_packed, model_signature, train_packs
+from skhp.search import GridSearchCV, NarrowingSearchCV
+
+X_IRIS, Y_IRIS = load_iris(return_X_y=True)
+X_IRIS = StandardScaler().fit_transform(X_IRIS).astype("float32")
+
+
+def build(meta, units=8, dropout=0.2):
+    """A user's builder: Dense, BatchNormalization, Dropout (random, with state of its own)."""
+    return keras.Sequential([
+        keras.Input((meta["n_features_in_"],)),
+        keras.layers.Dense(units, activation="relu", kernel_regularizer=keras.regularizers.L1(1e-3)),
+        keras.layers.BatchNormalization(),
+        keras.layers.Dropout(dropout),
+        keras.layers.Dense(meta["n_classes_"], activation="softmax"),
+    ])
+
+
+def _values(estimator):
+    model = estimator.model_
+    return [v.numpy() for v in [*model.trainable_variables, *model.non_trainable_variables]
+            if v.dtype != "uint32"]  # seed states: the same draws, not weights
+
+
+def _max_difference(a, b):
+    return max(float(np.abs(u - v).max()) for u, v in zip(_values(a), _values(b)))
+
+
+@pytest.mark.parametrize("optimizer, extra", [
+    ("sgd", {}),
+    ("sgd", {"momentum": 0.9, "optimizer__nesterov": True, "optimizer__weight_decay": 1e-3}),
+    ("adam", {"optimizer__amsgrad": True}),
+    ("adamw", {}),
+    ("rmsprop", {"momentum": 0.5}),
+    ("nadam", {}),
+    ("adagrad", {"optimizer__initial_accumulator_value": 0.2}),
+    ("adamax", {}),
+])
+def test_a_packed_builder_equals_its_ordinary_fit_for_every_optimizer(optimizer, extra):
+    params = dict(model=build, epochs=2, fit__shuffle=False, random_state=0, batch_size=16,
+                  optimizer=optimizer, learning_rate=0.01, weight_decay=1e-3, smoothing=0.1,
+                  schedule="cosine", warmup=1, **extra)
+    ordinary = KerasClassifier(**params).fit(X_IRIS, Y_IRIS)
+    (packed,) = fit_packed([KerasClassifier(**params)], X_IRIS, Y_IRIS)
+    assert _max_difference(ordinary, packed) < 1e-4  # weights and BatchNormalization's statistics
+    np.testing.assert_allclose(packed.history_["loss"], ordinary.history_["loss"], rtol=1e-4)
+    np.testing.assert_allclose(packed.predict_proba(X_IRIS), ordinary.predict_proba(X_IRIS),
+                               atol=1e-4)
+
+
+def test_each_slot_of_a_pack_of_eight_equals_its_own_pack_of_one():
+    params = [dict(learning_rate=lr, random_state=seed, model__dropout=d)
+              for lr, seed, d in zip([1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1e-2, 3e-3],
+                                     range(8), [0.0, 0.1, 0.2, 0.3, 0.0, 0.1, 0.2, 0.5])]
+    base = KerasClassifier(model=build, epochs=2, batch_size=16, early_stopping=1)
+    crowd = fit_packed([clone(base).set_params(**p) for p in params], X_IRIS, Y_IRIS)
+    for i in (0, 3, 7):
+        (alone,) = fit_packed([clone(base).set_params(**params[i])], X_IRIS, Y_IRIS)
+        assert _max_difference(alone, crowd[i]) < 1e-5
+        assert alone.history_["val_loss"] == pytest.approx(crowd[i].history_["val_loss"], rel=1e-5)
+
+
+def test_a_model_instance_and_losses_of_the_users_pack_and_equal_ordinary_fits():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 3)).astype("float32")
+    y = X @ [1.0, -2.0, 0.5] + 0.1 * rng.normal(size=80)
+    weights = rng.uniform(0.5, 2.0, size=80)
+    instance = keras.Sequential([keras.Input((3,)), keras.layers.Dense(6, activation="tanh"),
+                                 keras.layers.Dense(1)])
+
+    def absolute(y_true, y_pred):  # a plain function, per sample
+        return keras.ops.mean(keras.ops.abs(y_true - y_pred), axis=-1)
+
+    for loss in [keras.losses.LogCosh(), absolute, "mean_squared_logarithmic_error"]:
+        params = dict(model=instance, loss=loss, epochs=2, optimizer="adam", learning_rate=0.05,
+                      fit__shuffle=False, batch_size=16, random_state=1, initializer="he_normal")
+        ordinary = KerasRegressor(**params).fit(X, y, sample_weight=weights)
+        (packed,) = fit_packed([KerasRegressor(**params)], X, y, sample_weight=weights)
+        assert _max_difference(ordinary, packed) < 1e-5, loss
+        np.testing.assert_allclose(packed.history_["loss"], ordinary.history_["loss"], rtol=1e-5)
+    assert instance.get_weights()[1].tolist() == [0.0] * 6  # the user's model is never trained
+
+
+def test_slots_pack_by_model_structure():
+    jobs = [(KerasClassifier(model=build, model__units=units, epochs=1), X_IRIS, Y_IRIS, None)
+            for units in (4, 8, 4, 8, 16)]
+    out = train_packs(jobs)
+    assert [o["pack"] for o in out] == [0, 1, 0, 1, 2]  # one pack per width
+    meta = {"n_features_in_": 4, "n_classes_": 3}
+    assert model_signature(build(meta)) == model_signature(build(meta))
+    assert model_signature(build(meta)) != model_signature(build(meta, dropout=0.3))
+
+
+def test_a_model_that_does_not_trace_in_a_pack_trains_the_ordinary_way():
+    class Eager(keras.layers.Layer):  # NumPy inside call: runs eagerly only
+        def call(self, x):
+            return keras.ops.convert_to_tensor(np.tanh(keras.ops.convert_to_numpy(x)))
+
+        def compute_output_shape(self, shape):
+            return shape
+
+    def eager(meta):
+        return keras.Sequential([keras.Input((4,)), Eager(),
+                                 keras.layers.Dense(meta["n_classes_"], activation="softmax")])
+
+    search = GridSearchCV(KerasClassifier(model=eager, epochs=1, compile__run_eagerly=True),
+                          {"learning_rate": [1e-2, 1e-1]}, cv=2).fit(X_IRIS, Y_IRIS)
+    assert all(p.startswith("the model does not train in a pack") for p in search.cv_results_["packing"])
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+
+
+def test_a_users_builder_packs_in_grid_and_pruned_searches_and_scores_like_ordinary_fits():
+    grid = {"model__units": [4, 8], "learning_rate": [1e-2, 1e-1]}
+    est = KerasClassifier(model=build, epochs=3, batch_size=16, random_state=0)
+    ours = GridSearchCV(est, grid, cv=3).fit(X_IRIS, Y_IRIS)
+    assert set(ours.cv_results_["packing"]) == {"packed"}
+    theirs = SklearnGridSearchCV(est, grid, cv=3).fit(X_IRIS, Y_IRIS)
+    # the same fits up to the shuffling streams: mean CV scores agree within noise
+    assert abs(ours.cv_results_["mean_test_score"].mean()
+               - theirs.cv_results_["mean_test_score"].mean()) < 0.08
+    assert ours.best_estimator_.predict(X_IRIS[:3]).shape == (3,)
+    pruned = NarrowingSearchCV(KerasClassifier(model=build, epochs=4, batch_size=16), grid,
+                               n_iter=8, round_size=8, cv=2, pruning="halving",
+                               random_state=0).fit(X_IRIS, Y_IRIS)
+    assert set(pruned.cv_results_["packing"]) == {"packed"}
+    assert pruned.cv_results_["pruned"].any()
