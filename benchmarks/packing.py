@@ -1,26 +1,32 @@
 """Packed against ordinary training, measured in one run; prints ratios.
 
-(a) the MLP experiment's search (``DEFAULT_CONFIG`` of ``skhp.experiment``:
-    digits, MLP (256,), 60 pruned narrowing trials, cv=3) with
-    ``packing="auto"`` and ``packing=False``, n_jobs=1 and 2 (workers started
-    beforehand): wall time, and the mean CV score difference over the
-    candidates both searches tried;
-(b) K slots of one shape (digits, 10 epochs, batch 32; the MLP (64,), then
-    the built-in experiment's convolutional network: 3x3 convolutions of 16
-    and 32 filters, each pooled, and a hidden layer of 64): seconds per
-    slot-epoch for K = 1, 2, 4, ... 64, against one ordinary fit's;
-    On a GPU (when TensorFlow sees one) the table runs there and goes on to
-    K = 512, to show how many slots saturate the card (d);
-(c) the book's lottery — 10 draws x 3 epochs x 100 steps of an MLP (64, 64)
-    on 20,000 x 20 samples — drawn as one pack against one draw after another
-    on the same model (skhp's ordinary way: one compiled model, redrawn);
-(e) a small packed grid (4 learning rates x 3 folds, MLP (32,), 3 epochs) with
-    n_jobs=2 against n_jobs=1, each in a fresh process (workers cold, as a
-    user's first search meets them): every fold packs, so no worker should
-    start and n_jobs=2 must not be slower.
+Grids through ``skhp.search.GridSearchCV`` (packed) against scikit-learn's
+``GridSearchCV`` on the same estimator, grid and folds (cv=3, digits, n_jobs=1):
+wall time and the mean CV score of both (packing changes only the shuffling
+streams, so the scores agree within noise):
 
-Run: ``python benchmarks/packing.py [--quick]`` (``--quick``: fewer slots and
-one n_jobs, for a smoke run).
+(a) a user's builder, Dense-BatchNormalization-Dropout: 16 candidates
+    (units x dropout x learning rate), 5 epochs, over 3 seeds;
+(b) the built-in MLP (64,): 16 candidates (learning rate x weight decay), 5 epochs;
+(c) a user's CNN builder (3x3 convolution, pooling) on 8x8 images: 8 candidates, 3 epochs;
+(d) a user's recurrent builder (LSTM or GRU over the 8 rows of a digit): 8 candidates, 3 epochs.
+
+Then:
+
+(e) K slots of one shape (digits, 10 epochs, batch 32; the MLP (64,), then
+    the built-in experiment's convolutional network): seconds per
+    slot-epoch for K = 1, 2, 4, ... 64, against one ordinary fit's; on a GPU
+    (when TensorFlow sees one) it goes on to K = 512;
+(f) the MLP experiment's search (``DEFAULT_CONFIG`` of ``skhp.experiment``)
+    with ``packing="auto"`` and ``packing=False``;
+(g) the book's lottery — 10 draws x 3 epochs x 100 steps of an MLP (64, 64)
+    on 20,000 x 20 samples — drawn as one pack against one draw after another;
+(h) a small packed grid (4 learning rates x 3 folds) with n_jobs=2 against
+    n_jobs=1, each in a fresh process (workers cold): every fold packs, so no
+    worker should start and n_jobs=2 must not be slower.
+
+Run: ``python benchmarks/packing.py [--quick]`` (``--quick``: one seed, fewer
+slots, no (f), for a smoke run).
 """
 
 import argparse
@@ -31,6 +37,87 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
+
+
+def _digits():
+    X, y = load_digits(return_X_y=True)
+    return (X / 16).astype("float32"), y
+
+
+def dense_builder(meta, units=32, dropout=0.0):
+    import keras
+
+    return keras.Sequential([
+        keras.Input((meta["n_features_in_"],)), keras.layers.Dense(units, activation="relu"),
+        keras.layers.BatchNormalization(), keras.layers.Dropout(dropout),
+        keras.layers.Dense(meta["n_classes_"], activation="softmax")])
+
+
+def cnn_builder(meta, filters=8):
+    import keras
+
+    return keras.Sequential([
+        keras.Input((8, 8, 1)), keras.layers.Conv2D(filters, 3, padding="same", activation="relu"),
+        keras.layers.MaxPooling2D(), keras.layers.Flatten(),
+        keras.layers.Dense(meta["n_classes_"], activation="softmax")])
+
+
+def recurrent_builder(meta, cell="lstm", units=16):
+    import keras
+
+    layer = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}[cell]
+    return keras.Sequential([keras.Input((8, 8)), layer(units),
+                             keras.layers.Dense(meta["n_classes_"], activation="softmax")])
+
+
+def grid_case(label, estimator, grid, X, y, seeds=(0,)):
+    """skhp's packed GridSearchCV against scikit-learn's on the same estimator; prints the ratio."""
+    from sklearn.base import clone
+    from sklearn.model_selection import GridSearchCV as SklearnGridSearchCV
+    from sklearn.model_selection import StratifiedKFold
+
+    from skhp.search import GridSearchCV
+
+    ratios, gaps = [], []
+    for seed in seeds:
+        est = clone(estimator).set_params(random_state=seed)
+        cv = StratifiedKFold(3, shuffle=True, random_state=seed)
+        times, means = {}, {}
+        for name, cls in (("skhp", GridSearchCV), ("sklearn", SklearnGridSearchCV)):
+            start = time.perf_counter()
+            search = cls(est, grid, cv=cv).fit(X, y)
+            times[name] = time.perf_counter() - start
+            means[name] = float(np.mean(search.cv_results_["mean_test_score"]))
+            if name == "skhp":
+                packed = list(search.cv_results_["packing"]).count("packed")
+        ratios.append(times["sklearn"] / times["skhp"])
+        gaps.append(means["skhp"] - means["sklearn"])
+        print(f"  seed {seed}: skhp {times['skhp']:.1f} s ({packed}/{len(search.cv_results_['params'])} "
+              f"candidates packed), scikit-learn {times['sklearn']:.1f} s, {ratios[-1]:.1f}x; "
+              f"mean CV {means['skhp']:.4f} vs {means['sklearn']:.4f}")
+    print(f"({label}) speed-up {np.mean(ratios):.1f}x (mean of {len(seeds)}), mean CV difference "
+          f"{np.mean(gaps):+.4f}")
+
+
+def grids(quick):
+    from skhp import KerasClassifier
+
+    X, y = _digits()
+    seeds = (0,) if quick else (0, 1, 2)
+    rates = [1e-3, 3e-3, 1e-2, 3e-2]
+    print("(a) a user's builder, Dense-BatchNormalization-Dropout, 16 candidates x 3 folds")
+    grid_case("a", KerasClassifier(model=dense_builder, epochs=5, batch_size=32),
+              {"model__units": [32, 64], "model__dropout": [0.0, 0.2], "learning_rate": rates},
+              X, y, seeds)
+    print("(b) the built-in MLP (64,), 16 candidates x 3 folds")
+    grid_case("b", KerasClassifier(hidden_layer_sizes=(64,), epochs=5, batch_size=32),
+              {"learning_rate": rates, "weight_decay": [0.0, 1e-5, 1e-4, 1e-3]}, X, y)
+    print("(c) a user's CNN builder on 8x8 images, 8 candidates x 3 folds")
+    grid_case("c", KerasClassifier(model=cnn_builder, epochs=3, batch_size=32),
+              {"model__filters": [4, 8], "learning_rate": rates}, X.reshape(-1, 8, 8, 1), y)
+    print("(d) a user's recurrent builder (LSTM, GRU) over a digit's 8 rows, 8 candidates x 3 folds")
+    grid_case("d", KerasClassifier(model=recurrent_builder, epochs=3, batch_size=32),
+              {"model__cell": ["lstm", "gru"], "learning_rate": rates}, X.reshape(-1, 8, 8), y)
 
 
 def default_search(packing, n_jobs):
@@ -75,7 +162,7 @@ def slots_table(quick, network="MLP (64,)", **shape):
     KerasClassifier(**params, random_state=0).fit(X, y)
     ordinary = (time.perf_counter() - start) / 10
     gpu = visible_gpus() > 0
-    print(f"\n({'d' if gpu else 'b'}) {network} on the {'GPU' if gpu else 'CPU'}; one ordinary "
+    print(f"\n(e) {network} on the {'GPU' if gpu else 'CPU'}; one ordinary "
           f"fit: {ordinary * 1e3:.1f} ms per epoch")
     print("    K   s/slot-epoch   speed-up vs ordinary")
     rng = np.random.default_rng(0)
@@ -119,7 +206,7 @@ def lottery_case(draws=10, repeats=3):
                              batch_size=32, epochs=3, steps=100, seed=repeat)
             times[way].append(time.perf_counter() - start)
     packed, sequential = (statistics.median(times[w]) for w in ("packed", "sequential"))
-    print(f"\n(c) lottery of {draws} draws x 3 epochs x 100 steps, MLP (64, 64), batch 32 "
+    print(f"\n(g) lottery of {draws} draws x 3 epochs x 100 steps, MLP (64, 64), batch 32 "
           f"(median of {repeats})")
     print(f"  one after another {sequential:.2f} s, one pack {packed:.2f} s, "
           f"speed-up {sequential / packed:.1f}x (the first pack, which traces its program: "
@@ -149,7 +236,7 @@ def small_grid_n_jobs():
         run = subprocess.run([sys.executable, "-c", SMALL_GRID, str(n_jobs)], capture_output=True,
                              text=True, check=True)
         seconds[n_jobs], best = map(float, run.stdout.split()[-2:])
-    print("\n(e) small packed grid (4 x 3 folds), fresh process each, workers cold")
+    print("\n(h) small packed grid (4 x 3 folds), fresh process each, workers cold")
     print(f"  n_jobs=1 {seconds[1]:.2f} s, n_jobs=2 {seconds[2]:.2f} s: n_jobs=2 takes "
           f"{seconds[2] / seconds[1]:.2f}x the time of n_jobs=1 (best CV {best:.4f} both)")
 
@@ -158,8 +245,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     quick = parser.parse_args().quick
-    print("(a) the MLP experiment's search, packed vs ordinary")
-    for n_jobs in (1,) if quick else (1, 2):
+    grids(quick)
+    slots_table(quick)
+    slots_table(quick, "convolutional (16, 32) + (64,)", conv_layers=(16, 32), image_shape=(8, 8))
+    print("\n(f) the MLP experiment's search, packed vs ordinary")
+    for n_jobs in () if quick else (1, 2):
         if n_jobs > 1:
             print(f"  (starting {n_jobs} workers, once per process: {warm_workers(n_jobs):.1f} s)")
         packed_s, packed = default_search("auto", n_jobs)
@@ -174,8 +264,6 @@ def main():
               f"speed-up {plain_s / packed_s:.1f}x; best CV {packed.best_score_:.4f} vs "
               f"{plain.best_score_:.4f}; mean CV score difference over the {len(both)} "
               f"candidates both tried {diff:+.4f}")
-    slots_table(quick)
-    slots_table(quick, "convolutional (16, 32) + (64,)", conv_layers=(16, 32), image_shape=(8, 8))
     lottery_case(repeats=1 if quick else 3)
     small_grid_n_jobs()
 

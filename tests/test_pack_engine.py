@@ -140,3 +140,27 @@ def test_a_users_builder_packs_in_grid_and_pruned_searches_and_scores_like_ordin
                                random_state=0).fit(X_IRIS, Y_IRIS)
     assert set(pruned.cv_results_["packing"]) == {"packed"}
     assert pruned.cv_results_["pruned"].any()
+
+
+@pytest.mark.parametrize("model", [None, build])
+def test_sparse_x_is_densified_a_batch_at_a_time_with_the_same_numbers(monkeypatch, model):
+    from scipy import sparse
+
+    X = np.where(np.abs(X_IRIS) < 0.5, 0.0, X_IRIS)  # a third of the entries zero
+    jobs = lambda X: [(KerasClassifier(model=model, hidden_layer_sizes=(5,), epochs=2,  # noqa: E731
+                                       batch_size=16, learning_rate=lr, random_state=0,
+                                       early_stopping=1), X, Y_IRIS, None) for lr in (1e-2, 1e-1)]
+    dense = train_packs(jobs(X))
+    toarray = sparse.csr_matrix.toarray
+
+    def few_rows(matrix, *args, **kwargs):
+        assert matrix.shape[0] <= 8, "sparse X densified whole"
+        return toarray(matrix, *args, **kwargs)
+
+    monkeypatch.setattr(sparse.csr_matrix, "toarray", few_rows)
+    for kind in (sparse.csr_matrix, sparse.csc_matrix):
+        packed = train_packs(jobs(kind(X)))
+        for a, b in zip(dense, packed):
+            assert b["pack"] == 0
+            assert max(float(np.abs(u - v).max()) for u, v in zip(a["weights"], b["weights"])) < 1e-6
+            assert a["history"]["val_loss"] == pytest.approx(b["history"]["val_loss"], rel=1e-6)

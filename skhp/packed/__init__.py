@@ -61,8 +61,9 @@ def _check_pack_size(pack_size):
 
 
 def _as_array(X):
-    """``X`` as a NumPy array, as an ordinary fit sees it (sparse X and DataFrames densified)."""
-    return np.asarray(X.toarray() if sparse.issparse(X) else X)
+    """``X`` as a NumPy array (a DataFrame's values), or a sparse matrix as CSR, which packs
+    densify a batch at a time."""
+    return X.tocsr() if sparse.issparse(X) else np.asarray(X)
 
 
 def _outputs(estimator, y):
@@ -80,11 +81,9 @@ def _trace_failure(run):
     """
     import tensorflow as tf
 
-    k, first = len(run.slots), run.slots[0]
-    rows = max(len(s.X) for s in run.slots)
-    spec = lambda shape, dtype="float32": tf.TensorSpec(shape, dtype)
-    x = spec((k, rows, *first.X.shape[1:]), first.X.dtype)
-    y = spec((k, rows, *first.targets.shape[1:]), first.targets.dtype)
+    k = len(run.slots)
+    spec = lambda shape, dtype="float32": tf.TensorSpec(shape, dtype)  # noqa: E731
+    x, y = run.data(range(k))
     per_step = spec((None, k))
     numbers_ = {name: spec((k,)) for name in NUMBERS}
     try:
@@ -153,7 +152,7 @@ def start_packs(jobs, pack_size="auto"):
         if size == "auto":
             size = auto_pack_size(slot_bytes(
                 settings["model"], settings["optimizer"], settings["batch_size"],
-                max(len(jobs[j][1]) for j in members), settings["structural"]))
+                max(jobs[j][1].shape[0] for j in members), settings["structural"]))
         for part in np.array_split(members, math.ceil(len(members) / size)):
             part = [int(j) for j in part]
             run = PackRun([plans[j][0] for j in part], **settings,
@@ -334,9 +333,9 @@ def fit_packed(estimators, X, y, trains=None, *, sample_weight=None, pack_size="
     """
     from sklearn.base import clone
 
-    X = np.asarray(_as_array(X), dtype="float32")
+    X = _as_array(X)
     y = np.asarray(y)
-    trains = [np.arange(len(X))] * len(estimators) if trains is None else trains
+    trains = [np.arange(X.shape[0])] * len(estimators) if trains is None else trains
     sw = None if sample_weight is None else np.asarray(sample_weight)
     jobs = [(clone(est), X[train], y[train], None if sw is None else sw[train])
             for est, train in zip(estimators, trains)]

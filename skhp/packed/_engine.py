@@ -27,6 +27,7 @@ import threading
 import skhp._tensorflow  # noqa: F401  (before Keras: TensorFlow starts quietly)
 import keras
 import numpy as np
+from scipy import sparse
 
 __all__ = ["PackedSlot", "PackRun", "train_pack", "OPTIMIZER_STATE"]
 
@@ -63,9 +64,10 @@ class PackedSlot:
 
     Attributes
     ----------
-    X : ndarray of shape (n_samples, ...)
+    X : ndarray of shape (n_samples, ...) or sparse matrix of shape (n_samples, n_features)
         The samples the slot trains and validates on (its fold, preprocessed
-        its way), as the model takes them.
+        its way), as the model takes them; a sparse matrix is densified a
+        batch at a time, on the device.
     train : ndarray of int
         Indices (into ``X``) the slot trains on, in their unshuffled order.
     validation : ndarray of int or None
@@ -185,10 +187,24 @@ class _Program:
         return l2 * tf.add_n([tf.reduce_sum(tf.square(k), axis=list(range(1, len(k.shape))))
                               for k in kernels])
 
+    def _rows(self, x, take):
+        """Each slot's rows ``take`` (K, B) of ``x``: dense, or CSR rows densified here, per batch."""
+        tf = self.tf
+        if not isinstance(x, tuple):
+            return tf.gather(x, take, batch_dims=1)
+        columns, values, n_features = x  # ragged (K * rows, None): slot j's rows from j * rows
+        k, b = tf.shape(take, out_type="int64")[0], tf.shape(take, out_type="int64")[1]
+        rows = columns.nrows() // k
+        flat = tf.reshape(tf.cast(take, "int64") + tf.range(k)[:, None] * rows, [-1])
+        picked, numbers = tf.gather(columns, flat), tf.gather(values, flat)
+        where = tf.stack([picked.value_rowids(), picked.flat_values], axis=1)
+        dense = tf.scatter_nd(where, numbers.flat_values, tf.stack([k * b, n_features]))
+        return tf.reshape(dense, tf.stack([k, b, n_features]))
+
     def _evaluate(self, x, y, idx, w, n, l2):
         """Each slot's loss (inference mode) on its samples ``idx`` (K, M), weighted by ``w``."""
         tf = self.tf
-        xb = tf.gather(x, idx, batch_dims=1)
+        xb = self._rows(x, idx)
         yb = tf.gather(y, idx, batch_dims=1)
         data, _ = self._slot_losses(list(self.params), list(self.model_state), xb, yb, w, n, False)
         return data + self._penalty(self.params, l2)
@@ -199,7 +215,7 @@ class _Program:
         def step(s, total):
             # a step sees only its real rows: a partial last batch is one, as in Keras' fit
             take = idx[s][:, :rows[s]]
-            xb = tf.gather(x, take, batch_dims=1)
+            xb = self._rows(x, take)
             yb = tf.gather(y, take, batch_dims=1)
             params = list(self.params)
             with tf.GradientTape() as tape:
@@ -489,6 +505,28 @@ class PackRun:
         self.diverged[j] = state["diverged"]
         self.epoch = state["epoch"]
 
+    def data(self, members):
+        """The samples and targets of slots ``members``, stacked (sparse X as ragged CSR rows).
+
+        Stacked to the rows of the whole pack, whichever slots still train:
+        no new trace per subset.
+        """
+        import tensorflow as tf
+
+        rows = max(s.X.shape[0] for s in self.slots)
+        slots = [self.slots[j] for j in members]
+        y = tf.constant(_stacked([s.targets for s in slots], rows))
+        if not sparse.issparse(slots[0].X):
+            return tf.constant(_stacked([s.X for s in slots], rows)), y
+        n_features = slots[0].X.shape[1]
+        padded = sparse.vstack([block for s in slots for block in (
+            s.X, sparse.csr_matrix((rows - s.X.shape[0], n_features), dtype="float32"))],
+            format="csr", dtype="float32")
+        splits = padded.indptr.astype("int64")
+        columns = tf.RaggedTensor.from_row_splits(padded.indices.astype("int64"), splits)
+        values = tf.RaggedTensor.from_row_splits(padded.data.astype("float32"), splits)
+        return (columns, values, tf.constant(n_features, "int64")), y
+
     def program(self, n_slots=None):
         """The traced program of this pack (of ``n_slots`` slots; default: all)."""
         return program(self.program_key, self.model, self.loss, self.optimizer, self.structural,
@@ -518,10 +556,7 @@ class PackRun:
         prog.load([p[members] for p in self.params], [v[members] for v in self.model_state],
                   [[s[members] for s in state] for state in self.state],
                   self.iterations[members], self.u_product[members])
-        # shapes of the whole pack, whichever slots still train: no new trace per subset
-        rows = max(len(s.X) for s in self.slots)
-        x = tf.constant(_stacked([s.X for s in slots], rows))
-        y = tf.constant(_stacked([s.targets for s in slots], rows))
+        x, y = self.data(members)
         numbers = {name: tf.constant([float(s.settings.get(name, default)) for s in slots])
                    for name, default in NUMBERS.items()}
         l2 = tf.constant([float(s.l2) for s in slots])

@@ -17,6 +17,7 @@ import math
 import skhp._tensorflow  # noqa: F401  (before Keras: TensorFlow starts quietly)
 import keras
 import numpy as np
+from scipy import sparse
 
 from skhp._training import batch_size_for, momentum_argument, optimizer_class
 from skhp.packed._engine import OPTIMIZER_STATE, PackedSlot
@@ -213,7 +214,18 @@ def _schedule_tables(estimator, steps_per_epoch, optimizer, settings):
 
 
 def _built_model(estimator, X, y):
-    """``estimator.initialize(X, y)`` without its weight decay (a slot carries it as a number)."""
+    """``estimator.initialize(X, y)`` without its weight decay (a slot carries it as a number).
+
+    Sparse X is never densified whole: the model is built from a few rows
+    (one of each class), which fixes the same shapes and encoders.
+    """
+    if sparse.issparse(X):
+        from sklearn.base import is_classifier
+
+        y = np.asarray(y)
+        rows = np.unique(y, return_index=True)[1] if is_classifier(estimator) else [0]
+        rows = np.union1d(rows, [0, min(1, len(y) - 1)])
+        X, y = X[rows].toarray(), y[rows]
     decay = estimator.weight_decay
     estimator.weight_decay = 0.0
     try:
@@ -263,7 +275,7 @@ def _builtin_key(estimator, X, y):
     outputs = tuple(np.unique(y).tolist()) if is_classifier(estimator) else np.shape(y)[1:]
     return (type(estimator).__name__, tuple(estimator._hidden_sizes()), repr(estimator.activation),
             tuple(estimator._layer_sizes("conv_layers")), estimator.image_shape and
-            tuple(estimator.image_shape), np.shape(X)[1:], outputs)
+            tuple(estimator.image_shape), X.shape[1:], outputs)
 
 
 def plan(estimator, X, y, sample_weight=None, templates=None):
@@ -294,14 +306,14 @@ def plan(estimator, X, y, sample_weight=None, templates=None):
     shape_key = _builtin_key(est, X, y) if est.model is None else None
     if shape_key is not None and shape_key in templates:
         est._check_params()
-        est._image(np.shape(X)[1:])
+        est._image(X.shape[1:])
         est._seed = seed_from(est.random_state)
         est.learning_rate_ = est._given_learning_rate()
         model, loss, signature = templates[shape_key]
         seed = seed_or_fresh(est._seed)
         apply_initializer(model, est.initializer or "glorot_uniform", seed)
         encoder = est.target_encoder.fit(y)
-        X_model = np.asarray(X, dtype="float32")
+        X_model = X
     else:
         model = _built_model(est, X, y)
         seed = seed_or_fresh(est._seed)
@@ -310,8 +322,11 @@ def plan(estimator, X, y, sample_weight=None, templates=None):
         if shape_key is not None:
             templates[shape_key] = (model, loss, signature)
         encoder = est.target_encoder_
-        X_model, _ = est._validate_data(X=X, y=None)
-        X_model = np.asarray(est.feature_encoder_.transform(X_model))
+        if not sparse.issparse(X):
+            X_model, _ = est._validate_data(X=X, y=None)
+            X_model = np.asarray(est.feature_encoder_.transform(X_model))
+        else:
+            X_model = X
     targets = np.asarray(encoder.transform(y))
     targets = targets.reshape(len(y), -1) if targets.ndim == 1 else targets
     targets = targets.astype("float32") if targets.dtype.kind in "biuf" else targets
@@ -332,7 +347,7 @@ def plan(estimator, X, y, sample_weight=None, templates=None):
     kernels = {id(layer.kernel) for layer in _kernel_layers(model)}
     decayed = tuple(id(v) in kernels for v in model.trainable_variables)
     slot = PackedSlot(
-        X=X_model.astype("float32") if X_model.dtype.kind in "biuf" else X_model,
+        X=X_model.astype("float32") if X_model.dtype.kind in "biuf" else X_model,  # CSR too
         train=kept, validation=held if len(held) else None, targets=targets,
         sample_weight=weights, weights=_values(model.trainable_variables), rates=rates,
         momenta=momenta, settings=numbers(settings), state=_values(model.non_trainable_variables),
