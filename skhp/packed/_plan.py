@@ -241,7 +241,13 @@ def _values(variables):
 
 def _training_loss(estimator, model):
     """The compiled loss as one per-sample function's input, or NotPackable."""
-    loss = estimator._compile_kwargs_for_fit()["loss"]
+    import warnings
+
+    with warnings.catch_warnings():  # as in the fit: Keras 3 warns of decay=, applied as a schedule
+        warnings.filterwarnings("ignore", message="Argument `decay` is no longer supported")
+        loss = estimator._get_compile_kwargs()["loss"]
+    if estimator.loss is None:
+        loss = estimator._default_loss()
     if isinstance(loss, (dict, list, tuple)) or len(getattr(model, "outputs", None) or [0]) > 1:
         raise NotPackable("a model with several outputs or losses trains on its own")
     if isinstance(loss, type) and issubclass(loss, keras.losses.Loss):
@@ -278,6 +284,31 @@ def _builtin_key(estimator, X, y):
             tuple(estimator.image_shape), X.shape[1:], outputs)
 
 
+# Parameters that act on training only, not on the model an estimator builds.
+_TRAINING_ONLY = {"learning_rate", "epochs", "batch_size", "schedule", "warmup", "warmup_lr",
+                  "momentum", "weight_decay", "early_stopping", "validation_split", "smoothing",
+                  "optimizer", "verbose", "device", "metrics", "steps_per_execution",
+                  "class_weight"}
+
+
+def _build_key(estimator, X, y):
+    """What decides the model (and its initial weights) a user's builder gives; None: no reuse.
+
+    Slots that differ only in training parameters (a CV fold, a learning
+    rate) with one ``random_state`` build the same model: it is built once.
+    """
+    if estimator.random_state is None:
+        return None  # every fit draws anew
+    from sklearn.base import is_classifier
+
+    built = sorted((name, repr(value)) for name, value in estimator.get_params(deep=False).items()
+                   if name not in _TRAINING_ONLY
+                   and not name.startswith(("optimizer__", "schedule__", "fit__", "compile__",
+                                            "callbacks__", "predict__")))
+    outputs = tuple(np.unique(y).tolist()) if is_classifier(estimator) else np.shape(y)[1:]
+    return ("build", type(estimator).__name__, tuple(built), X.shape[1:], outputs)
+
+
 def plan(estimator, X, y, sample_weight=None, templates=None):
     """The slot of ``estimator`` fitted on ``X, y`` and the :class:`PackRun` settings it needs.
 
@@ -303,36 +334,39 @@ def plan(estimator, X, y, sample_weight=None, templates=None):
 
     est = estimator
     templates = {} if templates is None else templates
-    shape_key = _builtin_key(est, X, y) if est.model is None else None
-    if shape_key is not None and shape_key in templates:
+    key = _builtin_key(est, X, y) if est.model is None else _build_key(est, X, y)
+    source = templates.get(key) if key is not None else None
+    if source is None:
+        model = _built_model(est, X, y)
+        source = (est, model, model_signature(model), _values(model.trainable_variables),
+                  _values(model.non_trainable_variables))
+        if key is not None:
+            templates[key] = source
+    else:  # a model of this build planned already: its structure, and its weights or a redraw
         est._check_params()
-        est._image(X.shape[1:])
+        if est.model is None:
+            est._image(X.shape[1:])
         est._seed = seed_from(est.random_state)
         est.learning_rate_ = est._given_learning_rate()
-        model, loss, signature = templates[shape_key]
-        seed = seed_or_fresh(est._seed)
+    first, model, signature, weights, state = source
+    seed = seed_or_fresh(est._seed)
+    if est.model is None and first is not est:
         apply_initializer(model, est.initializer or "glorot_uniform", seed)
-        encoder = est.target_encoder.fit(y)
+        weights = _values(model.trainable_variables)
+    loss = _training_loss(est, model)
+    encoder = first.target_encoder_
+    if sparse.issparse(X):
         X_model = X
     else:
-        model = _built_model(est, X, y)
-        seed = seed_or_fresh(est._seed)
-        loss = _training_loss(est, model)
-        signature = model_signature(model)
-        if shape_key is not None:
-            templates[shape_key] = (model, loss, signature)
-        encoder = est.target_encoder_
-        if not sparse.issparse(X):
-            X_model, _ = est._validate_data(X=X, y=None)
-            X_model = np.asarray(est.feature_encoder_.transform(X_model))
-        else:
-            X_model = X
+        X_model, _ = first._validate_data(X=X, y=None)
+        X_model = np.asarray(first.feature_encoder_.transform(X_model))
     targets = np.asarray(encoder.transform(y))
     targets = targets.reshape(len(y), -1) if targets.ndim == 1 else targets
     targets = targets.astype("float32") if targets.dtype.kind in "biuf" else targets
     loss, targets = smoothed(loss, targets)
-    weights = est._weights_for(y, None if sample_weight is None else np.asarray(sample_weight), {})
-    weights = np.ones(len(y), "float32") if weights is None else np.asarray(weights, "float32")
+    sample_weight = est._weights_for(y, None if sample_weight is None else np.asarray(sample_weight), {})
+    sample_weight = (np.ones(len(y), "float32") if sample_weight is None
+                     else np.asarray(sample_weight, "float32"))
     held, kept = est._hold_out_indices(len(y))  # the ordinary fit's hold-out
     batch_size = batch_size_for(est.batch_size, len(y))
     steps = max(1, int(math.ceil(len(kept) / batch_size)))
@@ -349,8 +383,8 @@ def plan(estimator, X, y, sample_weight=None, templates=None):
     slot = PackedSlot(
         X=X_model.astype("float32") if X_model.dtype.kind in "biuf" else X_model,  # CSR too
         train=kept, validation=held if len(held) else None, targets=targets,
-        sample_weight=weights, weights=_values(model.trainable_variables), rates=rates,
-        momenta=momenta, settings=numbers(settings), state=_values(model.non_trainable_variables),
+        sample_weight=sample_weight, weights=weights, rates=rates,
+        momenta=momenta, settings=numbers(settings), state=state,
         l2=float(est.weight_decay), patience=int(est.early_stopping), seed=seed)
     shuffle = bool(est._routed("fit").get("shuffle", True))
     program_key = (signature, loss_key(loss))
