@@ -328,6 +328,15 @@ def plan(estimator, X, y, sample_weight=None, templates=None):
         :class:`PackRun`'s keyword parameters (``model``, ``loss``, ``optimizer``...).
     key : tuple
         What slots sharing a pack agree on (see :func:`pack_key`).
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from skhp import KerasClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> slot, run, key = plan(KerasClassifier(hidden_layer_sizes=(8,), epochs=2, smoothing=0.1), X, y)
+    >>> [w.shape for w in slot.weights], run["optimizer"], len(slot.rates), slot.targets[0].round(3)
+    ([(4, 8), (8,), (8, 3), (3,)], 'Adam', 10, array([0.933, 0.033, 0.033], dtype=float32))
     """
     from skhp.initializers import _kernel_layers, apply_initializer
     from skhp.runtime import seed_from
