@@ -40,7 +40,7 @@ import keras
 import numpy as np
 from scipy import sparse
 
-from skhp.packed._engine import NUMBERS, PackedSlot, PackRun, train_pack
+from skhp.packed._engine import PackedSlot, PackRun, train_pack
 from skhp.packed._memory import auto_pack_size, pack_memory, slot_bytes
 from skhp.packed._plan import (OPTIMIZER_SETTINGS, NotPackable, loss_key, model_signature, momentum_name,
                                numbers, optimizer_settings, pack_key, pack_reason, plan,
@@ -79,22 +79,13 @@ def _trace_failure(run):
     Tracing now (not at the first epoch) finds a layer that does not
     vectorize before any slot trains, so its jobs train the ordinary way.
     """
-    import tensorflow as tf
-
-    k = len(run.slots)
-    spec = lambda shape, dtype="float32": tf.TensorSpec(shape, dtype)  # noqa: E731
-    x, y = run.data(range(k))
-    per_step = spec((None, k))
-    numbers_ = {name: spec((k,)) for name in NUMBERS}
     try:
         program = run.program()
-        program.run_epoch.get_concrete_function(
-            x, y, spec((None, k, run.batch_size), "int32"), spec((None, k, run.batch_size)),
-            per_step, spec((None,), "int32"), per_step, per_step, spec((None, k), "bool"),
-            spec((k,)), numbers_)
+        weights, epoch, evaluation = program.signature(*run.data(range(1)))
+        program.run_epoch.get_concrete_function(weights, **epoch)
         if any(run.watch):
-            program.evaluate.get_concrete_function(x, y, spec((k, None), "int32"),
-                                                   spec((k, None)), spec((k,)), spec((k,)))
+            program.evaluate.get_concrete_function(weights["params"], weights["model_state"],
+                                                   **evaluation)
     except Exception as error:  # noqa: BLE001  (any failure: the jobs train the ordinary way)
         message = str(error).strip().splitlines()
         return (f"the model does not train in a pack ({type(error).__name__}: "

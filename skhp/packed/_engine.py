@@ -119,23 +119,21 @@ def _per_sample(loss):
 
 
 class _Program:
-    """The TensorFlow program of one pack: the model's steps over stacked slots, optimizer update."""
+    """The TensorFlow program of a pack's model: steps over stacked slots, optimizer update.
 
-    def __init__(self, model, loss, optimizer, structural, n_slots, decayed):
+    Functional: a call takes the slots' weights and states (slots first) and
+    returns them updated, so one trace serves packs of any number of slots
+    (a pruned pack's surviving slots too) and any batch size.
+    """
+
+    def __init__(self, model, loss, optimizer, structural, decayed, decoupled=True):
         import tensorflow as tf
 
         self.tf, self.model, self.loss = tf, model, _per_sample(loss)
-        self.optimizer, self.n_slots = optimizer, n_slots
+        self.optimizer = optimizer
         self.nesterov, self.amsgrad, self.centered = structural
-        self.decayed = list(decayed)
-        self.params = [tf.Variable(tf.zeros((n_slots, *v.shape), v.dtype))
-                       for v in model.trainable_variables]
-        self.model_state = [tf.Variable(tf.zeros((n_slots, *v.shape), v.dtype), trainable=False)
-                            for v in model.non_trainable_variables]
-        n_state = state_count(optimizer, structural)
-        self.state = [[tf.Variable(tf.zeros_like(p)) for _ in range(n_state)] for p in self.params]
-        self.iterations = tf.Variable(tf.zeros(n_slots), trainable=False)
-        self.u_product = tf.Variable(tf.ones(n_slots), trainable=False)  # Nadam
+        # steps skip the terms no slot has (each costs an elementwise pass over every weight)
+        self.decayed, self.decoupled = list(decayed), decoupled
         # Traced without autograph (the step loop is an explicit while_loop): it traces faster.
         # Partials: TensorFlow counts traces per method's code, so every new program's one
         # trace would add up to an "excessive retracing" warning across programs.
@@ -144,21 +142,30 @@ class _Program:
         self.evaluate = tf.function(functools.partial(type(self)._evaluate, self),
                                     reduce_retracing=True, autograph=False)
 
-    def load(self, params, model_state, state, iterations, u_product):
-        """Set every slot's weights, model state and optimizer state (arrays with the slots first)."""
-        for p, value in zip([*self.params, *self.model_state], [*params, *model_state]):
-            p.assign(value)
-        for variables, values in zip(self.state, state):
-            for v, value in zip(variables, values):
-                v.assign(value)
-        self.iterations.assign(iterations)
-        self.u_product.assign(u_product)
-
-    def save(self):
-        """What :meth:`load` takes, as arrays."""
-        return ([p.numpy() for p in self.params], [v.numpy() for v in self.model_state],
-                [[v.numpy() for v in variables] for variables in self.state],
-                self.iterations.numpy(), self.u_product.numpy())
+    def signature(self, x, y):
+        """Input specs with the slots, rows, steps and batch rows left open (for tracing once)."""
+        tf = self.tf
+        spec = lambda shape, dtype="float32": tf.TensorSpec(shape, dtype)  # noqa: E731
+        open_ = lambda t: spec((None, None, *t.shape[2:]), t.dtype)  # noqa: E731
+        if isinstance(x, tuple):
+            x_spec = (tf.RaggedTensorSpec([None, None], "int64", 1, "int64"),
+                      tf.RaggedTensorSpec([None, None], "float32", 1, "int64"), spec((), "int64"))
+        else:
+            x_spec = open_(x)
+        variables = lambda vs: [spec((None, *v.shape), v.dtype) for v in vs]  # noqa: E731
+        params = variables(self.model.trainable_variables)
+        n_state = state_count(self.optimizer, (self.nesterov, self.amsgrad, self.centered))
+        slots = spec((None,))
+        weights = dict(params=params, model_state=variables(self.model.non_trainable_variables),
+                       state=[[p] * n_state for p in params], iterations=slots, u_product=slots)
+        per_step = spec((None, None))
+        epoch = dict(x=x_spec, y=open_(y), idx=spec((None, None, None), "int32"),
+                     w=spec((None, None, None)), n=per_step, rows=spec((None,), "int32"),
+                     rate=per_step, momentum=per_step, valid=spec((None, None), "bool"), l2=slots,
+                     numbers={name: slots for name in NUMBERS})
+        evaluation = dict(x=x_spec, y=open_(y), idx=spec((None, None), "int32"),
+                          w=spec((None, None)), n=slots, l2=slots)
+        return weights, epoch, evaluation
 
     def _slot_losses(self, params, model_state, x, y, w, n, training):
         """Each slot's weighted mean loss plus its model's own losses; its new model state."""
@@ -201,50 +208,69 @@ class _Program:
         dense = tf.scatter_nd(where, numbers.flat_values, tf.stack([k * b, n_features]))
         return tf.reshape(dense, tf.stack([k, b, n_features]))
 
-    def _evaluate(self, x, y, idx, w, n, l2):
+    def _evaluate(self, params, model_state, x, y, idx, w, n, l2):
         """Each slot's loss (inference mode) on its samples ``idx`` (K, M), weighted by ``w``."""
         tf = self.tf
         xb = self._rows(x, idx)
         yb = tf.gather(y, idx, batch_dims=1)
-        data, _ = self._slot_losses(list(self.params), list(self.model_state), xb, yb, w, n, False)
-        return data + self._penalty(self.params, l2)
+        data, _ = self._slot_losses(params, model_state, xb, yb, w, n, False)
+        return data + self._penalty(params, l2)
 
-    def _run_epoch(self, x, y, idx, w, n, rows, rate, momentum, valid, l2, numbers):
+    def _run_epoch(self, weights, x, y, idx, w, n, rows, rate, momentum, valid, l2, numbers):
+        """One epoch of every slot: ``weights`` (a dict of the slots' values) updated, and each
+        slot's summed training loss."""
         tf = self.tf
+        n_params, n_model = len(weights["params"]), len(weights["model_state"])
 
-        def step(s, total):
+        def unpack(flat):
+            params, model_state = flat[:n_params], flat[n_params:n_params + n_model]
+            rest = flat[n_params + n_model:]
+            n_state = (len(rest) - 2) // max(n_params, 1)
+            state = [rest[i * n_state:(i + 1) * n_state] for i in range(n_params)]
+            return params, model_state, state, rest[-2], rest[-1]
+
+        def step(s, total, *flat):
+            params, model_state, state, iterations, u_product = unpack(list(flat))
             # a step sees only its real rows: a partial last batch is one, as in Keras' fit
             take = idx[s][:, :rows[s]]
             xb = self._rows(x, take)
             yb = tf.gather(y, take, batch_dims=1)
-            params = list(self.params)
             with tf.GradientTape() as tape:
                 tape.watch(params)
-                data, new_state = self._slot_losses(params, list(self.model_state), xb, yb,
-                                                    w[s][:, :rows[s]], n[s], True)
+                data, new_model_state = self._slot_losses(params, model_state, xb, yb,
+                                                          w[s][:, :rows[s]], n[s], True)
                 loss = data + self._penalty(params, l2)
                 summed = tf.reduce_sum(loss)  # slots are independent: each gets its own gradient
             grads = tape.gradient(summed, params)
-            updates = self._update(grads, rate[s], momentum[s], valid[s], numbers)
-            for v, new in zip(self.model_state, new_state):
-                keep = tf.reshape(valid[s], [-1] + [1] * (len(v.shape) - 1))
-                updates.append(v.assign(tf.where(keep, tf.cast(new, v.dtype), v)))
-            with tf.control_dependencies(updates):
-                return s + 1, total + tf.where(valid[s], loss * n[s], 0.0)
+            params, state, iterations, u_product = self._update(
+                params, grads, state, iterations, u_product, rate[s], momentum[s], valid[s],
+                numbers)
+            kept = [tf.where(tf.reshape(valid[s], [-1] + [1] * (len(v.shape) - 1)),
+                             tf.cast(new, v.dtype), v)
+                    for v, new in zip(model_state, new_model_state)]
+            flat = [*params, *kept, *[v for vs in state for v in vs], iterations, u_product]
+            return (s + 1, total + tf.where(valid[s], loss * n[s], 0.0), *flat)
 
-        _, total = tf.while_loop(lambda s, _: s < tf.shape(idx)[0], step,
-                                 (tf.constant(0), tf.zeros(self.n_slots)))
-        return total
+        flat = [*weights["params"], *weights["model_state"],
+                *[v for vs in weights["state"] for v in vs], weights["iterations"],
+                weights["u_product"]]
+        out = tf.while_loop(lambda s, *_: s < tf.shape(idx)[0], step,
+                            (tf.constant(0), tf.zeros_like(weights["iterations"]), *flat))
+        params, model_state, state, iterations, u_product = unpack(list(out[2:]))
+        return dict(params=params, model_state=model_state, state=state, iterations=iterations,
+                    u_product=u_product), out[1]
 
-    def _update(self, grads, lr, mom, valid, numbers):
+    def _update(self, params, grads, states, iterations, u_product, lr, mom, valid, numbers):
         """Keras' update of every weight, per slot; the slots of ``valid`` False stay as they are."""
         tf = self.tf
-        ops = []
-        step = self.iterations + 1.0
+        step = iterations + 1.0
         if self.optimizer == "Nadam":
-            u_product = self.u_product * mom * (1.0 - 0.5 * tf.pow(0.96, step))
-        for p, g, state in zip(self.params, grads, self.state):
+            u_new = u_product * mom * (1.0 - 0.5 * tf.pow(0.96, step))
+        new_params, new_states = [], []
+        for p, g, state in zip(params, grads, states):
             if g is None:  # a weight the loss does not reach (Keras' optimizers skip it)
+                new_params.append(p)
+                new_states.append(list(state))
                 continue
             shape = [-1] + [1] * (len(p.shape) - 1)
             keep = tf.reshape(valid, shape)
@@ -252,7 +278,7 @@ class _Program:
             b2, eps, rho_, decay = (tf.reshape(numbers[k], shape)
                                     for k in ("beta_2", "epsilon", "rho", "weight_decay"))
             t = tf.reshape(step, shape)
-            var = p - p * decay * lr_  # the optimizer's own (decoupled) weight decay
+            var = p - p * decay * lr_ if self.decoupled else p  # the optimizer's own weight decay
             new_state = []
             if self.optimizer == "SGD":
                 (m,) = state
@@ -288,7 +314,7 @@ class _Program:
                 m, v = state
                 u_t = mom_ * (1.0 - 0.5 * tf.pow(0.96, t))
                 u_t_1 = mom_ * (1.0 - 0.5 * tf.pow(0.96, t + 1))
-                u_prod = tf.reshape(u_product, shape)
+                u_prod = tf.reshape(u_new, shape)
                 m_new = m + (g - m) * (1 - mom_)
                 v_new = v + (tf.square(g) - v) * (1 - b2)
                 m_hat = u_t_1 * m_new / (1 - u_prod * u_t_1) + (1 - u_t) * g / (1 - u_prod)
@@ -298,21 +324,19 @@ class _Program:
             elif self.optimizer == "Adamax":
                 m, u = state
                 m_new = m + (g - m) * (1 - mom_)
-                u_new = tf.maximum(b2 * u, tf.abs(g))
-                var = var - lr_ * m_new / ((1 - tf.pow(mom_, t)) * (u_new + eps))
-                new_state = [m_new, u_new]
+                norm = tf.maximum(b2 * u, tf.abs(g))
+                var = var - lr_ * m_new / ((1 - tf.pow(mom_, t)) * (norm + eps))
+                new_state = [m_new, norm]
             else:  # Adagrad
                 (accumulator,) = state
                 acc_new = accumulator + tf.square(g)
                 var = var - lr_ * g / tf.sqrt(acc_new + eps)
                 new_state = [acc_new]
-            ops.append(p.assign(tf.where(keep, var, p)))
-            for old, new in zip(state, new_state):
-                ops.append(old.assign(tf.where(keep, new, old)))
+            new_params.append(tf.where(keep, var, p))
+            new_states.append([tf.where(keep, new, old) for old, new in zip(state, new_state)])
         if self.optimizer == "Nadam":
-            ops.append(self.u_product.assign(tf.where(valid, u_product, self.u_product)))
-        ops.append(self.iterations.assign(tf.where(valid, step, self.iterations)))
-        return ops
+            u_product = tf.where(valid, u_new, u_product)
+        return new_params, new_states, tf.where(valid, step, iterations), u_product
 
 
 _PROGRAMS = collections.OrderedDict()
@@ -327,17 +351,21 @@ def _current_device():
     return tf.constant(0.0).device if tf.executing_eagerly() else ""
 
 
-def program(key, model, loss, optimizer, structural, n_slots, decayed):
+def program(key, model, loss, optimizer, structural, decayed, decoupled=True):
     """A pack's program, reused while its ``key`` (the model's structure, loss...) recurs.
 
     Reuse spares tracing it again, the larger part of a short pack's time
-    (a search's rounds, refits, lotteries). The few most recent are kept.
+    (a search's rounds, refits, lotteries): one trace serves every pack of
+    the structure, whatever its number of slots. The few most recent are
+    kept. ``decayed``: per trainable variable, whether the slots' L2 penalty
+    applies to it; ``decoupled``: whether any slot has the optimizer's own
+    weight decay.
     """
-    key = (key, optimizer, tuple(structural), n_slots, tuple(decayed), _current_device())
+    key = (key, optimizer, tuple(structural), tuple(decayed), decoupled, _current_device())
     with _PROGRAMS_LOCK:
         found = _PROGRAMS.pop(key, None)
         if found is None:
-            found = _Program(model, loss, optimizer, structural, n_slots, decayed)
+            found = _Program(model, loss, optimizer, structural, decayed, decoupled)
         _PROGRAMS[key] = found
         while len(_PROGRAMS) > _KEPT_PROGRAMS:
             _PROGRAMS.popitem(last=False)
@@ -527,10 +555,12 @@ class PackRun:
         values = tf.RaggedTensor.from_row_splits(padded.data.astype("float32"), splits)
         return (columns, values, tf.constant(n_features, "int64")), y
 
-    def program(self, n_slots=None):
-        """The traced program of this pack (of ``n_slots`` slots; default: all)."""
+    def program(self):
+        """The traced program of this pack (shared by every pack of its model structure)."""
+        penalized = any(s.l2 for s in self.slots)
+        decoupled = any(s.settings.get("weight_decay", 0.0) for s in self.slots)
         return program(self.program_key, self.model, self.loss, self.optimizer, self.structural,
-                       len(self.slots) if n_slots is None else n_slots, self.decayed)
+                       self.decayed if penalized else (False,) * len(self.decayed), decoupled)
 
     def advance(self, until):
         """Train every active slot up to epoch ``until`` (at most ``epochs``); return self."""
@@ -550,19 +580,23 @@ class PackRun:
         if not len(members):
             self.epoch = until
             return
-        slots = [self.slots[j] for j in members]
-        k = len(members)
-        prog = self.program(k)
-        prog.load([p[members] for p in self.params], [v[members] for v in self.model_state],
-                  [[s[members] for s in state] for state in self.state],
-                  self.iterations[members], self.u_product[members])
-        x, y = self.data(members)
+        # A lone slot runs beside an idle copy of itself: TensorFlow's vectorization
+        # mis-broadcasts some gradients (a convolution's bias) over one slot of an open count.
+        lanes = np.repeat(members, 2) if len(members) == 1 else members
+        slots = [self.slots[j] for j in lanes]
+        k = len(lanes)
+        prog = self.program()
+        weights = dict(params=[p[lanes] for p in self.params],
+                       model_state=[v[lanes] for v in self.model_state],
+                       state=[[v[lanes] for v in state] for state in self.state],
+                       iterations=self.iterations[lanes], u_product=self.u_product[lanes])
+        x, y = self.data(lanes)
         numbers = {name: tf.constant([float(s.settings.get(name, default)) for s in slots])
                    for name, default in NUMBERS.items()}
         l2 = tf.constant([float(s.l2) for s in slots])
-        steps = [self.steps[j] for j in members]
+        steps = [self.steps[j] for j in lanes]
         n_steps = max(self.steps)
-        watch = [self.watch[j] for j in members]
+        watch = [self.watch[j] for j in lanes]
         if any(watch):
             m = max(len(s.validation) if w else 1 for s, w in zip(self.slots, self.watch))
             v_idx = np.zeros((k, m), dtype=np.int32)
@@ -573,12 +607,13 @@ class PackRun:
                     v_w[i, :len(s.validation)] = s.sample_weight[s.validation]
             v_n = np.array([len(s.validation) if watch[i] else 1 for i, s in enumerate(slots)],
                            "float32")
-        running = self.active[members].copy()
+        running = self.active[lanes].copy()
+        running[len(members):] = False
         for epoch in range(self.epoch, until):
             if not running.any():
                 break
-            orders = [self.rngs[j].permutation(s.train) if self.shuffle else s.train
-                      for j, s in zip(members, slots)]
+            orders = [self.rngs[j].permutation(s.train) if self.shuffle and i < len(members)
+                      else s.train for i, (j, s) in enumerate(zip(lanes, slots))]
             idx, w, n = _epoch_batches(slots, orders, self.batch_size, n_steps)
             rate = np.zeros((n_steps, k), dtype=np.float32)
             momentum = np.zeros((n_steps, k), dtype=np.float32)
@@ -589,10 +624,12 @@ class PackRun:
                 momentum[:steps[i], i] = s.momenta[at:at + steps[i]]
                 valid[:steps[i], i] = running[i]
             batch_rows = np.maximum(n.max(axis=1), 1).astype(np.int32)
-            total = prog.run_epoch(x, y, idx, w, n, batch_rows, rate, momentum, valid, l2, numbers)
+            weights, total = prog.run_epoch(weights, x, y, idx, w, n, batch_rows, rate, momentum,
+                                            valid, l2, numbers)
             losses = total.numpy() / np.maximum(n.sum(axis=0), 1.0)
             if any(watch):
-                val = prog.evaluate(x, y, v_idx, v_w, v_n, l2).numpy()
+                val = prog.evaluate(weights["params"], weights["model_state"], x, y, v_idx, v_w,
+                                    v_n, l2).numpy()
             current = None
             for i, (j, s) in enumerate(zip(members, slots)):
                 if not running[i]:
@@ -608,8 +645,8 @@ class PackRun:
                     continue
                 if s.patience:
                     if current is None:
-                        current = ([p.numpy() for p in prog.params],
-                                   [v.numpy() for v in prog.model_state])
+                        current = ([p.numpy() for p in weights["params"]],
+                                   [v.numpy() for v in weights["model_state"]])
                     monitored = float(val[i]) if watch[i] else float(losses[i])
                     snapshot = ([c[i].copy() for c in current[0]], [c[i].copy() for c in current[1]])
                     if self.best_weights[j] is None:
@@ -620,15 +657,16 @@ class PackRun:
                         self.best_weights[j] = snapshot
                     elif self.wait[j] >= s.patience and epoch > 0:
                         running[i] = False
-        params, model_state, state, iterations, u_product = prog.save()
-        for p, new in zip([*self.params, *self.model_state], [*params, *model_state]):
-            p[members] = new
-        for old, new in zip(self.state, state):
+        real = len(members)
+        for p, new in zip([*self.params, *self.model_state],
+                          [*weights["params"], *weights["model_state"]]):
+            p[members] = np.asarray(new)[:real]
+        for old, new in zip(self.state, weights["state"]):
             for o, n_ in zip(old, new):
-                o[members] = n_
-        self.iterations[members] = iterations
-        self.u_product[members] = u_product
-        self.active[members] = running
+                o[members] = np.asarray(n_)[:real]
+        self.iterations[members] = np.asarray(weights["iterations"])[:real]
+        self.u_product[members] = np.asarray(weights["u_product"])[:real]
+        self.active[members] = running[:real]
         self.epoch = until
 
 

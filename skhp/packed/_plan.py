@@ -154,11 +154,23 @@ def pack_reason(estimator):
     return None
 
 
+def _program_config(config):
+    """A model's config without what only draws its starting values (initializers, seeds):
+    slots differing there run one program (their values are the slots' own)."""
+    if isinstance(config, dict):
+        return {k: _program_config(v) for k, v in config.items()
+                if not (k.endswith("initializer") or k == "seed")}
+    if isinstance(config, list):
+        return [_program_config(v) for v in config]
+    return config
+
+
 def model_signature(model):
     """A string equal for two built models of the same layer graph, configs and weight shapes.
 
     Layer names (which Keras numbers as it builds) are replaced by their
-    order, so two builds of one builder function agree.
+    order, so two builds of one builder function agree; initializers and
+    seeds, which only draw the starting values, are left out.
 
     Examples
     --------
@@ -169,7 +181,7 @@ def model_signature(model):
     """
     names = [layer.name for layer in model._flatten_layers(include_self=True)]
     try:
-        text = json.dumps(model.get_config(), sort_keys=True, default=repr)
+        text = json.dumps(_program_config(model.get_config()), sort_keys=True, default=repr)
     except Exception:  # a subclassed model without a config: its class and weights decide
         text = f"{type(model).__module__}.{type(model).__qualname__}"
     for i, name in sorted(enumerate(names), key=lambda item: -len(item[1])):
@@ -362,7 +374,12 @@ def plan(estimator, X, y, sample_weight=None, templates=None):
     if est.model is None and first is not est:
         apply_initializer(model, est.initializer or "glorot_uniform", seed)
         weights = _values(model.trainable_variables)
-    loss = _training_loss(est, model)
+    # the loss is resolved once per loss setting: resolving builds the optimizer too (~7 ms)
+    loss_setting = ("loss", type(est).__name__, repr(est.loss), getattr(est, "smoothing", None),
+                    repr(sorted(est._routed("loss").items())), id(model))
+    if loss_setting not in templates:
+        templates[loss_setting] = _training_loss(est, model)
+    loss = templates[loss_setting]
     encoder = first.target_encoder_
     if sparse.issparse(X):
         X_model = X
