@@ -170,3 +170,36 @@ def test_sparse_x_is_densified_a_batch_at_a_time_with_the_same_numbers(monkeypat
             assert b["pack"] == 0
             assert max(float(np.abs(u - v).max()) for u, v in zip(a["weights"], b["weights"])) < 1e-6
             assert a["history"]["val_loss"] == pytest.approx(b["history"]["val_loss"], rel=1e-6)
+
+
+def test_a_builders_pack_continued_epoch_range_by_range_equals_one_run():
+    from skhp.packed import PackRun, plan
+
+    def run():
+        plans = [plan(KerasClassifier(model=build, epochs=9, batch_size=16, learning_rate=lr,
+                                      random_state=0, schedule="cosine", warmup=1), X_IRIS, Y_IRIS)
+                 for lr in (1e-2, 3e-2, 1e-1)]
+        return PackRun([slot for slot, _, _ in plans], **plans[0][1])
+
+    whole, pieces = run().advance(9), run()
+    for until in (1, 3, 9):  # pruning's rungs: 1 + 2 + 6 epochs
+        pieces.advance(until)
+    for j in range(3):
+        a, b = whole.result(j), pieces.result(j)
+        for u, v in zip(a["weights"] + a["state"], b["weights"] + b["state"]):
+            np.testing.assert_array_equal(u, v)  # bit-equal, BatchNormalization and Dropout too
+        assert a["history"] == b["history"]
+
+
+def test_lottery_draws_run_inside_the_plan_and_a_slot_starts_from_the_kept_draw():
+    params = dict(hidden_layer_sizes=(8,), epochs=2, fit__shuffle=False, random_state=0,
+                  batch_size=16, lottery=4, lottery_steps=5, weight_decay=1e-3, smoothing=0.1,
+                  early_stopping=1)  # the hold-out is left out of the draws' data too
+    ordinary = KerasClassifier(**params).fit(X_IRIS, Y_IRIS)
+    (packed,) = fit_packed([KerasClassifier(**params)], X_IRIS, Y_IRIS)
+    np.testing.assert_allclose(packed.lottery_losses_, ordinary.lottery_losses_, rtol=1e-5)
+    assert packed.lottery_best_ == ordinary.lottery_best_
+    assert _max_difference(ordinary, packed) < 1e-4
+    search = GridSearchCV(KerasClassifier(**params), {"learning_rate": [1e-3, 1e-2]},
+                          cv=2).fit(X_IRIS, Y_IRIS)
+    assert search.packing_ == ["packed", "packed"]

@@ -143,7 +143,8 @@ def test_a_function_schedule_is_tabulated_per_epoch():
 
 
 def test_what_cannot_be_packed_says_why_and_trains_the_ordinary_way():
-    assert "lottery" in pack_reason(KerasClassifier(lottery=3))
+    assert pack_reason(KerasClassifier(lottery=3)) is None  # the built-in model's draws pack
+    assert "lottery" in pack_reason(KerasClassifier(model=lambda meta: None, lottery=3))
     assert "cycles" in pack_reason(KerasClassifier(schedule="restarts", early_stopping=2))
     assert "optimizer setting" in pack_reason(KerasClassifier(optimizer__clipnorm=1.0))
     assert "Lion" in pack_reason(KerasClassifier(optimizer="lion"))

@@ -272,7 +272,8 @@ def as_fitted(estimator, X, y, out, template=None):
     >>> as_fitted(est, X, X[:, 0], out).predict(X[:2]).shape
     (2,)
     """
-    own = {k: v for k, v in vars(estimator).items() if k in ("_seed", "learning_rate_", "schedule_")}
+    own = {k: v for k, v in vars(estimator).items()
+           if k in ("_seed", "learning_rate_", "schedule_", "lottery_losses_", "lottery_best_")}
     if template is None:
         estimator.initialize(X, y)
         estimator._initialize_callbacks()  # what predict reads (scikeras sets it in fit)

@@ -20,7 +20,7 @@ import numpy as np
 from scipy import sparse
 
 from skhp._training import batch_size_for, momentum_argument, optimizer_class
-from skhp.packed._engine import OPTIMIZER_STATE, PackedSlot
+from skhp.packed._engine import PackedSlot
 from skhp.schedules import CosineRestarts, EpochFunction, OneCycle, Warmup
 
 __all__ = ["OPTIMIZER_SETTINGS", "NotPackable", "pack_reason", "pack_key", "plan",
@@ -37,7 +37,6 @@ OPTIMIZER_SETTINGS = {
     "Adamax": {"beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7},
     "Adagrad": {"initial_accumulator_value": 0.1, "epsilon": 1e-7},
 }
-assert set(OPTIMIZER_SETTINGS) == set(OPTIMIZER_STATE)
 # Settings that change the program (not only numbers in it): they split packs.
 _STRUCTURAL = ("nesterov", "amsgrad", "centered")
 # compile__ settings that leave the training steps as they are (metrics are not computed
@@ -130,7 +129,8 @@ def pack_reason(estimator):
         (estimator.precision != "float32", f"precision={estimator.precision!r} trains on its own"),
         (bool(estimator.callbacks) or bool(estimator._routed("fit").get("callbacks")),
          "callbacks act inside Keras' own training loop"),
-        (estimator.lottery >= 2, "lottery draws train on their own"),
+        (estimator.lottery >= 2 and _lottery_reason(estimator) is not None,
+         f"lottery draws train on their own ({_lottery_reason(estimator)})"),
         (estimator.initial_weights is not None, "initial_weights train on their own"),
         (estimator.warm_start, "warm_start continues an existing model"),
         (bool(fit_settings), f"fit__ settings {fit_settings} apply to Keras' fit"),
@@ -163,6 +163,12 @@ def _program_config(config):
     if isinstance(config, list):
         return [_program_config(v) for v in config]
     return config
+
+
+def _lottery_reason(estimator):
+    from skhp.packed import lottery_reason
+
+    return lottery_reason(estimator)
 
 
 def model_signature(model):
@@ -225,8 +231,8 @@ def _schedule_tables(estimator, steps_per_epoch, optimizer, settings):
     return rates, momenta
 
 
-def _built_model(estimator, X, y):
-    """``estimator.initialize(X, y)`` without its weight decay (a slot carries it as a number).
+def _initialized(estimator, X, y):
+    """``estimator.initialize(X, y)``: the model its fit builds.
 
     Sparse X is never densified whole: the model is built from a few rows
     (one of each class), which fixes the same shapes and encoders.
@@ -238,13 +244,18 @@ def _built_model(estimator, X, y):
         rows = np.unique(y, return_index=True)[1] if is_classifier(estimator) else [0]
         rows = np.union1d(rows, [0, min(1, len(y) - 1)])
         X, y = X[rows].toarray(), y[rows]
+    estimator.initialize(X, y)
+    return estimator.model_
+
+
+def _built_model(estimator, X, y):
+    """The model the fit builds, without its weight decay (a slot carries it as a number)."""
     decay = estimator.weight_decay
     estimator.weight_decay = 0.0
     try:
-        estimator.initialize(X, y)
+        return _initialized(estimator, X, y)
     finally:
         estimator.weight_decay = decay
-    return estimator.model_
 
 
 def _values(variables):
@@ -321,6 +332,27 @@ def _build_key(estimator, X, y):
     return ("build", type(estimator).__name__, tuple(built), X.shape[1:], outputs)
 
 
+def _lottery_draws(estimator, X, y, rows, targets, batch_size):
+    """The slot's starting weights after its lottery: the draw the ordinary fit keeps.
+
+    The draws train as one pack of their own (:func:`skhp.packed.train_lottery`)
+    on the training ``rows`` the fit keeps (its samples as the model takes them)
+    and their encoded ``targets``, from the model the fit builds, its weight decay
+    included.
+    """
+    from skhp.packed import train_lottery
+
+    model = _initialized(estimator, X, y)
+    rows = rows.toarray() if sparse.issparse(rows) else rows
+    estimator.lottery_losses_, estimator.lottery_best_ = train_lottery(
+        estimator, rows, targets, batch_size)
+    if estimator.lottery_best_ is None:
+        raise ValueError(
+            f"every one of the {estimator.lottery} lottery draws diverged (non-finite "
+            f"training loss) at lottery_lr={estimator.lottery_lr}; lower lottery_lr.")
+    return _values(model.trainable_variables), _values(model.non_trainable_variables)
+
+
 def plan(estimator, X, y, sample_weight=None, templates=None):
     """The slot of ``estimator`` fitted on ``X, y`` and the :class:`PackRun` settings it needs.
 
@@ -389,12 +421,14 @@ def plan(estimator, X, y, sample_weight=None, templates=None):
     targets = np.asarray(encoder.transform(y))
     targets = targets.reshape(len(y), -1) if targets.ndim == 1 else targets
     targets = targets.astype("float32") if targets.dtype.kind in "biuf" else targets
+    held, kept = est._hold_out_indices(len(y))  # the ordinary fit's hold-out
+    batch_size = batch_size_for(est.batch_size, len(y))
+    if est.lottery >= 2:
+        weights, state = _lottery_draws(est, X, y, X_model[kept], targets[kept], batch_size)
     loss, targets = smoothed(loss, targets)
     sample_weight = est._weights_for(y, None if sample_weight is None else np.asarray(sample_weight), {})
     sample_weight = (np.ones(len(y), "float32") if sample_weight is None
                      else np.asarray(sample_weight, "float32"))
-    held, kept = est._hold_out_indices(len(y))  # the ordinary fit's hold-out
-    batch_size = batch_size_for(est.batch_size, len(y))
     steps = max(1, int(math.ceil(len(kept) / batch_size)))
     optimizer, settings = optimizer_settings(est)
     rates, momenta = _schedule_tables(est, steps, optimizer, settings)
