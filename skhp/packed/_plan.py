@@ -402,6 +402,13 @@ def plan(estimator, X, y, sample_weight=None, templates=None):
         est._seed = seed_from(est.random_state)
         est.learning_rate_ = est._given_learning_rate()
     first, model, signature, weights, state = source
+    optimizer, settings = optimizer_settings(est)
+    if optimizer != "SGD" and any(isinstance(layer, keras.layers.Embedding)
+                                  for layer in model._flatten_layers()):
+        # Keras' optimizers update only an embedding's looked-up rows (its gradient is
+        # sparse); a pack's gradient is dense, which is the same only for SGD
+        raise NotPackable(f"an Embedding layer's sparse updates with {optimizer} train on "
+                          "their own (packs apply them dense, as SGD does)")
     seed = seed_or_fresh(est._seed)
     if est.model is None and first is not est:
         apply_initializer(model, est.initializer or "glorot_uniform", seed)
@@ -430,14 +437,7 @@ def plan(estimator, X, y, sample_weight=None, templates=None):
     sample_weight = (np.ones(len(y), "float32") if sample_weight is None
                      else np.asarray(sample_weight, "float32"))
     steps = max(1, int(math.ceil(len(kept) / batch_size)))
-    optimizer, settings = optimizer_settings(est)
     rates, momenta = _schedule_tables(est, steps, optimizer, settings)
-    if optimizer != "SGD" and any(isinstance(layer, keras.layers.Embedding)
-                                  for layer in model._flatten_layers()):
-        # Keras' optimizers update only an embedding's looked-up rows (its gradient is
-        # sparse); a pack's gradient is dense, which is the same only for SGD
-        raise NotPackable(f"an Embedding layer's sparse updates with {optimizer} train on "
-                          "their own (packs apply them dense, as SGD does)")
     kernels = {id(layer.kernel) for layer in _kernel_layers(model)}
     decayed = tuple(id(v) in kernels for v in model.trainable_variables)
     slot = PackedSlot(
