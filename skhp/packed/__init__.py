@@ -36,13 +36,13 @@ import math
 import time
 
 import skhp._tensorflow  # noqa: F401  (before Keras: TensorFlow starts quietly)
-import keras
 import numpy as np
 from scipy import sparse
 
 from skhp.packed._engine import PackedSlot, PackRun, train_pack
 from skhp.packed._memory import auto_pack_size, pack_memory, slot_bytes
-from skhp.packed._plan import (OPTIMIZER_SETTINGS, NotPackable, loss_key, model_signature, momentum_name,
+from skhp.packed._plan import (OPTIMIZER_SETTINGS, NotPackable, lottery_reason, loss_key,
+                               model_signature, momentum_name, outputs_of,
                                numbers, optimizer_settings, pack_key, pack_reason, plan,
                                seed_or_fresh, smoothed, structural)
 
@@ -64,13 +64,6 @@ def _as_array(X):
     """``X`` as a NumPy array (a DataFrame's values), or a sparse matrix as CSR, which packs
     densify a batch at a time."""
     return X.tocsr() if sparse.issparse(X) else np.asarray(X)
-
-
-def _outputs(estimator, y):
-    """The classes (a classifier) or the target shape (a regressor) of a fit on ``y``."""
-    from sklearn.base import is_classifier
-
-    return tuple(np.unique(y).tolist()) if is_classifier(estimator) else np.shape(y)[1:]
 
 
 def _trace_failure(run):
@@ -155,7 +148,7 @@ def start_packs(jobs, pack_size="auto"):
                 continue
             run.key, run.members = key, part
             # what a fitted slot's Keras model and encoders serve: its structure and outputs
-            run.shapes = [(settings["key"][0], _outputs(*jobs[j][::2])) for j in part]
+            run.shapes = [(settings["key"][0], outputs_of(*jobs[j][::2])) for j in part]
             for slot, j in enumerate(part):
                 where[j] = (len(runs), slot)
             runs.append(run)
@@ -338,33 +331,6 @@ def fit_packed(estimators, X, y, trains=None, *, sample_weight=None, pack_size="
         else:
             fitted.append(as_fitted(est, X_, y_, out))
     return fitted
-
-
-def lottery_reason(estimator):
-    """Why ``estimator``'s lottery draws cannot train as one pack, or None when they can.
-
-    The draws of skhp's built-in MLP with its built-in loss, in float32, with
-    an optimizer of :data:`OPTIMIZER_SETTINGS` train as one pack; other
-    models draw one after another (:func:`skhp.initializers.draw_lottery`).
-
-    Examples
-    --------
-    >>> from skhp import KerasClassifier
-    >>> lottery_reason(KerasClassifier(lottery=10)) is None
-    True
-    >>> lottery_reason(KerasClassifier(lottery=10, optimizer="adadelta"))
-    'optimizer Adadelta is not one a pack trains (SGD, Adam, AdamW, RMSprop, Nadam, Adamax, Adagrad)'
-    """
-    if keras.backend.backend() != "tensorflow":
-        return f"packs run on the TensorFlow backend, not {keras.backend.backend()}"
-    if estimator.model is not None:
-        return "a model of the user's (model=...) draws on its own"
-    if estimator.loss is not None:
-        return "a loss of the user's (loss=...) draws on its own"
-    if estimator.precision != "float32":
-        return f"precision={estimator.precision!r} draws on its own"
-    name, settings = optimizer_settings(estimator, routed=False)
-    return settings if name is None else None
 
 
 def train_lottery(estimator, X, y, batch_size):

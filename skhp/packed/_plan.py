@@ -23,8 +23,8 @@ from skhp._training import batch_size_for, momentum_argument, optimizer_class
 from skhp.packed._engine import PackedSlot
 from skhp.schedules import CosineRestarts, EpochFunction, OneCycle, Warmup
 
-__all__ = ["OPTIMIZER_SETTINGS", "NotPackable", "pack_reason", "pack_key", "plan",
-           "model_signature", "smoothed"]
+__all__ = ["OPTIMIZER_SETTINGS", "NotPackable", "pack_reason", "lottery_reason", "pack_key",
+           "plan", "model_signature", "smoothed", "outputs_of"]
 
 #: Optimizers a pack trains, with the ``optimizer__`` settings each takes (and its defaults).
 OPTIMIZER_SETTINGS = {
@@ -123,14 +123,14 @@ def pack_reason(estimator):
     if keras.backend.backend() != "tensorflow":
         return f"packs run on the TensorFlow backend, not {keras.backend.backend()}"
     fit_settings = sorted(set(estimator._routed("fit")) - {"shuffle"})
+    lottery = lottery_reason(estimator) if estimator.lottery >= 2 else None
     compile_settings = sorted(set(estimator._routed("compile")) - _COMPILE_PACKS)
     checks = [
         (estimator.learning_rate == "auto", "learning_rate='auto' runs an LR range test per fit"),
         (estimator.precision != "float32", f"precision={estimator.precision!r} trains on its own"),
         (bool(estimator.callbacks) or bool(estimator._routed("fit").get("callbacks")),
          "callbacks act inside Keras' own training loop"),
-        (estimator.lottery >= 2 and _lottery_reason(estimator) is not None,
-         f"lottery draws train on their own ({_lottery_reason(estimator)})"),
+        (lottery is not None, f"lottery draws train on their own ({lottery})"),
         (estimator.initial_weights is not None, "initial_weights train on their own"),
         (estimator.warm_start, "warm_start continues an existing model"),
         (bool(fit_settings), f"fit__ settings {fit_settings} apply to Keras' fit"),
@@ -165,10 +165,31 @@ def _program_config(config):
     return config
 
 
-def _lottery_reason(estimator):
-    from skhp.packed import lottery_reason
+def lottery_reason(estimator):
+    """Why ``estimator``'s lottery draws cannot train as one pack, or None when they can.
 
-    return lottery_reason(estimator)
+    The draws of skhp's built-in MLP with its built-in loss, in float32, with
+    an optimizer of :data:`OPTIMIZER_SETTINGS` train as one pack; other
+    models draw one after another (:func:`skhp.initializers.draw_lottery`).
+
+    Examples
+    --------
+    >>> from skhp import KerasClassifier
+    >>> lottery_reason(KerasClassifier(lottery=10)) is None
+    True
+    >>> lottery_reason(KerasClassifier(lottery=10, optimizer="adadelta"))
+    'optimizer Adadelta is not one a pack trains (SGD, Adam, AdamW, RMSprop, Nadam, Adamax, Adagrad)'
+    """
+    if keras.backend.backend() != "tensorflow":
+        return f"packs run on the TensorFlow backend, not {keras.backend.backend()}"
+    if estimator.model is not None:
+        return "a model of the user's (model=...) draws on its own"
+    if estimator.loss is not None:
+        return "a loss of the user's (loss=...) draws on its own"
+    if estimator.precision != "float32":
+        return f"precision={estimator.precision!r} draws on its own"
+    name, settings = optimizer_settings(estimator, routed=False)
+    return settings if name is None else None
 
 
 def model_signature(model):
@@ -298,13 +319,17 @@ def smoothed(loss, targets):
     return loss, targets
 
 
-def _builtin_key(estimator, X, y):
+def outputs_of(estimator, y):
+    """The classes (a classifier) or the target shape (a regressor) of a fit on ``y``."""
     from sklearn.base import is_classifier
 
-    outputs = tuple(np.unique(y).tolist()) if is_classifier(estimator) else np.shape(y)[1:]
+    return tuple(np.unique(y).tolist()) if is_classifier(estimator) else np.shape(y)[1:]
+
+
+def _builtin_key(estimator, X, y):
     return (type(estimator).__name__, tuple(estimator._hidden_sizes()), repr(estimator.activation),
             tuple(estimator._layer_sizes("conv_layers")), estimator.image_shape and
-            tuple(estimator.image_shape), X.shape[1:], outputs)
+            tuple(estimator.image_shape), X.shape[1:], outputs_of(estimator, y))
 
 
 # Parameters that act on training only, not on the model an estimator builds.
@@ -322,34 +347,23 @@ def _build_key(estimator, X, y):
     """
     if estimator.random_state is None:
         return None  # every fit draws anew
-    from sklearn.base import is_classifier
-
     built = sorted((name, repr(value)) for name, value in estimator.get_params(deep=False).items()
                    if name not in _TRAINING_ONLY
                    and not name.startswith(("optimizer__", "schedule__", "fit__", "compile__",
                                             "callbacks__", "predict__")))
-    outputs = tuple(np.unique(y).tolist()) if is_classifier(estimator) else np.shape(y)[1:]
-    return ("build", type(estimator).__name__, tuple(built), X.shape[1:], outputs)
+    return ("build", type(estimator).__name__, tuple(built), X.shape[1:], outputs_of(estimator, y))
 
 
 def _lottery_draws(estimator, X, y, rows, targets, batch_size):
     """The slot's starting weights after its lottery: the draw the ordinary fit keeps.
 
-    The draws train as one pack of their own (:func:`skhp.packed.train_lottery`)
-    on the training ``rows`` the fit keeps (its samples as the model takes them)
-    and their encoded ``targets``, from the model the fit builds, its weight decay
-    included.
+    The fit's own lottery step (``_draw_lottery``: the draws as one pack, the
+    error when all diverge) on the training ``rows`` the fit keeps (its samples
+    as the model takes them) and their encoded ``targets``, from the model the
+    fit builds, its weight decay included.
     """
-    from skhp.packed import train_lottery
-
     model = _initialized(estimator, X, y)
-    rows = rows.toarray() if sparse.issparse(rows) else rows
-    estimator.lottery_losses_, estimator.lottery_best_ = train_lottery(
-        estimator, rows, targets, batch_size)
-    if estimator.lottery_best_ is None:
-        raise ValueError(
-            f"every one of the {estimator.lottery} lottery draws diverged (non-finite "
-            f"training loss) at lottery_lr={estimator.lottery_lr}; lower lottery_lr.")
+    estimator._draw_lottery(rows.toarray() if sparse.issparse(rows) else rows, targets, batch_size)
     return _values(model.trainable_variables), _values(model.non_trainable_variables)
 
 
