@@ -173,3 +173,30 @@ def test_a_log_integer_range_stays_log_scale_for_scikit_learn():
     # log scale: as many draws in [4, 22] as in [23, 128] (uniform would put 15% below 23)
     assert 0.45 < np.mean(draws <= 22) < 0.6
     assert Space(dists).dimensions["units"] == Integer(4, 128, log=True)
+
+
+def test_integer_step_ranges_keep_their_step_everywhere():
+    from skhp.search.guided import line, next_value
+
+    filters = Integer(32, 96, step=32)
+    assert filters.values() == [32, 64, 96]
+    assert filters.contains(64) and not filters.contains(48)
+    rng = np.random.default_rng(0)
+    draws = filters.sample(rng, 3000)
+    assert set(draws) == {32, 64, 96} and min(draws.count(v) for v in (32, 64, 96)) > 900
+    assert filters.grid(2) == [32, 96] and filters.from_unit(0.4) == 64
+    assert Integer(0, 100, step=10).nearest(44) == 40
+    narrowed = narrow(Integer(32, 512, step=32), 128)
+    assert narrowed.step == 32 and all(v % 32 == 0 for v in narrowed.values())
+    assert 128 in narrowed.values() and narrowed.low < 128 < narrowed.high
+    assert narrow(filters, 96).values() == [64, 96]  # clipped, one step at least
+    assert line(Integer(32, 512, step=32), 128, 2) == [32, 128, 352]  # +-(512 - 32) / 2, on the grid
+    assert line(Integer(32, 512, step=32), 128, 100) == [96, 128, 160]  # one step at least
+    assert next_value(filters, 64, 1) == 96 and next_value(filters, 96, 1) is None
+    assert Space.from_dict(Space({"f": filters}).to_dict())["f"] == filters
+    assert Space({"f": filters}).to_param_distributions() == {"f": [32, 64, 96]}
+    assert "step 32" in filters.describe()
+    with pytest.raises(ValueError, match="step"):
+        Integer(1, 64, log=True, step=2)
+    with pytest.raises(ValueError, match="step must be an integer >= 1"):
+        Integer(1, 64, step=0)

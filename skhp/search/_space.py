@@ -139,7 +139,7 @@ class Real(Dimension):
         return {"type": "real", "low": float(self.low), "high": float(self.high), "log": bool(self.log)}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Integer(Dimension):
     """An integer range ``[low, high]``, drawn uniformly or log-uniformly.
 
@@ -153,11 +153,16 @@ class Integer(Dimension):
         When given, only the powers of ``base`` within the bounds are values
         (``Integer(16, 512, base=2)`` is the batch sizes 16, 32, ..., 512);
         implies ``log``.
+    step : int or None, default=None
+        When given, only ``low``, ``low + step``, ... up to ``high`` are values
+        (KerasTuner's ``hp.Int(step=...)``); on a linear scale only.
 
     Examples
     --------
     >>> Integer(16, 512, base=2).values()
     [16, 32, 64, 128, 256, 512]
+    >>> Integer(32, 100, step=32).values()
+    [32, 64, 96]
     >>> Integer(1, 100, log=True).to_unit(10)
     0.5
     """
@@ -166,18 +171,32 @@ class Integer(Dimension):
     high: int
     log: bool = False
     base: int = None
+    step: int = None
 
     def __post_init__(self):
         _check_bounds(self.low, self.high, self.log or self.base is not None, integer=True)
+        for name in ("base", "step"):
+            value, least = getattr(self, name), 2 if name == "base" else 1
+            if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral)
+                                      or value < least):
+                raise ValueError(f"{name} must be an integer >= {least} or None, got {value!r}.")
+        if self.step is not None and (self.log or self.base is not None):
+            raise ValueError(
+                f"step={self.step} spaces values evenly on a linear scale; with log=True or a "
+                "base give the values as base= (powers) or as a Choice of integers.")
         if self.base is not None:
-            if isinstance(self.base, bool) or not isinstance(self.base, numbers.Integral) or self.base < 2:
-                raise ValueError(f"base must be an integer >= 2 or None, got {self.base!r}.")
             if not self.values():
                 raise ValueError(f"no power of {self.base} lies in [{self.low}, {self.high}].")
             object.__setattr__(self, "log", True)
 
+    def __repr__(self):
+        step = "" if self.step is None else f", step={self.step}"
+        return f"Integer(low={self.low}, high={self.high}, log={self.log}, base={self.base}{step})"
+
     def values(self):
-        """Every value of a ``base`` range (None when the range has no base)."""
+        """Every value of a ``base`` or ``step`` range (None when the range has neither)."""
+        if self.step is not None:
+            return list(range(int(self.low), int(self.high) + 1, int(self.step)))
         if self.base is None:
             return None
         k, out = 0, []
@@ -187,27 +206,34 @@ class Integer(Dimension):
             k += 1
         return out
 
+    def nearest(self, value):
+        """The value of the range nearest to ``value`` (on its own scale)."""
+        values = self.values()
+        if values is None:
+            return int(min(max(round(value), self.low), self.high))
+        if self.log:
+            return min(values, key=lambda v: abs(math.log(v / value)))
+        return min(values, key=lambda v: abs(v - value))
+
     def to_unit(self, value):
         """``value`` mapped to [0, 1] on the range's own scale (log or linear)."""
         return Real(self.low, self.high, self.log).to_unit(value)
 
     def from_unit(self, u):
-        """The integer nearest the value at ``u`` (the nearest power with a ``base``)."""
-        value = Real(self.low, self.high, self.log).from_unit(min(max(u, 0.0), 1.0))
-        if self.base is not None:
-            return min(self.values(), key=lambda v: abs(math.log(v / value)))
-        return int(min(max(round(value), self.low), self.high))
+        """The integer nearest the value at ``u`` (the nearest power or step value with them)."""
+        return self.nearest(Real(self.low, self.high, self.log).from_unit(min(max(u, 0.0), 1.0)))
 
     def contains(self, value):
         """Whether ``value`` is one of the range's integers."""
         if not (is_number(value) and float(value).is_integer() and self.low <= value <= self.high):
             return False
-        return self.base is None or int(value) in self.values()
+        values = self.values()
+        return values is None or int(value) in values
 
     def sample(self, rng, size):
         """``size`` values drawn from ``rng`` (a numpy Generator)."""
-        if self.base is not None:
-            values = self.values()
+        values = self.values()
+        if values is not None:
             return [int(values[i]) for i in rng.integers(0, len(values), size)]
         if self.log:
             # widen by half a unit so that both ends are as likely as their neighbours
@@ -219,8 +245,8 @@ class Integer(Dimension):
 
     def grid(self, n):
         """Up to ``n`` distinct values spread over the range."""
-        if self.base is not None:
-            values = self.values()
+        values = self.values()
+        if values is not None:
             idx = np.unique(np.round(np.linspace(0, len(values) - 1, n)).astype(int))
             return [int(values[i]) for i in idx]
         real = Real(self.low, self.high, self.log).grid(n)
@@ -229,12 +255,13 @@ class Integer(Dimension):
     def describe(self):
         if self.base is not None:
             return "{" + ", ".join(map(str, self.values())) + "}"
-        return f"[{self.low}, {self.high}]" + (" log" if self.log else "")
+        step = f" step {self.step}" if self.step is not None else ""
+        return f"[{self.low}, {self.high}]" + step + (" log" if self.log else "")
 
     def to_dict(self):
         """The dimension as plain JSON values (see :meth:`Space.from_dict`)."""
         return {"type": "integer", "low": int(self.low), "high": int(self.high),
-                "log": bool(self.log), "base": self.base}
+                "log": bool(self.log), "base": self.base, "step": self.step}
 
 
 @dataclass(frozen=True)
@@ -580,7 +607,7 @@ class Space:
             if kind == "real":
                 dims[name] = Real(d["low"], d["high"], d["log"])
             elif kind == "integer":
-                dims[name] = Integer(d["low"], d["high"], d["log"], d["base"])
+                dims[name] = Integer(d["low"], d["high"], d["log"], d["base"], d.get("step"))
             elif kind == "choice" and not any(isinstance(v, dict) for v in d["values"]):
                 weights = None if d["weights"] is None else tuple(d["weights"])
                 dims[name] = Choice(d["values"], d["ordered"], weights)

@@ -59,6 +59,10 @@ def _(dim: Integer, center, step):
         i = values.index(center) if center in values else 0
         return [values[max(0, i - 1)], center, values[min(len(values) - 1, i + 1)]]
     points = line(Real(dim.low, dim.high, dim.log), center, step)
+    if dim.step is not None:  # the nearest values of the range, one step away at least
+        down = min(dim.nearest(points[0]), center - dim.step)
+        up = max(dim.nearest(points[2]), center + dim.step)
+        return [down if down >= dim.low else center, center, up if up <= dim.high else center]
     down = min(int(round(points[0])), center - 1)
     up = max(int(round(points[2])), center + 1)
     return [max(dim.low, down), center, min(dim.high, up)]
@@ -91,6 +95,8 @@ def _(dim: Integer, value, direction):
         nxt = value * dim.base if direction > 0 else value // dim.base
     elif dim.log:
         nxt = value * 2 if direction > 0 else value // 2
+    elif dim.step is not None:
+        nxt = value + direction * dim.step * max(1, (dim.high - dim.low) // (8 * dim.step))
     else:
         nxt = value + direction * max(1, (dim.high - dim.low) // 8)
     return nxt if dim.low <= nxt <= dim.high else None

@@ -53,6 +53,8 @@ def narrow(dim, center, factor=2.0, scale=1.0, keep=0.7):
     Real(low=0.0005, high=0.002, log=True)
     >>> narrow(Integer(16, 512, base=2), 64)
     Integer(low=32, high=128, log=True, base=2)
+    >>> narrow(Integer(32, 512, step=32), 128).values()
+    [32, 64, 96, 128, 160, 192, 224, 256]
     >>> narrow(Choice([16, 32, 64, 128], ordered=True), 32).values
     (16, 32, 64)
     >>> narrow(Choice(["adam", "sgd", "rmsprop"]), "sgd", keep=0.5).weights
@@ -82,6 +84,12 @@ def _(dim: Integer, center, factor=2.0, scale=1.0, keep=0.7):
         reach = max(1, int(math.floor(math.log(factor**scale, dim.base) + 1e-9)))
         lo, hi = values[max(0, i - reach)], values[min(len(values) - 1, i + reach)]
         return Integer(lo, hi, True, dim.base)
+    if dim.step is not None:  # the range's own values near the centre, one step at least
+        center = dim.nearest(center)
+        near = narrow(Real(dim.low, dim.high), center, factor, scale)
+        lo = max(dim.low, center - dim.step * max(1, math.ceil((center - near.low) / dim.step)))
+        hi = min(dim.high, center + dim.step * max(1, math.ceil((near.high - center) / dim.step)))
+        return Integer(lo, max(lo, hi - (hi - lo) % dim.step), step=dim.step)
     near = narrow(Real(dim.low, dim.high, dim.log), center, factor, scale)
     low = min(int(math.floor(near.low)), center - 1)
     high = max(int(math.ceil(near.high)), center + 1)

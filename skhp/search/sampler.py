@@ -111,7 +111,8 @@ class _Encoding:
             if isinstance(dim, Real):
                 point[name] = trial.suggest_float(key, dim.low, dim.high, log=dim.log)
             elif isinstance(dim, Integer) and dim.base is None:
-                point[name] = trial.suggest_int(key, dim.low, dim.high, log=dim.log)
+                point[name] = trial.suggest_int(key, dim.low, dim.high, step=dim.step or 1,
+                                                log=dim.log)
             else:
                 values = dim.values() if isinstance(dim, Integer) else dim.values
                 if isinstance(dim, Integer) or dim.ordered:
