@@ -17,6 +17,7 @@ from scikeras._utils import route_params
 
 from skhp._training import optimizer_class
 from skhp._validation import suggest
+from skhp.hyperparameters import hp_build_function
 
 __all__ = ["routed_prefix", "check_names", "accepted_arguments", "RoutedParameters"]
 
@@ -129,7 +130,7 @@ class RoutedParameters:
         """The user's builder function, or None (built-in MLP or a built keras.Model)."""
         if self.model is None or isinstance(self.model, keras.Model):
             return None
-        return self.model
+        return hp_build_function(self.model) or self.model
 
     def check_parameter_names(self):
         """Refuse parameter names that reach nothing, as ``fit`` does first.
@@ -176,6 +177,12 @@ class RoutedParameters:
                     "hidden_layer_sizes and activation."
                 )
             check_names(model_args, builder_args, f"the builder {builder.__name__}", "model")
+        hp_names = self._routed("hp")
+        if hp_names and hp_build_function(self.model) is None:
+            raise ValueError(
+                f"hp__{sorted(hp_names)[0]}: hp__ parameters set the hyperparameters of a build "
+                f"function of hp (def build(hp): ... hp.Int('units', ...)), but model={self.model!r} "
+                "takes no hp; use model__ parameters for a builder's arguments.")
         cls, _ = optimizer_class(self.optimizer)
         if "learning_rate" in self._routed("optimizer"):
             raise ValueError("optimizer__learning_rate: set the estimator's learning_rate instead.")

@@ -243,12 +243,21 @@ class TrainingWiring:
         the book writes its optimizers; a ``learning_rate`` set beside an
         instance that sets its own, other rate is a conflict, refused.
         """
-        found = instance_learning_rate(self.optimizer)
+        optimizer = self._optimizer_in_use()
+        found = instance_learning_rate(optimizer)
         if found is None or self.learning_rate == "auto":
             return self.learning_rate
         rate, own = found
         if self.learning_rate == DEFAULT_LEARNING_RATE:
             return rate
+        if own and not math.isclose(rate, self.learning_rate, rel_tol=1e-6) \
+                and optimizer is not self.optimizer:
+            raise ValueError(
+                f"the build function compiles its model with {type(optimizer).__name__}"
+                f"(learning_rate={rate:g}) and learning_rate={self.learning_rate!r} is set; keep "
+                f"one: leave learning_rate at its default ({DEFAULT_LEARNING_RATE:g}) to train at "
+                "the build function's rate (tune it there, e.g. hp__learning_rate), or compile "
+                "without a rate of your own to tune learning_rate.")
         if own and not math.isclose(rate, self.learning_rate, rel_tol=1e-6):
             raise ValueError(
                 f"optimizer={type(self.optimizer).__name__}(learning_rate={rate:g}) and "
@@ -269,11 +278,35 @@ class TrainingWiring:
         else:
             self.learning_rate_ = self._given_learning_rate()
 
+    def _optimizer_in_use(self):
+        """``optimizer``, or the optimizer a build function compiled its model with.
+
+        A build function that compiles its model (KerasTuner's way) trains
+        with that optimizer and its rate while ``optimizer`` and
+        ``learning_rate`` are left at their defaults (see ``_builder_compile``).
+        """
+        compiled = getattr(self, "_builder_compile", None)
+        if not compiled or compiled.get("optimizer") is None:
+            return self.optimizer
+        cls, config = compiled["optimizer"]
+        return cls.from_config(config)
+
+    def _fit_loss(self):
+        """The loss the fit compiles: ``loss`` (with ``loss__`` settings), the build
+        function's compiled loss, or the built-in one."""
+        if self.loss is not None:
+            with warnings.catch_warnings():  # scikeras builds a throw-away optimizer (see below)
+                warnings.filterwarnings("ignore", message="Argument `decay` is no longer supported")
+                return super()._get_compile_kwargs()["loss"]
+        compiled = getattr(self, "_builder_compile", None) or {}
+        return compiled["loss"] if compiled.get("loss") is not None else self._default_loss()
+
     def _make_optimizer(self):
-        cls, config = optimizer_class(self.optimizer)
+        optimizer = self._optimizer_in_use()
+        cls, config = optimizer_class(optimizer)
         config.update({k: v for k, v in self._routed("optimizer").items() if k != "decay"})
         if self.momentum is not None:
-            config[momentum_argument(self.optimizer)] = self.momentum
+            config[momentum_argument(optimizer)] = self.momentum
         # With learning_rate="auto" warm-up still starts below the found rate.
         warmup_lr = min(self.warmup_lr, self.learning_rate_)
         self.schedule_ = self._make_learning_rate(self.learning_rate_, self._steps_per_epoch(), warmup_lr)
@@ -303,10 +336,12 @@ class TrainingWiring:
             compile_kwargs = super()._get_compile_kwargs()
         compile_kwargs["optimizer"] = self._make_optimizer()
         compile_kwargs["steps_per_execution"] = self._steps_per_execution()
+        compiled = getattr(self, "_builder_compile", None) or {}
         if self.loss is None:
-            compile_kwargs["loss"] = self._default_loss()
+            compile_kwargs["loss"] = self._fit_loss()
         if self.metrics is None:
-            compile_kwargs["metrics"] = self._default_metrics()
+            compile_kwargs["metrics"] = (compiled["metrics"] if compiled.get("metrics") is not None
+                                         else self._default_metrics())
         return compile_kwargs
 
     def _initialize_callbacks(self):

@@ -10,6 +10,7 @@ False there and ``cross_val_score`` silently uses plain KFold).
 """
 
 import contextlib
+import functools
 import os
 import pickle
 import threading
@@ -29,7 +30,8 @@ from sklearn.utils.validation import column_or_1d, validate_data
 from skhp._routing import RoutedParameters
 from skhp._targets import OneHotLabelEncoder
 from skhp._training import TrainingWiring, batch_size_for, momentum_argument, optimizer_class
-from skhp._validation import check_number
+from skhp._validation import check_number, suggest
+from skhp.hyperparameters import declared, hp_build_function, make_hp
 from skhp.initializers import apply_initializer, apply_weight_decay, draw_lottery, get_initializer
 from skhp.models import build_mlp, image_channels
 from skhp.packed import lottery_reason, train_lottery
@@ -83,7 +85,7 @@ class _KerasEstimator(RoutedParameters, TrainingWiring):
     }
 
     build_fn = None  # scikeras reads it; skhp takes builders through ``model`` only
-    _routing_prefixes = scikeras.wrappers.BaseWrapper._routing_prefixes | {"schedule", "callbacks"}
+    _routing_prefixes = scikeras.wrappers.BaseWrapper._routing_prefixes | {"schedule", "callbacks", "hp"}
     __repr__ = BaseEstimator.__repr__
 
     def _init_params(self, arguments):
@@ -121,8 +123,10 @@ class _KerasEstimator(RoutedParameters, TrainingWiring):
         self._validate_params()
         if self.model is not None and not (
             callable(self.model) or isinstance(self.model, keras.Model)
+            or hp_build_function(self.model) is not None
         ):
-            raise TypeError(f"model must be a builder function or a keras.Model, got {self.model!r}.")
+            raise TypeError(f"model must be a builder function, a build function of hp, a "
+                            f"keras_tuner.HyperModel or a keras.Model, got {self.model!r}.")
         self._check_keywords()
         for name in ("hidden_layer_sizes", "conv_layers"):
             try:
@@ -322,7 +326,66 @@ class _KerasEstimator(RoutedParameters, TrainingWiring):
             return self._build_default_model
         if isinstance(self.model, keras.Model):
             return self._copy_of_user_model
+        build = hp_build_function(self.model)
+        if build is not None:  # KerasTuner's way: values from hp__ parameters, else its defaults
+            self._hp = make_hp(self._routed("hp"))
+            return functools.partial(build, hp=self._hp)
         return super()._check_model_param()
+
+    def _check_hp_names(self):
+        """Refuse ``hp__`` names the build function declares in none of its branches."""
+        unknown = set(self._routed("hp")) - {d.name for d in declared(self._hp)}
+        if unknown:
+            names = _declared_names(self.model)
+            for name in sorted(unknown - names):
+                raise ValueError(
+                    f"hp__{name}: the build function {getattr(self.model, '__name__', self.model)!r} "
+                    f"declares no hyperparameter {name!r}.{suggest(name, names)} It declares "
+                    f"{sorted(names)}.")
+
+    def _capture_compile(self, model):
+        """What a build function compiled its model with, checked against skhp's parameters.
+
+        A build function that compiles (KerasTuner's way) trains with its
+        optimizer, learning rate, loss and metrics; ``optimizer``,
+        ``learning_rate``, ``loss`` and ``metrics`` left at their defaults
+        leave them, and set to something else beside them are refused.
+        """
+        self._builder_compile = None
+        if self._builder() is None or not getattr(model, "compiled", False):
+            return
+        compiled = getattr(getattr(model, "_compile_config", None), "config", {}) or {}
+        optimizer = model.optimizer
+        if optimizer is not None:
+            own, _ = optimizer_class(self.optimizer)
+            if type(optimizer) is not own and self.optimizer != "adam":
+                raise ValueError(
+                    f"the build function compiles its model with {type(optimizer).__name__} and "
+                    f"optimizer={self.optimizer!r} is set; keep one: leave optimizer at its "
+                    f"default ('adam') to train with the build function's "
+                    f"{type(optimizer).__name__}, or compile without an optimizer of your own.")
+            config = optimizer.get_config()
+            optimizer = (type(optimizer), config)
+        loss = model.loss
+        if loss is not None and self.loss is not None and _loss_name(loss) != _loss_name(self.loss):
+            raise ValueError(
+                f"the build function compiles its model with loss={_loss_name(loss)!r} and "
+                f"loss={_loss_name(self.loss)!r} is set; keep one: leave loss=None to train "
+                "with the build function's loss.")
+        if loss is not None and self.loss is None and getattr(self, "smoothing", 0):
+            raise ValueError(
+                f"smoothing={self.smoothing} applies to the built-in loss, but the build "
+                f"function compiles its model with loss={_loss_name(loss)!r}; set smoothing=0 "
+                "and smooth in the build function's loss (label_smoothing=...).")
+        self._builder_compile = {"optimizer": optimizer, "loss": loss,
+                                 "metrics": compiled.get("metrics")}
+        if self.learning_rate != "auto":
+            self.learning_rate_ = self._given_learning_rate()
+        if loss is not None and self.loss is None:
+            self._encode_targets_for(loss)
+
+    def _encode_targets_for(self, loss):
+        """Encode targets as the build function's compiled ``loss`` takes them (classifiers)."""
 
     def _copy_of_user_model(self):
         """A copy of the ``model`` instance with its weights: the user's object is never trained."""
@@ -356,6 +419,9 @@ class _KerasEstimator(RoutedParameters, TrainingWiring):
 
     def _build_and_compile(self):
         model = super()._build_keras_model()
+        if hp_build_function(self.model) is not None and self._routed("hp"):
+            self._check_hp_names()
+        self._capture_compile(model)
         seed = self._seed
         initializer = self.initializer
         if initializer is None and self.model is None:
@@ -440,7 +506,7 @@ class _KerasEstimator(RoutedParameters, TrainingWiring):
         if lottery_reason(self) is None and isinstance(X, np.ndarray) and isinstance(y, np.ndarray):
             self.lottery_losses_, self.lottery_best_ = train_lottery(self, X, y, batch_size)
         else:
-            cls, config = optimizer_class(self.optimizer)
+            cls, config = optimizer_class(self._optimizer_in_use())
             config.update(learning_rate=float(self.lottery_lr))
             self.lottery_losses_, self.lottery_best_ = draw_lottery(
                 self.model_, X, y, draws=self.lottery, compile_kwargs=self._compile_kwargs_for_fit(),
@@ -452,6 +518,25 @@ class _KerasEstimator(RoutedParameters, TrainingWiring):
                 f"training loss) at lottery_lr={self.lottery_lr}; lower lottery_lr."
             )
         self.model_.compile(**self._compile_kwargs_for_fit())
+
+
+def _loss_name(loss):
+    """A loss as a comparable name: its registered name, or its class and settings."""
+    if isinstance(loss, str):
+        loss = keras.losses.get(loss)
+    if isinstance(loss, keras.losses.Loss):
+        config = {k: v for k, v in loss.get_config().items() if k not in ("name", "dtype")}
+        return f"{type(loss).__name__}({', '.join(f'{k}={v!r}' for k, v in sorted(config.items()))})"
+    return getattr(loss, "__name__", repr(loss))
+
+
+@functools.lru_cache(maxsize=32)
+def _declared_names(build):
+    """Every hyperparameter name ``build`` declares in any of its branches."""
+    from skhp.search.build_space import _explore
+
+    _, found, _ = _explore(hp_build_function(build), {}, clear=False)
+    return frozenset(found)
 
 
 class KerasClassifier(_KerasEstimator, ClassifierMixin, scikeras.wrappers.BaseWrapper):
@@ -712,6 +797,10 @@ class KerasClassifier(_KerasEstimator, ClassifierMixin, scikeras.wrappers.BaseWr
             categories = "auto" if classes is None else [np.asarray(classes)]
             return ClassifierLabelEncoder(loss=self.loss, categories=categories)
         return OneHotLabelEncoder(classes=classes)
+
+    def _encode_targets_for(self, loss):
+        classes = self.target_encoder_.classes_
+        self.target_encoder_ = ClassifierLabelEncoder(loss=loss, categories=[classes]).fit(classes)
 
     def fit(self, X, y, sample_weight=None, **kwargs):
         self._partial_fit_classes = None

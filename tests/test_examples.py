@@ -16,6 +16,7 @@ TINY = {
                            "surrogate minimum at", 0),
     "dask_search.py": (["--trials", "2", "--epochs", "1", "--workers", "1"], "best CV accuracy", 0),
     "initializer_grid.py": (["--epochs", "1"], "best:", 0),
+    "keras_tuner_build.py": (["--trials", "2", "--epochs", "1"], "best CV accuracy", 0),
     "lottery_draws.py": (["--draws", "2", "--epochs", "1", "--seeds", "1"], "kept draw", 0),
     "lr_range_test.py": (["--epochs", "1", "--plots", "{tmp}"], 'learning_rate="auto" trained at', 2),
     "onecycle_vs_constant.py": (["--epochs", "1", "--seeds", "1"], "1cycle", 0),

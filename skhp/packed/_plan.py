@@ -55,7 +55,8 @@ def optimizer_settings(estimator, routed=True):
     ``routed=False`` leaves out ``optimizer__`` parameters and ``momentum``
     (the lottery's brief training takes only the optimizer instance's own settings).
     """
-    cls, config = optimizer_class(estimator.optimizer)
+    optimizer = estimator._optimizer_in_use()
+    cls, config = optimizer_class(optimizer)
     name = cls.__name__
     if name not in OPTIMIZER_SETTINGS:
         return None, f"optimizer {name} is not one a pack trains ({', '.join(OPTIMIZER_SETTINGS)})"
@@ -72,7 +73,7 @@ def optimizer_settings(estimator, routed=True):
         elif key not in defaults or value != defaults[key]:
             return None, f"optimizer setting {key}={value!r} is not one a pack applies"
     if routed and estimator.momentum is not None:
-        settings[momentum_argument(estimator.optimizer)] = estimator.momentum
+        settings[momentum_argument(optimizer)] = estimator.momentum
     return name, settings
 
 
@@ -285,13 +286,7 @@ def _values(variables):
 
 def _training_loss(estimator, model):
     """The compiled loss as one per-sample function's input, or NotPackable."""
-    import warnings
-
-    with warnings.catch_warnings():  # as in the fit: Keras 3 warns of decay=, applied as a schedule
-        warnings.filterwarnings("ignore", message="Argument `decay` is no longer supported")
-        loss = estimator._get_compile_kwargs()["loss"]
-    if estimator.loss is None:
-        loss = estimator._default_loss()
+    loss = estimator._fit_loss()
     if isinstance(loss, (dict, list, tuple)) or len(getattr(model, "outputs", None) or [0]) > 1:
         raise NotPackable("a model with several outputs or losses trains on its own")
     if isinstance(loss, type) and issubclass(loss, keras.losses.Loss):
@@ -411,12 +406,15 @@ def plan(estimator, X, y, sample_weight=None, templates=None):
             templates[key] = source
     else:  # a model of this build planned already: its structure, and its weights or a redraw
         est._check_params()
+        est._builder_compile = getattr(source[0], "_builder_compile", None)
         if est.model is None:
             est._image(X.shape[1:])
         est._seed = seed_from(est.random_state)
         est.learning_rate_ = est._given_learning_rate()
     first, model, signature, weights, state = source
     optimizer, settings = optimizer_settings(est)
+    if optimizer is None:  # a build function compiled its model with another optimizer
+        raise NotPackable(settings)
     if optimizer != "SGD" and any(isinstance(layer, keras.layers.Embedding)
                                   for layer in model._flatten_layers()):
         # Keras' optimizers update only an embedding's looked-up rows (its gradient is

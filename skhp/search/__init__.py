@@ -11,6 +11,7 @@
   :class:`SpaceGridSearchCV`, :class:`HyperbandSearchCV`, :class:`SamplerSearchCV`, and
   scikit-learn's own :class:`GridSearchCV` and :class:`RandomizedSearchCV`
   with packed training of skhp's MLP;
+- :func:`space_from`: the space a KerasTuner build function of ``hp`` declares;
 - pruning rules that stop bad candidates early, on continued training
   (:mod:`skhp.search.pruning`): :class:`SuccessiveHalving`, :class:`MedianRule`.
 
@@ -24,6 +25,7 @@ Examples
 from skhp.search._base import check_space_names
 from skhp.search._oracle import Proposal, Trial
 from skhp.search._space import Choice, Dimension, Distribution, Integer, Real, Space, SpaceUnion
+from skhp.search.build_space import space_from
 from skhp.search.grid import GridOracle, SpaceGridSearchCV
 from skhp.search.guided import Decision, GuidedOracle, GuidedSearchCV
 from skhp.search.hyperband import HyperbandOracle, HyperbandSearchCV
@@ -40,5 +42,5 @@ __all__ = [
     "SamplerOracle", "SamplerSearchCV", "SuccessiveHalving",
     "RandomizedSearchCV", "Real",
     "Space", "SpaceGridSearchCV", "SpaceUnion", "Trial",
-    "check_space_names",
+    "check_space_names", "space_from",
 ]

@@ -599,8 +599,8 @@ class Space:
     def from_dict(cls, data):
         """The space :meth:`to_dict` described (a :class:`SpaceUnion` for a union);
         :class:`Distribution` dimensions cannot be rebuilt."""
-        if set(data) == {"union"}:
-            return SpaceUnion([cls.from_dict(space) for space in data["union"]])
+        if "union" in data and set(data) <= {"union", "weights"}:
+            return SpaceUnion([cls.from_dict(space) for space in data["union"]], data.get("weights"))
         dims = {}
         for name, d in data.items():
             kind = d.get("type")
@@ -630,6 +630,8 @@ class SpaceUnion:
     ----------
     spaces : list of dict or Space
         The alternatives, at least one.
+    weights : sequence of float or None, default=None
+        Probabilities of drawing each space; None draws them uniformly.
 
     Examples
     --------
@@ -642,10 +644,17 @@ class SpaceUnion:
     "kernel={'linear'}"
     """
 
-    def __init__(self, spaces):
+    def __init__(self, spaces, weights=None):
         if not isinstance(spaces, (list, tuple)) or not spaces:
             raise ValueError(f"a conditional space must be a non-empty list of dicts, got {spaces!r}.")
         self.spaces = [Space(space) for space in spaces]
+        if weights is not None:
+            w = np.asarray(weights, dtype=float)
+            if w.shape != (len(self.spaces),) or (w < 0).any() or w.sum() <= 0:
+                raise ValueError(f"weights must be {len(self.spaces)} non-negative numbers with a "
+                                 f"positive sum, got {weights!r}.")
+            weights = tuple(float(x) for x in w / w.sum())
+        self.weights = weights
 
     @property
     def subspaces(self):
@@ -672,7 +681,8 @@ class SpaceUnion:
         raise ValueError(f"{point} belongs to none of the spaces {self.describe()}.")
 
     def __eq__(self, other):
-        return isinstance(other, SpaceUnion) and self.spaces == other.spaces
+        return (isinstance(other, SpaceUnion) and self.spaces == other.spaces
+                and self.weights == other.weights)
 
     __hash__ = None
 
@@ -686,17 +696,22 @@ class SpaceUnion:
         return f"SpaceUnion({self.spaces!r})"
 
     def sample(self, rng, size):
-        """``size`` points, each from a space drawn uniformly."""
-        picks = rng.integers(0, len(self.spaces), size)
+        """``size`` points, each from a space drawn uniformly (or by ``weights``)."""
+        picks = (rng.integers(0, len(self.spaces), size) if self.weights is None
+                 else rng.choice(len(self.spaces), size=size, p=self.weights))
         return [self.spaces[i].sample(rng, 1)[0] for i in picks]
 
     def to_param_distributions(self):
-        """The list of dicts scikit-learn's ``RandomizedSearchCV`` takes."""
+        """The list of dicts scikit-learn's ``RandomizedSearchCV`` takes (which draws one
+        uniformly: ``weights`` do not carry over)."""
         return [space.to_param_distributions() for space in self.spaces]
 
     def to_dict(self):
         """The spaces as plain JSON values."""
-        return {"union": [space.to_dict() for space in self.spaces]}
+        data = {"union": [space.to_dict() for space in self.spaces]}
+        if self.weights is not None:
+            data["weights"] = list(self.weights)
+        return data
 
     def describe(self):
         """The spaces' descriptions, separated by " | "."""

@@ -1,0 +1,222 @@
+"""KerasTuner build functions: the ``hp`` object a ``build(hp)`` function is called with.
+
+A KerasTuner build function declares its hyperparameters as it builds
+(``units = hp.Int("units", 32, 512, step=32)``). skhp calls it with an
+``hp`` whose values are the estimator's ``hp__<name>`` parameters, so that
+``KerasClassifier(model=build, hp__units=64)`` is an ordinary estimator; a
+name it does not set takes the default the build function declares.
+:func:`skhp.search.space_from` reads the declarations back as a search space.
+
+KerasTuner's own ``keras_tuner.HyperParameters`` is used when it is
+installed (``pip install keras-tuner``), so every method behaves as there;
+without it :class:`HyperParameters` here implements the same declarations
+(``Int``, ``Float``, ``Choice``, ``Boolean``, ``Fixed``, ``conditional_scope``,
+``parent_name``/``parent_values``, ``get``).
+"""
+
+import contextlib
+import inspect
+from dataclasses import dataclass
+
+__all__ = ["HyperParameters", "Declared", "make_hp", "declared", "hp_build_function"]
+
+
+@dataclass(frozen=True)
+class Declared:
+    """One hyperparameter a build function declared.
+
+    Attributes
+    ----------
+    kind : str
+        ``"Int"``, ``"Float"``, ``"Choice"``, ``"Boolean"`` or ``"Fixed"``.
+    name : str
+    config : dict
+        Its arguments as KerasTuner names them (``min_value``, ``values``...).
+    conditions : tuple of (str, tuple)
+        ``(parent name, parent values)`` pairs that must all hold for it to be active.
+
+    Examples
+    --------
+    >>> hp = HyperParameters()
+    >>> _ = hp.Int("units", 32, 96, step=32)
+    >>> declared(hp)[0].config["max_value"]
+    96
+    """
+
+    kind: str
+    name: str
+    config: dict
+    conditions: tuple = ()
+
+
+class HyperParameters:
+    """The declarations of a build function and the values it is built with.
+
+    The subset of ``keras_tuner.HyperParameters`` build functions use, for
+    when keras-tuner is not installed: a declaration registers the
+    hyperparameter and returns its value — the one set in ``values``, else
+    its default (``min_value`` for ``Int``/``Float``, the first of
+    ``values`` for ``Choice``, False for ``Boolean``) — or None when its
+    conditions do not hold.
+
+    Examples
+    --------
+    >>> hp = HyperParameters()
+    >>> hp.values["units"] = 64
+    >>> hp.Int("units", 32, 512, step=32), hp.Choice("act", ["relu", "tanh"])
+    (64, 'relu')
+    >>> with hp.conditional_scope("act", ["tanh"]):
+    ...     hp.Float("alpha", 0.1, 1.0) is None
+    True
+    """
+
+    def __init__(self):
+        self.values = {}
+        self.space = []
+        self._conditions = []
+
+    @contextlib.contextmanager
+    def conditional_scope(self, parent_name, parent_values):
+        """Declarations inside are active only while ``parent_name``'s value is in ``parent_values``."""
+        values = parent_values if isinstance(parent_values, (list, tuple)) else [parent_values]
+        self._conditions.append((parent_name, tuple(values)))
+        try:
+            yield
+        finally:
+            self._conditions.pop()
+
+    def _active(self, conditions):
+        return all(name in self.values and self.values[name] in values for name, values in conditions)
+
+    def _declare(self, kind, name, default, config, parent_name=None, parent_values=None):
+        conditions = list(self._conditions)
+        if parent_name is not None:
+            values = parent_values if isinstance(parent_values, (list, tuple)) else [parent_values]
+            conditions.append((parent_name, tuple(values)))
+        if any(parent == name for parent, _ in conditions):
+            raise ValueError(f"hyperparameter {name!r} cannot be its own parent.")
+        conditions = tuple(conditions)
+        if not any(d.name == name and d.conditions == conditions for d in self.space):
+            self.space.append(Declared(kind, name, {"name": name, "default": default, **config},
+                                       conditions))
+        if not self._active(conditions):
+            return None
+        return self.values.setdefault(name, default)
+
+    def Int(self, name, min_value, max_value, step=None, sampling="linear", default=None,
+            parent_name=None, parent_values=None):
+        """An integer in ``[min_value, max_value]`` (``step`` apart when given)."""
+        default = min_value if default is None else default
+        return self._declare("Int", name, default, dict(min_value=min_value, max_value=max_value,
+                                                        step=step, sampling=sampling),
+                             parent_name, parent_values)
+
+    def Float(self, name, min_value, max_value, step=None, sampling="linear", default=None,
+              parent_name=None, parent_values=None):
+        """A number in ``[min_value, max_value]`` (``sampling="log"`` for rates)."""
+        default = min_value if default is None else default
+        return self._declare("Float", name, default, dict(min_value=min_value, max_value=max_value,
+                                                          step=step, sampling=sampling),
+                             parent_name, parent_values)
+
+    def Choice(self, name, values, ordered=None, default=None, parent_name=None,
+               parent_values=None):
+        """One of ``values`` (numbers are ordered unless ``ordered=False``)."""
+        values = list(values)
+        if not values:
+            raise ValueError(f"hp.Choice({name!r}) needs at least one value.")
+        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+        ordered = numeric if ordered is None else ordered
+        default = values[0] if default is None else default
+        return self._declare("Choice", name, default, dict(values=values, ordered=ordered),
+                             parent_name, parent_values)
+
+    def Boolean(self, name, default=False, parent_name=None, parent_values=None):
+        """True or False."""
+        return self._declare("Boolean", name, default, {}, parent_name, parent_values)
+
+    def Fixed(self, name, value, parent_name=None, parent_values=None):
+        """A value that is not tuned."""
+        return self._declare("Fixed", name, value, {"value": value}, parent_name, parent_values)
+
+    def get(self, name):
+        """The value of an active hyperparameter."""
+        if name in self.values:
+            return self.values[name]
+        if any(d.name == name for d in self.space):
+            raise ValueError(f"{name} is currently inactive.")
+        raise KeyError(f"{name} does not exist.")
+
+    def __getitem__(self, name):
+        return self.get(name)
+
+    def __contains__(self, name):
+        return name in self.values
+
+
+def make_hp(values=None):
+    """An ``hp`` holding ``values``: KerasTuner's ``HyperParameters`` when installed, else skhp's.
+
+    Examples
+    --------
+    >>> hp = make_hp({"units": 64})
+    >>> hp.Int("units", 32, 512, step=32), hp.Int("layers", 1, 3)
+    (64, 1)
+    """
+    try:
+        from keras_tuner import HyperParameters as TunerHyperParameters
+    except ImportError:
+        hp = HyperParameters()
+    else:
+        hp = TunerHyperParameters()
+    hp.values.update(values or {})
+    return hp
+
+
+def declared(hp):
+    """The hyperparameters ``hp`` (KerasTuner's or skhp's) saw declared, in order.
+
+    Examples
+    --------
+    >>> hp = make_hp()
+    >>> _ = hp.Choice("kind", ["mlp", "cnn"])
+    >>> [(d.kind, d.name, d.config["values"]) for d in declared(hp)]
+    [('Choice', 'kind', ['mlp', 'cnn'])]
+    """
+    if isinstance(hp, HyperParameters):
+        return list(hp.space)
+    out = []
+    for item in hp.space:  # KerasTuner's HyperParameter objects
+        config = dict(item.get_config())
+        config.pop("conditions", None)
+        conditions = tuple((c.name, tuple(c.values)) for c in item.conditions)
+        out.append(Declared(type(item).__name__, item.name, config, conditions))
+    return out
+
+
+def hp_build_function(model):
+    """The build function of ``hp`` that ``model`` is, or None.
+
+    A function (or callable) with a parameter named ``hp``, as KerasTuner
+    build functions are written, or a ``keras_tuner.HyperModel`` (any
+    object with a ``build(hp)`` method that is not a Keras model).
+
+    Examples
+    --------
+    >>> def build(hp):
+    ...     pass
+    >>> hp_build_function(build) is build, hp_build_function(lambda meta: None)
+    (True, None)
+    """
+    import keras
+
+    if model is None or isinstance(model, (keras.Model, keras.layers.Layer)):
+        return None
+    # a function, or a HyperModel (KerasTuner keeps its own build as _build, wrapped as build)
+    for candidate in (model, getattr(model, "_build", None), getattr(model, "build", None)):
+        try:
+            if callable(candidate) and "hp" in inspect.signature(candidate).parameters:
+                return candidate
+        except (TypeError, ValueError):  # no signature to read
+            pass
+    return None
