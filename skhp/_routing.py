@@ -132,24 +132,6 @@ class RoutedParameters:
             return None
         return hp_build_function(self.model) or self.model
 
-    def check_parameter_names(self):
-        """Refuse parameter names that reach nothing, as ``fit`` does first.
-
-        A keyword that is neither a parameter nor a routed ``prefix__name``
-        whose destination takes it (the builder, the optimizer, Keras' ``fit``
-        or ``predict``) raises a ``ValueError`` naming it, with the closest
-        known name. The searches call this before any training.
-
-        Examples
-        --------
-        >>> from skhp import KerasClassifier
-        >>> KerasClassifier(lerning_rate=0.1).check_parameter_names()
-        Traceback (most recent call last):
-        ...
-        ValueError: KerasClassifier got an unknown parameter 'lerning_rate'. Did you mean 'learning_rate'? ...
-        """
-        self._check_keywords()
-
     def _check_keywords(self):
         """Refuse keywords that reach nothing: misspelled names and unknown routed ones."""
         declared = self._declared_params()

@@ -14,6 +14,7 @@ import functools
 import os
 import pickle
 import threading
+import weakref
 from numbers import Integral, Real
 
 import skhp._tensorflow  # noqa: F401  (before Keras: TensorFlow starts quietly)
@@ -27,7 +28,7 @@ from sklearn.utils import ClassifierTags, compute_sample_weight
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import column_or_1d, validate_data
 
-from skhp._routing import RoutedParameters
+from skhp._routing import RoutedParameters, accepted_arguments
 from skhp._targets import OneHotLabelEncoder
 from skhp._training import TrainingWiring, batch_size_for, momentum_argument, optimizer_class
 from skhp._validation import check_number, suggest
@@ -53,6 +54,8 @@ __all__ = ["KerasClassifier", "KerasRegressor"]
 #: replaces the layer-name counters of every thread at once, so a fit in another thread
 #: building its model meanwhile would name two layers "dense" (searches fitted in threads).
 _KERAS_GLOBALS = threading.RLock()
+#: A build function of hp -> every hyperparameter name it declares in any branch.
+_DECLARED_NAMES = weakref.WeakKeyDictionary()
 
 
 class _KerasEstimator(RoutedParameters, TrainingWiring):
@@ -336,12 +339,54 @@ class _KerasEstimator(RoutedParameters, TrainingWiring):
         """Refuse ``hp__`` names the build function declares in none of its branches."""
         unknown = set(self._routed("hp")) - {d.name for d in declared(self._hp)}
         if unknown:
-            names = _declared_names(self.model)
-            for name in sorted(unknown - names):
-                raise ValueError(
-                    f"hp__{name}: the build function {getattr(self.model, '__name__', self.model)!r} "
-                    f"declares no hyperparameter {name!r}.{suggest(name, names)} It declares "
-                    f"{sorted(names)}.")
+            self._refuse_unknown_hp(self._hp_names_declared(self._get_metadata()))
+
+    def _hp_names_declared(self, meta=None):
+        """Every name the build function of hp declares in any branch, built once per
+        process; None when it takes ``meta`` and none is given (before fit)."""
+        names = _DECLARED_NAMES.get(self.model)
+        if names is None:
+            from skhp.search.build_space import _explore
+
+            build = hp_build_function(self.model)
+            kwargs = dict(self._routed("model"))
+            if "meta" in (accepted_arguments(build) or ()):
+                if meta is None:
+                    return None
+                kwargs["meta"] = meta
+            # inside a fit (meta given) the fit's own model is being built: no clear_session
+            names = frozenset(_explore(build, kwargs, clear=meta is None)[1])
+            _DECLARED_NAMES[self.model] = names
+        return names
+
+    def _refuse_unknown_hp(self, names):
+        for name in sorted(set(self._routed("hp")) - names):
+            raise ValueError(
+                f"hp__{name}: the build function {getattr(self.model, '__name__', self.model)!r} "
+                f"declares no hyperparameter {name!r}.{suggest(name, names)} It declares "
+                f"{sorted(names)}.")
+
+    def check_parameter_names(self):
+        """Refuse parameter names that reach nothing, as ``fit`` does first.
+
+        A keyword that is neither a parameter nor a routed ``prefix__name``
+        whose destination takes it (the builder, the optimizer, Keras' ``fit``
+        or ``predict``, a build function's declared hyperparameters for
+        ``hp__``) raises a ``ValueError`` naming it, with the closest known
+        name. The searches call this before any training.
+
+        Examples
+        --------
+        >>> KerasClassifier(lerning_rate=0.1).check_parameter_names()
+        Traceback (most recent call last):
+        ...
+        ValueError: KerasClassifier got an unknown parameter 'lerning_rate'. Did you mean 'learning_rate'? ...
+        """
+        self._check_keywords()
+        if self._routed("hp") and hp_build_function(self.model) is not None:
+            names = self._hp_names_declared()
+            if names is not None:  # a build function taking meta is checked when built
+                self._refuse_unknown_hp(names)
 
     def _capture_compile(self, model):
         """What a build function compiled its model with, checked against skhp's parameters.
@@ -530,15 +575,6 @@ def _loss_name(loss):
     return getattr(loss, "__name__", repr(loss))
 
 
-@functools.lru_cache(maxsize=32)
-def _declared_names(build):
-    """Every hyperparameter name ``build`` declares in any of its branches."""
-    from skhp.search.build_space import _explore
-
-    _, found, _ = _explore(hp_build_function(build), {}, clear=False)
-    return frozenset(found)
-
-
 class KerasClassifier(_KerasEstimator, ClassifierMixin, scikeras.wrappers.BaseWrapper):
     """A Keras classifier whose training hyperparameters are estimator parameters.
 
@@ -551,16 +587,23 @@ class KerasClassifier(_KerasEstimator, ClassifierMixin, scikeras.wrappers.BaseWr
 
     Parameters
     ----------
-    model : callable, keras.Model or None, default=None
+    model : callable, keras.Model, keras_tuner.HyperModel or None, default=None
         A builder function returning a Keras model (it may take ``meta``, the
         fitted data facts such as ``n_features_in_`` and ``n_classes_``, and any
-        ``model__<name>`` parameter), or a Keras model. None builds an MLP from
-        ``hidden_layer_sizes`` and ``activation`` (for 2-d X, or images with
-        ``conv_layers``). The estimator
-        compiles the model itself, so the optimizer, schedule and loss below
-        always apply. A Keras model passed here is never trained itself: each
-        fit trains a copy (``keras.models.clone_model``) that starts from the
-        model's weights as you passed it, so folds and clones do not leak.
+        ``model__<name>`` parameter), a KerasTuner build function of ``hp``
+        (or ``HyperModel``), whose ``hp.Int("units", ...)``-style values are the
+        ``hp__<name>`` parameters (its declared defaults where unset; see
+        :func:`skhp.search.space_from` for its space), or a Keras model. None
+        builds an MLP from ``hidden_layer_sizes`` and ``activation`` (for 2-d
+        X, or images with ``conv_layers``). The estimator compiles the model
+        itself with the schedule and training settings below. A builder that
+        compiles its model keeps its optimizer, learning rate, loss and
+        metrics while ``optimizer``, ``learning_rate``, ``loss`` and
+        ``metrics`` stay at their defaults; setting one of them to another
+        value beside such a compile is refused. A Keras model passed here is
+        never trained itself: each fit trains a copy
+        (``keras.models.clone_model``) that starts from the model's weights
+        as you passed it, so folds and clones do not leak.
     hidden_layer_sizes : int or sequence of int, default=(100,)
         Hidden layers of the built-in MLP.
     activation : str, default="relu"
@@ -882,16 +925,23 @@ class KerasRegressor(_KerasEstimator, RegressorMixin, scikeras.wrappers.BaseWrap
 
     Parameters
     ----------
-    model : callable, keras.Model or None, default=None
+    model : callable, keras.Model, keras_tuner.HyperModel or None, default=None
         A builder function returning a Keras model (it may take ``meta``, the
         fitted data facts such as ``n_features_in_`` and ``n_classes_``, and any
-        ``model__<name>`` parameter), or a Keras model. None builds an MLP from
-        ``hidden_layer_sizes`` and ``activation`` (for 2-d X, or images with
-        ``conv_layers``). The estimator
-        compiles the model itself, so the optimizer, schedule and loss below
-        always apply. A Keras model passed here is never trained itself: each
-        fit trains a copy (``keras.models.clone_model``) that starts from the
-        model's weights as you passed it, so folds and clones do not leak.
+        ``model__<name>`` parameter), a KerasTuner build function of ``hp``
+        (or ``HyperModel``), whose ``hp.Int("units", ...)``-style values are the
+        ``hp__<name>`` parameters (its declared defaults where unset; see
+        :func:`skhp.search.space_from` for its space), or a Keras model. None
+        builds an MLP from ``hidden_layer_sizes`` and ``activation`` (for 2-d
+        X, or images with ``conv_layers``). The estimator compiles the model
+        itself with the schedule and training settings below. A builder that
+        compiles its model keeps its optimizer, learning rate, loss and
+        metrics while ``optimizer``, ``learning_rate``, ``loss`` and
+        ``metrics`` stay at their defaults; setting one of them to another
+        value beside such a compile is refused. A Keras model passed here is
+        never trained itself: each fit trains a copy
+        (``keras.models.clone_model``) that starts from the model's weights
+        as you passed it, so folds and clones do not leak.
     hidden_layer_sizes : int or sequence of int, default=(100,)
         Hidden layers of the built-in MLP.
     activation : str, default="relu"

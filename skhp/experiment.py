@@ -21,7 +21,9 @@ built-in experiment is digits, a small convolutional network, a narrowing search
     epochs = 27
     # conv_layers = [16, 32]  # digits: 3x3 convolutions on 8x8 images
     # image_shape = [8, 8]
-    # builder = "mypackage.models:build"   # an importable model builder
+    # builder = "mypackage.models:build"   # an importable model builder; a KerasTuner
+                             # build function of hp tunes the space it declares when
+                             # [search.space] is left out (hp__ names in a given one)
 
     [search]
     strategy = "narrowing"   # narrowing, random, guided, grid, hyperband, or one of
@@ -565,20 +567,17 @@ def prepare(model, X, y):
 def make_search(config, estimator, storage=None, study=None, prefix=""):
     """The search object of a config's ``[search]`` table; ``prefix`` goes before every
     parameter name of the space (the estimator inside a preprocessing pipeline)."""
-    from skhp.search import (
-        GuidedSearchCV,
-        HyperbandSearchCV,
-        NarrowingSearchCV,
-        RandomSearchCV,
-        SamplerSearchCV,
-        SpaceGridSearchCV,
-        check_space_names,
-    )
+    from skhp.hyperparameters import hp_build_function
+    from skhp.search import check_space_names
 
     s = config["search"]
     names = make_space(s["space"])
-    if s["space"] in [DEFAULT_CONFIG["search"]["space"]] + [
-            d.get("search", {}).get("space") for d in DATA_DEFAULTS.values()]:
+    default = s["space"] in [DEFAULT_CONFIG["search"]["space"]] + [
+        d.get("search", {}).get("space") for d in DATA_DEFAULTS.values()]
+    build = hp_build_function(getattr(final_estimator(estimator), "model", None))
+    if default and build is not None:
+        return _search_of(s, estimator, _declared_space(build, prefix), storage, study)
+    if default:
         # a default space over a regressor: label smoothing is for classifiers only
         taken = final_estimator(estimator).get_params()
         names = {name: dim for name, dim in names.items() if name in taken}
@@ -586,7 +585,35 @@ def make_search(config, estimator, storage=None, study=None, prefix=""):
         check_space_names(final_estimator(estimator), names)
     except ValueError as err:
         raise ConfigError(f"[search.space] {err}") from None
-    space = {prefix + name: dim for name, dim in names.items()}
+    return _search_of(s, estimator, {prefix + name: dim for name, dim in names.items()},
+                      storage, study)
+
+
+def _declared_space(build, prefix):
+    """The space a builder of hp declares (``[search.space]`` left out), its names prefixed."""
+    from skhp.search import SpaceUnion, space_from
+
+    try:
+        declared = space_from(build)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"[search.space] the builder's own space could not be read ({err}); "
+                          "give the space as a [search.space] table over its hp__ names.") from None
+    spaces = [{prefix + name: dim for name, dim in sub.dimensions.items()}
+              for sub in declared.subspaces]
+    return SpaceUnion(spaces, declared.weights) if isinstance(declared, SpaceUnion) else spaces[0]
+
+
+def _search_of(s, estimator, space, storage, study):
+    """The ``[search]`` table's search over ``space``, its options applied and checked."""
+    from skhp.search import (
+        GuidedSearchCV,
+        HyperbandSearchCV,
+        NarrowingSearchCV,
+        RandomSearchCV,
+        SamplerSearchCV,
+        SpaceGridSearchCV,
+    )
+
     common = dict(cv=s["cv"], scoring=s["scoring"], n_jobs=s["n_jobs"], error_score=np.nan,
                   time_budget=s["time_budget"], storage=storage, study=study)
     if s["strategy"] != "hyperband":  # hyperband's brackets set its trials and pruning

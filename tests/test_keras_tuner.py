@@ -194,6 +194,13 @@ def test_conflicts_with_the_build_functions_compile_are_refused_before_training(
     assert not hasattr(clf, "history_")  # refused before any training
 
 
+def test_an_unknown_name_is_refused_for_a_build_function_taking_meta_too():
+    with pytest.raises(ValueError, match=r"hp__unit: .* Did you mean 'units'\? It declares \['units'\]"):
+        KerasClassifier(model=build_uncompiled, hp__unit=8, epochs=1).fit(X, Y)
+    assert space_from(build_uncompiled, meta={"n_features_in_": 64, "n_classes_": 10}) == \
+        Space({"hp__units": Integer(8, 16, step=8)})
+
+
 def test_hp_parameters_without_a_build_function_of_hp_are_refused():
     with pytest.raises(ValueError, match=r"hp__units: hp__ parameters set the hyperparameters of a "
                                          r"build function of hp"):
@@ -293,3 +300,36 @@ def test_scikit_learns_randomized_search_takes_the_space():
                                        distributions, n_iter=4, cv=2, random_state=0)
     search.fit(X, Y)
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+
+
+def test_a_search_space_naming_an_undeclared_hp_is_refused_before_training():
+    search = NarrowingSearchCV(KerasClassifier(model=build, epochs=1), {"hp__unit": [16, 32]},
+                               n_iter=2, cv=2)
+    with pytest.raises(ValueError, match=r"names 'hp__unit'.*Did you mean 'units'\?"):
+        search.fit(X, Y)
+    assert not hasattr(search, "cv_results_")
+
+
+@pytest.mark.slow
+def test_the_command_tunes_a_build_functions_own_space(tmp_path):
+    import json
+    import subprocess
+
+    (tmp_path / "tuned_model.py").write_text(
+        "import keras\n\n\n"
+        "def build(hp):\n"
+        "    model = keras.Sequential([keras.Input((4,)),\n"
+        "                              keras.layers.Dense(hp.Int('units', 4, 12, step=4), activation='relu'),\n"
+        "                              keras.layers.Dense(3, activation='softmax')])\n"
+        "    model.compile(optimizer=keras.optimizers.Adam(hp.Float('learning_rate', 1e-3, 1e-1, sampling='log')),\n"
+        "                  loss='sparse_categorical_crossentropy')\n"
+        "    return model\n")
+    (tmp_path / "exp.toml").write_text(
+        '[data]\nname = "iris"\n\n[model]\nbuilder = "tuned_model:build"\nepochs = 2\n\n'
+        '[search]\nstrategy = "random"\ntrials = 3\ncv = 2\n\n[output]\ndir = "out"\nbaselines = false\n')
+    run = subprocess.run([sys.executable, "-m", "skhp", "tune", "--config", "exp.toml", "--quiet"],
+                         capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    best = json.loads((tmp_path / "out" / "best_params.json").read_text())["best_params"]
+    assert sorted(best) == ["hp__learning_rate", "hp__units"]  # the space the build declares
+    assert best["hp__units"] in (4, 8, 12) and 1e-3 <= best["hp__learning_rate"] <= 1e-1

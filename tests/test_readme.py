@@ -25,6 +25,13 @@ def test_quickstart_runs(capsys):
     assert len(out[2].split(",")) == 3  # three epochs of learning rates
 
 
+def test_the_keras_tuner_example_runs(capsys):
+    code = _block("Coming from KerasTuner: build functions of `hp`", "python")
+    exec(compile(code, "README KerasTuner example", "exec"), {})
+    out = capsys.readouterr().out
+    assert "hp__units" in out and "hp__learning_rate" in out and "{'packed'}" in out
+
+
 def test_the_first_two_commands_are_the_main_job_and_the_tests():
     commands = re.findall(r"```bash\n(.*?)\n```", README, re.S)[:2]
     assert commands[0].endswith("pip install . && skhp tune")
