@@ -11,6 +11,7 @@ arguments, ``steps_per_execution``, the callbacks skhp adds (rate logging,
 import inspect
 import math
 import warnings
+from dataclasses import dataclass
 
 import skhp._tensorflow  # noqa: F401  (before Keras: TensorFlow starts quietly)
 import keras
@@ -36,7 +37,7 @@ from skhp.schedules import (
 )
 
 __all__ = ["OPTIMIZERS", "DEFAULT_LEARNING_RATE", "optimizer_class", "instance_learning_rate",
-           "momentum_argument", "batch_size_for", "TrainingWiring"]
+           "momentum_argument", "batch_size_for", "TrainingPlan", "TrainingWiring"]
 
 
 def _optimizer_classes():
@@ -149,13 +150,76 @@ def batch_size_for(batch_size, n_samples):
     return 32 if n_samples < 50_000 else 256
 
 
+@dataclass(frozen=True)
+class TrainingPlan:
+    """What one fit trains on, computed once and consumed by Keras' fit and a packed slot alike.
+
+    Made by the estimators' ``_training_plan``: the ordinary fit splits its
+    data with :meth:`split` and trains in ``batch_size`` batches; a packed
+    slot (:func:`skhp.packed.plan`) takes the same ``kept`` and ``held``
+    samples, weights and batch size, and its learning rate and momentum per
+    step from the same schedule (``schedule_``) over ``steps_per_epoch``.
+
+    Attributes
+    ----------
+    seed : int or None
+        The fit's seed (its hold-out, initial weights and shuffling).
+    batch_size : int
+    held, kept : ndarray of int
+        Samples held out for validation (empty without a hold-out) and trained on.
+    sample_weight : ndarray or None
+        Weights of all samples, class weights included.
+    steps_per_epoch : int
+
+    Examples
+    --------
+    >>> from skhp import KerasClassifier
+    >>> est = KerasClassifier(early_stopping=2, random_state=0)
+    >>> est._seed = 0
+    >>> plan = est._training_plan(np.arange(100) % 2)
+    >>> len(plan.held), len(plan.kept), plan.batch_size, plan.steps_per_epoch
+    (10, 90, 32, 3)
+    """
+
+    seed: object
+    batch_size: int
+    held: np.ndarray
+    kept: np.ndarray
+    sample_weight: object
+    steps_per_epoch: int
+
+    def split(self, X, y):
+        """``X, y, sample_weight`` trained on and the ``validation_data`` held out (or None)."""
+        weights = self.sample_weight
+        if not len(self.held):
+            return X, y, weights, None
+        held = (X[self.held], y[self.held]) + (() if weights is None else (weights[self.held],))
+        return (X[self.kept], y[self.kept], None if weights is None else weights[self.kept], held)
+
+
 class TrainingWiring:
     """Optimizer, schedule, compile arguments and callbacks from the estimator's parameters."""
 
-    def _steps_per_epoch(self):
-        n_samples = self.X_shape_[0]
+    def _steps_for(self, n_samples):
+        """Optimizer steps of an epoch over ``n_samples`` (the hold-out left out)."""
         n_train = n_samples - self._n_validation(n_samples)
         return max(1, int(math.ceil(n_train / batch_size_for(self.batch_size, n_samples))))
+
+    def _steps_per_epoch(self):
+        return self._steps_for(self.X_shape_[0])
+
+    def _training_plan(self, y, sample_weight=None, fit_kwargs=None):
+        """The :class:`TrainingPlan` of a fit on targets ``y`` (``_seed`` set first).
+
+        ``fit_kwargs`` are ``fit``'s keywords (the classifier takes its
+        ``class_weight`` from them).
+        """
+        n_samples = len(y)
+        held, kept = self._hold_out_indices(n_samples)
+        weights = self._weights_for(y, None if sample_weight is None else np.asarray(sample_weight),
+                                    {} if fit_kwargs is None else fit_kwargs)
+        return TrainingPlan(self._seed, batch_size_for(self.batch_size, n_samples), held, kept,
+                            weights, self._steps_for(n_samples))
 
     def _steps_per_execution(self):
         if self.steps_per_execution is not None:
@@ -395,13 +459,6 @@ class TrainingWiring:
             return np.arange(0), np.arange(n_samples)
         order = np.random.default_rng(self._seed).permutation(n_samples)
         return order[:n_held], np.sort(order[n_held:])
-
-    def _hold_out(self, X, y, sample_weight):
-        """Split a seeded random validation set off the training data."""
-        held, kept = self._hold_out_indices(len(X))
-        validation = (X[held], y[held]) if sample_weight is None else (X[held], y[held], sample_weight[held])
-        sample_weight = None if sample_weight is None else sample_weight[kept]
-        return X[kept], y[kept], sample_weight, validation
 
     def _check_schedule_not_over(self):
         """Refuse to continue training past ``epochs`` on a schedule that ends there."""

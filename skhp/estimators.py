@@ -30,7 +30,7 @@ from sklearn.utils.validation import column_or_1d, validate_data
 
 from skhp._routing import RoutedParameters, accepted_arguments
 from skhp._targets import OneHotLabelEncoder
-from skhp._training import TrainingWiring, batch_size_for, momentum_argument, optimizer_class
+from skhp._training import TrainingWiring, momentum_argument, optimizer_class
 from skhp._validation import check_number, suggest
 from skhp.hyperparameters import declared, hp_build_function, make_hp
 from skhp.initializers import apply_initializer, apply_weight_decay, draw_lottery, get_initializer
@@ -204,9 +204,13 @@ class _KerasEstimator(RoutedParameters, TrainingWiring):
         self._prepare(X, y, self._new_model)
         if not self._new_model:
             self._check_schedule_not_over()
-        sample_weight = self._weights_for(y, sample_weight, kwargs)
-        with seeded(self._seed), self._placed():
-            super()._fit(X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs)
+        self._plan = self._training_plan(y, sample_weight, kwargs)
+        try:
+            with seeded(self._seed), self._placed():
+                super()._fit(X, y, self._plan.sample_weight, warm_start, epochs, initial_epoch,
+                             **kwargs)
+        finally:
+            del self._plan  # indices of the data: not part of the fitted estimator
 
     def _weights_for(self, y, sample_weight, fit_kwargs):
         """The sample weights to train with (the classifier adds its class weights)."""
@@ -515,14 +519,14 @@ class _KerasEstimator(RoutedParameters, TrainingWiring):
     # -- training -----------------------------------------------------------
 
     def _fit_keras_model(self, X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs):
-        kwargs.setdefault("batch_size", batch_size_for(self.batch_size, self.X_shape_[0]))
+        kwargs.setdefault("batch_size", self._plan.batch_size)
         kwargs["validation_split"] = 0.0
         validation = kwargs.get("validation_data", self._routed("fit").get("validation_data"))
         if validation is not None:
             kwargs["validation_data"] = self._encoded_validation(validation)
         if self._validation_fraction() and "validation_data" not in kwargs:
             if isinstance(X, np.ndarray) and isinstance(y, np.ndarray):
-                X, y, sample_weight, kwargs["validation_data"] = self._hold_out(X, y, sample_weight)
+                X, y, sample_weight, kwargs["validation_data"] = self._plan.split(X, y)
             else:  # lists or dicts of arrays: Keras' own split (the last samples)
                 kwargs["validation_split"] = self._validation_fraction()
         if self._new_model and self.lottery >= 2 and self.initial_weights is None:

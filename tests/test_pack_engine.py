@@ -203,3 +203,28 @@ def test_lottery_draws_run_inside_the_plan_and_a_slot_starts_from_the_kept_draw(
     search = GridSearchCV(KerasClassifier(**params), {"learning_rate": [1e-3, 1e-2]},
                           cv=2).fit(X_IRIS, Y_IRIS)
     assert search.packing_ == ["packed", "packed"]
+
+
+def test_one_training_plan_feeds_the_ordinary_fit_and_the_packed_slot(monkeypatch):
+    from skhp._training import TrainingWiring
+    from skhp.packed import plan
+
+    made = []
+    original = TrainingWiring._training_plan
+    monkeypatch.setattr(TrainingWiring, "_training_plan",
+                        lambda self, *a, **k: made.append(original(self, *a, **k)) or made[-1])
+    weights = np.linspace(0.5, 1.5, len(Y_IRIS))
+    est = KerasClassifier(model=build, early_stopping=1, class_weight="balanced", epochs=2,
+                          batch_size=16, random_state=3)
+    ordinary = clone(est).fit(X_IRIS, Y_IRIS, sample_weight=weights)
+    slot, run, _ = plan(clone(est), X_IRIS, Y_IRIS, weights)
+    fit_plan, slot_plan = made
+    for field in ("held", "kept"):
+        np.testing.assert_array_equal(getattr(fit_plan, field), getattr(slot_plan, field))
+    np.testing.assert_allclose(fit_plan.sample_weight, slot_plan.sample_weight)
+    np.testing.assert_array_equal(slot.train, fit_plan.kept)
+    np.testing.assert_array_equal(slot.validation, fit_plan.held)
+    np.testing.assert_allclose(slot.sample_weight, fit_plan.sample_weight, rtol=1e-6)
+    assert len(fit_plan.held) == 15 and run["batch_size"] == fit_plan.batch_size == 16
+    assert len(slot.rates) == 2 * fit_plan.steps_per_epoch == 2 * 9  # 135 rows in batches of 16
+    assert "val_loss" in ordinary.history_ and not hasattr(ordinary, "_plan")

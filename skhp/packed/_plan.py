@@ -1,25 +1,26 @@
 """Planning a packed fit: what packs, with what, and what one slot trains on.
 
 :func:`pack_reason` says, from an estimator's parameters alone, why it
-cannot train in a pack. :func:`plan` computes once what the estimator's
-fit needs — seed, hold-out indices, encoded (smoothed) targets, sample
-weights, learning rate and momentum at every step, initial weights and
-model state — from the model the estimator itself builds, so a slot
-starts where the ordinary fit starts. Slots pack together when their
+cannot train in a pack. :func:`plan` turns what the estimator's ordinary
+fit trains with — its :class:`~skhp._training.TrainingPlan` (seed,
+hold-out, sample weights, batch size, steps), its encoded targets, its
+schedule's learning rate and momentum at every step, and the initial
+weights and state of the model the estimator itself builds — into a slot
+of arrays, so a slot starts and steps where the ordinary fit does; the
+engine (:mod:`skhp.packed._engine`) knows models and arrays, not estimators. Slots pack together when their
 :func:`pack_key` agree: the same model structure (layer graph, configs,
 weight shapes), loss, optimizer, batch size and epochs.
 """
 
 import inspect
 import json
-import math
 
 import skhp._tensorflow  # noqa: F401  (before Keras: TensorFlow starts quietly)
 import keras
 import numpy as np
 from scipy import sparse
 
-from skhp._training import batch_size_for, momentum_argument, optimizer_class
+from skhp._training import momentum_argument, optimizer_class
 from skhp.packed._engine import PackedSlot
 from skhp.schedules import CosineRestarts, EpochFunction, OneCycle, Warmup
 
@@ -440,16 +441,14 @@ def plan(estimator, X, y, sample_weight=None, templates=None):
     targets = np.asarray(encoder.transform(y))
     targets = targets.reshape(len(y), -1) if targets.ndim == 1 else targets
     targets = targets.astype("float32") if targets.dtype.kind in "biuf" else targets
-    held, kept = est._hold_out_indices(len(y))  # the ordinary fit's hold-out
-    batch_size = batch_size_for(est.batch_size, len(y))
+    training = est._training_plan(y, sample_weight)  # what the ordinary fit trains on
+    held, kept, batch_size = training.held, training.kept, training.batch_size
     if est.lottery >= 2:
         weights, state = _lottery_draws(est, X, y, X_model[kept], targets[kept], batch_size)
     loss, targets = smoothed(loss, targets)
-    sample_weight = est._weights_for(y, None if sample_weight is None else np.asarray(sample_weight), {})
-    sample_weight = (np.ones(len(y), "float32") if sample_weight is None
-                     else np.asarray(sample_weight, "float32"))
-    steps = max(1, int(math.ceil(len(kept) / batch_size)))
-    rates, momenta = _schedule_tables(est, steps, optimizer, settings)
+    sample_weight = (np.ones(len(y), "float32") if training.sample_weight is None
+                     else np.asarray(training.sample_weight, "float32"))
+    rates, momenta = _schedule_tables(est, training.steps_per_epoch, optimizer, settings)
     kernels = {id(layer.kernel) for layer in _kernel_layers(model)}
     decayed = tuple(id(v) in kernels for v in model.trainable_variables)
     slot = PackedSlot(

@@ -166,11 +166,10 @@ def _conditions(runs, found, switches):
 
 
 def _parent_values(decl):
+    """Every value of a hyperparameter that switches others on or off."""
     if decl.kind == "Fixed":
         return [decl.config["value"]]
-    values = _branch_values(decl)
-    if values is None or (decl.kind == "Int" and len(values) < len(_integer_values(decl.config))):
-        values = _integer_values(decl.config) if decl.kind == "Int" else None
+    values = _integer_values(decl.config) if decl.kind == "Int" else _branch_values(decl)
     if values is None or len(values) > MAX_BUILDS:
         raise ValueError(f"hyperparameter {decl.name!r} switches others on or off but has "
                          f"too many values to enumerate ({decl.kind}); make it a Choice.")
