@@ -1,8 +1,10 @@
 """A NarrowingSearchCV on a Dask cluster.
 
 Starts a local cluster of worker processes (loopback only) and runs the search
-through joblib's Dask backend. Against a real cluster, give its scheduler's
-address instead: ``--scheduler tcp://host:8786``.
+through joblib's Dask backend: each round's packs train on the workers (the
+search's data is sent to them once), and the script reports how many
+(trial, fold) jobs each worker trained. Against a real cluster, give its
+scheduler's address instead: ``--scheduler tcp://host:8786``.
 
 Run: ``python examples/dask_search.py`` (``--workers``, ``--trials``, ``--epochs``).
 """
@@ -44,6 +46,8 @@ def main():
             search.fit(X / 16, y)
         print(f"{len(search.cv_results_['params'])} trials x 3 folds in {time.perf_counter() - tic:.0f} s; "
               f"best CV accuracy {search.best_score_:.4f} with {search.best_params_}")
+        for worker, jobs in sorted(search.pack_workers_.items()):
+            print(f"  {worker}: {jobs} (trial, fold) jobs trained in packs")
     if cluster is not None:
         cluster.close()
 

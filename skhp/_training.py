@@ -17,6 +17,7 @@ import skhp._tensorflow  # noqa: F401  (before Keras: TensorFlow starts quietly)
 import keras
 import numpy as np
 from sklearn.base import clone
+from sklearn.utils.validation import _num_samples
 
 from skhp._validation import check_choice, check_number
 from skhp.callbacks import (
@@ -214,7 +215,7 @@ class TrainingWiring:
         ``fit_kwargs`` are ``fit``'s keywords (the classifier takes its
         ``class_weight`` from them).
         """
-        n_samples = len(y)
+        n_samples = _num_samples(y)  # y as given: a list, an array-like without len()
         held, kept = self._hold_out_indices(n_samples)
         weights = self._weights_for(y, None if sample_weight is None else np.asarray(sample_weight),
                                     {} if fit_kwargs is None else fit_kwargs)

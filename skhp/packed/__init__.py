@@ -16,7 +16,9 @@ its optimizers' formulas); only the shuffling streams differ.
 can), :func:`plan` computes what a slot trains on and with (from the model
 the estimator builds), :func:`pack_key` groups slots that can share a pack,
 and :func:`fit_packed` trains a list of (estimator, training indices) slots
-and returns fitted, ordinary skhp estimators.
+and returns fitted, ordinary skhp estimators. Under joblib's ``"dask"``
+backend a search's packs train on the cluster's workers
+(:func:`train_packs_on_cluster`).
 
 Examples
 --------
@@ -39,6 +41,7 @@ import skhp._tensorflow  # noqa: F401  (before Keras: TensorFlow starts quietly)
 import numpy as np
 from scipy import sparse
 
+from skhp.packed._cluster import FITTED, ClusterData, dask_client, train_packs_on_cluster
 from skhp.packed._engine import PackedSlot, PackRun, train_pack
 from skhp.packed._memory import auto_pack_size, pack_memory, slot_bytes
 from skhp.packed._plan import (OPTIMIZER_SETTINGS, NotPackable, lottery_reason, loss_key,
@@ -49,7 +52,7 @@ from skhp.packed._plan import (OPTIMIZER_SETTINGS, NotPackable, lottery_reason, 
 __all__ = ["OPTIMIZER_SETTINGS", "pack_reason", "pack_key", "plan", "model_signature",
            "PackedSlot", "PackRun", "train_pack", "slot_bytes", "pack_memory", "auto_pack_size",
            "start_packs", "advance_packs", "train_packs", "as_fitted", "fit_packed",
-           "lottery_reason", "train_lottery"]
+           "lottery_reason", "train_lottery", "dask_client", "ClusterData", "train_packs_on_cluster"]
 
 
 def _check_pack_size(pack_size):
@@ -265,8 +268,8 @@ def as_fitted(estimator, X, y, out, template=None):
     >>> as_fitted(est, X, X[:, 0], out).predict(X[:2]).shape
     (2,)
     """
-    own = {k: v for k, v in vars(estimator).items()
-           if k in ("_seed", "learning_rate_", "schedule_", "lottery_losses_", "lottery_best_")}
+    own = {k: v for k, v in vars(estimator).items() if k in FITTED}
+    own.update(out.get("fitted", {}))  # set where the pack trained (a cluster's worker)
     if template is None:
         estimator.initialize(X, y)
         estimator._initialize_callbacks()  # what predict reads (scikeras sets it in fit)

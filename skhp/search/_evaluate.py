@@ -68,15 +68,24 @@ class RoundJob:
     """
 
     def __init__(self, candidate, fold, estimator, final, X_train, y_fit, weights, train, test,
-                 y_test, prep):
+                 y_test, prep, plain=False):
         self.candidate, self.fold, self.estimator, self.final = candidate, fold, estimator, final
         self.X_train, self.y_fit, self.weights = X_train, y_fit, weights
         self.train, self.test, self.y_test, self.prep = train, test, y_test, prep
+        self.plain = plain  # X_train, y_fit are the search's rows ``train`` as they are
 
     @property
     def data(self):
         """``(final, X_train, y_fit, weights)``: a job of :func:`skhp.packed.start_packs`."""
         return self.final, self.X_train, self.y_fit, self.weights
+
+    @property
+    def travelling(self):
+        """The job as it goes to a cluster's worker: the search's row indices for its data
+        when it trains on them as they are (see :func:`skhp.packed.train_packs_on_cluster`)."""
+        if self.plain:
+            return self.final, None, None, self.weights, self.train
+        return self.final, self.X_train, self.y_fit, self.weights, None
 
 
 def round_jobs(search, candidates, X, y, params, known=(), accept=None):
@@ -148,8 +157,9 @@ def round_jobs(search, candidates, X, y, params, known=(), accept=None):
             if target is not None:
                 target.regressor_ = model  # fitted in place: its steps now, its MLP from the pack
             weights = None if sample_weight is None else _safe_indexing(sample_weight, train)
+            plain = target is None and (not isinstance(model, Pipeline) or len(model.steps) == 1)
             jobs.append(RoundJob(i, k, estimator, final, X_train, np.asarray(y_fit), weights,
-                                 train, test, y_test, time.perf_counter() - start))
+                                 train, test, y_test, time.perf_counter() - start, plain))
     return jobs, reasons, splits
 
 
@@ -210,6 +220,19 @@ def lend_model(job, out, templates):
         job.final._compiled_call = templates[shape]._compiled_call = _traced_call(job.final.model_)
 
 
+def _trained(search, jobs, X, y, pack_size):
+    """The round's jobs trained as packs: on the workers of joblib's active Dask backend, else here."""
+    from skhp.packed import ClusterData, dask_client, train_packs, train_packs_on_cluster
+
+    client = dask_client()
+    if client is None:
+        return train_packs([job.data for job in jobs], pack_size)
+    data = getattr(search, "_cluster", None)
+    if data is None or data.client is not client:  # the data goes to the workers once per fit
+        data = search._cluster = ClusterData(client, X, y)
+    return train_packs_on_cluster(data, [(job.candidate, job.travelling) for job in jobs], pack_size)
+
+
 def packed_results(search, candidates, X, y, params, known=(), templates=None, pack_size="auto"):
     """Train the packable (candidate, fold) jobs of one round in packs and score them.
 
@@ -240,8 +263,6 @@ def packed_results(search, candidates, X, y, params, known=(), templates=None, p
     reasons : dict
         ``{candidate index: reason}`` for candidates trained the ordinary way.
     """
-    from skhp.packed import train_packs
-
     jobs, reasons, _ = round_jobs(search, candidates, X, y, params, known)
     if not jobs:
         return {}, reasons
@@ -249,11 +270,15 @@ def packed_results(search, candidates, X, y, params, known=(), templates=None, p
     scorers, _ = search._get_scorers()
     results = {}
     templates = {} if templates is None else templates
-    for job, out in zip(jobs, train_packs([job.data for job in jobs], pack_size)):
+    for job, out in zip(jobs, _trained(search, jobs, X, y, pack_size)):
         i, k = job.candidate, job.fold
         if isinstance(out, str):
             reasons.setdefault(i, out)
             continue
+        workers = getattr(search, "pack_workers_", None)
+        if workers is not None:  # where each slot trained: a cluster's worker, or this process
+            where = out.get("worker") or "in-process"
+            workers[where] = workers.get(where, 0) + 1
         result = {"fit_time": out["seconds"] + job.prep, "fit_error": None, "_train": job.train}
         if out["diverged"]:
             result.update(failed_result(search, scorers, (
@@ -276,7 +301,10 @@ class PackedEvaluation:
     skhp's built-in MLP in packs, everything else the ordinary way;
     ``packing=False`` trains every job the ordinary way. After ``fit``,
     ``packing_`` holds, per candidate, ``"packed"`` or the reason it was
-    trained on its own (also the ``packing`` column of ``cv_results_``).
+    trained on its own (also the ``packing`` column of ``cv_results_``),
+    and ``pack_workers_`` how many packed (candidate, fold) jobs trained
+    where: ``"in-process"``, or a Dask worker's address under joblib's
+    ``"dask"`` backend (packs of rounds without pruning go to the workers).
     """
 
     _packing_constraint = {"packing": ["boolean", StrOptions({"auto"})],
@@ -304,17 +332,19 @@ class PackedEvaluation:
         self._rung_record = {}  # {epoch: completed candidates' scores there} (the median rule)
         self._extras = {}  # fold key -> what pruned training recorded of it (stored with it)
         self.packing_ = []
+        self.pack_workers_ = {}
         try:
             return super().fit(X, y, **params)
         finally:
-            for name in ("_data", "_templates", "_rung_record", "_extras", "_round_rungs"):
+            for name in ("_data", "_templates", "_rung_record", "_extras", "_round_rungs",
+                         "_cluster"):
                 vars(self).pop(name, None)
 
     def __getstate__(self):
         # The data and the shared Keras models of a running fit stay in this process:
         # scikit-learn (>= 1.9) pickles the search into every parallel task.
         state = dict(super().__getstate__())
-        for name in ("_data", "_templates", "_rung_record", "_extras"):
+        for name in ("_data", "_templates", "_rung_record", "_extras", "_cluster"):
             state.pop(name, None)
         return state
 

@@ -1,0 +1,138 @@
+"""Packs on a Dask cluster: a round's packable jobs trained on the workers.
+
+Under joblib's ``"dask"`` backend (``with joblib.parallel_backend("dask"):
+search.fit(X, y)``) a search's packable (candidate, fold) jobs are split
+over the cluster's workers, candidates whole (a candidate's folds stay
+together), and each worker trains its share as packs sized to its own
+memory (:func:`skhp.packed.train_packs` runs there). The search's data is
+scattered to the workers once per fit; a job that trains on rows of it
+travels as its row indices. Results come back as arrays (weights, state,
+history), so a worker lost mid-round costs time, not results: Dask runs
+its task again elsewhere, with the same seeds.
+"""
+
+import numpy as np
+
+__all__ = ["dask_client", "ClusterData", "train_packs_on_cluster"]
+
+# Attributes a pack sets on a slot's estimator that its fitted form keeps (see as_fitted).
+FITTED = ("_seed", "learning_rate_", "schedule_", "lottery_losses_", "lottery_best_")
+
+
+def dask_client():
+    """The Dask client of joblib's active ``"dask"`` backend, or None.
+
+    Examples
+    --------
+    >>> dask_client() is None  # joblib's default backend
+    True
+    """
+    from joblib.parallel import get_active_backend
+
+    backend, _ = get_active_backend()
+    return getattr(backend, "client", None) if type(backend).__name__ == "DaskDistributedBackend" else None
+
+
+class ClusterData:
+    """A search's ``X, y`` scattered to a cluster's workers once, for every round of one fit.
+
+    Parameters
+    ----------
+    client : distributed.Client
+    X, y : array-like
+        The search's data (what its folds index).
+    """
+
+    def __init__(self, client, X, y):
+        self.client, self.X, self.y = client, X, y
+        self._futures = None
+
+    def futures(self):
+        """The scattered ``(X, y)`` (scattered on first use, to every worker)."""
+        if self._futures is None:
+            self._futures = self.client.scatter([self.X, self.y], broadcast=True)
+        return self._futures
+
+
+def _travelling(job):
+    """A job as it travels: its row indices of the search's data when it trains on them."""
+    estimator, X_train, y_train, weights, rows = job
+    if rows is not None:
+        return estimator, None, None, weights, rows
+    return estimator, X_train, y_train, weights, None
+
+
+def _train_share(jobs, pack_size, X, y):
+    """A worker's share of a round: its jobs trained as packs (runs on the worker)."""
+    from sklearn.utils import _safe_indexing
+
+    from skhp.packed import train_packs
+
+    try:
+        from distributed import get_worker
+
+        worker = get_worker().address
+    except (ImportError, ValueError):
+        worker = None
+    data = [(est, _safe_indexing(X, rows) if rows is not None else X_train,
+             np.asarray(_safe_indexing(y, rows)) if rows is not None else y_train, weights)
+            for est, X_train, y_train, weights, rows in jobs]
+    outs = train_packs(data, pack_size)
+    for out, (estimator, *_) in zip(outs, data):
+        if isinstance(out, dict):
+            out["fitted"] = {k: v for k, v in vars(estimator).items() if k in FITTED}
+            out["worker"] = worker
+    return outs
+
+
+def _shares(candidates, n_workers):
+    """Job indices split into at most ``n_workers`` runs of whole candidates, balanced by count.
+
+    Examples
+    --------
+    >>> _shares([0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3], 2)
+    [[0, 1, 2, 3, 4, 5], [6, 7, 8, 9, 10, 11]]
+    """
+    groups = []
+    for i, candidate in enumerate(candidates):
+        if groups and candidates[groups[-1][0]] == candidate:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    n = min(n_workers, len(groups))
+    bounds = np.linspace(0, len(groups), n + 1).round().astype(int)
+    return [[i for group in groups[a:b] for i in group] for a, b in zip(bounds, bounds[1:])]
+
+
+def train_packs_on_cluster(data, jobs, pack_size="auto"):
+    """:func:`skhp.packed.train_packs`'s results for ``jobs``, trained on the cluster's workers.
+
+    Parameters
+    ----------
+    data : ClusterData
+        The search's data, scattered once per fit.
+    jobs : list of (candidate, (estimator, X_train, y_train, weights, rows))
+        ``rows``: the indices of ``data``'s rows the job trains on (then
+        ``X_train`` and ``y_train`` stay here), or None.
+    pack_size : int or "auto"
+        Most slots of one pack; ``"auto"`` sizes each worker's packs to its memory.
+
+    Returns
+    -------
+    list
+        Per job, in order: ``train_packs``' dict (plus ``fitted``, the
+        attributes the pack set on the estimator, and ``worker``), or the
+        reason the job did not pack.
+    """
+    client = data.client
+    n_workers = max(1, len(client.scheduler_info()["workers"]))
+    X, y = data.futures()
+    shares = _shares([candidate for candidate, _ in jobs], n_workers)
+    tasks = [client.submit(_train_share, [_travelling(jobs[i][1]) for i in share], pack_size, X, y,
+                           pure=False)
+             for share in shares]
+    outs = [None] * len(jobs)
+    for share, task in zip(shares, tasks):
+        for i, out in zip(share, task.result()):
+            outs[i] = out
+    return outs

@@ -1,0 +1,87 @@
+"""Packs on a Dask cluster: trained on the workers, the same results, a lost worker costs no result."""
+
+import os
+import threading
+import time
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+
+from skhp import KerasClassifier
+from skhp.search import GridSearchCV, NarrowingSearchCV, Real
+
+distributed = pytest.importorskip("distributed")
+pytestmark = pytest.mark.slow  # integration: worker processes start TensorFlow
+
+X, Y = load_digits(return_X_y=True)
+X, Y = X[:600] / 16, Y[:600]
+GRID = {"learning_rate": [1e-3, 3e-3, 1e-2, 3e-2], "batch_size": [16, 32]}
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        yield cluster, client
+
+
+def search():
+    return GridSearchCV(KerasClassifier(hidden_layer_sizes=(16,), epochs=2, random_state=0), GRID, cv=3)
+
+
+def test_every_pack_trains_on_the_workers_with_the_same_results(cluster):
+    _, client = cluster
+    with joblib.parallel_backend("dask"):
+        remote = search().fit(X, Y)
+    local = search().fit(X, Y)
+    workers = set(client.scheduler_info()["workers"])
+    assert set(remote.pack_workers_) == workers  # both workers trained packs, none here
+    assert sum(remote.pack_workers_.values()) == 8 * 3
+    assert local.pack_workers_ == {"in-process": 24}
+    assert set(remote.cv_results_["packing"]) == {"packed"}
+    np.testing.assert_allclose(remote.cv_results_["mean_test_score"],
+                               local.cv_results_["mean_test_score"], atol=1e-6)
+    np.testing.assert_allclose(remote.predict_proba(X[:20]), local.predict_proba(X[:20]), atol=1e-5)
+
+
+def test_a_narrowing_search_runs_its_rounds_on_the_workers(cluster):
+    _, client = cluster
+    narrowing = NarrowingSearchCV(KerasClassifier(hidden_layer_sizes=(16,), epochs=2, random_state=0),
+                                  {"learning_rate": Real(1e-4, 1e-1, log=True)}, n_iter=6,
+                                  round_size=3, cv=2, random_state=0)
+    with joblib.parallel_backend("dask"):
+        narrowing.fit(X, Y)
+    assert "in-process" not in narrowing.pack_workers_
+    assert sum(narrowing.pack_workers_.values()) == 6 * 2
+
+
+def test_a_worker_killed_mid_round_costs_time_not_results(cluster):
+    _, client = cluster
+    undisturbed = search().fit(X, Y)
+
+    def kill_a_busy_worker():
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            busy = [w for w, tasks in client.processing().items() if tasks]
+            if busy:  # a pack is training there: its worker process dies
+                killed.append(busy[0])
+                try:
+                    client.run(os._exit, 1, workers=busy[:1])
+                except Exception:  # the worker died before it could answer
+                    pass
+                return
+            time.sleep(0.05)
+
+    killed = []
+    killer = threading.Thread(target=kill_a_busy_worker)
+    killer.start()
+    with joblib.parallel_backend("dask"):
+        disturbed = search().fit(X, Y)
+    killer.join()
+    assert killed  # the kill happened while packs were training
+    np.testing.assert_allclose(disturbed.cv_results_["mean_test_score"],
+                               undisturbed.cv_results_["mean_test_score"], atol=1e-6)
+    client.wait_for_workers(2, timeout=120)  # the nanny restarts it for the next test
