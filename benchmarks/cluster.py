@@ -7,7 +7,9 @@ x 3 folds on digits (rounds of 16 candidates): (a) the MLP (64,), (b) the
 built-in experiment's convolutional network, each run through joblib's
 ``"dask"`` backend; both clusters are warmed up first (TensorFlow started
 in every worker). Printed: seconds, the 2-vs-1 ratio, how many (candidate,
-fold) jobs each worker trained, and whether the two runs' scores agree.
+fold) jobs each worker trained, and both runs' best CV score (slots packed
+differently round differently, and the narrowing follows its scores, so the
+two runs' later rounds may propose other candidates).
 (c) The same MLP search on 2 workers with one worker killed while packs
 train: the time it adds, and whether the scores still agree.
 (d) The MLP search with ``pruning="halving"``: its rungs still train in the
@@ -95,16 +97,13 @@ def main():
                                           pruning="halving")
     for name in models:
         (one, t1), (two, t2) = runs[name, 1], runs[name, 2]
-        agree = np.allclose(one.cv_results_["mean_test_score"], two.cv_results_["mean_test_score"],
-                            atol=1e-6, equal_nan=True)
         print(f"{name}, {args.candidates} candidates x 3 folds: 1 worker {t1:.1f} s, 2 workers "
               f"{t2:.1f} s: {t1 / t2:.2f}x; jobs per worker {sorted(two.pack_workers_.values())}; "
-              f"same scores: {agree}", flush=True)
+              f"best CV {one.best_score_:.4f} and {two.best_score_:.4f}", flush=True)
     (base, t2), (killed, tk) = runs["(a) MLP (64,)", 2], runs["kill"]
-    agree = np.allclose(base.cv_results_["mean_test_score"], killed.cv_results_["mean_test_score"],
-                        atol=1e-6, equal_nan=True)
+    apart = np.nanmax(np.abs(base.cv_results_["mean_test_score"] - killed.cv_results_["mean_test_score"]))
     print(f"(c) a worker killed mid-round: {tk:.1f} s against {t2:.1f} s (+{tk - t2:.1f} s); "
-          f"same scores: {agree}")
+          f"mean CV scores at most {apart:.4f} apart")
     pruned, tp = runs["pruned", 2]
     print(f"(d) with pruning='halving' on 2 workers: {tp:.1f} s; jobs trained "
           f"{dict(pruned.pack_workers_) or 'in the search process (rungs run there)'}")

@@ -125,12 +125,14 @@ def train_packs_on_cluster(data, jobs, pack_size="auto"):
         reason the job did not pack.
     """
     client = data.client
-    n_workers = max(1, len(client.scheduler_info()["workers"]))
+    workers = sorted(client.scheduler_info()["workers"])
     X, y = data.futures()
-    shares = _shares([candidate for candidate, _ in jobs], n_workers)
+    shares = _shares([candidate for candidate, _ in jobs], max(1, len(workers)))
+    # one share per worker (the scheduler alone may queue two on one); another worker takes
+    # a share over when its own dies
     tasks = [client.submit(_train_share, [_travelling(jobs[i][1]) for i in share], pack_size, X, y,
-                           pure=False)
-             for share in shares]
+                           pure=False, workers=[worker], allow_other_workers=True)
+             for share, worker in zip(shares, workers)]
     outs = [None] * len(jobs)
     for share, task in zip(shares, tasks):
         for i, out in zip(share, task.result()):
