@@ -190,12 +190,19 @@ class TrainingPlan:
     steps_per_epoch: int
 
     def split(self, X, y):
-        """``X, y, sample_weight`` trained on and the ``validation_data`` held out (or None)."""
-        weights = self.sample_weight
-        if not len(self.held):
+        """``X, y, sample_weight`` trained on and the ``validation_data`` held out (or None).
+
+        ``X`` and ``y`` are all the fit's samples, or those of non-zero
+        weight (scikeras drops the others before Keras' fit).
+        """
+        weights, held, kept = self.sample_weight, self.held, self.kept
+        if weights is not None and _num_samples(X) < len(weights):  # zero weights dropped
+            position = np.cumsum(weights != 0) - 1
+            held, kept, weights = position[held], position[kept], weights[weights != 0]
+        if not len(held):
             return X, y, weights, None
-        held = (X[self.held], y[self.held]) + (() if weights is None else (weights[self.held],))
-        return (X[self.kept], y[self.kept], None if weights is None else weights[self.kept], held)
+        validation = (X[held], y[held]) + (() if weights is None else (weights[held],))
+        return X[kept], y[kept], None if weights is None else weights[kept], validation
 
 
 class TrainingWiring:
@@ -216,11 +223,14 @@ class TrainingWiring:
         ``class_weight`` from them).
         """
         n_samples = _num_samples(y)  # y as given: a list, an array-like without len()
-        held, kept = self._hold_out_indices(n_samples)
         weights = self._weights_for(y, None if sample_weight is None else np.asarray(sample_weight),
                                     {} if fit_kwargs is None else fit_kwargs)
-        return TrainingPlan(self._seed, batch_size_for(self.batch_size, n_samples), held, kept,
-                            weights, self._steps_for(n_samples))
+        # samples of zero weight take no part (scikeras drops them before Keras' fit)
+        rows = np.arange(n_samples) if weights is None else np.flatnonzero(np.asarray(weights) != 0)
+        held, kept = self._hold_out_indices(len(rows))
+        return TrainingPlan(self._seed, batch_size_for(self.batch_size, len(rows)), rows[held],
+                            rows[kept], None if weights is None else np.asarray(weights, "float64"),
+                            self._steps_for(len(rows)))
 
     def _steps_per_execution(self):
         if self.steps_per_execution is not None:

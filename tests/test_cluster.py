@@ -29,7 +29,8 @@ def cluster():
 
 
 def search():
-    return GridSearchCV(KerasClassifier(hidden_layer_sizes=(16,), epochs=2, random_state=0), GRID, cv=3)
+    return GridSearchCV(KerasClassifier(hidden_layer_sizes=(16,), epochs=2, random_state=0), GRID, cv=3,
+                        return_train_score=True, scoring=["accuracy", "neg_log_loss"], refit="accuracy")
 
 
 def test_every_pack_trains_on_the_workers_with_the_same_results(cluster):
@@ -42,8 +43,9 @@ def test_every_pack_trains_on_the_workers_with_the_same_results(cluster):
     assert sum(remote.pack_workers_.values()) == 8 * 3
     assert local.pack_workers_ == {"in-process": 24}
     assert set(remote.cv_results_["packing"]) == {"packed"}
-    np.testing.assert_allclose(remote.cv_results_["mean_test_score"],
-                               local.cv_results_["mean_test_score"], atol=1e-6)
+    for column in ("mean_test_accuracy", "mean_test_neg_log_loss", "mean_train_accuracy"):
+        # scored on the workers, with every scorer, as here
+        np.testing.assert_allclose(remote.cv_results_[column], local.cv_results_[column], atol=1e-5)
     np.testing.assert_allclose(remote.predict_proba(X[:20]), local.predict_proba(X[:20]), atol=1e-5)
 
 
@@ -82,6 +84,6 @@ def test_a_worker_killed_mid_round_costs_time_not_results(cluster):
         disturbed = search().fit(X, Y)
     killer.join()
     assert killed  # the kill happened while packs were training
-    np.testing.assert_allclose(disturbed.cv_results_["mean_test_score"],
-                               undisturbed.cv_results_["mean_test_score"], atol=1e-6)
+    np.testing.assert_allclose(disturbed.cv_results_["mean_test_accuracy"],
+                               undisturbed.cv_results_["mean_test_accuracy"], atol=1e-6)
     client.wait_for_workers(2, timeout=120)  # the nanny restarts it for the next test

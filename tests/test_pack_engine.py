@@ -228,3 +228,15 @@ def test_one_training_plan_feeds_the_ordinary_fit_and_the_packed_slot(monkeypatc
     assert len(fit_plan.held) == 15 and run["batch_size"] == fit_plan.batch_size == 16
     assert len(slot.rates) == 2 * fit_plan.steps_per_epoch == 2 * 9  # 135 rows in batches of 16
     assert "val_loss" in ordinary.history_ and not hasattr(ordinary, "_plan")
+
+
+def test_samples_of_zero_weight_take_no_part_in_either_path():
+    weights = np.where(np.arange(len(Y_IRIS)) % 5 == 0, 0.0, 1.0)
+    params = dict(model=build, early_stopping=1, epochs=2, batch_size=16, fit__shuffle=False,
+                  random_state=0)
+    ordinary = KerasClassifier(**params).fit(X_IRIS, Y_IRIS, sample_weight=weights)
+    dropped = KerasClassifier(**params).fit(X_IRIS[weights > 0], Y_IRIS[weights > 0])
+    (packed,) = fit_packed([KerasClassifier(**params)], X_IRIS, Y_IRIS, sample_weight=weights)
+    assert _max_difference(ordinary, dropped) < 1e-6  # as if they were not there
+    assert _max_difference(ordinary, packed) < 1e-4
+    np.testing.assert_allclose(packed.history_["val_loss"], ordinary.history_["val_loss"], rtol=1e-4)

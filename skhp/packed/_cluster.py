@@ -54,16 +54,15 @@ class ClusterData:
         return self._futures
 
 
-def _travelling(job):
-    """A job as it travels: its row indices of the search's data when it trains on them."""
-    estimator, X_train, y_train, weights, rows = job
-    if rows is not None:
-        return estimator, None, None, weights, rows
-    return estimator, X_train, y_train, weights, None
+def _train_share(jobs, pack_size, X, y, scoring=None):
+    """A worker's share of a round: its jobs trained as packs and scored (runs on the worker).
 
+    ``jobs`` are :attr:`RoundJob.travelling <skhp.search._evaluate.RoundJob>`
+    tuples; ``scoring`` is ``(scorers, error_score, train_scores)``: each
+    slot that trained is scored on its fold here, and its weights stay here.
+    """
+    import time
 
-def _train_share(jobs, pack_size, X, y):
-    """A worker's share of a round: its jobs trained as packs (runs on the worker)."""
     from sklearn.utils import _safe_indexing
 
     from skhp.packed import train_packs
@@ -74,14 +73,30 @@ def _train_share(jobs, pack_size, X, y):
         worker = get_worker().address
     except (ImportError, ValueError):
         worker = None
-    data = [(est, _safe_indexing(X, rows) if rows is not None else X_train,
-             np.asarray(_safe_indexing(y, rows)) if rows is not None else y_train, weights)
-            for est, X_train, y_train, weights, rows in jobs]
+    data = [(job.final, _safe_indexing(X, job.rows) if job.rows is not None else job.X_train,
+             np.asarray(_safe_indexing(y, job.rows)) if job.rows is not None else job.y_train,
+             job.weights) for job in jobs]
     outs = train_packs(data, pack_size)
-    for out, (estimator, *_) in zip(outs, data):
-        if isinstance(out, dict):
-            out["fitted"] = {k: v for k, v in vars(estimator).items() if k in FITTED}
-            out["worker"] = worker
+    templates = {}
+    for out, job, (_, X_train, y_train, _) in zip(outs, jobs, data):
+        if not isinstance(out, dict):
+            continue
+        out["fitted"] = {k: v for k, v in vars(job.final).items() if k in FITTED}
+        out["worker"] = worker
+        if scoring is not None and not out["diverged"]:
+            from skhp.search._evaluate import lend_model
+            from skhp.search._sklearn import score_fold
+
+            scorers, error_score, train_scores = scoring
+            lend_model(job.final, X_train, y_train, out, templates)
+            start = time.perf_counter()
+            out["test_scores"] = score_fold(job.estimator, _safe_indexing(X, job.test),
+                                            _safe_indexing(y, job.test), scorers, error_score)
+            if train_scores:
+                out["train_scores"] = score_fold(job.estimator, _safe_indexing(X, job.train),
+                                                 _safe_indexing(y, job.train), scorers, error_score)
+            out["score_time"] = time.perf_counter() - start
+            del out["weights"], out["state"]  # scored here: the weights need not travel back
     return outs
 
 
@@ -104,18 +119,24 @@ def _shares(candidates, n_workers):
     return [[i for group in groups[a:b] for i in group] for a, b in zip(bounds, bounds[1:])]
 
 
-def train_packs_on_cluster(data, jobs, pack_size="auto"):
+def train_packs_on_cluster(data, jobs, pack_size="auto", scoring=None):
     """:func:`skhp.packed.train_packs`'s results for ``jobs``, trained on the cluster's workers.
 
     Parameters
     ----------
     data : ClusterData
         The search's data, scattered once per fit.
-    jobs : list of (candidate, (estimator, X_train, y_train, weights, rows))
-        ``rows``: the indices of ``data``'s rows the job trains on (then
-        ``X_train`` and ``y_train`` stay here), or None.
+    jobs : list of (candidate, job)
+        A search's round jobs as they travel (``RoundJob.travelling``:
+        ``final``, ``estimator``, ``weights``, ``train`` and ``test``
+        indices, and ``rows`` — the indices of ``data``'s rows it trains on,
+        its ``X_train``/``y_train`` left behind — or its own ``X_train``, ``y_train``).
     pack_size : int or "auto"
         Most slots of one pack; ``"auto"`` sizes each worker's packs to its memory.
+    scoring : tuple or None
+        ``(scorers, error_score, train_scores)``: score each fold on its
+        worker (``test_scores``, ``train_scores``, ``score_time`` in its
+        result; weights and state stay there).
 
     Returns
     -------
@@ -130,7 +151,7 @@ def train_packs_on_cluster(data, jobs, pack_size="auto"):
     shares = _shares([candidate for candidate, _ in jobs], max(1, len(workers)))
     # one share per worker (the scheduler alone may queue two on one); another worker takes
     # a share over when its own dies
-    tasks = [client.submit(_train_share, [_travelling(jobs[i][1]) for i in share], pack_size, X, y,
+    tasks = [client.submit(_train_share, [jobs[i][1] for i in share], pack_size, X, y, scoring,
                            pure=False, workers=[worker], allow_other_workers=True)
              for share, worker in zip(shares, workers)]
     outs = [None] * len(jobs)

@@ -83,9 +83,14 @@ class RoundJob:
     def travelling(self):
         """The job as it goes to a cluster's worker: the search's row indices for its data
         when it trains on them as they are (see :func:`skhp.packed.train_packs_on_cluster`)."""
+        job = copy.copy(self)
+        job.rows = self.train if self.plain else None
         if self.plain:
-            return self.final, None, None, self.weights, self.train
-        return self.final, self.X_train, self.y_fit, self.weights, None
+            job.X_train = job.y_train = None
+        else:
+            job.y_train = self.y_fit
+        job.y_test = None  # the worker indexes its copy of the search's y
+        return job
 
 
 def round_jobs(search, candidates, X, y, params, known=(), accept=None):
@@ -204,20 +209,20 @@ def _traced_call(model):
     return tf.function(model, reduce_retracing=True)
 
 
-def lend_model(job, out, templates):
-    """Fit ``job.final`` with a slot's result, sharing one Keras model per shape (``templates``)."""
+def lend_model(final, X_train, y_train, out, templates):
+    """Fit ``final`` with a slot's result, sharing one Keras model per shape (``templates``)."""
     from skhp.packed import as_fitted
 
     shape = out["key"]
     template = templates.get(shape)
-    as_fitted(job.final, job.X_train, job.y_fit, out, template)
+    as_fitted(final, X_train, y_train, out, template)
     if template is None:
         # Later slots of this shape reuse this one's Keras model: swapping
         # weights costs nothing, a model per slot costs a build and a trace.
         # They score through one traced call of it (the weights are read at each call;
         # copies and pickles leave it out, so it is set on the template too).
-        templates[shape] = copy.copy(job.final)
-        job.final._compiled_call = templates[shape]._compiled_call = _traced_call(job.final.model_)
+        templates[shape] = copy.copy(final)
+        final._compiled_call = templates[shape]._compiled_call = _traced_call(final.model_)
 
 
 def _trained(search, jobs, X, y, pack_size):
@@ -230,7 +235,9 @@ def _trained(search, jobs, X, y, pack_size):
     data = getattr(search, "_cluster", None)
     if data is None or data.client is not client:  # the data goes to the workers once per fit
         data = search._cluster = ClusterData(client, X, y)
-    return train_packs_on_cluster(data, [(job.candidate, job.travelling) for job in jobs], pack_size)
+    scoring = (search._get_scorers()[0], search.error_score, search.return_train_score)
+    return train_packs_on_cluster(data, [(job.candidate, job.travelling) for job in jobs], pack_size,
+                                  scoring)
 
 
 def packed_results(search, candidates, X, y, params, known=(), templates=None, pack_size="auto"):
@@ -286,7 +293,12 @@ def packed_results(search, candidates, X, y, params, known=(), templates=None, p
                 f"after {out['epochs']} epochs")))
             results[fold_key(candidates[i], k)] = result
             continue
-        lend_model(job, out, templates)
+        if "test_scores" in out:  # scored where it trained (a cluster's worker)
+            result.update({k: out[k] for k in ("test_scores", "train_scores", "score_time")
+                           if k in out})
+            results[fold_key(candidates[i], k)] = result
+            continue
+        lend_model(job.final, job.X_train, job.y_fit, out, templates)
         start = time.perf_counter()
         result.update(score_job(search, job, scorers, X, y))
         result["score_time"] = time.perf_counter() - start

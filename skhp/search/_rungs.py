@@ -231,7 +231,7 @@ def pruned_round(search, candidates, X, y, params, known, rule, record, template
                     continue
                 if isinstance(worker, _Packed):
                     out = {**worker.run.result(worker.slot), "key": worker.run.shapes[worker.slot]}
-                    lend_model(job, out, templates)
+                    lend_model(job.final, job.X_train, job.y_fit, out, templates)
                 start = time.perf_counter()
                 scores[id(job)] = score_job(search, job, scorers, X, y,
                                             train_scores=last and search.return_train_score)
