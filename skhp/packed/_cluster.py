@@ -2,9 +2,9 @@
 
 Under joblib's ``"dask"`` backend (``with joblib.parallel_backend("dask"):
 search.fit(X, y)``) a search's packable (candidate, fold) jobs are split
-over the cluster's workers, candidates whole (a candidate's folds stay
-together), and each worker trains its share as packs sized to its own
-memory (:func:`skhp.packed.train_packs` runs there). The search's data is
+over the cluster's workers, jobs likely to share a pack kept together and
+balanced by their steps, and each worker trains its share as packs sized
+to its own memory (:func:`skhp.packed.train_packs` runs there). The search's data is
 scattered to the workers once per fit; a job that trains on rows of it
 travels as its row indices. Results come back as arrays (weights, state,
 history), so a worker lost mid-round costs time, not results: Dask runs
@@ -100,23 +100,55 @@ def _train_share(jobs, pack_size, X, y, scoring=None):
     return outs
 
 
-def _shares(candidates, n_workers):
-    """Job indices split into at most ``n_workers`` runs of whole candidates, balanced by count.
+def _group_key(job):
+    """What likely decides a job's pack (model, batch size, epochs, optimizer), without building
+    the model: jobs agreeing here go to one worker, where they pack together."""
+    from skhp._training import batch_size_for
+
+    final = job.final
+    routed = sorted((k, repr(v)) for k, v in final.get_params(deep=False).items()
+                    if k.startswith(("model__", "hp__", "optimizer__")))
+    return (type(final).__name__, repr(final.model), repr(final.hidden_layer_sizes),
+            repr(final.conv_layers), repr(final.optimizer),
+            batch_size_for(final.batch_size, len(job.train)), final.epochs,
+            tuple(routed))
+
+
+def _cost(job):
+    """A pack's time grows with its steps more than with its slots (per-step overhead)."""
+    return job.final.epochs * job.final._steps_for(len(job.train))
+
+
+def _shares(keys, costs, n_workers):
+    """Job indices in at most ``n_workers`` shares: jobs of one key together, keys balanced
+    over the workers by their steps; a key too large for one worker split across them.
 
     Examples
     --------
-    >>> _shares([0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3], 2)
-    [[0, 1, 2, 3, 4, 5], [6, 7, 8, 9, 10, 11]]
+    >>> _shares(["a"] * 6 + ["b"] * 3, [10] * 6 + [5] * 3, 2)
+    [[0, 1, 2, 3, 4, 5], [6, 7, 8]]
+    >>> _shares(["a"] * 4, [10] * 4, 2)
+    [[0, 1], [2, 3]]
     """
-    groups = []
-    for i, candidate in enumerate(candidates):
-        if groups and candidates[groups[-1][0]] == candidate:
-            groups[-1].append(i)
-        else:
-            groups.append([i])
-    n = min(n_workers, len(groups))
-    bounds = np.linspace(0, len(groups), n + 1).round().astype(int)
-    return [[i for group in groups[a:b] for i in group] for a, b in zip(bounds, bounds[1:])]
+    groups = {}
+    for i, key in enumerate(keys):
+        groups.setdefault(key, []).append(i)
+    groups = list(groups.values())
+
+    def cost(group):  # steps of its pack, a little more per slot
+        return max(costs[i] for i in group) * (1 + 0.05 * len(group))
+
+    while len(groups) < n_workers and max(len(g) for g in groups) > 1:
+        largest = max(groups, key=cost)
+        groups.remove(largest)
+        half = (len(largest) + 1) // 2
+        groups += [largest[:half], largest[half:]]
+    loads = [[0.0, []] for _ in range(min(n_workers, len(groups)))]
+    for group in sorted(groups, key=cost, reverse=True):  # longest first, to the least loaded
+        load = min(loads, key=lambda item: item[0])
+        load[0] += cost(group)
+        load[1].extend(group)
+    return [sorted(share) for _, share in loads if share]
 
 
 def train_packs_on_cluster(data, jobs, pack_size="auto", scoring=None):
@@ -148,7 +180,8 @@ def train_packs_on_cluster(data, jobs, pack_size="auto", scoring=None):
     client = data.client
     workers = sorted(client.scheduler_info()["workers"])
     X, y = data.futures()
-    shares = _shares([candidate for candidate, _ in jobs], max(1, len(workers)))
+    shares = _shares([_group_key(job) for _, job in jobs], [_cost(job) for _, job in jobs],
+                     max(1, len(workers)))
     # one share per worker (the scheduler alone may queue two on one); another worker takes
     # a share over when its own dies
     tasks = [client.submit(_train_share, [jobs[i][1] for i in share], pack_size, X, y, scoring,
