@@ -323,6 +323,7 @@ class TrainingWiring:
         if found is None or self.learning_rate == "auto":
             return self.learning_rate
         rate, own = found
+        own = own or optimizer is not self.optimizer  # a build function compiled with this rate
         if self.learning_rate == DEFAULT_LEARNING_RATE:
             return rate
         if own and not math.isclose(rate, self.learning_rate, rel_tol=1e-6) \

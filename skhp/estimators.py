@@ -113,6 +113,7 @@ class _KerasEstimator(RoutedParameters, TrainingWiring):
                 )
         state = dict(super().__getstate__())  # a copy: object.__getstate__ gives vars(self)
         state.pop("_compiled_call", None)  # a traced function of this process (see _predict_raw)
+        state.pop("_handed", None)  # the optimizer handed to a builder (see _capture_compile)
         return state
 
     def _check_params(self):
@@ -404,7 +405,12 @@ class _KerasEstimator(RoutedParameters, TrainingWiring):
         if self._builder() is None or not getattr(model, "compiled", False):
             return
         compiled = getattr(getattr(model, "_compile_config", None), "config", {}) or {}
-        optimizer = model.optimizer
+        # compiled with the compile_kwargs skhp handed it (scikeras' way): skhp's settings
+        handed_optimizer, handed_loss = getattr(self, "_handed", (None, None))
+        optimizer = None if model.optimizer is handed_optimizer else model.optimizer
+        loss = None if model.loss is handed_loss else model.loss
+        if optimizer is None and loss is None:
+            return
         if optimizer is not None:
             own, _ = optimizer_class(self.optimizer)
             if type(optimizer) is not own and self.optimizer != "adam":
@@ -415,7 +421,6 @@ class _KerasEstimator(RoutedParameters, TrainingWiring):
                     f"{type(optimizer).__name__}, or compile without an optimizer of your own.")
             config = optimizer.get_config()
             optimizer = (type(optimizer), config)
-        loss = model.loss
         if loss is not None and self.loss is not None and _loss_name(loss) != _loss_name(self.loss):
             raise ValueError(
                 f"the build function compiles its model with loss={_loss_name(loss)!r} and "
@@ -435,6 +440,11 @@ class _KerasEstimator(RoutedParameters, TrainingWiring):
 
     def _encode_targets_for(self, loss):
         """Encode targets as the build function's compiled ``loss`` takes them (classifiers)."""
+
+    def _get_compile_kwargs(self):
+        kwargs = super()._get_compile_kwargs()
+        self._handed = (kwargs.get("optimizer"), kwargs.get("loss"))  # see _capture_compile
+        return kwargs
 
     def _copy_of_user_model(self):
         """A copy of the ``model`` instance with its weights: the user's object is never trained."""

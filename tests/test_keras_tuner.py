@@ -165,6 +165,21 @@ def test_an_uncompiled_build_function_trains_with_skhps_parameters():
     assert clf.history_["lr"] == pytest.approx([0.05])
 
 
+def scikeras_style(meta, compile_kwargs):
+    model = keras.Sequential([keras.Input((meta["n_features_in_"],)),
+                              keras.layers.Dense(meta["n_classes_"], activation="softmax")])
+    model.compile(**compile_kwargs)  # compiles with what skhp hands it
+    return model
+
+
+def test_a_builder_compiling_with_the_handed_compile_kwargs_trains_with_skhps_settings():
+    clf = KerasClassifier(model=scikeras_style, optimizer="sgd", learning_rate=0.05, epochs=1,
+                          random_state=0).fit(X, Y)
+    assert isinstance(clf.model_.optimizer, keras.optimizers.SGD)
+    assert clf.history_["lr"] == pytest.approx([0.05])
+    assert pickle.loads(pickle.dumps(clf)).predict(X[:5]).shape == (5,)
+
+
 def test_a_keras_tuner_hypermodel_is_a_model():
     keras_tuner = pytest.importorskip("keras_tuner")
 
@@ -199,6 +214,13 @@ def test_an_unknown_name_is_refused_for_a_build_function_taking_meta_too():
         KerasClassifier(model=build_uncompiled, hp__unit=8, epochs=1).fit(X, Y)
     assert space_from(build_uncompiled, meta={"n_features_in_": 64, "n_classes_": 10}) == \
         Space({"hp__units": Integer(8, 16, step=8)})
+
+
+def test_a_compiled_rate_equal_to_the_optimizers_default_is_still_the_build_functions():
+    # SGD's own default rate is 0.01, and so is hp "lr"'s default here: still set by the build
+    with pytest.raises(ValueError, match=r"compiles its model with SGD\(learning_rate=0.01\) and "
+                                         r"learning_rate=0.5 is set"):
+        KerasClassifier(model=build_sgd, learning_rate=0.5, epochs=1).fit(X, Y)
 
 
 def test_hp_parameters_without_a_build_function_of_hp_are_refused():
