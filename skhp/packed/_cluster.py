@@ -57,8 +57,8 @@ class ClusterData:
 def _train_share(jobs, pack_size, X, y, scoring=None):
     """A worker's share of a round: its jobs trained as packs and scored (runs on the worker).
 
-    ``jobs`` are :attr:`RoundJob.travelling <skhp.search._evaluate.RoundJob>`
-    tuples; ``scoring`` is ``(scorers, error_score, train_scores)``: each
+    ``jobs`` are round jobs as they travel (``RoundJob.travelling`` of
+    :mod:`skhp.search._evaluate`); ``scoring`` is ``(scorers, error_score, train_scores)``: each
     slot that trained is scored on its fold here, and its weights stay here.
     """
     import time
