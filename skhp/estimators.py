@@ -207,7 +207,7 @@ class _KerasEstimator(RoutedParameters, TrainingWiring):
             self._check_schedule_not_over()
         self._plan = self._training_plan(y, sample_weight, kwargs)
         try:
-            with seeded(self._seed), self._placed():
+            with seeded(self._plan.seed), self._placed():
                 super()._fit(X, y, self._plan.sample_weight, warm_start, epochs, initial_epoch,
                              **kwargs)
         finally:

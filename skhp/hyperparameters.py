@@ -89,13 +89,12 @@ class HyperParameters:
         return all(name in self.values and self.values[name] in values for name, values in conditions)
 
     def _declare(self, kind, name, default, config, parent_name=None, parent_values=None):
-        conditions = list(self._conditions)
-        if parent_name is not None:
-            values = parent_values if isinstance(parent_values, (list, tuple)) else [parent_values]
-            conditions.append((parent_name, tuple(values)))
+        if parent_name is not None:  # as KerasTuner does: a scope around the one declaration
+            with self.conditional_scope(parent_name, parent_values):
+                return self._declare(kind, name, default, config)
+        conditions = tuple(self._conditions)
         if any(parent == name for parent, _ in conditions):
             raise ValueError(f"hyperparameter {name!r} cannot be its own parent.")
-        conditions = tuple(conditions)
         if not any(d.name == name and d.conditions == conditions for d in self.space):
             self.space.append(Declared(kind, name, {"name": name, "default": default, **config},
                                        conditions))

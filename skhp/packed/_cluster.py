@@ -73,9 +73,9 @@ def _train_share(jobs, pack_size, X, y, scoring=None):
         worker = get_worker().address
     except (ImportError, ValueError):
         worker = None
-    data = [(job.final, _safe_indexing(X, job.rows) if job.rows is not None else job.X_train,
-             np.asarray(_safe_indexing(y, job.rows)) if job.rows is not None else job.y_train,
-             job.weights) for job in jobs]
+    data = [(job.final, _safe_indexing(X, job.train) if job.plain else job.X_train,
+             np.asarray(_safe_indexing(y, job.train)) if job.plain else job.y_fit, job.weights)
+            for job in jobs]
     outs = train_packs(data, pack_size)
     templates = {}
     for out, job, (_, X_train, y_train, _) in zip(outs, jobs, data):
@@ -161,8 +161,8 @@ def train_packs_on_cluster(data, jobs, pack_size="auto", scoring=None):
     jobs : list of (candidate, job)
         A search's round jobs as they travel (``RoundJob.travelling``:
         ``final``, ``estimator``, ``weights``, ``train`` and ``test``
-        indices, and ``rows`` — the indices of ``data``'s rows it trains on,
-        its ``X_train``/``y_train`` left behind — or its own ``X_train``, ``y_train``).
+        indices, and its own ``X_train``, ``y_fit`` unless it is ``plain``:
+        trained on ``data``'s rows ``train`` as they are).
     pack_size : int or "auto"
         Most slots of one pack; ``"auto"`` sizes each worker's packs to its memory.
     scoring : tuple or None

@@ -422,7 +422,9 @@ def plan(estimator, X, y, sample_weight=None, templates=None):
         # sparse); a pack's gradient is dense, which is the same only for SGD
         raise NotPackable(f"an Embedding layer's sparse updates with {optimizer} train on "
                           "their own (packs apply them dense, as SGD does)")
-    seed = seed_or_fresh(est._seed)
+    training = est._training_plan(y, sample_weight)  # what the ordinary fit trains on
+    held, kept, batch_size = training.held, training.kept, training.batch_size
+    seed = seed_or_fresh(training.seed)
     if est.model is None and first is not est:
         apply_initializer(model, est.initializer or "glorot_uniform", seed)
         weights = _values(model.trainable_variables)
@@ -441,8 +443,6 @@ def plan(estimator, X, y, sample_weight=None, templates=None):
     targets = np.asarray(encoder.transform(y))
     targets = targets.reshape(len(y), -1) if targets.ndim == 1 else targets
     targets = targets.astype("float32") if targets.dtype.kind in "biuf" else targets
-    training = est._training_plan(y, sample_weight)  # what the ordinary fit trains on
-    held, kept, batch_size = training.held, training.kept, training.batch_size
     if est.lottery >= 2:
         weights, state = _lottery_draws(est, X, y, X_model[kept], targets[kept], batch_size)
     loss, targets = smoothed(loss, targets)

@@ -84,11 +84,8 @@ class RoundJob:
         """The job as it goes to a cluster's worker: the search's row indices for its data
         when it trains on them as they are (see :func:`skhp.packed.train_packs_on_cluster`)."""
         job = copy.copy(self)
-        job.rows = self.train if self.plain else None
-        if self.plain:
-            job.X_train = job.y_train = None
-        else:
-            job.y_train = self.y_fit
+        if self.plain:  # the worker takes rows ``train`` of its copy of the search's data
+            job.X_train = job.y_fit = None
         job.y_test = None  # the worker indexes its copy of the search's y
         return job
 

@@ -67,7 +67,8 @@ def dimension(decl):
             return Integer(low, high, log=log)
         if not log:
             return Integer(low, high, step=int(step))
-        if round(math.log(low, step)) == math.log(low, step) or low == 1:
+        if low in _integer_values({"min_value": 1, "max_value": low, "step": step,
+                                   "sampling": "log"}):  # low is a power of step
             return Integer(low, high, base=int(step))
         return Choice(_integer_values(config), ordered=True)
     if kind == "Float":
