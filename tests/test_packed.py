@@ -402,3 +402,76 @@ def test_a_target_transformed_regressor_packs_and_scores_in_the_targets_units():
     for key in ("mean_test_score", "mean_train_score"):  # R² on y itself, not the scaled target
         np.testing.assert_allclose(packed.cv_results_[key], ordinary.cv_results_[key], atol=1e-3)
     assert packed.cv_results_["mean_test_score"][1] > 0.2
+
+
+def _out_of_memory(limit):
+    """``PackRun._advance`` on a device that holds at most ``limit`` slots at once."""
+    import tensorflow as tf
+
+    from skhp.packed import _engine
+
+    original = _engine.PackRun._advance
+
+    def advance(self, until, members):
+        if len(members) > limit:
+            raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor")
+        return original(self, until, members)
+    return advance
+
+
+def test_a_pack_that_runs_out_of_memory_trains_as_smaller_packs(iris, monkeypatch):
+    from skhp.packed import _engine
+
+    X, y = iris
+    estimators = [KerasClassifier(hidden_layer_sizes=(8,), epochs=3, learning_rate=lr, random_state=0,
+                                  early_stopping=2, validation_split=0.2)
+                  for lr in (1e-3, 3e-3, 1e-2, 3e-2, 1e-1)]
+    expected = train_packs([(clone(est), X, y, None) for est in estimators])
+    monkeypatch.setattr(_engine.PackRun, "_advance", _out_of_memory(2))
+    with pytest.warns(RuntimeWarning, match=r"a pack of 5 slots failed \(ResourceExhaustedError: "
+                                            r"OOM.*packs of 3 and 2"):
+        split = train_packs([(clone(est), X, y, None) for est in estimators])
+    for a, b in zip(split, expected):  # each slot as if its pack had fitted
+        assert a["history"]["val_loss"] == pytest.approx(b["history"]["val_loss"], abs=1e-5)
+        for wa, wb in zip(a["weights"], b["weights"]):
+            np.testing.assert_allclose(wa, wb, atol=1e-5)
+
+
+def test_a_slot_that_fails_alone_trains_the_ordinary_way_with_the_reason(iris, monkeypatch):
+    from skhp.packed import _engine
+
+    X, y = iris
+    monkeypatch.setattr(_engine.PackRun, "_advance", _out_of_memory(0))
+    grid = {"learning_rate": [1e-2, 3e-2]}
+    with pytest.warns(RuntimeWarning, match="a pack of 2 slots failed"):
+        search = GridSearchCV(KerasClassifier(hidden_layer_sizes=(8,), epochs=2, random_state=0),
+                              grid, cv=2).fit(X, y)
+    assert all(label.startswith("its pack failed, and so did a pack of it alone "
+                                "(ResourceExhaustedError: OOM") for label in search.packing_)
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()  # trained by Keras' fit
+    with pytest.warns(RuntimeWarning, match="a pack of 4 slots failed"):  # rung by rung too
+        pruned = NarrowingSearchCV(KerasClassifier(hidden_layer_sizes=(8,), epochs=4, random_state=0),
+                                   {"learning_rate": Real(1e-3, 1e-1, log=True)}, n_iter=2, cv=2,
+                                   round_size=2, pruning="halving", random_state=0).fit(X, y)
+    assert all(label.startswith("its pack failed") for label in pruned.packing_)
+    assert np.isfinite(pruned.cv_results_["mean_test_score"]).any()
+
+
+def test_pruned_packs_that_run_out_of_memory_end_as_unconstrained_ones(iris, monkeypatch):
+    from skhp.packed import _engine
+
+    X, y = iris
+
+    def search():
+        return NarrowingSearchCV(KerasClassifier(hidden_layer_sizes=(8,), epochs=4, random_state=0),
+                                 {"learning_rate": Real(1e-3, 1e-1, log=True)}, n_iter=4, cv=2,
+                                 round_size=4, pruning="halving", random_state=0)
+
+    expected = search().fit(X, y)
+    monkeypatch.setattr(_engine.PackRun, "_advance", _out_of_memory(3))
+    with pytest.warns(RuntimeWarning, match="a pack of 8 slots failed"):
+        split = search().fit(X, y)
+    assert set(split.packing_) == {"packed"}
+    for column in ("mean_test_score", "epochs_trained"):
+        np.testing.assert_allclose(np.asarray(split.cv_results_[column], float),
+                                   np.asarray(expected.cv_results_[column], float), atol=1e-5)

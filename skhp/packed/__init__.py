@@ -41,7 +41,8 @@ import skhp._tensorflow  # noqa: F401  (before Keras: TensorFlow starts quietly)
 import numpy as np
 from scipy import sparse
 
-from skhp.packed._cluster import FITTED, ClusterData, dask_client, train_packs_on_cluster
+from skhp.packed._cluster import (FITTED, ClusterData, RungsOnCluster, dask_client,
+                                  train_packs_on_cluster)
 from skhp.packed._engine import PackedSlot, PackRun, train_pack
 from skhp.packed._memory import auto_pack_size, pack_memory, slot_bytes
 from skhp.packed._plan import (OPTIMIZER_SETTINGS, NotPackable, lottery_reason, loss_key,
@@ -52,7 +53,8 @@ from skhp.packed._plan import (OPTIMIZER_SETTINGS, NotPackable, lottery_reason, 
 __all__ = ["OPTIMIZER_SETTINGS", "pack_reason", "pack_key", "plan", "model_signature",
            "PackedSlot", "PackRun", "train_pack", "slot_bytes", "pack_memory", "auto_pack_size",
            "start_packs", "advance_packs", "train_packs", "as_fitted", "fit_packed",
-           "lottery_reason", "train_lottery", "dask_client", "ClusterData", "train_packs_on_cluster"]
+           "lottery_reason", "train_lottery", "dask_client", "ClusterData", "train_packs_on_cluster",
+           "RungsOnCluster"]
 
 
 def _check_pack_size(pack_size):
@@ -196,11 +198,19 @@ def advance_packs(runs, until):
     return seconds
 
 
+def failed_alone(run, slot):
+    """Why slot ``slot`` of ``run`` trains the ordinary way: its pack failed, and so did it alone."""
+    return (f"its pack failed, and so did a pack of it alone ({run.failed[slot]}): "
+            "it trains the ordinary way")
+
+
 def train_packs(jobs, pack_size="auto"):
     """Train every packable job in packs; the search's and :func:`fit_packed`'s common step.
 
     Jobs of one shape (:func:`pack_key`) share packs of at most
-    ``pack_size`` slots. A pack runs on its estimators' ``device``: with
+    ``pack_size`` slots. A pack that fails (out of memory) trains again as
+    two halves, down to packs of one slot (with a ``RuntimeWarning``); a job
+    whose slot fails alone gets the reason, and trains the ordinary way. A pack runs on its estimators' ``device``: with
     ``device="auto"`` or ``"gpu"`` and several GPUs, packs go round-robin
     over them and the GPUs run at once (a thread each); on one device packs
     run one after another, each using all its cores (on a CPU one pack of
@@ -246,6 +256,9 @@ def train_packs(jobs, pack_size="auto"):
             continue
         number, slot = place
         run = runs[number]
+        if slot in run.failed:
+            results.append(failed_alone(run, slot))
+            continue
         results.append({**run.result(slot), "seconds": planning + seconds[number] / len(run.slots),
                         "pack": number, "key": run.shapes[slot], "device": run.device})
     return results

@@ -13,7 +13,7 @@ its task again elsewhere, with the same seeds.
 
 import numpy as np
 
-__all__ = ["dask_client", "ClusterData", "train_packs_on_cluster"]
+__all__ = ["dask_client", "ClusterData", "train_packs_on_cluster", "RungsOnCluster"]
 
 # Attributes a pack sets on a slot's estimator that its fitted form keeps (see as_fitted).
 FITTED = ("_seed", "learning_rate_", "schedule_", "lottery_losses_", "lottery_best_")
@@ -54,6 +54,45 @@ class ClusterData:
         return self._futures
 
 
+def _worker_address():
+    try:
+        from distributed import get_worker
+
+        return get_worker().address
+    except (ImportError, ValueError):  # not on a Dask worker
+        return None
+
+
+def _share_data(jobs, X, y):
+    """``(final, X_train, y_train, weights)`` of travelling round jobs, on the worker."""
+    from sklearn.utils import _safe_indexing
+
+    return [(job.final, _safe_indexing(X, job.train) if job.plain else job.X_train,
+             np.asarray(_safe_indexing(y, job.train)) if job.plain else job.y_fit, job.weights)
+            for job in jobs]
+
+
+def _score_here(job, X_train, y_train, out, X, y, scoring, templates):
+    """Score a slot's result ``out`` on its fold, as the search would, and set ``test_scores``
+    (``train_scores`` when asked) and ``score_time`` in ``out``."""
+    import time
+
+    from sklearn.utils import _safe_indexing
+
+    from skhp.search._evaluate import lend_model
+    from skhp.search._sklearn import score_fold
+
+    scorers, error_score, train_scores = scoring
+    lend_model(job.final, X_train, y_train, out, templates)
+    start = time.perf_counter()
+    out["test_scores"] = score_fold(job.estimator, _safe_indexing(X, job.test),
+                                    _safe_indexing(y, job.test), scorers, error_score)
+    if train_scores:
+        out["train_scores"] = score_fold(job.estimator, _safe_indexing(X, job.train),
+                                         _safe_indexing(y, job.train), scorers, error_score)
+    out["score_time"] = time.perf_counter() - start
+
+
 def _train_share(jobs, pack_size, X, y, scoring=None):
     """A worker's share of a round: its jobs trained as packs and scored (runs on the worker).
 
@@ -61,21 +100,10 @@ def _train_share(jobs, pack_size, X, y, scoring=None):
     :mod:`skhp.search._evaluate`); ``scoring`` is ``(scorers, error_score, train_scores)``: each
     slot that trained is scored on its fold here, and its weights stay here.
     """
-    import time
-
-    from sklearn.utils import _safe_indexing
-
     from skhp.packed import train_packs
 
-    try:
-        from distributed import get_worker
-
-        worker = get_worker().address
-    except (ImportError, ValueError):
-        worker = None
-    data = [(job.final, _safe_indexing(X, job.train) if job.plain else job.X_train,
-             np.asarray(_safe_indexing(y, job.train)) if job.plain else job.y_fit, job.weights)
-            for job in jobs]
+    worker = _worker_address()
+    data = _share_data(jobs, X, y)
     outs = train_packs(data, pack_size)
     templates = {}
     for out, job, (_, X_train, y_train, _) in zip(outs, jobs, data):
@@ -84,19 +112,48 @@ def _train_share(jobs, pack_size, X, y, scoring=None):
         out["fitted"] = {k: v for k, v in vars(job.final).items() if k in FITTED}
         out["worker"] = worker
         if scoring is not None and not out["diverged"]:
-            from skhp.search._evaluate import lend_model
-            from skhp.search._sklearn import score_fold
-
-            scorers, error_score, train_scores = scoring
-            lend_model(job.final, X_train, y_train, out, templates)
-            start = time.perf_counter()
-            out["test_scores"] = score_fold(job.estimator, _safe_indexing(X, job.test),
-                                            _safe_indexing(y, job.test), scorers, error_score)
-            if train_scores:
-                out["train_scores"] = score_fold(job.estimator, _safe_indexing(X, job.train),
-                                                 _safe_indexing(y, job.train), scorers, error_score)
-            out["score_time"] = time.perf_counter() - start
+            _score_here(job, X_train, y_train, out, X, y, scoring, templates)
             del out["weights"], out["state"]  # scored here: the weights need not travel back
+    return outs
+
+
+def _rung_share(jobs, states, untils, pack_size, X, y, scoring):
+    """A worker's share of one rung of a pruned round (runs on the worker).
+
+    Plans ``jobs`` (travelling round jobs) as packs, gives each slot its
+    ``states`` entry (:meth:`PackRun.slot_state` of the last rung; None at
+    the first), trains every pack to its jobs' ``untils`` epoch and scores
+    each slot on its fold. Returns per job the reason it does not pack, or
+    a dict: its ``state`` now, ``trained``, ``diverged``, ``seconds``,
+    ``worker`` and, unless it diverged, its scores (see :func:`_score_here`).
+    """
+    from skhp.packed import advance_packs, failed_alone, start_packs
+
+    worker = _worker_address()
+    data = _share_data(jobs, X, y)
+    runs, where = start_packs(data, pack_size)
+    for place, state in zip(where, states):
+        if not isinstance(place, str) and state is not None:
+            runs[place[0]].restore(place[1], state)
+    seconds = advance_packs(runs, lambda run: untils[run.members[0]])
+    outs, templates = [], {}
+    for place, job, (_, X_train, y_train, _) in zip(where, jobs, data):
+        if isinstance(place, str):
+            outs.append(place)
+            continue
+        run, slot = runs[place[0]], place[1]
+        if slot in run.failed:
+            outs.append(failed_alone(run, slot))
+            continue
+        out = {"state": run.slot_state(slot), "trained": int(run.trained[slot]),
+               "diverged": bool(run.diverged[slot]), "worker": worker,
+               "seconds": seconds[place[0]] / len(run.slots)}
+        if not out["diverged"]:
+            scored = {**run.result(slot), "key": run.shapes[slot]}
+            _score_here(job, X_train, y_train, scored, X, y, scoring, templates)
+            out.update({k: scored[k] for k in ("test_scores", "train_scores", "score_time")
+                        if k in scored})
+        outs.append(out)
     return outs
 
 
@@ -192,3 +249,61 @@ def train_packs_on_cluster(data, jobs, pack_size="auto", scoring=None):
         for i, out in zip(share, task.result()):
             outs[i] = out
     return outs
+
+
+class RungsOnCluster:
+    """A pruned round's packable jobs trained rung by rung on a cluster's workers.
+
+    The jobs are shared out over the workers once, as
+    :func:`train_packs_on_cluster` shares them (jobs likely to share a pack
+    together, balanced by steps). At each rung every worker plans its
+    share's surviving jobs as packs (compacted: pruned slots are gone), gives
+    each slot the state it ended the last rung with, trains to the rung and
+    scores every slot on its fold; only scores and each slot's state (its
+    weights, optimizer and early-stopping state: arrays) come back. The
+    rule's decision is taken in the search process; survivors' states go
+    back with the next rung to the same worker. Since every rung starts from
+    states held in the search process, a worker lost mid-rung costs that
+    rung's time on another worker, not results (Dask runs the task again
+    with the same states and seeds), and the states are what storage keeps.
+
+    Parameters
+    ----------
+    data : ClusterData
+    jobs : list of RoundJob
+        Travelling round jobs (``RoundJob.travelling``).
+    pack_size : int or "auto"
+    scoring : tuple
+        ``(scorers, error_score, train_scores)``; train scores are taken at
+        the last rung only.
+    """
+
+    def __init__(self, data, jobs, pack_size, scoring):
+        self.data, self.jobs, self.pack_size, self.scoring = data, jobs, pack_size, scoring
+        workers = sorted(data.client.scheduler_info()["workers"])
+        shares = _shares([_group_key(job) for job in jobs], [_cost(job) for job in jobs],
+                         max(1, len(workers)))
+        self.shares = list(zip(shares, workers))
+
+    def submit(self, indices, states, untils, last):
+        """Start one rung for jobs ``indices`` (from ``states``, to epochs ``untils``, by job
+        index); :meth:`gather` its results."""
+        X, y = self.data.futures()
+        scorers, error_score, train_scores = self.scoring
+        scoring = (scorers, error_score, train_scores and last)
+        chosen, tasks = set(indices), []
+        for share, worker in self.shares:
+            mine = [i for i in share if i in chosen]
+            if not mine:
+                continue
+            task = self.data.client.submit(
+                _rung_share, [self.jobs[i] for i in mine], [states[i] for i in mine],
+                {k: untils[i] for k, i in enumerate(mine)}, self.pack_size, X, y, scoring,
+                pure=False, workers=[worker], allow_other_workers=True)
+            tasks.append((mine, task))
+        return tasks
+
+    @staticmethod
+    def gather(tasks):
+        """``{job index: result}`` of a rung :meth:`submit` started (see :func:`_rung_share`)."""
+        return {i: out for mine, task in tasks for i, out in zip(mine, task.result())}

@@ -19,10 +19,12 @@ trains on and with comes planned (:mod:`skhp.packed._plan`).
 
 import collections
 import contextlib
+import copy
 import dataclasses
 import functools
 import math
 import threading
+import warnings
 
 import skhp._tensorflow  # noqa: F401  (before Keras: TensorFlow starts quietly)
 import keras
@@ -486,6 +488,7 @@ class PackRun:
         self.best = [math.inf] * k
         self.wait = [0] * k
         self.best_weights = [None] * k
+        self.failed = {}  # slot -> why it failed even in a pack of its own
         self.epoch = 0
 
     def stop(self, j):
@@ -570,16 +573,37 @@ class PackRun:
         if until <= self.epoch:
             return self
         with (tf.device(self.device) if self.device is not None else contextlib.nullcontext()):
-            self._advance(until)
+            self._advance_in_parts(until, np.flatnonzero(self.active))
+        self.epoch = until
         return self
 
-    def _advance(self, until):
+    def _advance_in_parts(self, until, members):
+        """Train slots ``members`` to ``until``; if they fail together (out of memory), as two
+        halves from where they were, down to single slots; a lone slot that fails is recorded
+        in :attr:`failed` and trains no further."""
+        if not len(members):
+            return
+        saved = {j: copy.deepcopy(self.slot_state(j)) for j in members}
+        try:
+            self._advance(until, members)
+        except Exception as error:  # noqa: BLE001  (any failure: smaller packs, then a reason)
+            message = str(error).strip().splitlines()
+            error = f"{type(error).__name__}: {message[0][:200] if message else ''}"
+            for j in members:
+                self.restore(j, saved[j])
+            if len(members) == 1:
+                self.failed[members[0]] = error
+                self.active[members[0]] = False
+                return
+            half = (len(members) + 1) // 2
+            warnings.warn(f"a pack of {len(members)} slots failed ({error}); its slots train as "
+                          f"packs of {half} and {len(members) - half}", RuntimeWarning, stacklevel=3)
+            self._advance_in_parts(until, members[:half])
+            self._advance_in_parts(until, members[half:])
+
+    def _advance(self, until, members):
         import tensorflow as tf
 
-        members = np.flatnonzero(self.active)
-        if not len(members):
-            self.epoch = until
-            return
         # A lone slot runs beside an idle copy of itself: TensorFlow's vectorization
         # mis-broadcasts some gradients (a convolution's bias) over one slot of an open count.
         lanes = np.repeat(members, 2) if len(members) == 1 else members
@@ -667,7 +691,6 @@ class PackRun:
         self.iterations[members] = np.asarray(weights["iterations"])[:real]
         self.u_product[members] = np.asarray(weights["u_product"])[:real]
         self.active[members] = running[:real]
-        self.epoch = until
 
 
 def train_pack(slots, **run):

@@ -170,9 +170,6 @@ class OracleSearchCV(PackedEvaluation, RawFoldResults, BaseSearchCV):
             del signature["pruning"]  # stores written before pruning existed resume
         return {**signature, "estimator": repr(self.estimator), "space": space.to_dict()}
 
-    def _round_rule(self):
-        return self._rule
-
     def _check_pruning(self):
         return check_pruning(self.pruning, type(self).__name__)
 
@@ -190,7 +187,7 @@ class OracleSearchCV(PackedEvaluation, RawFoldResults, BaseSearchCV):
         if store is not None:
             store.open_study(study, self._signature(space))
             stored = {t.number: t for t in store.trials(study) if t.status != "running"}
-        self._store = (store, study)  # for probe runs that are not trials
+        self._rounds.store = (store, study)  # rung states, and probe runs that are not trials
         oracle = self._make_oracle(space)
         self.n_trials_replayed_ = 0
         number = 0
@@ -207,24 +204,23 @@ class OracleSearchCV(PackedEvaluation, RawFoldResults, BaseSearchCV):
                     known.update(self._replayed(store, study, stored[trial], point))
                 elif store is not None:
                     store.start_trial(study, trial, point)
-            self._rule, self._round_numbers = self._rule_for(proposal, oracle), numbers
-            results = self._evaluate_round(evaluate_candidates, points, known, more)
+            results = self._evaluate_round(evaluate_candidates, points, known, more,
+                                           rule=self._rule_for(proposal, oracle), numbers=numbers)
             if store is not None:
                 folds, k = self._fold_results[-n * self.n_splits_:], self.n_splits_
                 store.add_trials(study, [
-                    (trial, point, [{**fold, **self._extras.get(fold_key(point, j), {})}
+                    (trial, point, [{**fold, **self._rounds.extras.get(fold_key(point, j), {})}
                                     for j, fold in enumerate(folds[i * k:(i + 1) * k])])
                     for i, (trial, point) in enumerate(zip(numbers, points)) if trial not in stored])
             oracle.tell(self._oracle_scores(results, n))
-            if self._round_rungs:
-                oracle.history[-1]["rungs"] = self._round_rungs
+            if self._rounds.rungs:
+                oracle.history[-1]["rungs"] = self._rounds.rungs
             if self.progress is not None:
                 self.progress(results)
             if deadline is not None and time.monotonic() > deadline:
                 break
         self.search_history_ = oracle.history
         self._oracle_done(oracle)
-        del self._store, self._rule, self._round_numbers
 
     def _replayed(self, store, study, record, point):
         """The stored fold results of ``record``, keyed for :func:`evaluating`."""

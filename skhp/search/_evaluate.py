@@ -38,7 +38,7 @@ from skhp.search._sklearn import (
     transformed_target,
 )
 
-__all__ = ["PackedEvaluation", "packed_results", "round_jobs", "RoundJob"]
+__all__ = ["PackedEvaluation", "RoundEvaluator", "packed_results", "round_jobs", "RoundJob"]
 
 
 def _final_step(estimator):
@@ -222,43 +222,19 @@ def lend_model(final, X_train, y_train, out, templates):
         final._compiled_call = templates[shape]._compiled_call = _traced_call(final.model_)
 
 
-def _trained(search, jobs, X, y, pack_size):
-    """The round's jobs trained as packs: on the workers of joblib's active Dask backend, else here."""
-    from skhp.packed import ClusterData, dask_client, train_packs, train_packs_on_cluster
-
-    client = dask_client()
-    if client is None:
-        return train_packs([job.data for job in jobs], pack_size)
-    data = getattr(search, "_cluster", None)
-    if data is None or data.client is not client:  # the data goes to the workers once per fit
-        data = search._cluster = ClusterData(client, X, y)
-    scoring = (search._get_scorers()[0], search.error_score, search.return_train_score)
-    return train_packs_on_cluster(data, [(job.candidate, job.travelling) for job in jobs], pack_size,
-                                  scoring)
-
-
-def packed_results(search, candidates, X, y, params, known=(), templates=None, pack_size="auto"):
+def packed_results(rounds, candidates, known=()):
     """Train the packable (candidate, fold) jobs of one round in packs and score them.
 
     Parameters
     ----------
-    search : BaseSearchCV
-        Supplies the estimator, ``cv``, scorers, ``error_score`` and
-        ``return_train_score``.
+    rounds : RoundEvaluator
+        The fit's rounds: its search (estimator, ``cv``, scorers,
+        ``error_score``, ``return_train_score``, ``pack_size``), data,
+        shared Keras models and where packs train.
     candidates : list of dict
         The round's parameter sets.
-    X, y : array-like
-        The search's data.
-    params : dict
-        The search's fit parameters (``groups``, ``sample_weight``).
     known : container of fold keys
         Jobs already known (replayed): not trained again.
-    templates : dict or None
-        Fitted estimators by shape, kept across rounds: each lends its Keras
-        model to the slots of its shape, so a search builds (and traces the
-        predict function of) one model per shape, not one per job.
-    pack_size : int or "auto", default="auto"
-        Most slots in one pack (see :func:`skhp.packed.train_packs`).
 
     Returns
     -------
@@ -267,22 +243,20 @@ def packed_results(search, candidates, X, y, params, known=(), templates=None, p
     reasons : dict
         ``{candidate index: reason}`` for candidates trained the ordinary way.
     """
+    search = rounds.search
+    X, y, params = rounds.data
     jobs, reasons, _ = round_jobs(search, candidates, X, y, params, known)
     if not jobs:
         return {}, reasons
     X, y = indexable(X, y)
     scorers, _ = search._get_scorers()
     results = {}
-    templates = {} if templates is None else templates
-    for job, out in zip(jobs, _trained(search, jobs, X, y, pack_size)):
+    for job, out in zip(jobs, rounds.train(jobs)):
         i, k = job.candidate, job.fold
         if isinstance(out, str):
             reasons.setdefault(i, out)
             continue
-        workers = getattr(search, "pack_workers_", None)
-        if workers is not None:  # where each slot trained: a cluster's worker, or this process
-            where = out.get("worker") or "in-process"
-            workers[where] = workers.get(where, 0) + 1
+        rounds.trained_at(out.get("worker"))
         result = {"fit_time": out["seconds"] + job.prep, "fit_error": None, "_train": job.train}
         if out["diverged"]:
             result.update(failed_result(search, scorers, (
@@ -295,12 +269,131 @@ def packed_results(search, candidates, X, y, params, known=(), templates=None, p
                            if k in out})
             results[fold_key(candidates[i], k)] = result
             continue
-        lend_model(job.final, job.X_train, job.y_fit, out, templates)
+        lend_model(job.final, job.X_train, job.y_fit, out, rounds.templates)
         start = time.perf_counter()
         result.update(score_job(search, job, scorers, X, y))
         result["score_time"] = time.perf_counter() - start
         results[fold_key(candidates[i], k)] = result
     return results, reasons
+
+
+class RoundEvaluator:
+    """What the rounds of one search's fit share, and where their packs train.
+
+    Created by the search's ``fit`` and dropped when it ends: the data
+    (``X``, ``y``, fit parameters), the Keras models lent to slots of one
+    shape (``templates``), the median rule's record of completed
+    candidates' rung scores (``rung_record``), what pruned training
+    recorded of each fold for storage (``extras``), the store and study
+    rung states go to (``store``), the last round's rungs (``rungs``) and
+    the cluster the data was scattered to. Packs train in this process, or
+    on the workers of joblib's active ``"dask"`` backend
+    (:meth:`train`, :meth:`cluster`).
+
+    Parameters
+    ----------
+    search : BaseSearchCV
+        The search being fitted (a :class:`PackedEvaluation`).
+    X, y : array-like
+        Its data.
+    params : dict
+        Its fit parameters.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from skhp import KerasClassifier
+    >>> from skhp.search import GridSearchCV
+    >>> X, y = load_iris(return_X_y=True)
+    >>> search = GridSearchCV(KerasClassifier(hidden_layer_sizes=(4,), epochs=1), {"learning_rate": [1e-2]})
+    >>> rounds = RoundEvaluator(search, X, y, {})
+    >>> rounds.cluster() is None  # joblib's default backend: packs train here
+    True
+    """
+
+    def __init__(self, search, X, y, params):
+        self.search, self.data = search, (X, y, params)
+        self.templates = {}  # shape -> fitted estimator whose Keras model slots borrow
+        self.rung_record = {}  # {epoch: completed candidates' mean scores there}
+        self.extras = {}  # fold key -> what pruned training recorded of it (stored with it)
+        self.store = None  # (TrialStore, study) of an oracle search with storage
+        self.rungs = []  # the last round's rungs: epoch, candidates scored, kept
+        self._cluster = None
+
+    def cluster(self):
+        """The search's data on the workers of joblib's active Dask backend
+        (:class:`skhp.packed.ClusterData`, scattered once per fit), or None: packs train here."""
+        from skhp.packed import ClusterData, dask_client
+
+        client = dask_client()
+        if client is None:
+            return None
+        if self._cluster is None or self._cluster.client is not client:
+            self._cluster = ClusterData(client, *self.data[:2])
+        return self._cluster
+
+    def scoring(self):
+        """``(scorers, error_score, train_scores)``: how a worker scores the folds it trained."""
+        search = self.search
+        return search._get_scorers()[0], search.error_score, search.return_train_score
+
+    def train(self, jobs):
+        """The round's jobs (:class:`RoundJob`) trained as packs to their last epoch, here or
+        on the cluster's workers (scored there); :func:`skhp.packed.train_packs`' results."""
+        from skhp.packed import train_packs, train_packs_on_cluster
+
+        cluster = self.cluster()
+        if cluster is None:
+            return train_packs([job.data for job in jobs], self.search.pack_size)
+        return train_packs_on_cluster(cluster, [(job.candidate, job.travelling) for job in jobs],
+                                      self.search.pack_size, self.scoring())
+
+    def trained_at(self, worker, n=1):
+        """Count ``n`` packed jobs trained on ``worker`` (None: this process) in ``pack_workers_``."""
+        if n:
+            where = worker or "in-process"
+            workers = self.search.pack_workers_
+            workers[where] = workers.get(where, 0) + n
+
+    def evaluate(self, evaluate_candidates, candidates, known=None, more_results=None, rule=None,
+                 numbers=None, **kwargs):
+        """Evaluate one round: known results as they are, packs where possible, the rest by
+        scikit-learn's loop; ``rule`` (a pruning rule) trains it rung by rung, ``numbers``
+        are its candidates' trial numbers in the store."""
+        search = self.search
+        candidates = list(candidates)
+        known = dict(known or {})
+        X, y, params = self.data
+        reasons = {i: "packing=False" for i in range(len(candidates))}
+        more_results = dict(more_results or {})
+        self.rungs = []
+        if rule is not None and candidates:
+            from skhp.search._rungs import pruned_round
+
+            results, info, reasons, self.rungs = pruned_round(self, candidates, known, rule, numbers)
+            known.update(results)
+            for key, result in results.items():
+                self.extras[key] = {k: result[k] for k in EXTRA_KEYS if k in result}
+            columns = search._pruned_columns(candidates, known, info)
+            for i, row in enumerate(columns["rung_scores"]):
+                name = fold_key(candidates[i], 0)[0]
+                failed = any(known[key].get("fit_error") for key in known if key[0] == name)
+                if i not in info and not columns["pruned"][i] and not failed:
+                    for epoch, score in row.items():  # replayed: the median rule's record
+                        if np.isfinite(score):
+                            self.rung_record.setdefault(epoch, []).append(score)
+            more_results.update(columns)
+        elif search.packing is not False and candidates:
+            packed, reasons = packed_results(self, candidates, known)
+            known.update(packed)
+        labels = [reasons.get(i, "packed") for i in range(len(candidates))]
+        search.packing_.extend(labels)
+        more_results["packing"] = labels
+        n_splits = getattr(search, "n_splits_", None)
+        all_known = n_splits is not None and all(
+            fold_key(c, k) in known for c in candidates for k in range(n_splits))
+        with evaluating(known, X, y), in_process(evaluate_candidates, all_known):
+            return evaluate_candidates(candidates, more_results=more_results, **kwargs)
 
 
 class PackedEvaluation:
@@ -336,30 +429,20 @@ class PackedEvaluation:
         -------
         self
         """
-        self._data = (X, y, params)  # what packs (and the guided search's probes) train on
-        self._templates = {}
-        self._rung_record = {}  # {epoch: completed candidates' scores there} (the median rule)
-        self._extras = {}  # fold key -> what pruned training recorded of it (stored with it)
+        self._rounds = RoundEvaluator(self, X, y, params)  # this fit's rounds share it
         self.packing_ = []
         self.pack_workers_ = {}
         try:
             return super().fit(X, y, **params)
         finally:
-            for name in ("_data", "_templates", "_rung_record", "_extras", "_round_rungs",
-                         "_cluster"):
-                vars(self).pop(name, None)
+            del self._rounds
 
     def __getstate__(self):
         # The data and the shared Keras models of a running fit stay in this process:
         # scikit-learn (>= 1.9) pickles the search into every parallel task.
         state = dict(super().__getstate__())
-        for name in ("_data", "_templates", "_rung_record", "_extras", "_cluster"):
-            state.pop(name, None)
+        state.pop("_rounds", None)
         return state
-
-    def _round_rule(self):
-        """The pruning rule of the round being evaluated (None: every candidate trains to the end)."""
-        return None
 
     def _format_results(self, candidate_params, n_splits, out, more_results=None):
         pruned = list((more_results or {}).get("pruned", ()))
@@ -403,44 +486,6 @@ class PackedEvaluation:
 
     def _evaluate_round(self, evaluate_candidates, candidates, known=None, more_results=None,
                         **kwargs):
-        """Evaluate one round: known results as they are, packs where possible, the rest by scikit-learn."""
-        candidates = list(candidates)
-        known = dict(known or {})
-        X, y, params = self._data
-        reasons = {i: "packing=False" for i in range(len(candidates))}
-        rule = self._round_rule()
-        more_results = dict(more_results or {})
-        self._round_rungs = []
-        if rule is not None and candidates:
-            from skhp.search._rungs import pruned_round
-
-            store = getattr(self, "_store", None)
-            results, info, reasons, self._round_rungs = pruned_round(
-                self, candidates, X, y, params, known, rule, self._rung_record, self._templates,
-                pack_size=self.pack_size, packing=self.packing is not False,
-                numbers=getattr(self, "_round_numbers", None),
-                store=store if store is not None and store[0] is not None else None)
-            known.update(results)
-            for key, result in results.items():
-                self._extras[key] = {k: result[k] for k in EXTRA_KEYS if k in result}
-            columns = self._pruned_columns(candidates, known, info)
-            for i, row in enumerate(columns["rung_scores"]):
-                name = fold_key(candidates[i], 0)[0]
-                failed = any(known[key].get("fit_error") for key in known if key[0] == name)
-                if i not in info and not columns["pruned"][i] and not failed:
-                    for epoch, score in row.items():  # replayed: the median rule's record
-                        if np.isfinite(score):
-                            self._rung_record.setdefault(epoch, []).append(score)
-            more_results.update(columns)
-        elif self.packing is not False and candidates:
-            packed, reasons = packed_results(self, candidates, X, y, params, known,
-                                             self._templates, self.pack_size)
-            known.update(packed)
-        labels = [reasons.get(i, "packed") for i in range(len(candidates))]
-        self.packing_.extend(labels)
-        more_results["packing"] = labels
-        n_splits = getattr(self, "n_splits_", None)
-        all_known = n_splits is not None and all(
-            fold_key(c, k) in known for c in candidates for k in range(n_splits))
-        with evaluating(known, X, y), in_process(evaluate_candidates, all_known):
-            return evaluate_candidates(candidates, more_results=more_results, **kwargs)
+        """Evaluate one round of this fit (see :meth:`RoundEvaluator.evaluate`)."""
+        return self._rounds.evaluate(evaluate_candidates, candidates, known, more_results,
+                                     **kwargs)

@@ -100,39 +100,78 @@ class _Packed:
         self.run.restore(self.slot, pickle.loads(blob))
 
 
+class _Remote:
+    """A job trained as a slot of a pack on a cluster's worker (:class:`skhp.packed.RungsOnCluster`):
+    the state it ended its last rung with is held here and travels with its next rung."""
+
+    def __init__(self, job, index):
+        self.job, self.index, self.seconds = job, index, 0.0
+        self.slot_state = self.scores = None
+
+    @property
+    def diverged(self):
+        return bool(self.slot_state is not None and self.slot_state["diverged"])
+
+    @property
+    def trained(self):
+        return 0 if self.slot_state is None else int(self.slot_state["trained"])
+
+    def stop(self):
+        pass  # a stopped job is sent no further rung
+
+    def state(self):
+        return pickle.dumps(self.slot_state)
+
+    def restore(self, blob):
+        self.slot_state = pickle.loads(blob)
+
+
+def _on_cluster(rounds, jobs):
+    """The jobs of a pruned round that go to the cluster's workers (they pack), their
+    :class:`_Remote` trainers, and the :class:`RungsOnCluster` that trains them; or nothing."""
+    from skhp.packed import RungsOnCluster, pack_reason, seed_or_fresh
+
+    cluster = rounds.cluster() if rounds.search.packing is not False else None
+    remote = [job for job in jobs if cluster is not None and pack_reason(job.final) is None]
+    if not remote:
+        return [], {}, None
+    for job in remote:
+        if job.final.random_state is None:
+            # one seed for every rung (each rung plans its slot again, on any worker),
+            # drawn fresh as a fit with random_state=None draws it
+            job.final.random_state = seed_or_fresh(None)
+    trainers = {id(job): _Remote(job, n) for n, job in enumerate(remote)}
+    return remote, trainers, RungsOnCluster(cluster, [job.travelling for job in remote],
+                                            rounds.search.pack_size, rounds.scoring())
+
+
 def _primary(scores, metric):
     value = scores if metric is None else scores[metric]
     return float(value)
 
 
-def pruned_round(search, candidates, X, y, params, known, rule, record, templates,
-                 pack_size="auto", packing=True, numbers=None, store=None):
+def pruned_round(rounds, candidates, known, rule, numbers=None):
     """Train one round's jobs rung by rung under ``rule``; score and prune between rungs.
+
+    Packable jobs train as packs in this process, or on the workers of
+    joblib's active Dask backend (:class:`skhp.packed.RungsOnCluster`: each
+    rung a task per worker, the slots' states travelling as arrays); the
+    others by their estimator's own fit, here, continued from rung to rung.
 
     Parameters
     ----------
-    search : BaseSearchCV
-        Supplies the estimator, ``cv``, scorers, ``refit``, ``error_score``
-        and ``return_train_score``.
+    rounds : RoundEvaluator
+        The fit's rounds: its search (estimator, ``cv``, scorers, ``refit``,
+        ``error_score``, ``return_train_score``, ``packing``,
+        ``pack_size``), data, shared Keras models, the median rule's
+        ``rung_record`` (completed candidates of this round are added) and
+        the ``store`` rung states are written to (and resumed from).
     candidates : list of dict
-    X, y : array-like
-    params : dict
-        The search's fit parameters.
     known : container of fold keys
         Jobs already known (replayed): not trained again.
     rule : SuccessiveHalving, MedianRule or BracketHalving
-    record : dict
-        ``{epoch: [mean CV score of each completed candidate there]}``,
-        across rounds; completed candidates of this round are added.
-    templates : dict
-        Keras models shared by shape (see :func:`packed_results`).
-    pack_size : int or "auto"
-    packing : bool, default=True
-        False: every job trains by its estimator's own fit.
     numbers : list of int or None
         The candidates' trial numbers, for the store.
-    store : (TrialStore, str) or None
-        The store and study to write rung states to (and resume from).
 
     Returns
     -------
@@ -146,8 +185,12 @@ def pruned_round(search, candidates, X, y, params, known, rule, record, template
     rungs : list of dict
         Per rung: ``epoch``, ``candidates`` scored there and ``kept``.
     """
-    from skhp.packed import advance_packs, start_packs
+    from skhp.packed import advance_packs, failed_alone, start_packs
 
+    search = rounds.search
+    X, y, params = rounds.data
+    record, templates = rounds.rung_record, rounds.templates
+    store = rounds.store if rounds.store is not None and rounds.store[0] is not None else None
     jobs, reasons, _ = round_jobs(search, candidates, X, y, params, known, accept=_continuable)
     if not jobs:
         return {}, {}, reasons, []
@@ -156,16 +199,18 @@ def pruned_round(search, candidates, X, y, params, known, rule, record, template
     names = score_names(scorers)
     metric = None if names is None else (refit_metric if refit_metric in names else names[0])
 
+    remote, workers, cluster = _on_cluster(rounds, jobs)
+    here = [job for job in jobs if id(job) not in workers]
     # start_packs says why a job does not pack; those train by their own fit
-    runs, where = (start_packs([job.data for job in jobs], pack_size) if packing
-                   else ([], ["packing=False"] * len(jobs)))
-    workers = {}
-    for job, place in zip(jobs, where):
+    runs, where = (start_packs([job.data for job in here], search.pack_size)
+                   if search.packing is not False else ([], ["packing=False"] * len(here)))
+    for job, place in zip(here, where):
         if isinstance(place, str):
             workers[id(job)] = _Ordinary(job)
             reasons.setdefault(job.candidate, place)
         else:
             workers[id(job)] = _Packed(job, runs[place[0]], place[1])
+    rounds.trained_at(None, sum(not isinstance(place, str) for place in where))
 
     by_candidate = {}
     for job in jobs:
@@ -205,20 +250,44 @@ def pruned_round(search, candidates, X, y, params, known, rule, record, template
             for job in current:  # resume from the last stored rung
                 if id(job) in to_restore:
                     workers[id(job)].restore(to_restore.pop(id(job)))
+            going = [workers[id(job)] for job in current if isinstance(workers[id(job)], _Remote)]
+            tasks = cluster.submit(
+                [w.index for w in going], {w.index: w.slot_state for w in going},
+                {w.index: target(w.job.final.epochs, r, last) for w in going}, last) if going else []
             before = [np.flatnonzero(run.active) for run in runs]
             seconds = advance_packs(runs, lambda run: target(run.epochs, r, last))
             for run, slots, s in zip(runs, before, seconds):
                 for slot in slots:  # a pack's time is shared by the slots it trained
-                    workers[id(jobs[run.members[slot]])].seconds += s / len(slots)
+                    workers[id(here[run.members[slot]])].seconds += s / len(slots)
+
+            def advance(job):
+                try:
+                    workers[id(job)].advance(target(job.final.epochs, r, last))
+                except Exception as err:  # a failing fit fails its candidate, as in scikit-learn
+                    if search.error_score == "raise":
+                        raise
+                    failed.setdefault(job.candidate, f"{type(err).__name__}: {err}")
+
             for job in current:
                 worker = workers[id(job)]
-                if isinstance(worker, _Ordinary):
-                    try:
-                        worker.advance(target(job.final.epochs, r, last))
-                    except Exception as err:  # a failing fit fails its candidate, as in scikit-learn
-                        if search.error_score == "raise":
-                            raise
-                        failed.setdefault(job.candidate, f"{type(err).__name__}: {err}")
+                if isinstance(worker, _Packed) and worker.slot in worker.run.failed:
+                    # its pack failed, and so did it alone: its own fit, from the start
+                    workers[id(job)] = _Ordinary(job)
+                    reasons.setdefault(job.candidate, failed_alone(worker.run, worker.slot))
+                if isinstance(workers[id(job)], _Ordinary):
+                    advance(job)
+            for i, out in cluster.gather(tasks).items() if tasks else ():
+                job = remote[i]
+                if isinstance(out, str):  # it does not pack after all: its own fit, here
+                    workers[id(job)] = _Ordinary(job)
+                    reasons.setdefault(job.candidate, out)
+                    advance(job)
+                    continue
+                worker = workers[id(job)]
+                if worker.slot_state is None:
+                    rounds.trained_at(out["worker"])
+                worker.slot_state, worker.scores = out.pop("state"), out
+                worker.seconds += out["seconds"]
             for job in current:
                 worker = workers[id(job)]
                 if job.candidate in failed:
@@ -228,6 +297,11 @@ def pruned_round(search, candidates, X, y, params, known, rule, record, template
                     failed[job.candidate] = (
                         f"the training loss of {candidates[job.candidate]} became non-finite "
                         f"(diverged) after {worker.trained} epochs")
+                    continue
+                if isinstance(worker, _Remote):  # scored on its worker
+                    scores[id(job)] = {k: worker.scores[k] for k in
+                                       ("test_scores", "train_scores", "score_time")
+                                       if k in worker.scores}
                     continue
                 if isinstance(worker, _Packed):
                     out = {**worker.run.result(worker.slot), "key": worker.run.shapes[worker.slot]}

@@ -593,7 +593,7 @@ class GuidedSearchCV(OracleSearchCV):
             value = given.get(name)
             if name == "batch_size" and value is None:
                 # the book's floor, or the space's value nearest to it
-                X = self._data[0]
+                X = self._rounds.data[0]
                 n_samples = X.shape[0] if hasattr(X, "shape") else len(X)
                 value = _nearest(dim, 32 if n_samples < 50_000 else 256)
             if name == "learning_rate" and not isinstance(value, numbers.Real):
@@ -626,7 +626,7 @@ class GuidedSearchCV(OracleSearchCV):
         epochs, warmup = int(settings["epochs"]), int(settings.get("warmup") or 0)
         probe = {**point, "schedule": "constant", "early_stopping": 2, "epochs": 4 * epochs,
                  "validation_split": settings.get("validation_split") or 0.2}
-        store, study = self._store
+        store, study = self._rounds.store
         found = None if store is None else store.probe(study, probe)
         if found is None:
             try:
@@ -650,7 +650,7 @@ class GuidedSearchCV(OracleSearchCV):
 
     def _run_probe(self, params):
         """Fit the estimator with ``params``; its best epoch and validation losses."""
-        X, y, fit_params = self._data
+        X, y, fit_params = self._rounds.data
         probe = clone(self.estimator).set_params(**params).fit(X, y, **fit_params)
         losses = [float(v) for v in probe.history_.get("val_loss", probe.history_["loss"])]
         return {"best_epoch": int(np.argmin(losses)) + 1, "losses": losses}
