@@ -6,14 +6,17 @@ x 1 thread, on a packed ``NarrowingSearchCV`` of ``--candidates`` candidates
 x 3 folds on digits (rounds of 16 candidates): (a) the MLP (64,), (b) the
 built-in experiment's convolutional network, each run through joblib's
 ``"dask"`` backend; both clusters are warmed up first (TensorFlow started
-in every worker). Printed: seconds, the 2-vs-1 ratio, how many (candidate,
-fold) jobs each worker trained, and both runs' best CV score (slots packed
-differently round differently, and the narrowing follows its scores, so the
-two runs' later rounds may propose other candidates).
+in every worker). Printed: seconds (the search with its refit, which
+trains once in the search's process after the rounds, and without it), the
+2-vs-1 ratio, how many (candidate, fold) jobs each worker trained, and both
+runs' best CV score (slots packed differently round differently, and the
+narrowing follows its scores, so the two runs' later rounds may propose
+other candidates).
 (c) The same MLP search on 2 workers with one worker killed while packs
 train: the time it adds, and whether the scores still agree.
-(d) The MLP search with ``pruning="halving"``: its rungs still train in the
-search's process (not yet on the workers), shown for the record.
+(d) The MLP search with ``pruning="halving"``: its rungs train on the
+workers (slot states travel between rungs); 2 workers against 1, and with a
+worker killed mid-rung.
 
 Run: ``python benchmarks/cluster.py [--candidates 64] [--epochs 10]``.
 """
@@ -90,23 +93,29 @@ def main():
             models["(a) MLP (64,)"].set_params(epochs=args.epochs)
             for name, model in models.items():
                 runs[name, workers] = timed(client, model, X, y, args.candidates)
+            runs["(d) MLP (64,), pruning='halving'", workers] = timed(
+                client, models["(a) MLP (64,)"], X, y, args.candidates, pruning="halving")
             if workers == 2:
                 runs["kill"] = timed(client, models["(a) MLP (64,)"], X, y, args.candidates, kill=True)
                 client.wait_for_workers(2, timeout=120)
-                runs["pruned", 2] = timed(client, models["(a) MLP (64,)"], X, y, args.candidates,
-                                          pruning="halving")
-    for name in models:
+                runs["pruned kill"] = timed(client, models["(a) MLP (64,)"], X, y, args.candidates,
+                                            pruning="halving", kill=True)
+    for name in [*models, "(d) MLP (64,), pruning='halving'"]:
         (one, t1), (two, t2) = runs[name, 1], runs[name, 2]
+        r1, r2 = t1 - one.refit_time_, t2 - two.refit_time_
         print(f"{name}, {args.candidates} candidates x 3 folds: 1 worker {t1:.1f} s, 2 workers "
-              f"{t2:.1f} s: {t1 / t2:.2f}x; jobs per worker {sorted(two.pack_workers_.values())}; "
+              f"{t2:.1f} s: {t1 / t2:.2f}x (without the refit: {r1:.1f} s, {r2:.1f} s: "
+              f"{r1 / r2:.2f}x); jobs per worker {sorted(two.pack_workers_.values())}; "
               f"best CV {one.best_score_:.4f} and {two.best_score_:.4f}", flush=True)
-    (base, t2), (killed, tk) = runs["(a) MLP (64,)", 2], runs["kill"]
-    apart = np.nanmax(np.abs(base.cv_results_["mean_test_score"] - killed.cv_results_["mean_test_score"]))
-    print(f"(c) a worker killed mid-round: {tk:.1f} s against {t2:.1f} s (+{tk - t2:.1f} s); "
-          f"mean CV scores at most {apart:.4f} apart")
-    pruned, tp = runs["pruned", 2]
-    print(f"(d) with pruning='halving' on 2 workers: {tp:.1f} s; jobs trained "
-          f"{dict(pruned.pack_workers_) or 'in the search process (rungs run there)'}")
+    for label, (kind, base_name) in {"(c) a worker killed mid-round": ("kill", "(a) MLP (64,)"),
+                                     "(d) a worker killed mid-rung": (
+                                         "pruned kill", "(d) MLP (64,), pruning='halving'")}.items():
+        (base, t2), (killed, tk) = runs[base_name, 2], runs[kind]
+        apart = np.nanmax(np.abs(base.cv_results_["mean_test_score"]
+                                 - killed.cv_results_["mean_test_score"]))
+        print(f"{label}: {tk:.1f} s against {t2:.1f} s (+{tk - t2:.1f} s); "
+              f"mean CV scores at most {apart:.4f} apart; jobs per worker "
+              f"{sorted(killed.pack_workers_.values())}")
 
 
 if __name__ == "__main__":

@@ -91,7 +91,7 @@ def _trace_failure(run):
     return None
 
 
-def start_packs(jobs, pack_size="auto"):
+def start_packs(jobs, pack_size="auto", planned=None):
     """Group packable jobs into packs, ready to train: the first half of :func:`train_packs`.
 
     Parameters are :func:`train_packs`'s.
@@ -119,7 +119,8 @@ def start_packs(jobs, pack_size="auto"):
     _check_pack_size(pack_size)
     configure()  # thread budget and GPU memory growth, as an ordinary fit sets them
     where = [None] * len(jobs)
-    plans, groups, templates = {}, {}, {}
+    plans, groups = {}, {}
+    templates = {} if planned is None else planned
     jobs = [(est, _as_array(X), y, weights) for est, X, y, weights in jobs]
     for j, (est, X, y, weights) in enumerate(jobs):
         reason = pack_reason(est)
@@ -204,7 +205,7 @@ def failed_alone(run, slot):
             "it trains the ordinary way")
 
 
-def train_packs(jobs, pack_size="auto"):
+def train_packs(jobs, pack_size="auto", planned=None):
     """Train every packable job in packs; the search's and :func:`fit_packed`'s common step.
 
     Jobs of one shape (:func:`pack_key`) share packs of at most
@@ -224,6 +225,11 @@ def train_packs(jobs, pack_size="auto"):
     pack_size : int or "auto", default="auto"
         Most slots in one pack; ``"auto"``: as many as fit the memory
         budget (:func:`pack_memory`, :func:`slot_bytes`).
+    planned : dict or None, default=None
+        Models already built for jobs of a shape (:func:`plan`'s
+        ``templates``), kept by the caller across calls with the same
+        data (a cluster's worker keeps them for a search's fit); None:
+        this call's own.
 
     Returns
     -------
@@ -246,7 +252,7 @@ def train_packs(jobs, pack_size="auto"):
     (['device', 'diverged', 'epochs', 'history', 'key', 'pack', 'seconds', 'state', 'weights'], 'warm_start continues an existing model')
     """
     start = time.perf_counter()
-    runs, where = start_packs(jobs, pack_size)
+    runs, where = start_packs(jobs, pack_size, planned)
     planning = (time.perf_counter() - start) / max(1, len(jobs))
     seconds = advance_packs(runs, lambda run: run.epochs)
     results = []

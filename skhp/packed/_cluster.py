@@ -1,15 +1,22 @@
 """Packs on a Dask cluster: a round's packable jobs trained on the workers.
 
 Under joblib's ``"dask"`` backend (``with joblib.parallel_backend("dask"):
-search.fit(X, y)``) a search's packable (candidate, fold) jobs are split
-over the cluster's workers, jobs likely to share a pack kept together and
-balanced by their steps, and each worker trains its share as packs sized
-to its own memory (:func:`skhp.packed.train_packs` runs there). The search's data is
-scattered to the workers once per fit; a job that trains on rows of it
-travels as its row indices. Results come back as arrays (weights, state,
-history), so a worker lost mid-round costs time, not results: Dask runs
-its task again elsewhere, with the same seeds.
+search.fit(X, y)``) a search's packable (candidate, fold) jobs are grouped
+as they will pack (jobs likely to share a pack kept together, a costly
+group split where that balances the workers better) and the groups go to
+the workers longest first, the next to whichever worker is free, one at a
+time per worker; each worker trains its group as packs sized to its own
+memory (:func:`skhp.packed.train_packs` runs there) and scores them. The
+search's data is scattered to the workers once per fit; a job that trains
+on rows of it travels as its row indices; a worker keeps the models it
+planned and traced for the fit's later rounds. Only scores come back, so a
+worker lost mid-round costs time, not results: Dask runs its task again
+elsewhere, with the same seeds. Pruned rounds train rung by rung there
+(:class:`RungsOnCluster`).
 """
+
+import threading
+import uuid
 
 import numpy as np
 
@@ -41,10 +48,17 @@ class ClusterData:
     client : distributed.Client
     X, y : array-like
         The search's data (what its folds index).
+
+    Examples
+    --------
+    >>> from distributed import Client  # doctest: +SKIP
+    >>> data = ClusterData(Client(), X, y)  # doctest: +SKIP
+    >>> data.result(data.submit(len, worker), len, worker)  # doctest: +SKIP
     """
 
     def __init__(self, client, X, y):
         self.client, self.X, self.y = client, X, y
+        self.token = uuid.uuid4().hex  # what the workers keep for this fit is kept under it
         self._futures = None
 
     def futures(self):
@@ -52,6 +66,30 @@ class ClusterData:
         if self._futures is None:
             self._futures = self.client.scatter([self.X, self.y], broadcast=True)
         return self._futures
+
+    def submit(self, function, worker, *args):
+        """A future of ``function(X, y, token, *args)`` on ``worker`` (pinned: the scheduler
+        alone may queue two tasks on one worker; another takes it over if ``worker`` dies)."""
+        X, y = self.futures()
+        return self.client.submit(function, X, y, self.token, *args, pure=False, workers=[worker],
+                                  allow_other_workers=True)
+
+    def result(self, task, function, worker, *args):
+        """``task``'s result (:meth:`submit` of the same arguments); when a lost worker took
+        the task or the scattered data with it, the data is scattered and the task sent again."""
+        for attempt in range(_ATTEMPTS):
+            try:
+                return task.result()
+            except Exception as error:
+                if type(error).__name__ not in _LOST or attempt == _ATTEMPTS - 1:
+                    raise
+                self._futures = None
+                task = self.submit(function, worker, *args)
+
+
+#: What a task raises when the cluster lost it (not the task's own failure): sent again.
+_LOST = {"FutureCancelledError", "CancelledError", "KilledWorker", "CommClosedError"}
+_ATTEMPTS = 3
 
 
 def _worker_address():
@@ -61,6 +99,22 @@ def _worker_address():
         return get_worker().address
     except (ImportError, ValueError):  # not on a Dask worker
         return None
+
+
+_KEPT = {"token": None}
+_KEPT_LOCK = threading.Lock()
+
+
+def _kept(token):
+    """What this worker keeps across one fit's tasks (``token``, :class:`ClusterData`): the
+    models its packs were planned from (``planned``) and the fitted estimators that lend
+    their Keras model and traced call to the slots it scores (``templates``), so a
+    round or rung plans and traces no model it had before. Only the latest fit's are kept."""
+    with _KEPT_LOCK:
+        if _KEPT["token"] != token:
+            _KEPT.clear()
+            _KEPT.update(token=token, planned={}, templates={}, lock=threading.Lock())
+        return _KEPT
 
 
 def _share_data(jobs, X, y):
@@ -93,7 +147,7 @@ def _score_here(job, X_train, y_train, out, X, y, scoring, templates):
     out["score_time"] = time.perf_counter() - start
 
 
-def _train_share(jobs, pack_size, X, y, scoring=None):
+def _train_share(X, y, token, jobs, pack_size, scoring=None):
     """A worker's share of a round: its jobs trained as packs and scored (runs on the worker).
 
     ``jobs`` are round jobs as they travel (``RoundJob.travelling`` of
@@ -102,22 +156,22 @@ def _train_share(jobs, pack_size, X, y, scoring=None):
     """
     from skhp.packed import train_packs
 
-    worker = _worker_address()
+    worker, kept = _worker_address(), _kept(token)
     data = _share_data(jobs, X, y)
-    outs = train_packs(data, pack_size)
-    templates = {}
-    for out, job, (_, X_train, y_train, _) in zip(outs, jobs, data):
-        if not isinstance(out, dict):
-            continue
-        out["fitted"] = {k: v for k, v in vars(job.final).items() if k in FITTED}
-        out["worker"] = worker
-        if scoring is not None and not out["diverged"]:
-            _score_here(job, X_train, y_train, out, X, y, scoring, templates)
-            del out["weights"], out["state"]  # scored here: the weights need not travel back
+    with kept["lock"]:  # one share at a time on a worker (its threads share its kept models)
+        outs = train_packs(data, pack_size, kept["planned"])
+        for out, job, (_, X_train, y_train, _) in zip(outs, jobs, data):
+            if not isinstance(out, dict):
+                continue
+            out["fitted"] = {k: v for k, v in vars(job.final).items() if k in FITTED}
+            out["worker"] = worker
+            if scoring is not None and not out["diverged"]:
+                _score_here(job, X_train, y_train, out, X, y, scoring, kept["templates"])
+                del out["weights"], out["state"]  # scored here: the weights need not travel back
     return outs
 
 
-def _rung_share(jobs, states, untils, pack_size, X, y, scoring):
+def _rung_share(X, y, token, jobs, states, untils, pack_size, scoring):
     """A worker's share of one rung of a pruned round (runs on the worker).
 
     Plans ``jobs`` (travelling round jobs) as packs, gives each slot its
@@ -129,31 +183,32 @@ def _rung_share(jobs, states, untils, pack_size, X, y, scoring):
     """
     from skhp.packed import advance_packs, failed_alone, start_packs
 
-    worker = _worker_address()
+    worker, kept = _worker_address(), _kept(token)
     data = _share_data(jobs, X, y)
-    runs, where = start_packs(data, pack_size)
-    for place, state in zip(where, states):
-        if not isinstance(place, str) and state is not None:
-            runs[place[0]].restore(place[1], state)
-    seconds = advance_packs(runs, lambda run: untils[run.members[0]])
-    outs, templates = [], {}
-    for place, job, (_, X_train, y_train, _) in zip(where, jobs, data):
-        if isinstance(place, str):
-            outs.append(place)
-            continue
-        run, slot = runs[place[0]], place[1]
-        if slot in run.failed:
-            outs.append(failed_alone(run, slot))
-            continue
-        out = {"state": run.slot_state(slot), "trained": int(run.trained[slot]),
-               "diverged": bool(run.diverged[slot]), "worker": worker,
-               "seconds": seconds[place[0]] / len(run.slots)}
-        if not out["diverged"]:
-            scored = {**run.result(slot), "key": run.shapes[slot]}
-            _score_here(job, X_train, y_train, scored, X, y, scoring, templates)
-            out.update({k: scored[k] for k in ("test_scores", "train_scores", "score_time")
-                        if k in scored})
-        outs.append(out)
+    with kept["lock"]:  # one share at a time on a worker (its threads share its kept models)
+        runs, where = start_packs(data, pack_size, kept["planned"])
+        for place, state in zip(where, states):
+            if not isinstance(place, str) and state is not None:
+                runs[place[0]].restore(place[1], state)
+        seconds = advance_packs(runs, lambda run: untils[run.members[0]])
+        outs = []
+        for place, job, (_, X_train, y_train, _) in zip(where, jobs, data):
+            if isinstance(place, str):
+                outs.append(place)
+                continue
+            run, slot = runs[place[0]], place[1]
+            if slot in run.failed:
+                outs.append(failed_alone(run, slot))
+                continue
+            out = {"state": run.slot_state(slot), "trained": int(run.trained[slot]),
+                   "diverged": bool(run.diverged[slot]), "worker": worker,
+                   "seconds": seconds[place[0]] / len(run.slots)}
+            if not out["diverged"]:
+                scored = {**run.result(slot), "key": run.shapes[slot]}
+                _score_here(job, X_train, y_train, scored, X, y, scoring, kept["templates"])
+                out.update({k: scored[k] for k in ("test_scores", "train_scores", "score_time")
+                            if k in scored})
+            outs.append(out)
     return outs
 
 
@@ -171,45 +226,74 @@ def _group_key(job):
             tuple(routed))
 
 
+#: Rows of a step that cost as much as the step's own overhead (the MLP (64,) on digits,
+#: one CPU thread: ~0.3 ms a step, ~1.5 us more per slot and batch row).
+ROWS_PER_OVERHEAD = 200
+
+
 def _cost(job):
-    """A pack's time grows with its steps more than with its slots (per-step overhead)."""
-    return job.final.epochs * job.final._steps_for(len(job.train))
+    """``(steps, rows a step)`` of a job's slot: a pack's time is its steps, each costing an
+    overhead plus its slots' batch rows (see :data:`ROWS_PER_OVERHEAD`)."""
+    from skhp._training import batch_size_for
+
+    final, n = job.final, len(job.train)
+    return final.epochs * final._steps_for(n), batch_size_for(final.batch_size, n)
 
 
-def _shares(keys, costs, n_workers):
-    """Job indices in at most ``n_workers`` shares: jobs of one key together, keys balanced
-    over the workers by their steps; a key too large for one worker split across them.
+def _group_cost(group, costs):
+    """The time of one pack of the jobs ``group``, in step overheads."""
+    return max(costs[i][0] for i in group) * (
+        1 + sum(costs[i][1] for i in group) / ROWS_PER_OVERHEAD)
+
+
+def _longest_first(groups, costs, n_workers):
+    """Groups given to ``n_workers`` longest first, each to the least loaded: ``(makespan, shares)``."""
+    loads = [[0.0, []] for _ in range(min(n_workers, len(groups)))]
+    for group in sorted(groups, key=lambda g: _group_cost(g, costs), reverse=True):
+        load = min(loads, key=lambda item: item[0])
+        load[0] += _group_cost(group, costs)
+        load[1].extend(group)
+    return max(load for load, _ in loads), [sorted(share) for _, share in loads if share]
+
+
+def _packs(keys, costs, n_workers):
+    """Job indices grouped as they will pack: jobs of one key together; the costliest group
+    split in two while that shortens the longest of ``n_workers`` shares (given longest first).
+
+    ``costs`` are the jobs' ``(steps, batch rows)`` (:func:`_cost`); returned longest first.
 
     Examples
     --------
-    >>> _shares(["a"] * 6 + ["b"] * 3, [10] * 6 + [5] * 3, 2)
+    >>> _packs(["a"] * 6 + ["b"] * 3, [(10, 32)] * 6 + [(5, 32)] * 3, 2)
     [[0, 1, 2, 3, 4, 5], [6, 7, 8]]
-    >>> _shares(["a"] * 4, [10] * 4, 2)
+    >>> _packs(["a"] * 4, [(10, 32)] * 4, 2)
     [[0, 1], [2, 3]]
     """
     groups = {}
     for i, key in enumerate(keys):
         groups.setdefault(key, []).append(i)
     groups = list(groups.values())
-
-    def cost(group):  # steps of its pack, a little more per slot
-        return max(costs[i] for i in group) * (1 + 0.05 * len(group))
-
-    while len(groups) < n_workers and max(len(g) for g in groups) > 1:
-        largest = max(groups, key=cost)
-        groups.remove(largest)
+    makespan, _ = _longest_first(groups, costs, n_workers)
+    while n_workers > 1:
+        largest = max(groups, key=lambda g: _group_cost(g, costs))
+        if len(largest) < 2:
+            break
         half = (len(largest) + 1) // 2
-        groups += [largest[:half], largest[half:]]
-    loads = [[0.0, []] for _ in range(min(n_workers, len(groups)))]
-    for group in sorted(groups, key=cost, reverse=True):  # longest first, to the least loaded
-        load = min(loads, key=lambda item: item[0])
-        load[0] += cost(group)
-        load[1].extend(group)
-    return [sorted(share) for _, share in loads if share]
+        split = [g for g in groups if g is not largest] + [largest[:half], largest[half:]]
+        shorter, _ = _longest_first(split, costs, n_workers)
+        if shorter >= makespan * 0.97:  # not worth a second pack's overheads
+            break
+        groups, makespan = split, shorter
+    return sorted(groups, key=lambda g: _group_cost(g, costs), reverse=True)
 
 
 def train_packs_on_cluster(data, jobs, pack_size="auto", scoring=None):
     """:func:`skhp.packed.train_packs`'s results for ``jobs``, trained on the cluster's workers.
+
+    The jobs are grouped as they will pack (:func:`_packs`); the longest
+    group goes first, each next one to the first worker that is free
+    (pinned to it: the scheduler alone may queue two on one worker, and
+    lets another worker take a task over when its own dies).
 
     Parameters
     ----------
@@ -233,21 +317,35 @@ def train_packs_on_cluster(data, jobs, pack_size="auto", scoring=None):
         Per job, in order: ``train_packs``' dict (plus ``fitted``, the
         attributes the pack set on the estimator, and ``worker``), or the
         reason the job did not pack.
+
+    Examples
+    --------
+    What a search's round does under joblib's ``"dask"`` backend:
+
+    >>> outs = train_packs_on_cluster(ClusterData(client, X, y), jobs, "auto",
+    ...                               scoring)  # doctest: +SKIP
     """
-    client = data.client
-    workers = sorted(client.scheduler_info()["workers"])
-    X, y = data.futures()
-    shares = _shares([_group_key(job) for _, job in jobs], [_cost(job) for _, job in jobs],
+    from distributed import as_completed
+
+    workers = sorted(data.client.scheduler_info()["workers"])
+    waiting = _packs([_group_key(job) for _, job in jobs], [_cost(job) for _, job in jobs],
                      max(1, len(workers)))
-    # one share per worker (the scheduler alone may queue two on one); another worker takes
-    # a share over when its own dies
-    tasks = [client.submit(_train_share, [jobs[i][1] for i in share], pack_size, X, y, scoring,
-                           pure=False, workers=[worker], allow_other_workers=True)
-             for share, worker in zip(shares, workers)]
-    outs = [None] * len(jobs)
-    for share, task in zip(shares, tasks):
-        for i, out in zip(share, task.result()):
+
+    def send(worker):  # the longest group left, to a worker that is free
+        group = waiting.pop(0)
+        args = ([jobs[i][1] for i in group], pack_size, scoring)
+        task = data.submit(_train_share, worker, *args)
+        running[task] = group, worker, args
+        return task
+
+    running, outs = {}, [None] * len(jobs)
+    done = as_completed([send(worker) for worker in workers if waiting])
+    for task in done:
+        group, worker, args = running.pop(task)
+        for i, out in zip(group, data.result(task, _train_share, worker, *args)):
             outs[i] = out
+        if waiting:
+            done.add(send(worker))
     return outs
 
 
@@ -276,34 +374,39 @@ class RungsOnCluster:
     scoring : tuple
         ``(scorers, error_score, train_scores)``; train scores are taken at
         the last rung only.
+
+    Examples
+    --------
+    A search's pruned round does, at each rung (see :mod:`skhp.search._rungs`):
+
+    >>> rungs = RungsOnCluster(data, jobs, "auto", scoring)  # doctest: +SKIP
+    >>> tasks = rungs.submit(alive, states, untils, last=False)  # doctest: +SKIP
+    >>> results = rungs.gather(tasks)  # {job index: scores and state}  # doctest: +SKIP
     """
 
     def __init__(self, data, jobs, pack_size, scoring):
         self.data, self.jobs, self.pack_size, self.scoring = data, jobs, pack_size, scoring
         workers = sorted(data.client.scheduler_info()["workers"])
-        shares = _shares([_group_key(job) for job in jobs], [_cost(job) for job in jobs],
-                         max(1, len(workers)))
+        costs = [_cost(job) for job in jobs]
+        n = max(1, len(workers))
+        _, shares = _longest_first(_packs([_group_key(job) for job in jobs], costs, n), costs, n)
         self.shares = list(zip(shares, workers))
 
     def submit(self, indices, states, untils, last):
         """Start one rung for jobs ``indices`` (from ``states``, to epochs ``untils``, by job
         index); :meth:`gather` its results."""
-        X, y = self.data.futures()
         scorers, error_score, train_scores = self.scoring
         scoring = (scorers, error_score, train_scores and last)
         chosen, tasks = set(indices), []
         for share, worker in self.shares:
             mine = [i for i in share if i in chosen]
-            if not mine:
-                continue
-            task = self.data.client.submit(
-                _rung_share, [self.jobs[i] for i in mine], [states[i] for i in mine],
-                {k: untils[i] for k, i in enumerate(mine)}, self.pack_size, X, y, scoring,
-                pure=False, workers=[worker], allow_other_workers=True)
-            tasks.append((mine, task))
+            if mine:
+                args = ([self.jobs[i] for i in mine], [states[i] for i in mine],
+                        {k: untils[i] for k, i in enumerate(mine)}, self.pack_size, scoring)
+                tasks.append((mine, worker, args, self.data.submit(_rung_share, worker, *args)))
         return tasks
 
-    @staticmethod
-    def gather(tasks):
+    def gather(self, tasks):
         """``{job index: result}`` of a rung :meth:`submit` started (see :func:`_rung_share`)."""
-        return {i: out for mine, task in tasks for i, out in zip(mine, task.result())}
+        return {i: out for mine, worker, args, task in tasks
+                for i, out in zip(mine, self.data.result(task, _rung_share, worker, *args))}

@@ -400,13 +400,14 @@ class PackedEvaluation:
     """Mixin for a ``BaseSearchCV``: a ``packing`` parameter and packed rounds.
 
     ``packing="auto"`` (the default) trains the (candidate, fold) jobs of
-    skhp's built-in MLP in packs, everything else the ordinary way;
+    skhp estimators in packs where their model packs, everything else the
+    ordinary way;
     ``packing=False`` trains every job the ordinary way. After ``fit``,
     ``packing_`` holds, per candidate, ``"packed"`` or the reason it was
     trained on its own (also the ``packing`` column of ``cv_results_``),
     and ``pack_workers_`` how many packed (candidate, fold) jobs trained
     where: ``"in-process"``, or a Dask worker's address under joblib's
-    ``"dask"`` backend (packs of rounds without pruning go to the workers).
+    ``"dask"`` backend (packs go to the workers, pruned rounds rung by rung).
     """
 
     _packing_constraint = {"packing": ["boolean", StrOptions({"auto"})],

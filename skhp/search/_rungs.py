@@ -2,8 +2,9 @@
 
 The pruned counterpart of :func:`skhp.search._evaluate.packed_results`. The
 round's (candidate, fold) jobs of skhp estimators are trained to the first
-rung — in packs (:class:`skhp.packed.PackRun`) where they pack, else by the
-estimator's own fit — and scored on their test folds with the search's
+rung — in packs (:class:`skhp.packed.PackRun`) where they pack, in this
+process or on a Dask cluster's workers (:class:`skhp.packed.RungsOnCluster`),
+else by the estimator's own fit — and scored on their test folds with the search's
 scorers; the rule (:mod:`skhp.search.pruning`) picks the candidates that
 go on, and those continue from where they stopped (weights, optimizer
 state, shuffling) to the next rung. A candidate at the last rung has

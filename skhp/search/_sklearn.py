@@ -220,7 +220,7 @@ def in_process(evaluate_candidates, when):
         yield
         return
     parallel = cell.cell_contents
-    cell.cell_contents = Parallel(n_jobs=1)
+    cell.cell_contents = Parallel(n_jobs=1, backend="sequential")  # even under joblib's "dask" backend
     try:
         yield
     finally:
