@@ -358,6 +358,29 @@ def test_automatic_pack_size_follows_the_memory_budget():
     assert auto_pack_size(expected, budget=expected // 2) == 1  # one slot always trains
 
 
+def test_a_pack_on_a_gpu_is_sized_to_that_gpu_s_free_memory(monkeypatch):
+    import subprocess
+
+    from skhp.packed import _memory, pack_memory
+
+    asked = []
+
+    def nvidia_smi(command, **kwargs):
+        asked.append(command[-1])
+        if command[-1] == "--id=3":
+            return subprocess.CompletedProcess(command, 0, stdout="40960\n", stderr="")
+        raise FileNotFoundError("nvidia-smi")
+
+    monkeypatch.setattr(_memory.subprocess, "run", nvidia_smi)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,3")
+    assert pack_memory("gpu:1") == 40960 * 2 ** 20 // 4  # the second visible GPU: physical 3
+    assert asked == ["--id=3"]
+    host = pack_memory()  # a quarter of the available memory, at most 2 GiB
+    assert pack_memory("gpu:0") == pytest.approx(host, rel=0.05)  # unknown: the host's budget
+    assert pack_memory("cpu:0") == pytest.approx(host, rel=0.05)
+    assert asked == ["--id=3", "--id=2"]
+
+
 def test_packs_go_round_robin_over_several_gpus(monkeypatch):
     import skhp.runtime
 

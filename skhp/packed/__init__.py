@@ -44,14 +44,15 @@ from scipy import sparse
 from skhp.packed._cluster import (FITTED, ClusterData, RungsOnCluster, dask_client,
                                   train_packs_on_cluster)
 from skhp.packed._engine import PackedSlot, PackRun, train_pack
-from skhp.packed._memory import auto_pack_size, pack_memory, slot_bytes
+from skhp.packed._memory import auto_pack_size, gpu_free_memory, pack_memory, slot_bytes
 from skhp.packed._plan import (OPTIMIZER_SETTINGS, NotPackable, lottery_reason, loss_key,
                                model_signature, momentum_name, outputs_of,
                                numbers, optimizer_settings, pack_key, pack_reason, plan,
                                seed_or_fresh, smoothed, structural)
 
 __all__ = ["OPTIMIZER_SETTINGS", "pack_reason", "pack_key", "plan", "model_signature",
-           "PackedSlot", "PackRun", "train_pack", "slot_bytes", "pack_memory", "auto_pack_size",
+           "PackedSlot", "PackRun", "train_pack", "slot_bytes", "pack_memory", "gpu_free_memory",
+           "auto_pack_size",
            "start_packs", "advance_packs", "train_packs", "as_fitted", "fit_packed",
            "lottery_reason", "train_lottery", "dask_client", "ClusterData", "train_packs_on_cluster",
            "RungsOnCluster"]
@@ -138,11 +139,12 @@ def start_packs(jobs, pack_size="auto", planned=None):
     runs, n_gpus = [], visible_gpus()
     for (key, device), members in groups.items():
         settings = plans[members[0]][1]
-        size = pack_size
-        if size == "auto":
+        size, where_to = pack_size, resolve_device(device, n_gpus, len(runs))
+        if size == "auto":  # sized to the memory of the device the packs run on
             size = auto_pack_size(slot_bytes(
                 settings["model"], settings["optimizer"], settings["batch_size"],
-                max(jobs[j][1].shape[0] for j in members), settings["structural"]))
+                max(jobs[j][1].shape[0] for j in members), settings["structural"]),
+                pack_memory(where_to))
         for part in np.array_split(members, math.ceil(len(members) / size)):
             part = [int(j) for j in part]
             run = PackRun([plans[j][0] for j in part], **settings,

@@ -1,12 +1,13 @@
 """How many slots fit a pack: one slot's bytes against a memory budget."""
 
 import os
+import subprocess
 
 import numpy as np
 
 from skhp.packed._engine import state_count
 
-__all__ = ["slot_bytes", "pack_memory", "auto_pack_size"]
+__all__ = ["slot_bytes", "pack_memory", "gpu_free_memory", "auto_pack_size"]
 
 
 def _size(shape):
@@ -52,14 +53,46 @@ def slot_bytes(model, optimizer, batch_size, n_rows, structural=(False, False, F
     return max(1, 4 * (weights + activations + data))
 
 
-def pack_memory():
-    """The memory budget of one pack in bytes: a quarter of the available memory, at most 2 GiB.
+def gpu_free_memory(index=0):
+    """Free memory of visible GPU ``index`` in bytes, as ``nvidia-smi`` reports it; None when
+    it cannot say (no NVIDIA driver).
+
+    ``index`` counts the GPUs TensorFlow sees (``"gpu:1"`` is the second of
+    ``CUDA_VISIBLE_DEVICES``).
+
+    Examples
+    --------
+    >>> free = gpu_free_memory(0)
+    >>> free is None or free >= 0
+    True
+    """
+    visible = [d.strip() for d in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip()]
+    gpu = visible[index] if index < len(visible) else str(index)
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=memory.free", "--format=csv,noheader,nounits",
+                              f"--id={gpu}"], capture_output=True, text=True, timeout=10, check=True)
+        return int(float(out.stdout.split()[0]) * 2 ** 20)  # reported in MiB
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+        return None
+
+
+def pack_memory(device=None):
+    """The memory budget of one pack in bytes.
+
+    On a GPU (``device="gpu:N"``): a quarter of its free memory (other
+    workers may share the card); elsewhere, or when the GPU's free memory
+    is unknown: a quarter of the available host memory, at most 2 GiB.
 
     Examples
     --------
     >>> 0 < pack_memory() <= 2 ** 31
     True
     """
+    if device is not None and str(device).lower().startswith("gpu"):
+        index = str(device).partition(":")[2]
+        free = gpu_free_memory(int(index) if index.isdigit() else 0)
+        if free:
+            return free // 4
     try:
         available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (AttributeError, ValueError, OSError):
