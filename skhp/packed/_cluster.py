@@ -171,14 +171,18 @@ def _train_share(X, y, token, jobs, pack_size, scoring=None):
     return outs
 
 
-def _rung_share(X, y, token, jobs, states, untils, pack_size, scoring):
+def _rung_share(X, y, token, place, ids, jobs, states, untils, pack_size, scoring):
     """A worker's share of one rung of a pruned round (runs on the worker).
 
-    Plans ``jobs`` (travelling round jobs) as packs, gives each slot its
+    ``place`` names the share (its round and number) and ``ids`` its jobs'
+    indices in the round. When this worker trained the share's last rung,
+    its packs continue as they are, the slots of pruned jobs stopped; else
+    (the first rung, or the task moved from a lost worker) ``jobs``
+    (travelling round jobs) are planned as packs and each slot is given its
     ``states`` entry (:meth:`PackRun.slot_state` of the last rung; None at
-    the first), trains every pack to its jobs' ``untils`` epoch and scores
-    each slot on its fold. Returns per job the reason it does not pack, or
-    a dict: its ``state`` now, ``trained``, ``diverged``, ``seconds``,
+    the first). Every pack trains to its jobs' ``untils`` epoch and each slot
+    is scored on its fold. Returns per job the reason it does not pack, or a
+    dict: its ``state`` now, ``trained``, ``diverged``, ``seconds``,
     ``worker`` and, unless it diverged, its scores (see :func:`_score_here`).
     """
     from skhp.packed import advance_packs, failed_alone, start_packs
@@ -186,23 +190,40 @@ def _rung_share(X, y, token, jobs, states, untils, pack_size, scoring):
     worker, kept = _worker_address(), _kept(token)
     data = _share_data(jobs, X, y)
     with kept["lock"]:  # one share at a time on a worker (its threads share its kept models)
-        runs, where = start_packs(data, pack_size, kept["planned"])
-        for place, state in zip(where, states):
-            if not isinstance(place, str) and state is not None:
-                runs[place[0]].restore(place[1], state)
-        seconds = advance_packs(runs, lambda run: untils[run.members[0]])
+        rungs = kept.setdefault("rungs", {})
+        for other in [key for key in rungs if key[0] != place[0]]:
+            del rungs[other]  # an earlier round's packs
+        runs, slots = rungs.get(place, ([], {}))
+        if not all(i in slots and _at(runs, slots[i], state) for i, state in zip(ids, states)):
+            runs, where = start_packs(data, pack_size, kept["planned"])
+            slots = {i: at for i, at in zip(ids, where)}
+            for at, state in zip(where, states):
+                if not isinstance(at, str) and state is not None:
+                    runs[at[0]].restore(at[1], state)
+        wanted = set(ids)
+        for i, at in slots.items():
+            if i not in wanted and not isinstance(at, str):
+                runs[at[0]].stop(at[1])  # pruned in the search's process
+        rungs[place] = runs, slots
+        until, members = {}, {}  # per pack: the rung's epoch, the slots it trains for the search
+        for at, epoch in zip([slots[i] for i in ids], untils):
+            if not isinstance(at, str):
+                until[id(runs[at[0]])] = epoch
+                members[at[0]] = members.get(at[0], 0) + 1
+        seconds = advance_packs(runs, lambda run: until.get(id(run), run.epoch))
         outs = []
-        for place, job, (_, X_train, y_train, _) in zip(where, jobs, data):
-            if isinstance(place, str):
-                outs.append(place)
+        for i, job, (_, X_train, y_train, _) in zip(ids, jobs, data):
+            at = slots[i]
+            if isinstance(at, str):
+                outs.append(at)
                 continue
-            run, slot = runs[place[0]], place[1]
+            run, slot = runs[at[0]], at[1]
             if slot in run.failed:
                 outs.append(failed_alone(run, slot))
                 continue
             out = {"state": run.slot_state(slot), "trained": int(run.trained[slot]),
                    "diverged": bool(run.diverged[slot]), "worker": worker,
-                   "seconds": seconds[place[0]] / len(run.slots)}
+                   "seconds": seconds[at[0]] / members[at[0]]}
             if not out["diverged"]:
                 scored = {**run.result(slot), "key": run.shapes[slot]}
                 _score_here(job, X_train, y_train, scored, X, y, scoring, kept["templates"])
@@ -210,6 +231,14 @@ def _rung_share(X, y, token, jobs, states, untils, pack_size, scoring):
                             if k in scored})
             outs.append(out)
     return outs
+
+
+def _at(runs, at, state):
+    """Whether the kept slot ``at`` of ``runs`` is where ``state`` (the search's copy) says."""
+    if isinstance(at, str) or state is None:
+        return False
+    run = runs[at[0]]
+    return run.epoch == state["epoch"] and int(run.trained[at[1]]) == state["trained"]
 
 
 def _group_key(job):
@@ -352,18 +381,19 @@ def train_packs_on_cluster(data, jobs, pack_size="auto", scoring=None):
 class RungsOnCluster:
     """A pruned round's packable jobs trained rung by rung on a cluster's workers.
 
-    The jobs are shared out over the workers once, as
-    :func:`train_packs_on_cluster` shares them (jobs likely to share a pack
-    together, balanced by steps). At each rung every worker plans its
-    share's surviving jobs as packs (compacted: pruned slots are gone), gives
-    each slot the state it ended the last rung with, trains to the rung and
-    scores every slot on its fold; only scores and each slot's state (its
-    weights, optimizer and early-stopping state: arrays) come back. The
-    rule's decision is taken in the search process; survivors' states go
-    back with the next rung to the same worker. Since every rung starts from
-    states held in the search process, a worker lost mid-rung costs that
-    rung's time on another worker, not results (Dask runs the task again
-    with the same states and seeds), and the states are what storage keeps.
+    The jobs are shared out over the workers once per round (jobs likely to
+    share a pack together, shares balanced by their steps and batch rows).
+    At each rung every worker trains its share's surviving jobs to the rung
+    and scores every slot on its fold; only scores and each slot's state
+    (its weights, optimizer and early-stopping state: arrays) come back. The
+    rule's decision is taken in the search process, and the next rung goes
+    to the same worker with the survivors' states: there the packs continue
+    as they are, the pruned slots stopped (a pack trains only its active
+    slots). A worker that has not got the share's packs — the task moved
+    from a lost worker — plans them anew and gives each slot its state, so a
+    worker lost mid-rung costs that rung's time, not results (Dask runs the
+    task again with the same states and seeds); the states are also what
+    storage keeps.
 
     Parameters
     ----------
@@ -386,6 +416,7 @@ class RungsOnCluster:
 
     def __init__(self, data, jobs, pack_size, scoring):
         self.data, self.jobs, self.pack_size, self.scoring = data, jobs, pack_size, scoring
+        self.round = uuid.uuid4().hex  # names this round's packs kept on the workers
         workers = sorted(data.client.scheduler_info()["workers"])
         costs = [_cost(job) for job in jobs]
         n = max(1, len(workers))
@@ -398,11 +429,12 @@ class RungsOnCluster:
         scorers, error_score, train_scores = self.scoring
         scoring = (scorers, error_score, train_scores and last)
         chosen, tasks = set(indices), []
-        for share, worker in self.shares:
+        for number, (share, worker) in enumerate(self.shares):
             mine = [i for i in share if i in chosen]
             if mine:
-                args = ([self.jobs[i] for i in mine], [states[i] for i in mine],
-                        {k: untils[i] for k, i in enumerate(mine)}, self.pack_size, scoring)
+                args = ((self.round, number), mine, [self.jobs[i] for i in mine],
+                        [states[i] for i in mine], [untils[i] for i in mine], self.pack_size,
+                        scoring)
                 tasks.append((mine, worker, args, self.data.submit(_rung_share, worker, *args)))
         return tasks
 
