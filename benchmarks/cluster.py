@@ -18,7 +18,10 @@ train: the time it adds, and whether the scores still agree.
 workers (slot states travel between rungs); 2 workers against 1, and with a
 worker killed mid-rung.
 
-Run: ``python benchmarks/cluster.py [--candidates 64] [--epochs 10]``.
+This machine's timings swing by 15-30 % from run to run: ``--repeats 3``
+compares medians.
+
+Run: ``python benchmarks/cluster.py [--candidates 64] [--epochs 10] [--mlp-only] [--repeats 1]``.
 """
 
 import argparse
@@ -66,6 +69,11 @@ def timed(client, model, X, y, candidates, pruning=None, kill=False):
     return search, time.perf_counter() - start
 
 
+def median(timings):
+    """The ``(search, seconds)`` of the median time among ``timings``."""
+    return sorted(timings, key=lambda run: run[1])[len(timings) // 2]
+
+
 def cluster_of(workers):
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                            dashboard_address=None)
@@ -76,6 +84,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--candidates", type=int, default=64)
     parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--mlp-only", action="store_true", help="leave out (b), the CNN")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="runs of each search per cluster (the median is compared)")
     args = parser.parse_args()
     X, y = load_digits(return_X_y=True)
     X = X / 16
@@ -92,25 +103,33 @@ def main():
             timed(client, models["(a) MLP (64,)"].set_params(epochs=1), X, y, 16)  # TensorFlow starts
             models["(a) MLP (64,)"].set_params(epochs=args.epochs)
             for name, model in models.items():
-                runs[name, workers] = timed(client, model, X, y, args.candidates)
-            runs["(d) MLP (64,), pruning='halving'", workers] = timed(
+                if args.mlp_only and name != "(a) MLP (64,)":
+                    continue
+                runs[name, workers] = [timed(client, model, X, y, args.candidates)
+                                       for _ in range(args.repeats)]
+            runs["(d) MLP (64,), pruning='halving'", workers] = [timed(
                 client, models["(a) MLP (64,)"], X, y, args.candidates, pruning="halving")
+                for _ in range(args.repeats)]
             if workers == 2:
                 runs["kill"] = timed(client, models["(a) MLP (64,)"], X, y, args.candidates, kill=True)
                 client.wait_for_workers(2, timeout=120)
                 runs["pruned kill"] = timed(client, models["(a) MLP (64,)"], X, y, args.candidates,
                                             pruning="halving", kill=True)
-    for name in [*models, "(d) MLP (64,), pruning='halving'"]:
-        (one, t1), (two, t2) = runs[name, 1], runs[name, 2]
-        r1, r2 = t1 - one.refit_time_, t2 - two.refit_time_
-        print(f"{name}, {args.candidates} candidates x 3 folds: 1 worker {t1:.1f} s, 2 workers "
-              f"{t2:.1f} s: {t1 / t2:.2f}x (without the refit: {r1:.1f} s, {r2:.1f} s: "
-              f"{r1 / r2:.2f}x); jobs per worker {sorted(two.pack_workers_.values())}; "
-              f"best CV {one.best_score_:.4f} and {two.best_score_:.4f}", flush=True)
+    for name in [*(["(a) MLP (64,)"] if args.mlp_only else models),
+                 "(d) MLP (64,), pruning='halving'"]:
+        (one, t1), (two, t2) = (median(runs[name, n]) for n in (1, 2))
+        r1, r2 = (float(np.median([t - s.refit_time_ for s, t in runs[name, n]])) for n in (1, 2))
+        each = "; ".join(f"{n} worker{'s' * (n > 1)} " + ", ".join(f"{t:.1f}" for _, t in runs[name, n])
+                         for n in (1, 2))
+        print(f"{name}, {args.candidates} candidates x 3 folds (median of {args.repeats}): 1 worker "
+              f"{t1:.1f} s, 2 workers {t2:.1f} s: {t1 / t2:.2f}x (without the refit: {r1:.1f} s, "
+              f"{r2:.1f} s: {r1 / r2:.2f}x) [{each} s]; jobs per worker "
+              f"{sorted(two.pack_workers_.values())}; best CV {one.best_score_:.4f} and "
+              f"{two.best_score_:.4f}", flush=True)
     for label, (kind, base_name) in {"(c) a worker killed mid-round": ("kill", "(a) MLP (64,)"),
                                      "(d) a worker killed mid-rung": (
                                          "pruned kill", "(d) MLP (64,), pruning='halving'")}.items():
-        (base, t2), (killed, tk) = runs[base_name, 2], runs[kind]
+        (base, t2), (killed, tk) = median(runs[base_name, 2]), runs[kind]
         apart = np.nanmax(np.abs(base.cv_results_["mean_test_score"]
                                  - killed.cv_results_["mean_test_score"]))
         print(f"{label}: {tk:.1f} s against {t2:.1f} s (+{tk - t2:.1f} s); "

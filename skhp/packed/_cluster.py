@@ -4,8 +4,8 @@ Under joblib's ``"dask"`` backend (``with joblib.parallel_backend("dask"):
 search.fit(X, y)``) a search's packable (candidate, fold) jobs are grouped
 as they will pack (jobs likely to share a pack kept together, a costly
 group split where that balances the workers better) and the groups go to
-the workers longest first, the next to whichever worker is free, one at a
-time per worker; each worker trains its group as packs sized to its own
+the workers longest first, the next to whichever worker finished one, one
+training at a time per worker; each worker trains its group as packs sized to its own
 memory (:func:`skhp.packed.train_packs` runs there) and scores them. The
 search's data is scattered to the workers once per fit; a job that trains
 on rows of it travels as its row indices; a worker keeps the models it
@@ -320,8 +320,9 @@ def train_packs_on_cluster(data, jobs, pack_size="auto", scoring=None):
     """:func:`skhp.packed.train_packs`'s results for ``jobs``, trained on the cluster's workers.
 
     The jobs are grouped as they will pack (:func:`_packs`); the longest
-    group goes first, each next one to the first worker that is free
-    (pinned to it: the scheduler alone may queue two on one worker, and
+    groups go first, each worker has two in flight (the next one waiting
+    there), and each further group goes to the worker that finished one
+    (pinned to it: the scheduler alone may queue many on one worker; it
     lets another worker take a task over when its own dies).
 
     Parameters
@@ -367,8 +368,10 @@ def train_packs_on_cluster(data, jobs, pack_size="auto", scoring=None):
         running[task] = group, worker, args
         return task
 
+    # two groups in flight per worker: the next one waits there, so no worker idles between
+    # groups; the rest go to whichever worker finishes one
     running, outs = {}, [None] * len(jobs)
-    done = as_completed([send(worker) for worker in workers if waiting])
+    done = as_completed([send(worker) for _ in range(2) for worker in workers if waiting])
     for task in done:
         group, worker, args = running.pop(task)
         for i, out in zip(group, data.result(task, _train_share, worker, *args)):
