@@ -498,3 +498,42 @@ def test_pruned_packs_that_run_out_of_memory_end_as_unconstrained_ones(iris, mon
     for column in ("mean_test_score", "epochs_trained"):
         np.testing.assert_allclose(np.asarray(split.cv_results_[column], float),
                                    np.asarray(expected.cv_results_[column], float), atol=1e-5)
+
+
+def test_a_task_the_cluster_lost_is_sent_again_and_a_failing_one_is_not():
+    distributed = pytest.importorskip("distributed")
+    from skhp.packed import ClusterData
+
+    class Task:
+        def __init__(self, outcome):
+            self.outcome = outcome
+
+        def result(self):
+            if isinstance(self.outcome, BaseException):
+                raise self.outcome
+            return self.outcome
+
+    class Client:  # what ClusterData asks of a distributed.Client
+        def __init__(self, *outcomes):
+            self.outcomes, self.scattered, self.sent = list(outcomes), 0, []
+
+        def scatter(self, data, broadcast):
+            self.scattered += 1
+            return ["X future", "y future"]
+
+        def submit(self, function, *args, **kwargs):
+            self.sent.append((args, kwargs["workers"], kwargs["allow_other_workers"]))
+            return Task(self.outcomes.pop(0))
+
+    lost = distributed.client.FutureCancelledError("share-1", "already forgotten")
+    client = Client(lost, [1, 2])
+    data = ClusterData(client, "X", "y")
+    task = data.submit(len, "tcp://worker-a", "jobs")
+    assert data.result(task, len, "tcp://worker-a", "jobs") == [1, 2]
+    assert client.scattered == 2  # the scattered data was lost with the task: sent again
+    assert client.sent == [(("X future", "y future", data.token, "jobs"), ["tcp://worker-a"], True)] * 2
+    client = Client(ValueError("the share's own failure"))
+    data = ClusterData(client, "X", "y")
+    with pytest.raises(ValueError, match="own failure"):  # not the cluster's: not sent again
+        data.result(data.submit(len, "tcp://worker-a"), len, "tcp://worker-a")
+    assert len(client.sent) == 1

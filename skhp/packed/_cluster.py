@@ -80,16 +80,24 @@ class ClusterData:
         for attempt in range(_ATTEMPTS):
             try:
                 return task.result()
-            except Exception as error:
-                if type(error).__name__ not in _LOST or attempt == _ATTEMPTS - 1:
+            except BaseException as error:  # a cancelled future raises a BaseException
+                if not _lost(error) or attempt == _ATTEMPTS - 1:
                     raise
                 self._futures = None
                 task = self.submit(function, worker, *args)
 
 
-#: What a task raises when the cluster lost it (not the task's own failure): sent again.
-_LOST = {"FutureCancelledError", "CancelledError", "KilledWorker", "CommClosedError"}
 _ATTEMPTS = 3
+
+
+def _lost(error):
+    """Whether ``error`` says the cluster lost a task (its worker, its data), not that the
+    task failed: such a task is sent again."""
+    import asyncio
+    import concurrent.futures
+
+    return (isinstance(error, (asyncio.CancelledError, concurrent.futures.CancelledError))
+            or type(error).__name__ in {"KilledWorker", "CommClosedError", "FatalCommClosedError"})
 
 
 def _worker_address():
