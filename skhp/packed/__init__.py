@@ -43,7 +43,7 @@ from scipy import sparse
 
 from skhp.packed._cluster import (FITTED, ClusterData, RungsOnCluster, dask_client,
                                   train_packs_on_cluster)
-from skhp.packed._engine import PackedSlot, PackRun, train_pack
+from skhp.packed._engine import PackedSlot, PackRun, short_error, train_pack
 from skhp.packed._memory import auto_pack_size, gpu_free_memory, pack_memory, slot_bytes
 from skhp.packed._plan import (OPTIMIZER_SETTINGS, NotPackable, lottery_reason, loss_key,
                                model_signature, momentum_name, outputs_of,
@@ -86,9 +86,7 @@ def _trace_failure(run):
             program.evaluate.get_concrete_function(weights["params"], weights["model_state"],
                                                    **evaluation)
     except Exception as error:  # noqa: BLE001  (any failure: the jobs train the ordinary way)
-        message = str(error).strip().splitlines()
-        return (f"the model does not train in a pack ({type(error).__name__}: "
-                f"{message[0][:200] if message else ''})")
+        return f"the model does not train in a pack ({short_error(error)})"
     return None
 
 

@@ -410,6 +410,8 @@ class PackRun:
     it stopped: a slot trained to epoch 3 and then to epoch 9 ends as one
     trained to 9 at once. Slots can be stopped between calls (:meth:`stop`,
     pruning); later calls train only the slots still active, as a smaller pack.
+    Slots that fail together (out of memory) train again as two halves, down
+    to single slots; one that fails alone is in ``failed`` (slot: why).
 
     Parameters
     ----------
@@ -587,8 +589,7 @@ class PackRun:
         try:
             self._advance(until, members)
         except Exception as error:  # noqa: BLE001  (any failure: smaller packs, then a reason)
-            message = str(error).strip().splitlines()
-            error = f"{type(error).__name__}: {message[0][:200] if message else ''}"
+            error = short_error(error)
             for j in members:
                 self.restore(j, saved[j])
             if len(members) == 1:
@@ -691,6 +692,18 @@ class PackRun:
         self.iterations[members] = np.asarray(weights["iterations"])[:real]
         self.u_product[members] = np.asarray(weights["u_product"])[:real]
         self.active[members] = running[:real]
+
+
+def short_error(error):
+    """``error`` in one line: its type and the first line of its message (200 characters).
+
+    Examples
+    --------
+    >>> short_error(MemoryError("  OOM when allocating tensor  "))
+    'MemoryError: OOM when allocating tensor'
+    """
+    message = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {message[0][:200] if message else ''}"
 
 
 def train_pack(slots, **run):

@@ -2,11 +2,13 @@
 
 A search's round is a list of candidates, each cross-validated on the same
 splits. Before scikit-learn's ``evaluate_candidates`` trains them, the
-(candidate, fold) jobs whose estimator is skhp's built-in MLP are trained as
-packs (:mod:`skhp.packed`) and scored here, with the search's own scorers, on
-ordinary per-slot estimators; their results join those replayed from storage
-and are handed to scikit-learn's loop as known (:func:`evaluating`), which
-trains the rest (user models, other estimators) the ordinary way. So
+(candidate, fold) jobs of skhp estimators whose model packs are trained as
+packs (:mod:`skhp.packed`) — here, or on a Dask cluster's workers — and scored
+with the search's own scorers on ordinary per-slot estimators; one
+:class:`RoundEvaluator` per fit holds what the rounds share. Their results
+join those replayed from storage and are handed to scikit-learn's loop as
+known (:func:`evaluating`), which trains the rest (user models, other
+estimators) the ordinary way. So
 ``cv_results_``, ``best_*_``, refit, multi-metric scoring and ``error_score``
 are exactly scikit-learn's whichever way a fold was trained.
 

@@ -138,8 +138,8 @@ def _on_cluster(rounds, jobs):
         return [], {}, None
     for job in remote:
         if job.final.random_state is None:
-            # one seed for every rung (each rung plans its slot again, on any worker),
-            # drawn fresh as a fit with random_state=None draws it
+            # one seed for every rung (a share that moves to another worker is planned
+            # again there), drawn fresh as a fit with random_state=None draws it
             job.final.random_state = seed_or_fresh(None)
     trainers = {id(job): _Remote(job, n) for n, job in enumerate(remote)}
     return remote, trainers, RungsOnCluster(cluster, [job.travelling for job in remote],
