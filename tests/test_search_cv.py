@@ -241,3 +241,23 @@ def test_searches_take_a_list_of_dicts_as_scikit_learn_does():
         GuidedSearchCV(SVC(), space).fit(X_IRIS, Y_IRIS)
     with pytest.raises(ValueError, match="names 'gama'"):
         NarrowingSearchCV(SVC(), [{"C": [1.0]}, {"gama": [1.0]}], n_iter=2).fit(X_IRIS, Y_IRIS)
+
+
+def test_a_fit_s_round_state_lives_in_one_evaluator_that_ends_with_the_fit(tmp_path):
+    X, y = load_iris(return_X_y=True)
+    seen = []
+
+    def progress(results):  # called between rounds, while the fit runs
+        seen.append((type(search._rounds).__name__, search.__getstate__()))
+
+    search = NarrowingSearchCV(KerasClassifier(hidden_layer_sizes=(4,), epochs=3, random_state=0),
+                               {"learning_rate": Real(1e-3, 1e-1, log=True)}, n_iter=4, cv=2,
+                               round_size=2, pruning="halving", random_state=0, progress=progress,
+                               storage=f"sqlite:///{tmp_path / 'trials.db'}")
+    search.fit(X, y)
+    assert seen and {name for name, _ in seen} == {"RoundEvaluator"}
+    assert all("_rounds" not in state for _, state in seen)  # pickles leave it (and the data) out
+    left = {name for name in vars(search) if name.startswith("_") and not name.startswith("__")}
+    assert not left & {"_rounds", "_data", "_templates", "_rung_record", "_extras", "_round_rungs",
+                       "_rule", "_round_numbers", "_store", "_cluster"}
+    assert set(search.cv_results_["packing"]) == {"packed"} and any(search.cv_results_["pruned"])
