@@ -134,15 +134,17 @@ def start_packs(jobs, pack_size="auto", planned=None):
             where[j] = reason
             continue
         groups.setdefault((plans[j][2], str(est.device)), []).append(j)
-    runs, n_gpus = [], visible_gpus()
+    runs, n_gpus, budgets = [], visible_gpus(), {}
     for (key, device), members in groups.items():
         settings = plans[members[0]][1]
         size, where_to = pack_size, resolve_device(device, n_gpus, len(runs))
         if size == "auto":  # sized to the memory of the device the packs run on
+            if where_to not in budgets:  # (a GPU's is asked of nvidia-smi once per call)
+                budgets[where_to] = pack_memory(where_to)
             size = auto_pack_size(slot_bytes(
                 settings["model"], settings["optimizer"], settings["batch_size"],
                 max(jobs[j][1].shape[0] for j in members), settings["structural"]),
-                pack_memory(where_to))
+                budgets[where_to])
         for part in np.array_split(members, math.ceil(len(members) / size)):
             part = [int(j) for j in part]
             run = PackRun([plans[j][0] for j in part], **settings,

@@ -19,7 +19,6 @@ trains on and with comes planned (:mod:`skhp.packed._plan`).
 
 import collections
 import contextlib
-import copy
 import dataclasses
 import functools
 import math
@@ -517,7 +516,8 @@ class PackRun:
                 "model_state": [v[j].copy() for v in self.model_state],
                 "state": [[v[j].copy() for v in variables] for variables in self.state],
                 "iterations": float(self.iterations[j]), "u_product": float(self.u_product[j]),
-                "rng": self.rngs[j].bit_generator.state, "history": self.histories[j],
+                "rng": self.rngs[j].bit_generator.state,
+                "history": {k: list(v) for k, v in self.histories[j].items()},
                 "best": self.best[j], "wait": self.wait[j], "best_weights": self.best_weights[j],
                 "trained": int(self.trained[j]), "active": bool(self.active[j]),
                 "diverged": bool(self.diverged[j])}
@@ -585,7 +585,7 @@ class PackRun:
         in :attr:`failed` and trains no further."""
         if not len(members):
             return
-        saved = {j: copy.deepcopy(self.slot_state(j)) for j in members}
+        saved = {j: self.slot_state(j) for j in members}  # copies: training does not touch them
         try:
             self._advance(until, members)
         except Exception as error:  # noqa: BLE001  (any failure: smaller packs, then a reason)

@@ -103,7 +103,8 @@ class _Packed:
 
 class _Remote:
     """A job trained as a slot of a pack on a cluster's worker (:class:`skhp.packed.RungsOnCluster`):
-    the state it ended its last rung with is held here and travels with its next rung."""
+    the state it ended its last rung with is held here and travels with its next rung (a
+    stopped job is sent no further rung)."""
 
     def __init__(self, job, index):
         self.job, self.index, self.seconds = job, index, 0.0
@@ -116,9 +117,6 @@ class _Remote:
     @property
     def trained(self):
         return 0 if self.slot_state is None else int(self.slot_state["trained"])
-
-    def stop(self):
-        pass  # a stopped job is sent no further rung
 
     def state(self):
         return pickle.dumps(self.slot_state)
