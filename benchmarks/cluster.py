@@ -18,10 +18,19 @@ train: the time it adds, and whether the scores still agree.
 workers (slot states travel between rungs); 2 workers against 1, and with a
 worker killed mid-rung.
 
-This machine's timings swing by 15-30 % from run to run: ``--repeats 3``
+On a machine with GPUs (those TensorFlow sees, or ``--gpus N``) each
+worker has one GPU (``CUDA_VISIBLE_DEVICES``), as the scaling guide's real
+cluster does: 1 worker on the first GPU against one worker per GPU (with
+one GPU, the 1-worker row only: a ratio needs two).
+
+The workers, the search's process and the scheduler share the machine's
+cores: with fewer than 3 cores the ratio measures their contention as much
+as the scaling (2 cores: 1.44x for the MLP; 16 cores: 1.75x). Timings on
+a 2-core machine swing by 15-30 % from run to run: ``--repeats 3``
 compares medians.
 
-Run: ``python benchmarks/cluster.py [--candidates 64] [--epochs 10] [--mlp-only] [--repeats 1]``.
+Run: ``python benchmarks/cluster.py [--candidates 64] [--epochs 10] [--mlp-only] [--repeats 1]
+[--gpus N]``.
 """
 
 import argparse
@@ -33,10 +42,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import joblib  # noqa: E402
 import numpy as np  # noqa: E402
-from distributed import Client, LocalCluster  # noqa: E402
+from distributed import Client, LocalCluster, Nanny, Scheduler, SpecCluster  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
 
 from skhp import KerasClassifier  # noqa: E402
+from skhp.runtime import visible_gpus  # noqa: E402
 from skhp.search import NarrowingSearchCV, Real  # noqa: E402
 
 
@@ -74,10 +84,21 @@ def median(timings):
     return sorted(timings, key=lambda run: run[1])[len(timings) // 2]
 
 
-def cluster_of(workers):
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                           dashboard_address=None)
-    return cluster, Client(cluster)
+def cluster_of(workers, gpus=0):
+    """A local cluster of ``workers`` one-thread worker processes; with ``gpus``, worker ``i``
+    sees GPU ``i`` alone (Dask's own ``dask-cuda`` does the same with ``LocalCUDACluster``)."""
+    if not gpus:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               host="127.0.0.1", dashboard_address=None)
+    else:
+        cluster = SpecCluster(
+            scheduler={"cls": Scheduler, "options": {"host": "127.0.0.1", "dashboard_address": None}},
+            workers={f"gpu{i}": {"cls": Nanny, "options": {
+                "nthreads": 1, "host": "127.0.0.1", "env": {"CUDA_VISIBLE_DEVICES": str(i)}}}
+                for i in range(workers)})
+    client = Client(cluster)
+    client.wait_for_workers(workers, timeout=120)
+    return cluster, client
 
 
 def main():
@@ -87,7 +108,15 @@ def main():
     parser.add_argument("--mlp-only", action="store_true", help="leave out (b), the CNN")
     parser.add_argument("--repeats", type=int, default=1,
                         help="runs of each search per cluster (the median is compared)")
+    parser.add_argument("--gpus", type=int, default=None,
+                        help="GPUs to give one worker each (default: those TensorFlow sees)")
     args = parser.parse_args()
+    gpus = visible_gpus() if args.gpus is None else args.gpus
+    counts = (1, 2) if not gpus else (1, gpus) if gpus > 1 else (1,)
+    many = counts[-1]
+    if (os.cpu_count() or 1) < many + 1:
+        print(f"note: {os.cpu_count()} cores for {many} workers and the search's process: "
+              "they compete for cores", flush=True)
     X, y = load_digits(return_X_y=True)
     X = X / 16
     models = {
@@ -97,8 +126,8 @@ def main():
                                                         epochs=max(1, args.epochs // 2), random_state=0),
     }
     runs = {}
-    for workers in (1, 2):
-        cluster, client = cluster_of(workers)
+    for workers in counts:
+        cluster, client = cluster_of(workers, gpus)
         with cluster, client:
             timed(client, models["(a) MLP (64,)"].set_params(epochs=1), X, y, 16)  # TensorFlow starts
             models["(a) MLP (64,)"].set_params(epochs=args.epochs)
@@ -110,32 +139,36 @@ def main():
             runs["(d) MLP (64,), pruning='halving'", workers] = [timed(
                 client, models["(a) MLP (64,)"], X, y, args.candidates, pruning="halving")
                 for _ in range(args.repeats)]
-            if workers == 2:
+            if workers == many > 1:
                 runs["kill"] = timed(client, models["(a) MLP (64,)"], X, y, args.candidates, kill=True)
-                client.wait_for_workers(2, timeout=120)
+                client.wait_for_workers(many, timeout=120)
                 runs["pruned kill"] = timed(client, models["(a) MLP (64,)"], X, y, args.candidates,
                                             pruning="halving", kill=True)
+    where = f" (one GPU each of {gpus})" if gpus else ""
     for name in [*(["(a) MLP (64,)"] if args.mlp_only else models),
                  "(d) MLP (64,), pruning='halving'"]:
-        (one, t1), (two, t2) = (median(runs[name, n]) for n in (1, 2))
-        r1, r2 = (float(np.median([t - s.refit_time_ for s, t in runs[name, n]])) for n in (1, 2))
+        medians = [median(runs[name, n]) for n in counts]
+        refitless = [float(np.median([t - s.refit_time_ for s, t in runs[name, n]])) for n in counts]
         each = "; ".join(f"{n} worker{'s' * (n > 1)} " + ", ".join(f"{t:.1f}" for _, t in runs[name, n])
-                         for n in (1, 2))
-        print(f"{name}, {args.candidates} candidates x 3 folds (median of {args.repeats}): 1 worker "
-              f"{t1:.1f} s, 2 workers {t2:.1f} s: {t1 / t2:.2f}x (without the refit: {r1:.1f} s, "
-              f"{r2:.1f} s: {r1 / r2:.2f}x) [{each} s]; jobs per worker "
-              f"{sorted(two.pack_workers_.values())}; best CV {one.best_score_:.4f} and "
-              f"{two.best_score_:.4f}", flush=True)
+                         for n in counts)
+        (one, t1), (last, tn), r1, rn = medians[0], medians[-1], refitless[0], refitless[-1]
+        versus = (f", {many} workers {tn:.1f} s: {t1 / tn:.2f}x (without the refit: {r1:.1f} s, "
+                  f"{rn:.1f} s: {r1 / rn:.2f}x)" if many > 1 else f" (without the refit: {r1:.1f} s)")
+        print(f"{name}, {args.candidates} candidates x 3 folds{where} (median of {args.repeats}): "
+              f"1 worker {t1:.1f} s{versus} [{each} s]; jobs per worker "
+              f"{sorted(last.pack_workers_.values())}; best CV "
+              f"{' and '.join(f'{s.best_score_:.4f}' for s, _ in medians)}", flush=True)
+    if many == 1:
+        return
     for label, (kind, base_name) in {"(c) a worker killed mid-round": ("kill", "(a) MLP (64,)"),
                                      "(d) a worker killed mid-rung": (
                                          "pruned kill", "(d) MLP (64,), pruning='halving'")}.items():
-        (base, t2), (killed, tk) = median(runs[base_name, 2]), runs[kind]
+        (base, tn), (killed, tk) = median(runs[base_name, many]), runs[kind]
         apart = np.nanmax(np.abs(base.cv_results_["mean_test_score"]
                                  - killed.cv_results_["mean_test_score"]))
-        print(f"{label}: {tk:.1f} s against {t2:.1f} s (+{tk - t2:.1f} s); "
+        print(f"{label}: {tk:.1f} s against {tn:.1f} s (+{tk - tn:.1f} s); "
               f"mean CV scores at most {apart:.4f} apart; jobs per worker "
               f"{sorted(killed.pack_workers_.values())}")
-
 
 if __name__ == "__main__":
     main()
