@@ -144,14 +144,14 @@ def main():
                 client.wait_for_workers(many, timeout=120)
                 runs["pruned kill"] = timed(client, models["(a) MLP (64,)"], X, y, args.candidates,
                                             pruning="halving", kill=True)
-    where = f" (one GPU each of {gpus})" if gpus else ""
+    where = ", a GPU per worker" if gpus else ""
     for name in [*(["(a) MLP (64,)"] if args.mlp_only else models),
                  "(d) MLP (64,), pruning='halving'"]:
         medians = [median(runs[name, n]) for n in counts]
         refitless = [float(np.median([t - s.refit_time_ for s, t in runs[name, n]])) for n in counts]
         each = "; ".join(f"{n} worker{'s' * (n > 1)} " + ", ".join(f"{t:.1f}" for _, t in runs[name, n])
                          for n in counts)
-        (one, t1), (last, tn), r1, rn = medians[0], medians[-1], refitless[0], refitless[-1]
+        (_, t1), (last, tn), r1, rn = medians[0], medians[-1], refitless[0], refitless[-1]
         versus = (f", {many} workers {tn:.1f} s: {t1 / tn:.2f}x (without the refit: {r1:.1f} s, "
                   f"{rn:.1f} s: {r1 / rn:.2f}x)" if many > 1 else f" (without the refit: {r1:.1f} s)")
         print(f"{name}, {args.candidates} candidates x 3 folds{where} (median of {args.repeats}): "
@@ -169,6 +169,7 @@ def main():
         print(f"{label}: {tk:.1f} s against {tn:.1f} s (+{tk - tn:.1f} s); "
               f"mean CV scores at most {apart:.4f} apart; jobs per worker "
               f"{sorted(killed.pack_workers_.values())}")
+
 
 if __name__ == "__main__":
     main()
