@@ -67,6 +67,10 @@ class ClusterData:
             self._futures = self.client.scatter([self.X, self.y], broadcast=True)
         return self._futures
 
+    def workers(self):
+        """The addresses of the cluster's workers now, sorted."""
+        return sorted(self.client.scheduler_info()["workers"])
+
     def submit(self, function, worker, *args):
         """A future of ``function(X, y, token, *args)`` on ``worker`` (pinned: the scheduler
         alone may queue two tasks on one worker; another takes it over if ``worker`` dies)."""
@@ -132,6 +136,17 @@ def _share_data(jobs, X, y):
     return [(job.final, _safe_indexing(X, job.train) if job.plain else job.X_train,
              np.asarray(_safe_indexing(y, job.train)) if job.plain else job.y_fit, job.weights)
             for job in jobs]
+
+
+def scores_of(out):
+    """The scores a worker set in a slot's result ``out`` (see :func:`_score_here`).
+
+    Examples
+    --------
+    >>> scores_of({"test_scores": 0.9, "score_time": 0.01, "state": {}})
+    {'test_scores': 0.9, 'score_time': 0.01}
+    """
+    return {k: out[k] for k in ("test_scores", "train_scores", "score_time") if k in out}
 
 
 def _score_here(job, X_train, y_train, out, X, y, scoring, templates):
@@ -235,8 +250,7 @@ def _rung_share(X, y, token, place, ids, jobs, states, untils, pack_size, scorin
             if not out["diverged"]:
                 scored = {**run.result(slot), "key": run.shapes[slot]}
                 _score_here(job, X_train, y_train, scored, X, y, scoring, kept["templates"])
-                out.update({k: scored[k] for k in ("test_scores", "train_scores", "score_time")
-                            if k in scored})
+                out.update(scores_of(scored))
             outs.append(out)
     return outs
 
@@ -365,7 +379,7 @@ def train_packs_on_cluster(data, jobs, pack_size="auto", scoring=None):
     """
     from distributed import as_completed
 
-    workers = sorted(data.client.scheduler_info()["workers"])
+    workers = data.workers()
     waiting = _packs([_group_key(job) for _, job in jobs], [_cost(job) for _, job in jobs],
                      max(1, len(workers)))
 
@@ -428,7 +442,7 @@ class RungsOnCluster:
     def __init__(self, data, jobs, pack_size, scoring):
         self.data, self.jobs, self.pack_size, self.scoring = data, jobs, pack_size, scoring
         self.round = uuid.uuid4().hex  # names this round's packs kept on the workers
-        workers = sorted(data.client.scheduler_info()["workers"])
+        workers = data.workers()
         costs = [_cost(job) for job in jobs]
         n = max(1, len(workers))
         _, shares = _longest_first(_packs([_group_key(job) for job in jobs], costs, n), costs, n)

@@ -245,6 +245,8 @@ def packed_results(rounds, candidates, known=()):
     reasons : dict
         ``{candidate index: reason}`` for candidates trained the ordinary way.
     """
+    from skhp.packed._cluster import scores_of
+
     search = rounds.search
     X, y, params = rounds.data
     jobs, reasons, _ = round_jobs(search, candidates, X, y, params, known)
@@ -267,8 +269,7 @@ def packed_results(rounds, candidates, known=()):
             results[fold_key(candidates[i], k)] = result
             continue
         if "test_scores" in out:  # scored where it trained (a cluster's worker)
-            result.update({k: out[k] for k in ("test_scores", "train_scores", "score_time")
-                           if k in out})
+            result.update(scores_of(out))
             results[fold_key(candidates[i], k)] = result
             continue
         lend_model(job.final, job.X_train, job.y_fit, out, rounds.templates)

@@ -185,6 +185,7 @@ def pruned_round(rounds, candidates, known, rule, numbers=None):
         Per rung: ``epoch``, ``candidates`` scored there and ``kept``.
     """
     from skhp.packed import advance_packs, failed_alone, start_packs
+    from skhp.packed._cluster import scores_of
 
     search = rounds.search
     X, y, params = rounds.data
@@ -298,9 +299,7 @@ def pruned_round(rounds, candidates, known, rule, numbers=None):
                         f"(diverged) after {worker.trained} epochs")
                     continue
                 if isinstance(worker, _Remote):  # scored on its worker
-                    scores[id(job)] = {k: worker.scores[k] for k in
-                                       ("test_scores", "train_scores", "score_time")
-                                       if k in worker.scores}
+                    scores[id(job)] = scores_of(worker.scores)
                     continue
                 if isinstance(worker, _Packed):
                     out = {**worker.run.result(worker.slot), "key": worker.run.shapes[worker.slot]}
