@@ -19,6 +19,7 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.utils.validation import _num_samples
 
+from skhp._targets import metrics_for_one_hot
 from skhp._validation import check_choice, check_number
 from skhp.callbacks import (
     CycleAwareEarlyStopping,
@@ -37,7 +38,7 @@ from skhp.schedules import (
     make_schedule,
 )
 
-__all__ = ["OPTIMIZERS", "DEFAULT_LEARNING_RATE", "optimizer_class", "instance_learning_rate",
+__all__ = ["OPTIMIZERS", "optimizer_class", "instance_learning_rate", "default_learning_rate",
            "momentum_argument", "batch_size_for", "TrainingPlan", "TrainingWiring"]
 
 
@@ -62,12 +63,16 @@ OPTIMIZERS = frozenset(_OPTIMIZER_CLASSES)
 def optimizer_class(optimizer):
     """The optimizer class of ``optimizer`` and the settings an instance carries.
 
+    None (the estimators' default) is Adam.
+
     Examples
     --------
     >>> cls, config = optimizer_class("sgd")
     >>> cls.__name__, config
     ('SGD', {})
     """
+    if optimizer is None:
+        return keras.optimizers.Adam, {}
     if isinstance(optimizer, str):
         check_choice(optimizer, "optimizer", OPTIMIZERS)
         return _OPTIMIZER_CLASSES[optimizer], {}
@@ -102,26 +107,16 @@ def momentum_argument(optimizer):
     )
 
 
-#: The estimators' default ``learning_rate``; left at it, an optimizer instance's own rate wins.
-DEFAULT_LEARNING_RATE = 1e-3
-
-
 def instance_learning_rate(optimizer):
-    """The learning rate an optimizer instance carries and whether it was set, or None.
+    """The learning rate an optimizer instance carries, or None for a name, a class or None.
 
-    Returns ``(rate, set_by_user)``, ``set_by_user`` False where the rate is
-    the class's default (``SGD(momentum=0.9)``: 0.01); None for a name or a
-    class. A learning-rate schedule inside the instance is refused: skhp's
+    A learning-rate schedule inside the instance is refused: skhp's
     ``schedule`` parameter drives the rate.
 
     Examples
     --------
-    >>> rate, own = instance_learning_rate(keras.optimizers.SGD(learning_rate=0.1, momentum=0.9))
-    >>> round(rate, 6), own
-    (0.1, True)
-    >>> rate, own = instance_learning_rate(keras.optimizers.SGD(momentum=0.9))
-    >>> round(rate, 6), own
-    (0.01, False)
+    >>> round(instance_learning_rate(keras.optimizers.SGD(learning_rate=0.1, momentum=0.9)), 6)
+    0.1
     >>> instance_learning_rate("sgd") is None
     True
     """
@@ -133,9 +128,26 @@ def instance_learning_rate(optimizer):
             f"optimizer={type(optimizer).__name__}(learning_rate={rate!r}) carries a learning-rate "
             "schedule; skhp drives the rate itself: pass the schedule as schedule=... and the "
             f"optimizer without it (optimizer={type(optimizer).__name__.lower()!r}).")
-    default = inspect.signature(type(optimizer).__init__).parameters.get("learning_rate")
-    rate = float(rate)
-    return rate, default is None or not math.isclose(rate, float(default.default), rel_tol=1e-6)
+    return float(rate)
+
+
+def default_learning_rate(optimizer):
+    """The rate ``learning_rate=None`` trains at with ``optimizer``: an instance's own, else
+    the class's Keras default.
+
+    Examples
+    --------
+    >>> default_learning_rate("adam"), default_learning_rate("sgd")
+    (0.001, 0.01)
+    >>> round(default_learning_rate(keras.optimizers.SGD(learning_rate=0.5)), 6)
+    0.5
+    """
+    rate = instance_learning_rate(optimizer)
+    if rate is not None:
+        return rate
+    cls, _ = optimizer_class(optimizer)
+    default = inspect.signature(cls.__init__).parameters.get("learning_rate")
+    return float(default.default) if default is not None else 1e-3
 
 
 def batch_size_for(batch_size, n_samples):
@@ -312,37 +324,18 @@ class TrainingWiring:
         return schedule
 
     def _given_learning_rate(self):
-        """``learning_rate``, or an optimizer instance's own rate where it is left at its default.
+        """``learning_rate`` when set, else the rate of the optimizer in use.
 
-        ``KerasClassifier(optimizer=SGD(learning_rate=0.1))`` trains at 0.1, as
-        the book writes its optimizers; a ``learning_rate`` set beside an
-        instance that sets its own, other rate is a conflict, refused.
+        A set rate is the rate, whatever an optimizer instance or a build
+        function's compile says (a search reports what trained); None takes
+        the optimizer's own: an instance's, the one a build function or a
+        compiled model compiles with, else Keras' default for its class.
         """
         optimizer = self._optimizer_in_use()
-        found = instance_learning_rate(optimizer)
-        if found is None or self.learning_rate == "auto":
+        own = instance_learning_rate(optimizer)  # refuses a schedule inside an instance
+        if self.learning_rate is not None:
             return self.learning_rate
-        rate, own = found
-        own = own or optimizer is not self.optimizer  # a build function compiled with this rate
-        if self.learning_rate == DEFAULT_LEARNING_RATE:
-            return rate
-        if own and not math.isclose(rate, self.learning_rate, rel_tol=1e-6) \
-                and optimizer is not self.optimizer:
-            raise ValueError(
-                f"the build function compiles its model with {type(optimizer).__name__}"
-                f"(learning_rate={rate:g}) and learning_rate={self.learning_rate!r} is set; keep "
-                f"one: leave learning_rate at its default ({DEFAULT_LEARNING_RATE:g}) to train at "
-                "the build function's rate (tune it there, e.g. hp__learning_rate), or compile "
-                "without a rate of your own to tune learning_rate.")
-        if own and not math.isclose(rate, self.learning_rate, rel_tol=1e-6):
-            raise ValueError(
-                f"optimizer={type(self.optimizer).__name__}(learning_rate={rate:g}) and "
-                f"learning_rate={self.learning_rate!r} both set the learning rate; keep one: "
-                f"leave learning_rate at its default ({DEFAULT_LEARNING_RATE:g}) to train at the "
-                "optimizer's rate, or pass the optimizer without one (e.g. "
-                f"optimizer={type(self.optimizer).__name__.lower()!r} with optimizer__ settings) "
-                "to tune learning_rate.")
-        return self.learning_rate
+        return own if own is not None else default_learning_rate(optimizer)
 
     def _resolve_learning_rate(self, X, y):
         """Set ``learning_rate_``, running the LR range test for ``learning_rate="auto"``."""
@@ -354,16 +347,39 @@ class TrainingWiring:
         else:
             self.learning_rate_ = self._given_learning_rate()
 
-    def _optimizer_in_use(self):
-        """``optimizer``, or the optimizer a build function compiled its model with.
+    def _continue_at_given_rate(self):
+        """Before a continued fit: a ``learning_rate`` set since the last one applies from now.
 
-        A build function that compiles its model (KerasTuner's way) trains
-        with that optimizer and its rate while ``optimizer`` and
-        ``learning_rate`` are left at their defaults (see ``_builder_compile``).
+        The schedule is rebuilt around the new rate and keeps its position
+        (the optimizer's step count goes on); the optimizer's state stays.
         """
+        if self.learning_rate == "auto":
+            return
+        rate = float(self._given_learning_rate())
+        if math.isclose(rate, float(self.learning_rate_), rel_tol=1e-9):
+            return
+        self.learning_rate_ = rate
+        self.schedule_ = self._make_learning_rate(rate, self._steps_per_epoch(),
+                                                  min(self.warmup_lr, rate))
+        optimizer = self.model_.optimizer
+        if isinstance(optimizer._learning_rate, keras.optimizers.schedules.LearningRateSchedule):
+            optimizer.learning_rate = self.schedule_
+        else:  # a settable rate: skhp's callbacks write it from schedule_ as they go
+            optimizer.learning_rate = rate
+        self.model_.train_function = None  # traced with the old rate
+
+    def _optimizer_in_use(self):
+        """``optimizer`` when set, else the one the model compiles with, else Adam.
+
+        A build function or a Keras model that compiles itself (KerasTuner's
+        way) trains with that optimizer while ``optimizer`` is None (see
+        ``_builder_compile``).
+        """
+        if self.optimizer is not None:
+            return self.optimizer
         compiled = getattr(self, "_builder_compile", None)
         if not compiled or compiled.get("optimizer") is None:
-            return self.optimizer
+            return "adam"
         cls, config = compiled["optimizer"]
         return cls.from_config(config)
 
@@ -418,7 +434,13 @@ class TrainingWiring:
         if self.metrics is None:
             compile_kwargs["metrics"] = (compiled["metrics"] if compiled.get("metrics") is not None
                                          else self._default_metrics())
+        if self._encodes_one_hot():
+            compile_kwargs["metrics"] = metrics_for_one_hot(compile_kwargs["metrics"])
         return compile_kwargs
+
+    def _encodes_one_hot(self):
+        """Whether the model trains on one-hot rows of labels (the classifier's built-in loss)."""
+        return False
 
     def _initialize_callbacks(self):
         super()._initialize_callbacks()

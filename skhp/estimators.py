@@ -24,6 +24,7 @@ import scikeras.wrappers
 from scipy import sparse
 from scikeras.utils.transformers import ClassifierLabelEncoder, RegressorTargetEncoder
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.preprocessing import OneHotEncoder
 from sklearn.utils import ClassifierTags, compute_sample_weight
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import column_or_1d, validate_data
@@ -66,7 +67,7 @@ class _KerasEstimator(RoutedParameters, TrainingWiring):
         **{name: "no_validation" for name in (
             "model", "hidden_layer_sizes", "conv_layers", "image_shape", "activation",
             "initializer", "optimizer", "schedule", "loss", "metrics", "callbacks", "device")},
-        "learning_rate": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
+        "learning_rate": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"}), None],
         "momentum": [Interval(Real, 0, 1, closed="left"), None],
         "batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "epochs": [Interval(Integral, 1, None, closed="left")],
@@ -180,21 +181,42 @@ class _KerasEstimator(RoutedParameters, TrainingWiring):
         self._make_learning_rate(lr, steps_per_epoch=1, warmup_lr=min(self.warmup_lr, lr))
         resolve_device(self.device, n_gpus=visible_gpus())
 
-    def check_parameters(self):
+    def check_parameters(self, X=None, y=None):
         """Validate every parameter without building or training anything.
 
         Raises what ``fit`` would raise first: a ``ValueError`` or
-        ``TypeError`` naming the parameter and what it allows.
+        ``TypeError`` naming the parameter and what it allows. Given the
+        data, it also checks what must fit it: the built-in model's
+        ``image_shape`` against ``X``, a classifier's targets (two classes at
+        least). The searches call it for every candidate before any training.
+
+        Parameters
+        ----------
+        X : array-like or None
+            The samples a fit would take.
+        y : array-like or None
+            The targets a fit would take.
 
         Examples
         --------
         >>> KerasClassifier(learning_rate=-1.0).check_parameters()
         Traceback (most recent call last):
         ...
-        sklearn.utils._param_validation.InvalidParameterError: The 'learning_rate' parameter of KerasClassifier must be a float in the range (0.0, inf) or a str among {'auto'}. Got -1.0 instead.
+        sklearn.utils._param_validation.InvalidParameterError: The 'learning_rate' parameter of KerasClassifier must be a float in the range (0.0, inf), a str among {'auto'} or None. Got -1.0 instead.
+        >>> KerasClassifier().check_parameters(y=[1, 1, 1])
+        Traceback (most recent call last):
+        ...
+        ValueError: Classifier can't train when only one class is present: ...
         """
         configure()  # checking the device may start TensorFlow
         self._check_params()
+        if X is not None and self.model is None and len(np.shape(X)) >= 2:
+            self._image(np.shape(X)[1:])
+        if y is not None:
+            self._check_targets(y)
+
+    def _check_targets(self, y):
+        """Refuse targets no fit can train on (the classifier checks its classes)."""
 
     def _fit(self, X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs):
         if y is None:
@@ -205,6 +227,7 @@ class _KerasEstimator(RoutedParameters, TrainingWiring):
         self._prepare(X, y, self._new_model)
         if not self._new_model:
             self._check_schedule_not_over()
+            self._continue_at_given_rate()
         self._plan = self._training_plan(y, sample_weight, kwargs)
         try:
             with seeded(self._plan.seed), self._placed():
@@ -393,44 +416,33 @@ class _KerasEstimator(RoutedParameters, TrainingWiring):
             if names is not None:  # a build function taking meta is checked when built
                 self._refuse_unknown_hp(names)
 
-    def _capture_compile(self, model):
-        """What a build function compiled its model with, checked against skhp's parameters.
+    def _capture_compile(self, model, source=None):
+        """What a build function or a compiled ``model`` instance compiled with.
 
-        A build function that compiles (KerasTuner's way) trains with its
-        optimizer, learning rate, loss and metrics; ``optimizer``,
-        ``learning_rate``, ``loss`` and ``metrics`` left at their defaults
-        leave them, and set to something else beside them are refused.
+        A model that compiles itself (KerasTuner's way, or ``model.compile``
+        before it is passed) trains with its optimizer, learning rate, loss
+        and metrics wherever ``optimizer``, ``learning_rate``, ``loss`` and
+        ``metrics`` are None; a value set there replaces the compiled one.
+        ``source`` is the compiled model when ``model`` is its uncompiled copy.
         """
         self._builder_compile = None
-        if self._builder() is None or not getattr(model, "compiled", False):
+        source = model if source is None else source
+        if not getattr(source, "compiled", False):
             return
-        compiled = getattr(getattr(model, "_compile_config", None), "config", {}) or {}
+        compiled = getattr(getattr(source, "_compile_config", None), "config", {}) or {}
         # compiled with the compile_kwargs skhp handed it (scikeras' way): skhp's settings
         handed_optimizer, handed_loss = getattr(self, "_handed", (None, None))
-        optimizer = None if model.optimizer is handed_optimizer else model.optimizer
-        loss = None if model.loss is handed_loss else model.loss
+        optimizer = None if source.optimizer is handed_optimizer else source.optimizer
+        loss = None if source.loss is handed_loss else source.loss
         if optimizer is None and loss is None:
             return
         if optimizer is not None:
-            own, _ = optimizer_class(self.optimizer)
-            if type(optimizer) is not own and self.optimizer != "adam":
-                raise ValueError(
-                    f"the build function compiles its model with {type(optimizer).__name__} and "
-                    f"optimizer={self.optimizer!r} is set; keep one: leave optimizer at its "
-                    f"default ('adam') to train with the build function's "
-                    f"{type(optimizer).__name__}, or compile without an optimizer of your own.")
-            config = optimizer.get_config()
-            optimizer = (type(optimizer), config)
-        if loss is not None and self.loss is not None and _loss_name(loss) != _loss_name(self.loss):
-            raise ValueError(
-                f"the build function compiles its model with loss={_loss_name(loss)!r} and "
-                f"loss={_loss_name(self.loss)!r} is set; keep one: leave loss=None to train "
-                "with the build function's loss.")
+            optimizer = (type(optimizer), optimizer.get_config())
         if loss is not None and self.loss is None and getattr(self, "smoothing", 0):
             raise ValueError(
-                f"smoothing={self.smoothing} applies to the built-in loss, but the build "
-                f"function compiles its model with loss={_loss_name(loss)!r}; set smoothing=0 "
-                "and smooth in the build function's loss (label_smoothing=...).")
+                f"smoothing={self.smoothing} applies to the built-in loss, but the model "
+                f"compiles with loss={_loss_name(loss)!r}; set smoothing=0 and smooth in the "
+                "model's own loss (label_smoothing=...).")
         self._builder_compile = {"optimizer": optimizer, "loss": loss,
                                  "metrics": compiled.get("metrics")}
         if self.learning_rate != "auto":
@@ -443,6 +455,9 @@ class _KerasEstimator(RoutedParameters, TrainingWiring):
 
     def _get_compile_kwargs(self):
         kwargs = super()._get_compile_kwargs()
+        if kwargs.get("optimizer") is None:  # optimizer=None: Adam, unless the model compiles
+            kwargs["optimizer"] = keras.optimizers.Adam(
+                **{k: v for k, v in self._routed("optimizer").items() if k != "decay"})
         self._handed = (kwargs.get("optimizer"), kwargs.get("loss"))  # see _capture_compile
         return kwargs
 
@@ -480,7 +495,7 @@ class _KerasEstimator(RoutedParameters, TrainingWiring):
         model = super()._build_keras_model()
         if hp_build_function(self.model) is not None and self._routed("hp"):
             self._check_hp_names()
-        self._capture_compile(model)
+        self._capture_compile(model, self.model if isinstance(self.model, keras.Model) else None)
         seed = self._seed
         initializer = self.initializer
         if initializer is None and self.model is None:
@@ -579,6 +594,13 @@ class _KerasEstimator(RoutedParameters, TrainingWiring):
         self.model_.compile(**self._compile_kwargs_for_fit())
 
 
+def _is_binary_loss(loss):
+    """Whether ``loss`` is a binary cross-entropy (one sigmoid probability per output)."""
+    name = _loss_name(loss)
+    return name.split("(")[0] in ("binary_crossentropy", "binary_focal_crossentropy",
+                                  "BinaryCrossentropy", "BinaryFocalCrossentropy")
+
+
 def _loss_name(loss):
     """A loss as a comparable name: its registered name, or its class and settings."""
     if isinstance(loss, str):
@@ -610,11 +632,11 @@ class KerasClassifier(_KerasEstimator, ClassifierMixin, scikeras.wrappers.BaseWr
         :func:`skhp.search.space_from` for its space), or a Keras model. None
         builds an MLP from ``hidden_layer_sizes`` and ``activation`` (for 2-d
         X, or images with ``conv_layers``). The estimator compiles the model
-        itself with the schedule and training settings below. A builder that
-        compiles its model keeps its optimizer, learning rate, loss and
-        metrics while ``optimizer``, ``learning_rate``, ``loss`` and
-        ``metrics`` stay at their defaults; setting one of them to another
-        value beside such a compile is refused. A Keras model passed here is
+        itself with the schedule and training settings below. A builder or a
+        Keras model that compiles itself keeps its optimizer, learning rate,
+        loss and metrics wherever ``optimizer``, ``learning_rate``, ``loss``
+        and ``metrics`` are None; a value set there replaces the compiled
+        one. A Keras model passed here is
         never trained itself: each fit trains a copy
         (``keras.models.clone_model``) that starts from the model's weights
         as you passed it, so folds and clones do not leak.
@@ -640,15 +662,23 @@ class KerasClassifier(_KerasEstimator, ClassifierMixin, scikeras.wrappers.BaseWr
         ``"glorot_uniform"``. None keeps the kernels as the model built them
         (the built-in model's: Keras' default Glorot-uniform, drawn from
         ``random_state`` as a packed search draws them).
-    optimizer : str, keras Optimizer class or instance, default="adam"
+    optimizer : str, keras Optimizer class or instance, or None, default=None
         The optimizer; ``optimizer__<name>`` parameters are passed to it.
-    learning_rate : float or "auto", default=1e-3
+        None is Adam, or the optimizer a model that compiles itself (a build
+        function's or a compiled Keras model's compile) compiles with; a
+        value set here replaces that one.
+    learning_rate : float, "auto" or None, default=None
         Initial learning rate of the main phase (the peak for 1cycle), > 0.
-        Left at its default beside an optimizer instance, the instance's own
-        rate is used (``optimizer=SGD(learning_rate=0.1)`` trains at 0.1, as
-        in Keras); set to another value beside an instance whose own rate
-        differs, ``fit`` refuses the conflict.
-        ``"auto"`` runs :func:`skhp.lr_find` on the training data first and
+        None trains at the optimizer's own rate: an instance's
+        (``optimizer=SGD(learning_rate=0.1)`` trains at 0.1, as in Keras),
+        the one a model that compiles itself compiles with, else Keras'
+        default for the optimizer's class (Adam 1e-3, SGD 1e-2). A rate set
+        here is the rate: it replaces the instance's or the compiled one, so
+        a search over ``learning_rate`` trains at every value it reports.
+        Set between two calls of ``partial_fit`` or ``fit`` with
+        ``warm_start=True``, it applies from the next call on: the schedule
+        keeps its position (its step count goes on) and scales to the new
+        rate. ``"auto"`` runs :func:`skhp.lr_find` on the training data first and
         uses its suggestion (kept in ``learning_rate_`` and ``lr_find_``).
     momentum : float or None, default=None
         Momentum for SGD and RMSprop, ``beta_1`` for the Adam family, in [0, 1).
@@ -793,8 +823,8 @@ class KerasClassifier(_KerasEstimator, ClassifierMixin, scikeras.wrappers.BaseWr
         conv_layers=(),
         image_shape=None,
         initializer=None,
-        optimizer="adam",
-        learning_rate=1e-3,
+        optimizer=None,
+        learning_rate=None,
         momentum=None,
         batch_size=None,
         epochs=10,
@@ -826,7 +856,7 @@ class KerasClassifier(_KerasEstimator, ClassifierMixin, scikeras.wrappers.BaseWr
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.classifier_tags = ClassifierTags(multi_class=True, multi_label=False)
+        tags.classifier_tags = ClassifierTags(multi_class=True, multi_label=True)
         tags.input_tags.sparse = True
         return tags
 
@@ -854,6 +884,20 @@ class KerasClassifier(_KerasEstimator, ClassifierMixin, scikeras.wrappers.BaseWr
             categories = "auto" if classes is None else [np.asarray(classes)]
             return ClassifierLabelEncoder(loss=self.loss, categories=categories)
         return OneHotLabelEncoder(classes=classes)
+
+    def _check_targets(self, y):
+        y = np.asarray(y)
+        OneHotLabelEncoder().fit(y.ravel() if y.ndim == 2 and y.shape[1] == 1 else y)
+
+    def _encodes_one_hot(self):
+        encoder = self.target_encoder_
+        if isinstance(encoder, OneHotLabelEncoder):
+            return True
+        # scikeras' encoder of a user's loss: one-hot rows given, or one-hot encoded for it
+        final = getattr(encoder, "_final_encoder", None)
+        steps = [step for _, step in final.steps] if hasattr(final, "steps") else [final]
+        return getattr(encoder, "_target_type", None) == "multiclass-onehot" or any(
+            isinstance(step, OneHotEncoder) for step in steps)
 
     def _encode_targets_for(self, loss):
         classes = self.target_encoder_.classes_
@@ -895,7 +939,10 @@ class KerasClassifier(_KerasEstimator, ClassifierMixin, scikeras.wrappers.BaseWr
         class_weight = fit_kwargs.pop("class_weight", self.class_weight)
         if class_weight is None:
             return sample_weight
-        weights = compute_sample_weight(class_weight, column_or_1d(y))
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] > 1 and (y.sum(axis=1) == 1).all():
+            y = y.argmax(axis=1)  # one-hot rows: their class indices
+        weights = compute_sample_weight(class_weight, y if y.ndim == 2 else column_or_1d(y))
         return weights if sample_weight is None else np.asarray(sample_weight) * weights
 
     def predict_proba(self, X):
@@ -913,22 +960,40 @@ class KerasClassifier(_KerasEstimator, ClassifierMixin, scikeras.wrappers.BaseWr
         raw = self._predict_raw(X)
         return self.target_encoder_.inverse_transform(raw, return_proba=True)
 
+    def _multilabel(self):
+        """Whether y is multilabel: rows of 0/1 columns, any number of 1s a row."""
+        encoder = self.target_encoder_
+        return (getattr(encoder, "kind_", None) == "multilabel"
+                or getattr(encoder, "_target_type", None) == "multilabel-indicator")
+
     def _build_default_model(self, meta):
+        units, activation = meta["n_classes_"], "softmax"
+        if self._multilabel():
+            activation = "sigmoid"
+        elif self.loss is not None and _is_binary_loss(self.loss):
+            if meta["n_classes_"] != 2:
+                raise ValueError(
+                    f"loss={_loss_name(self.loss)!r} takes two classes (or multilabel rows of "
+                    f"0/1 columns), but y has {meta['n_classes_']} classes; leave loss=None "
+                    "(categorical cross-entropy) or pass loss='sparse_categorical_crossentropy'.")
+            units, activation = 1, "sigmoid"  # one probability, as scikeras' binary encoding takes
         return build_mlp(
             self._mlp_input_shape(meta),
-            meta["n_classes_"],
+            units,
             self._hidden_sizes(),
             self.activation,
-            output_activation="softmax",
+            output_activation=activation,
             conv_layers=self._layer_sizes("conv_layers"),
             image_shape=self.image_shape,
         )
 
     def _default_loss(self):
+        if self._multilabel():
+            return keras.losses.BinaryCrossentropy(label_smoothing=float(self.smoothing))
         return keras.losses.CategoricalCrossentropy(label_smoothing=float(self.smoothing))
 
     def _default_metrics(self):
-        return ["accuracy"]
+        return ["binary_accuracy"] if self._multilabel() else ["accuracy"]
 
 
 class KerasRegressor(_KerasEstimator, RegressorMixin, scikeras.wrappers.BaseWrapper):
@@ -948,11 +1013,11 @@ class KerasRegressor(_KerasEstimator, RegressorMixin, scikeras.wrappers.BaseWrap
         :func:`skhp.search.space_from` for its space), or a Keras model. None
         builds an MLP from ``hidden_layer_sizes`` and ``activation`` (for 2-d
         X, or images with ``conv_layers``). The estimator compiles the model
-        itself with the schedule and training settings below. A builder that
-        compiles its model keeps its optimizer, learning rate, loss and
-        metrics while ``optimizer``, ``learning_rate``, ``loss`` and
-        ``metrics`` stay at their defaults; setting one of them to another
-        value beside such a compile is refused. A Keras model passed here is
+        itself with the schedule and training settings below. A builder or a
+        Keras model that compiles itself keeps its optimizer, learning rate,
+        loss and metrics wherever ``optimizer``, ``learning_rate``, ``loss``
+        and ``metrics`` are None; a value set there replaces the compiled
+        one. A Keras model passed here is
         never trained itself: each fit trains a copy
         (``keras.models.clone_model``) that starts from the model's weights
         as you passed it, so folds and clones do not leak.
@@ -978,15 +1043,23 @@ class KerasRegressor(_KerasEstimator, RegressorMixin, scikeras.wrappers.BaseWrap
         ``"glorot_uniform"``. None keeps the kernels as the model built them
         (the built-in model's: Keras' default Glorot-uniform, drawn from
         ``random_state`` as a packed search draws them).
-    optimizer : str, keras Optimizer class or instance, default="adam"
+    optimizer : str, keras Optimizer class or instance, or None, default=None
         The optimizer; ``optimizer__<name>`` parameters are passed to it.
-    learning_rate : float or "auto", default=1e-3
+        None is Adam, or the optimizer a model that compiles itself (a build
+        function's or a compiled Keras model's compile) compiles with; a
+        value set here replaces that one.
+    learning_rate : float, "auto" or None, default=None
         Initial learning rate of the main phase (the peak for 1cycle), > 0.
-        Left at its default beside an optimizer instance, the instance's own
-        rate is used (``optimizer=SGD(learning_rate=0.1)`` trains at 0.1, as
-        in Keras); set to another value beside an instance whose own rate
-        differs, ``fit`` refuses the conflict.
-        ``"auto"`` runs :func:`skhp.lr_find` on the training data first and
+        None trains at the optimizer's own rate: an instance's
+        (``optimizer=SGD(learning_rate=0.1)`` trains at 0.1, as in Keras),
+        the one a model that compiles itself compiles with, else Keras'
+        default for the optimizer's class (Adam 1e-3, SGD 1e-2). A rate set
+        here is the rate: it replaces the instance's or the compiled one, so
+        a search over ``learning_rate`` trains at every value it reports.
+        Set between two calls of ``partial_fit`` or ``fit`` with
+        ``warm_start=True``, it applies from the next call on: the schedule
+        keeps its position (its step count goes on) and scales to the new
+        rate. ``"auto"`` runs :func:`skhp.lr_find` on the training data first and
         uses its suggestion (kept in ``learning_rate_`` and ``lr_find_``).
     momentum : float or None, default=None
         Momentum for SGD and RMSprop, ``beta_1`` for the Adam family, in [0, 1).
@@ -1121,8 +1194,8 @@ class KerasRegressor(_KerasEstimator, RegressorMixin, scikeras.wrappers.BaseWrap
         conv_layers=(),
         image_shape=None,
         initializer=None,
-        optimizer="adam",
-        learning_rate=1e-3,
+        optimizer=None,
+        learning_rate=None,
         momentum=None,
         batch_size=None,
         epochs=10,

@@ -135,7 +135,7 @@ def _error(tmp_path, capsys, config_text=None, args=()):
     ("[search]\nstrategy = 'narowing'\n", "Did you mean 'narrowing'?"),
     ("[data]\nname = 'mnist'\n", "unknown key 'mnist' in [data] name"),
     ("[model]\nlearnig_rate = 0.1\n", "unknown key 'learnig_rate' in [model]"),
-    ("[model]\nlearning_rate = -1.0\n", "[model] The 'learning_rate' parameter of KerasClassifier must be a float in the range (0.0, inf) or a str among {'auto'}. Got -1.0 instead."),
+    ("[model]\nlearning_rate = -1.0\n", "[model] The 'learning_rate' parameter of KerasClassifier must be a float in the range (0.0, inf), a str among {'auto'} or None. Got -1.0 instead."),
     ("[search.space]\nlr = { low = 1.0, high = 0.1 }\n", "low must not exceed high"),
     ("[search.space]\nbatch_size = []\n", "the list of choices is empty"),
     ("[search.space]\nlerning_rate = [0.1, 0.01]\n",

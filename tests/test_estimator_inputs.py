@@ -40,11 +40,11 @@ def test_learning_rate_set_beside_an_instance(iris):
     # an instance without a rate of its own: learning_rate (tuned by a search) wins
     clf = small(optimizer=keras.optimizers.SGD(momentum=0.9), learning_rate=0.05).fit(X, y)
     assert clf.history_["lr"][0] == pytest.approx(0.05)
-    # both set, and different: refused before training, naming both
-    clash = small(optimizer=keras.optimizers.SGD(learning_rate=0.1), learning_rate=0.01)
-    with pytest.raises(ValueError, match=r"SGD\(learning_rate=0.1\) and learning_rate=0.01"):
-        clash.fit(X, y)
-    assert not hasattr(clash, "model_")
+    # both set: the set learning_rate is the rate (the instance's other settings stay)
+    both = small(optimizer=keras.optimizers.SGD(learning_rate=0.1, momentum=0.9),
+                 learning_rate=0.01).fit(X, y)
+    assert both.history_["lr"][0] == pytest.approx(0.01)
+    assert both.model_.optimizer.get_config()["momentum"] == pytest.approx(0.9)
     schedule = keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.9)
     with pytest.raises(ValueError, match="carries a learning-rate schedule"):
         small(optimizer=keras.optimizers.SGD(learning_rate=schedule)).fit(X, y)

@@ -279,7 +279,7 @@ BAD_PARAMS = [
     ({"initializer": "he_norml"}, ValueError, "initializer='he_norml'.*Did you mean 'he_normal'"),
     ({"optimizer": "adamm"}, ValueError, "optimizer='adamm'.*allowed values"),
     ({"schedule": "cosin"}, ValueError, "schedule='cosin'.*Did you mean 'cosine'"),
-    ({"learning_rate": -0.1}, ValueError, "The 'learning_rate' parameter of KerasClassifier must be a float in the range \\(0.0, inf\\) or a str among {'auto'}. Got -0.1"),
+    ({"learning_rate": -0.1}, ValueError, "The 'learning_rate' parameter of KerasClassifier must be a float in the range \\(0.0, inf\\), a str among {'auto'} or None. Got -0.1"),
     ({"learning_rate": 0.0}, ValueError, "The 'learning_rate' parameter of KerasClassifier must be .* Got 0.0 instead"),
     ({"smoothing": 1.0}, ValueError, "The 'smoothing' parameter of KerasClassifier must be a float in the range \\[0.0, 1.0\\). Got 1.0"),
     ({"smoothing": -0.1}, ValueError, "The 'smoothing' parameter of KerasClassifier must be .* Got -0.1"),

@@ -195,18 +195,25 @@ def test_a_keras_tuner_hypermodel_is_a_model():
 @pytest.mark.parametrize("params, message", [
     (dict(hp__unit=32), r"hp__unit: the build function 'build' declares no hyperparameter 'unit'. "
                         r"Did you mean 'units'\?"),
-    (dict(learning_rate=0.05), r"compiles its model with Adam\(learning_rate=0.1\) and "
-                               r"learning_rate=0.05 is set; keep one"),
-    (dict(optimizer="sgd"), r"compiles its model with Adam and optimizer='sgd' is set"),
-    (dict(loss="mse"), r"compiles its model with loss='sparse_categorical_crossentropy' and "
-                       r"loss='mean_squared_error' is set"),
     (dict(smoothing=0.1), r"smoothing=0.1 applies to the built-in loss"),
 ])
-def test_conflicts_with_the_build_functions_compile_are_refused_before_training(params, message):
+def test_what_cannot_apply_beside_the_build_functions_compile_is_refused_before_training(
+        params, message):
     clf = KerasClassifier(model=build, epochs=1, **params)
     with pytest.raises(ValueError, match=message):
         clf.fit(X, Y)
     assert not hasattr(clf, "history_")  # refused before any training
+
+
+def test_values_set_beside_the_build_functions_compile_replace_its_own():
+    clf = KerasClassifier(model=build, learning_rate=0.05, epochs=1, random_state=0).fit(X, Y)
+    assert isinstance(clf.model_.optimizer, keras.optimizers.Adam)
+    assert clf.history_["lr"] == pytest.approx([0.05])
+    clf = KerasClassifier(model=build, optimizer="sgd", epochs=1, random_state=0).fit(X, Y)
+    assert isinstance(clf.model_.optimizer, keras.optimizers.SGD)
+    clf = KerasClassifier(model=build, loss="categorical_crossentropy", epochs=1,
+                          random_state=0).fit(X, Y)
+    assert clf.model_.loss.__name__ == "categorical_crossentropy" and clf.score(X, Y) > 0
 
 
 def test_an_unknown_name_is_refused_for_a_build_function_taking_meta_too():
@@ -216,11 +223,13 @@ def test_an_unknown_name_is_refused_for_a_build_function_taking_meta_too():
         Space({"hp__units": Integer(8, 16, step=8)})
 
 
-def test_a_compiled_rate_equal_to_the_optimizers_default_is_still_the_build_functions():
-    # SGD's own default rate is 0.01, and so is hp "lr"'s default here: still set by the build
-    with pytest.raises(ValueError, match=r"compiles its model with SGD\(learning_rate=0.01\) and "
-                                         r"learning_rate=0.5 is set"):
-        KerasClassifier(model=build_sgd, learning_rate=0.5, epochs=1).fit(X, Y)
+def test_a_set_rate_equal_to_the_build_functions_default_is_still_the_rate():
+    # SGD's own default rate is 0.01, and so is hp "lr"'s default here
+    clf = KerasClassifier(model=build_sgd, learning_rate=0.5, epochs=1).fit(X, Y)
+    assert clf.history_["lr"] == pytest.approx([0.5])
+    clf = KerasClassifier(model=build_sgd, learning_rate=0.01, hp__lr=0.05, epochs=1).fit(X, Y)
+    assert clf.history_["lr"] == pytest.approx([0.01])
+    assert clf.model_.optimizer.get_config()["nesterov"]  # the rest of its SGD kept
 
 
 def test_hp_parameters_without_a_build_function_of_hp_are_refused():

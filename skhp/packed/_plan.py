@@ -308,9 +308,11 @@ def smoothed(loss, targets):
     >>> loss.label_smoothing, [round(float(v), 3) for v in t[0]]
     (0.0, [0.95, 0.05])
     """
-    if isinstance(loss, keras.losses.CategoricalCrossentropy) and loss.label_smoothing:
+    binary = isinstance(loss, keras.losses.BinaryCrossentropy)
+    if (binary or isinstance(loss, keras.losses.CategoricalCrossentropy)) and loss.label_smoothing:
         smoothing = float(loss.label_smoothing)
-        targets = targets * (1 - smoothing) + smoothing / targets.shape[-1]
+        # Keras smooths a binary target towards 0.5, a categorical one towards 1/K
+        targets = targets * (1 - smoothing) + smoothing / (2 if binary else targets.shape[-1])
         loss = type(loss).from_config({**loss.get_config(), "label_smoothing": 0.0})
     return loss, targets
 
@@ -319,7 +321,9 @@ def outputs_of(estimator, y):
     """The classes (a classifier) or the target shape (a regressor) of a fit on ``y``."""
     from sklearn.base import is_classifier
 
-    return tuple(np.unique(y).tolist()) if is_classifier(estimator) else np.shape(y)[1:]
+    if is_classifier(estimator):  # the labels, and the columns of one-hot or multilabel rows
+        return tuple(np.unique(y).tolist()) + tuple(np.shape(y)[1:])
+    return np.shape(y)[1:]
 
 
 def _builtin_key(estimator, X, y):

@@ -11,6 +11,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from skhp._validation import suggest
 from skhp.search._oracle import sources
+from skhp.search._preflight import check_candidates, probe_values
 from skhp.search._space import as_space
 from skhp.search._evaluate import PackedEvaluation
 from skhp.search._sklearn import RawFoldResults, fold_key
@@ -154,8 +155,12 @@ class OracleSearchCV(PackedEvaluation, RawFoldResults, BaseSearchCV):
         return [tuple(float(c[i]) for c in columns) for i in range(n)]
 
     def _check_names(self, space):
-        """Fail before any training if the estimator does not know a parameter."""
+        """Fail before any training if the estimator does not know a parameter, or refuses
+        a value the space can take (or the data)."""
         check_space_names(self.estimator, space)
+        X, y, _ = self._rounds.data
+        names = {name for sub in space.subspaces for name in sub.dimensions}
+        check_candidates(self.estimator, probe_values(space), X, y, searched=names)
 
     def _signature(self, space):
         """What makes two searches the same, for refusing a store of another search."""

@@ -2,12 +2,19 @@
 
 Same classes, same signatures, same results, plus ``packing``: the
 (candidate, fold) jobs of skhp's built-in MLP are trained as packs (see
-:mod:`skhp.packed`), everything else as scikit-learn trains it.
+:mod:`skhp.packed`), everything else as scikit-learn trains it. Before any
+training, every candidate is checked (:mod:`skhp.search._preflight`): a
+misspelt name gets skhp's did-you-mean, and a value the estimator refuses
+(``epochs=-1``, a one-class ``y``) fails the search at once, naming it.
 """
+
+from numbers import Integral
 
 from sklearn import model_selection
 
+from skhp.search._base import check_space_names
 from skhp.search._evaluate import PackedEvaluation
+from skhp.search._preflight import check_candidates, grid_candidates, probe_values
 
 __all__ = ["GridSearchCV", "RandomizedSearchCV"]
 
@@ -20,8 +27,15 @@ def _packed_rounds(search, evaluate_candidates):
 
 
 def _packed_run_search(base):
-    """``base._run_search`` with every round evaluated through skhp's packed rounds."""
+    """``base._run_search`` with every round evaluated through skhp's packed rounds, after
+    every candidate is checked (before any training)."""
     def _run_search(self, evaluate_candidates, callback_ctx=None):
+        space = self._space_to_check()
+        for part in space if isinstance(space, list) else [space]:
+            check_space_names(self.estimator, part)
+        candidates, searched = self._candidates_to_check()
+        X, y, _ = self._rounds.data
+        check_candidates(self.estimator, candidates, X, y, searched=searched)
         # scikit-learn >= 1.9 hands its searches a callback context; older ones do not
         extra = {} if callback_ctx is None else {"callback_ctx": callback_ctx}
         base._run_search(self, _packed_rounds(self, evaluate_candidates), **extra)
@@ -68,6 +82,12 @@ class GridSearchCV(PackedEvaluation, model_selection.GridSearchCV):
 
     _run_search = _packed_run_search(model_selection.GridSearchCV)
 
+    def _space_to_check(self):
+        return self.param_grid
+
+    def _candidates_to_check(self):
+        return grid_candidates(self.param_grid)
+
 
 class RandomizedSearchCV(PackedEvaluation, model_selection.RandomizedSearchCV):
     """scikit-learn's ``RandomizedSearchCV`` whose skhp MLP candidates train in packs.
@@ -106,3 +126,15 @@ class RandomizedSearchCV(PackedEvaluation, model_selection.RandomizedSearchCV):
         self.pack_size = pack_size
 
     _run_search = _packed_run_search(model_selection.RandomizedSearchCV)
+
+    def _space_to_check(self):
+        return self.param_distributions
+
+    def _candidates_to_check(self):
+        space = self.param_distributions
+        if isinstance(self.random_state, Integral) and self.n_iter <= 2000:
+            # the very candidates the search draws (its own sampler, its own seed)
+            return list(model_selection.ParameterSampler(space, self.n_iter,
+                                                         random_state=self.random_state)), ()
+        names = {k for part in (space if isinstance(space, list) else [space]) for k in part}
+        return probe_values(space), names
