@@ -88,6 +88,11 @@ def _read_config(path):
         raise ConfigError(f"{path} is not valid TOML: {err}.") from None
 
 
+def _folders(path):
+    """Where a ``[model] builder``'s module may lie: beside the config, and the working directory."""
+    return ([os.path.dirname(os.path.abspath(path))] if path else []) + [os.getcwd()]
+
+
 def _overrides(config, args):
     """Command-line options over the config file."""
     search = config.setdefault("search", {})
@@ -213,12 +218,12 @@ def _tune(args):
     _start_tensorflow_quietly()
     if args.dry_run:
         X, y, task, described = load_data(config["data"])
-        model, prefix = make_model(make_estimator(config["model"], task), X, task, config["data"])
+        model, prefix = make_model(make_estimator(config["model"], task, _folders(args.config)), X, task, config["data"])
         search = make_search(config, model, prefix=prefix)
         return _dry_run(config, search, described, task)
     # the config and the data are checked first, and nothing is written before they pass
     X, y, task, described = load_data(config["data"])
-    estimator = make_estimator(config["model"], task)
+    estimator = make_estimator(config["model"], task, _folders(args.config))
     model, prefix = make_model(estimator, X, task, config["data"])
     storage = None if args.no_storage else f"sqlite:///{db}"
     search = make_search(config, model, storage=storage, study="tune", prefix=prefix)
@@ -265,7 +270,7 @@ def _lr_find(args):
     config = load_config(_read_config(args.config))
     _start_tensorflow_quietly()
     X, y, task, described = load_data(config["data"])
-    estimator = make_estimator(config["model"], task)
+    estimator = make_estimator(config["model"], task, _folders(args.config))
     model, _ = make_model(estimator, X, task, config["data"])
     result = lr_find(estimator, *prepare(model, X, y))
     os.makedirs(args.output, exist_ok=True)

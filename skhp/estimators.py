@@ -360,7 +360,7 @@ class _KerasEstimator(RoutedParameters, TrainingWiring):
         build = hp_build_function(self.model)
         if build is not None:  # KerasTuner's way: values from hp__ parameters, else its defaults
             self._hp = make_hp(self._routed("hp"))
-            return functools.partial(build, hp=self._hp)
+            return functools.partial(build, self._hp)  # positionally, whatever its name
         return super()._check_model_param()
 
     def _check_hp_names(self):

@@ -67,6 +67,7 @@ import difflib
 import importlib
 import numbers
 import os
+import sys
 
 import numpy as np
 
@@ -268,6 +269,11 @@ def make_space(space):
         if isinstance(spec, list):
             if not spec:
                 raise ConfigError(f"{where}: the list of choices is empty.")
+            kinds = {_kind(v) for v in spec}
+            if len(kinds) > 1:
+                raise ConfigError(
+                    f"{where}: the choices {spec!r} mix {' and '.join(sorted(kinds))}; write them "
+                    "all of one kind (numbers unquoted, names quoted).")
             out[name] = spec
             continue
         if not isinstance(spec, dict):
@@ -290,6 +296,15 @@ def make_space(space):
                 raise
             raise ConfigError(f"{where}: {err}") from None
     return out
+
+
+def _kind(value):
+    """What a TOML value is, for refusing a list of choices that mixes kinds."""
+    if isinstance(value, bool):
+        return "booleans"
+    if isinstance(value, numbers.Number):
+        return "numbers"
+    return "strings" if isinstance(value, str) else f"{type(value).__name__}s"
 
 
 def load_data(data):
@@ -380,23 +395,40 @@ def _guess_task(y):
     return "classification"
 
 
-def _import_builder(spec):
+def _import_builder(spec, folders=()):
+    """The function ``'module:function'`` names; the module may lie in one of ``folders``
+    (the config's folder, the working directory), which then join the import path of this
+    process and of the parallel workers it starts."""
     if not isinstance(spec, str) or ":" not in spec:
         raise ConfigError(f"[model] builder must be 'package.module:function', got {spec!r}.")
     module, _, name = spec.partition(":")
+    for folder in folders:
+        folder = os.path.abspath(folder)
+        if os.path.exists(os.path.join(folder, module.split(".")[0] + ".py")) or \
+                os.path.isdir(os.path.join(folder, module.split(".")[0])):
+            if folder not in sys.path:
+                sys.path.insert(0, folder)
+                paths = os.environ.get("PYTHONPATH")
+                os.environ["PYTHONPATH"] = folder + (os.pathsep + paths if paths else "")
+            break
     try:
         return getattr(importlib.import_module(module), name)
     except (ImportError, AttributeError) as err:
-        raise ConfigError(f"[model] builder {spec!r} cannot be imported: {err}.") from None
+        where = f" (looked beside the config and in {os.getcwd()})" if folders else ""
+        raise ConfigError(f"[model] builder {spec!r} cannot be imported: {err}{where}.") from None
 
 
-def make_estimator(model, task):
-    """The skhp estimator of a config's ``[model]`` table (any estimator parameter)."""
+def make_estimator(model, task, folders=()):
+    """The skhp estimator of a config's ``[model]`` table (any estimator parameter).
+
+    ``folders`` are where a ``builder``'s module may lie besides the import
+    path (the config file's folder and the working directory).
+    """
     from skhp import KerasClassifier, KerasRegressor
 
     params = dict(model)
     if "builder" in params:
-        params["model"] = _import_builder(params.pop("builder"))
+        params["model"] = _import_builder(params.pop("builder"), folders)
     for key in ("hidden_layer_sizes", "conv_layers", "image_shape"):
         if isinstance(params.get(key), list):
             params[key] = tuple(params[key])

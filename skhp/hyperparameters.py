@@ -193,19 +193,49 @@ def declared(hp):
     return out
 
 
+#: The arguments scikeras hands a model builder: a function taking one of them builds from meta.
+_SCIKERAS_ARGUMENTS = frozenset({"meta", "compile_kwargs", "params"})
+
+
+def _takes_hp(function):
+    """Whether ``function`` is written as a build function of hp: a parameter named ``hp``,
+    or one required positional parameter of any name (``def build_model(tuner)``, as
+    KerasTuner calls it) beside none of scikeras' builder arguments."""
+    try:
+        parameters = inspect.signature(function).parameters
+    except (TypeError, ValueError):  # no signature to read
+        return False
+    if "hp" in parameters:
+        return True
+    if _SCIKERAS_ARGUMENTS & set(parameters):
+        return False
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    required = [p for p in parameters.values() if p.default is p.empty
+                and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    return len(required) == 1 and required[0].kind in positional and \
+        next(iter(parameters.values())) is required[0]
+
+
 def hp_build_function(model):
     """The build function of ``hp`` that ``model`` is, or None.
 
-    A function (or callable) with a parameter named ``hp``, as KerasTuner
-    build functions are written, or a ``keras_tuner.HyperModel`` (any
-    object with a ``build(hp)`` method that is not a Keras model).
+    A function (or callable) with a parameter named ``hp``, or whose one
+    required parameter comes first under another name (KerasTuner passes
+    ``hp`` positionally: ``def build_model(tuner)``), as KerasTuner build
+    functions are written, or a ``keras_tuner.HyperModel`` (any object with
+    a ``build(hp)`` method that is not a Keras model). skhp calls it with
+    ``hp`` as its first argument.
 
     Examples
     --------
     >>> def build(hp):
     ...     pass
+    >>> def build_model(tuner, units=8):
+    ...     pass
     >>> hp_build_function(build) is build, hp_build_function(lambda meta: None)
     (True, None)
+    >>> hp_build_function(build_model) is build_model
+    True
     """
     import keras
 
@@ -213,9 +243,6 @@ def hp_build_function(model):
         return None
     # a function, or a HyperModel (KerasTuner keeps its own build as _build, wrapped as build)
     for candidate in (model, getattr(model, "_build", None), getattr(model, "build", None)):
-        try:
-            if callable(candidate) and "hp" in inspect.signature(candidate).parameters:
-                return candidate
-        except (TypeError, ValueError):  # no signature to read
-            pass
+        if callable(candidate) and _takes_hp(candidate):
+            return candidate
     return None

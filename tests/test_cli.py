@@ -153,9 +153,38 @@ def _error(tmp_path, capsys, config_text=None, args=()):
     ("[model]\nimage_shape = [8, 4]\n", "[model] image_shape=(8, 4) holds 32 values, but X has 64"),
     ("[search]\nstrategy = 'hyperband'\npruning = 'median'\n",
      "the hyperband strategy prunes by its own brackets"),
+    ("[search.space]\nsmoothing = [0.0, '0.1']\n",
+     "[search.space] smoothing: the choices [0.0, '0.1'] mix numbers and strings"),
 ])
 def test_bad_configs_give_one_line_errors(tmp_path, capsys, config_text, message):
     assert message in _error(tmp_path, capsys, config_text)
+
+
+BUILDER = """
+import keras
+
+
+def build(meta):
+    return keras.Sequential([keras.Input((meta["n_features_in_"],)),
+                             keras.layers.Dense(meta["n_classes_"], activation="softmax")])
+"""
+
+
+@pytest.mark.parametrize("where", ["beside the config", "in the working directory"])
+def test_a_builders_module_is_found_beside_the_config_and_in_the_working_directory(
+        tmp_path, monkeypatch, capsys, where):
+    module = f"userbuild_{where.split()[-1]}"
+    config_dir, work = tmp_path / "configs", tmp_path / "work"
+    config_dir.mkdir(), work.mkdir()
+    (config_dir if where == "beside the config" else work).joinpath(f"{module}.py").write_text(BUILDER)
+    config = config_dir / "c.toml"
+    config.write_text(f"[data]\nname = 'iris'\n[model]\nbuilder = '{module}:build'\n")
+    monkeypatch.chdir(work)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setenv("PYTHONPATH", os.environ.get("PYTHONPATH", ""))
+    assert main(["tune", "--config", str(config), "--dry-run", "--trials", "2"]) == 0
+    assert module in sys.modules
+    del sys.modules[module]
 
 
 def test_missing_config_file_and_bad_csv_column(tmp_path, capsys):

@@ -364,3 +364,23 @@ def test_the_command_tunes_a_build_functions_own_space(tmp_path):
     best = json.loads((tmp_path / "out" / "best_params.json").read_text())["best_params"]
     assert sorted(best) == ["hp__learning_rate", "hp__units"]  # the space the build declares
     assert best["hp__units"] in (4, 8, 12) and 1e-3 <= best["hp__learning_rate"] <= 1e-1
+
+
+def build_with_tuner(tuner):
+    """The Hyperband article's spelling: KerasTuner passes hp positionally, under any name."""
+    model = keras.Sequential([keras.Input((64,)),
+                              keras.layers.Dense(tuner.Int("units", 8, 16, step=8), activation="relu"),
+                              keras.layers.Dense(10, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.Adam(tuner.Choice("learning_rate", [1e-2, 1e-3])),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def test_a_build_functions_argument_may_have_any_name():
+    clf = KerasClassifier(model=build_with_tuner, hp__units=16, epochs=1, random_state=0).fit(X, Y)
+    assert clf.model_.layers[0].units == 16 and clf.history_["lr"] == pytest.approx([1e-2])
+    assert space_from(build_with_tuner) == Space({"hp__units": Integer(8, 16, step=8),
+                                                  "hp__learning_rate": Choice([1e-2, 1e-3],
+                                                                              ordered=True)})
+    with pytest.raises(ValueError, match=r"hp__unit: .* Did you mean 'units'\?"):
+        KerasClassifier(model=build_with_tuner, hp__unit=8, epochs=1).fit(X, Y)

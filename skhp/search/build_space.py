@@ -107,7 +107,7 @@ def _run(build, values, kwargs, clear=True):
     with _KERAS_GLOBALS:
         if clear:  # layer names restart (not inside a fit, whose model is being built)
             keras.backend.clear_session(free_memory=False)
-        build(hp=hp, **kwargs)
+        build(hp, **kwargs)  # positionally: its first parameter may have any name
     decls = declared(hp)
     active = {d.name for d in decls if all(p in hp.values and hp.values[p] in v
                                            for p, v in d.conditions)}
