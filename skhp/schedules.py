@@ -25,6 +25,7 @@ from skhp._validation import check_choice, check_number
 __all__ = [
     "Constant",
     "TimeDecay",
+    "Decrement",
     "ExponentialDecay",
     "Ramp",
     "LinearToZero",
@@ -110,11 +111,9 @@ class TimeDecay(_EpochSchedule):
     Keras optimizer argument ``decay=k`` (for example ``SGD(lr=0.1,
     decay=1e-3)``), which Keras 3 no longer applies.
 
-    The book's Table 10.1 is neither form: it is the compounding rule
-    ``lr_e = lr_{e-1} / (1 + k·e)`` that its ``LearningRateScheduler``
-    listings implement (its printed values at epochs 8-10 sit 1-2e-4 below
-    the rule); pass such a function as the estimators' ``schedule`` to get
-    that rule.
+    The book's Table 10.1 is neither form: its values are exactly
+    ``lr_e = lr_{e-1} − lr0·k·e``, i.e. ``lr0·(1 − k·e(e+1)/2)``, the
+    schedule :class:`Decrement` (``schedule="decrement"``).
 
     Parameters
     ----------
@@ -150,6 +149,42 @@ class TimeDecay(_EpochSchedule):
 
     def __call__(self, step):
         return self._keras(step)
+
+
+@_register
+class Decrement(_EpochSchedule):
+    """A decrement that grows each epoch: lr_e = lr_{e−1} − lr0·k·e, i.e. lr0·(1 − k·e(e+1)/2).
+
+    The rule behind the book's Table 10.1 (lr0 0.1, k 1e-3: 0.0999, 0.0997,
+    0.0994, 0.0990, 0.0985, 0.0979, 0.0972, 0.0964, 0.0955, 0.0945 at epochs
+    1–10), held for a whole epoch as its ``LearningRateScheduler`` listing
+    applies it, and never below zero.
+
+    Parameters
+    ----------
+    initial_learning_rate : float
+        lr0, > 0.
+    decay : float, default=1e-3
+        k, per epoch, >= 0.
+    steps_per_epoch : int, default=1
+        Optimizer steps in one epoch.
+
+    Examples
+    --------
+    >>> s = Decrement(0.1, decay=1e-3)
+    >>> [round(float(s(e)), 4) for e in (1, 2, 3, 10)]
+    [0.0999, 0.0997, 0.0994, 0.0945]
+    """
+
+    def __init__(self, initial_learning_rate, decay=1e-3, steps_per_epoch=1):
+        self.initial_learning_rate = _check_lr(initial_learning_rate)
+        self.decay = check_number(decay, "decay", low=0)
+        self.steps_per_epoch = _check_steps(steps_per_epoch)
+
+    def __call__(self, step):
+        e = ops.floor(self._epoch(step))
+        rate = self.initial_learning_rate * (1.0 - self.decay * e * (e + 1.0) / 2.0)
+        return ops.maximum(rate, 0.0)
 
 
 @_register
@@ -320,11 +355,14 @@ class CosineAnnealing(_EpochSchedule):
 class CosineRestarts(_EpochSchedule):
     """Cosine annealing with warm restarts (SGDR).
 
-    Each cycle anneals from its peak to ``alpha`` times lr0, then restarts.
-    Cycle i lasts ``cycle_epochs · t_mul**i`` epochs; within it
+    Each cycle anneals from its peak to its floor, then restarts. Cycle i
+    lasts ``cycle_epochs · t_mul**i`` epochs; within it
     lr = lr0 · (α + (1 − α) · m_mul**i · ½(1 + cos(π·t_i/T_i))), so it peaks
-    at ``lr0 · (α + (1 − α) · m_mul**i)`` (``lr0 · m_mul**i`` only when
-    α = 0) and always ends at the floor ``α · lr0``.
+    at ``lr0 · (α + (1 − α) · m_mul**i)`` and ends at the floor ``α · lr0``
+    (Keras' ``CosineDecayRestarts``). With ``floor="falling"`` the whole
+    cycle scales, lr = lr0 · m_mul**i · (α + (1 − α) · ½(1 + cos(π·t_i/T_i))):
+    both the high and the low fall each cycle. After ``max_restarts``
+    restarts the last cycle's floor holds to the end of training.
 
     Parameters
     ----------
@@ -337,7 +375,12 @@ class CosineRestarts(_EpochSchedule):
     m_mul : float, default=1.0
         Factor on each cycle's peak, in (0, 1].
     alpha : float, default=0.0
-        Floor as a fraction of lr0, in [0, 1].
+        Floor as a fraction of lr0 (of the cycle's peak factor with
+        ``floor="falling"``), in [0, 1].
+    floor : {"fixed", "falling"}, default="fixed"
+        Whether the floor stays at ``α · lr0`` or falls with the peak.
+    max_restarts : int or None, default=None
+        Restarts at most (None: no cap).
     steps_per_epoch : int, default=1
         Optimizer steps in one epoch.
 
@@ -349,6 +392,10 @@ class CosineRestarts(_EpochSchedule):
     >>> s = CosineRestarts(0.1, cycle_epochs=2, t_mul=1.0, m_mul=0.5, alpha=0.2)
     >>> [round(float(s(e)), 6) for e in (0, 2, 4)]  # 0.1 * (0.2 + 0.8 * 0.5**i)
     [0.1, 0.06, 0.04]
+    >>> s = CosineRestarts(0.1, cycle_epochs=2, t_mul=1.0, m_mul=0.5, alpha=0.2,
+    ...                    floor="falling", max_restarts=1)
+    >>> [round(float(s(e)), 6) for e in (0, 1.999, 2, 3.999, 4, 9)]
+    [0.1, 0.02, 0.05, 0.01, 0.01, 0.01]
     """
 
     def __init__(
@@ -358,6 +405,8 @@ class CosineRestarts(_EpochSchedule):
         t_mul=2.0,
         m_mul=1.0,
         alpha=0.0,
+        floor="fixed",
+        max_restarts=None,
         steps_per_epoch=1,
     ):
         self.initial_learning_rate = _check_lr(initial_learning_rate)
@@ -365,6 +414,9 @@ class CosineRestarts(_EpochSchedule):
         self.t_mul = check_number(t_mul, "t_mul", low=1)
         self.m_mul = check_number(m_mul, "m_mul", low=0, high=1, closed="right")
         self.alpha = check_number(alpha, "alpha", low=0, high=1)
+        self.floor = check_choice(floor, "floor", ("fixed", "falling"))
+        self.max_restarts = None if max_restarts is None else check_number(
+            max_restarts, "max_restarts", low=0, integer=True)
         self.steps_per_epoch = _check_steps(steps_per_epoch)
         self._keras = keras.optimizers.schedules.CosineDecayRestarts(
             self.initial_learning_rate,
@@ -375,34 +427,63 @@ class CosineRestarts(_EpochSchedule):
         )
 
     def cycle_starts(self, epochs):
-        """Epochs (0-based) at which a cycle starts, up to ``epochs``.
+        """Epochs (0-based) at which a cycle starts, up to ``epochs`` (and ``max_restarts``).
 
         Examples
         --------
         >>> CosineRestarts(0.1, cycle_epochs=2, t_mul=2.0).cycle_starts(20)
         [0, 2, 6, 14]
+        >>> CosineRestarts(0.1, cycle_epochs=2, t_mul=2.0, max_restarts=1).cycle_starts(20)
+        [0, 2]
         """
         starts, start, length = [], 0.0, float(self.cycle_epochs)
-        while start < epochs:
+        while start < epochs and (self.max_restarts is None or len(starts) <= self.max_restarts):
             starts.append(int(round(start)))
             start += length
             length *= self.t_mul
         return starts
 
     def __call__(self, step):
-        return self._keras(step)
+        if self.floor == "fixed" and self.max_restarts is None:
+            return self._keras(step)
+        t = self._epoch(step)
+        t0 = float(self.cycle_epochs)
+        if self.t_mul == 1.0:
+            i = ops.floor(t / t0)
+            start, length = i * t0, ops.ones_like(t) * t0
+        else:
+            i = ops.floor(ops.log(1.0 - t / t0 * (1.0 - self.t_mul)) / math.log(self.t_mul))
+            start = t0 * (1.0 - self.t_mul ** i) / (1.0 - self.t_mul)
+            length = t0 * self.t_mul ** i
+        fraction = (t - start) / length
+        if self.max_restarts is not None:  # past the cap: the last cycle's end
+            past = i > self.max_restarts
+            i = ops.minimum(i, float(self.max_restarts))
+            fraction = ops.where(past, 1.0, fraction)
+        peak = self.m_mul ** i
+        cosine = 0.5 * (1.0 + ops.cos(math.pi * fraction))
+        if self.floor == "falling":
+            rate = peak * (self.alpha + (1.0 - self.alpha) * cosine)
+        else:
+            rate = self.alpha + (1.0 - self.alpha) * peak * cosine
+        return self.initial_learning_rate * rate
 
 
 @_register
 class OneCycle(_EpochSchedule):
-    """The 1cycle policy (L. Smith, 2018), cosine-shaped.
+    """The 1cycle policy (L. Smith, 2018): fast.ai's cosine shape, or the article's linear one.
 
-    The rate rises from ``max_learning_rate / div`` to ``max_learning_rate`` over
-    the first ``pct_start`` of training, then falls to
-    ``max_learning_rate / (div · final_div)``, far below the start. Momentum
-    (SGD, RMSprop) or ``beta_1`` (the Adam family) moves the other way, from
-    ``max_momentum`` down to ``base_momentum`` and back; the estimators apply it
-    with :class:`skhp.callbacks.MomentumCycler`.
+    ``shape="cosine"`` (fast.ai's): the rate rises from ``max_learning_rate /
+    div`` to ``max_learning_rate`` over the first ``pct_start`` of training,
+    then falls to ``max_learning_rate / (div · final_div)``, far below the
+    start. ``shape="linear"`` (the 1cycle article's three phases): a linear
+    rise from ``max_learning_rate / div`` to the peak over ``pct_start`` of
+    training, a linear fall of the same length back to the start rate, then a
+    linear annihilation over the rest, to the start rate divided by
+    ``final_div`` (orders lower). Momentum (SGD, RMSprop) or ``beta_1`` (the
+    Adam family) moves the other way, from ``max_momentum`` down to
+    ``base_momentum`` and back (and stays there while the rate annihilates);
+    the estimators apply it with :class:`skhp.callbacks.MomentumCycler`.
 
     Parameters
     ----------
@@ -410,14 +491,19 @@ class OneCycle(_EpochSchedule):
         The peak rate, > 0.
     epochs : float
         Length of the whole cycle in epochs, > 0.
-    div : float, default=25
-        Start rate is ``max_learning_rate / div``; > 1.
+    div : float or None, default=None
+        Start rate is ``max_learning_rate / div``; > 1. None is 25 (cosine)
+        or 10 (linear: the article's η1/10).
     final_div : float, default=1e4
         End rate is the start rate divided by ``final_div``; > 1.
-    pct_start : float, default=0.3
-        Fraction of the cycle spent rising, in (0, 1).
+    pct_start : float or None, default=None
+        Fraction of the cycle spent rising, in (0, 1) (below 0.5 for the
+        linear shape, whose fall is as long). None is 0.3 (cosine) or 0.45
+        (linear: 45 % up, 45 % down, the last 10 % annihilating).
     base_momentum, max_momentum : float, default=0.85, 0.95
         Momentum range, 0 <= base_momentum <= max_momentum < 1.
+    shape : {"cosine", "linear"}, default="cosine"
+        The phases' shape (see above).
     steps_per_epoch : int, default=1
         Optimizer steps in one epoch.
 
@@ -428,24 +514,30 @@ class OneCycle(_EpochSchedule):
     (0.004, 0.1)
     >>> round(float(s.momentum(3)), 6)
     0.85
+    >>> s = OneCycle(0.1, epochs=20, shape="linear")
+    >>> [round(float(s(e)), 6) for e in (0, 4.5, 9, 13.5, 18, 20)]
+    [0.01, 0.055, 0.1, 0.055, 0.01, 1e-06]
     """
 
     def __init__(
         self,
         max_learning_rate,
         epochs,
-        div=25.0,
+        div=None,
         final_div=1e4,
-        pct_start=0.3,
+        pct_start=None,
         base_momentum=0.85,
         max_momentum=0.95,
+        shape="cosine",
         steps_per_epoch=1,
     ):
         self.max_learning_rate = _check_lr(max_learning_rate, "max_learning_rate")
         self.epochs = _check_epochs(epochs)
-        self.div = check_number(div, "div", low=1, closed="neither")
+        self.shape = check_choice(shape, "shape", ("cosine", "linear"))
+        self.div = None if div is None else check_number(div, "div", low=1, closed="neither")
         self.final_div = check_number(final_div, "final_div", low=1, closed="neither")
-        self.pct_start = check_number(pct_start, "pct_start", low=0, high=1, closed="neither")
+        self.pct_start = None if pct_start is None else check_number(
+            pct_start, "pct_start", low=0, high=0.5 if shape == "linear" else 1, closed="neither")
         self.base_momentum = check_number(base_momentum, "base_momentum", low=0, high=1, closed="left")
         self.max_momentum = check_number(max_momentum, "max_momentum", low=0, high=1, closed="left")
         if self.base_momentum > self.max_momentum:
@@ -454,6 +546,15 @@ class OneCycle(_EpochSchedule):
             )
         self.steps_per_epoch = _check_steps(steps_per_epoch)
 
+    def _start_div(self):
+        return self.div if self.div is not None else (10.0 if self.shape == "linear" else 25.0)
+
+    def _rise(self):
+        """Epochs spent rising."""
+        pct = self.pct_start if self.pct_start is not None else (
+            0.45 if self.shape == "linear" else 0.3)
+        return pct * self.epochs
+
     @staticmethod
     def _anneal(start, end, fraction):
         """Cosine interpolation from ``start`` (fraction 0) to ``end`` (fraction 1)."""
@@ -461,18 +562,24 @@ class OneCycle(_EpochSchedule):
 
     def _phases(self, step, low, peak, end):
         t = ops.minimum(self._epoch(step), float(self.epochs))
-        rise = self.pct_start * self.epochs
+        rise = self._rise()
+        if self.shape == "linear":
+            up = low + (peak - low) * ops.minimum(t / rise, 1.0)
+            down = peak + (low - peak) * ops.clip((t - rise) / rise, 0.0, 1.0)
+            tail = low + (end - low) * ops.clip((t - 2 * rise) / (self.epochs - 2 * rise), 0.0, 1.0)
+            return ops.where(t <= rise, up, ops.where(t <= 2 * rise, down, tail))
         up = self._anneal(low, peak, ops.minimum(t / rise, 1.0))
         down = self._anneal(peak, end, ops.maximum(t - rise, 0.0) / (self.epochs - rise))
         return ops.where(t <= rise, up, down)
 
     def __call__(self, step):
-        start = self.max_learning_rate / self.div
+        start = self.max_learning_rate / self._start_div()
         return self._phases(step, start, self.max_learning_rate, start / self.final_div)
 
     def momentum(self, step):
         """Momentum (or ``beta_1``) at optimizer ``step``, moving against the rate."""
-        return self._phases(step, self.max_momentum, self.base_momentum, self.max_momentum)
+        end = self.max_momentum
+        return self._phases(step, self.max_momentum, self.base_momentum, end)
 
 
 @_register
@@ -625,6 +732,7 @@ class EpochFunction:
 SCHEDULES = {
     "constant": Constant,
     "time": TimeDecay,
+    "decrement": Decrement,
     "exponential": ExponentialDecay,
     "ramp": Ramp,
     "linear": LinearToZero,

@@ -131,8 +131,9 @@ def test_builder_arguments_may_be_given_without_prefix(iris):
 
 # -- the book's schedules as LearningRateScheduler callbacks -----------------------------
 
-# As the book prints it; the compounding rule its listing implements gives the same to the
-# 4th decimal up to epoch 7, and 0.09647, 0.09561, 0.09467 at epochs 8-10 (1-2e-4 above).
+# As the book prints it (schedule="decrement" gives it exactly, tests/test_schedules.py); the
+# compounding rule lr / (1 + k e) gives the same to the 4th decimal up to epoch 7, and
+# 0.09647, 0.09561, 0.09467 at epochs 8-10 (1-2e-4 above).
 BOOK_TABLE_10_1 = [0.0999, 0.0997, 0.0994, 0.0990, 0.0985, 0.0979, 0.0972, 0.0964, 0.0955, 0.0945]
 COMPOUNDING = list(np.cumprod([0.1] + [1 / (1 + 1e-3 * e) for e in range(1, 11)])[1:])
 

@@ -15,6 +15,7 @@ from skhp.schedules import (
     Constant,
     CosineAnnealing,
     CosineRestarts,
+    Decrement,
     ExponentialDecay,
     LinearToZero,
     OneCycle,
@@ -86,6 +87,59 @@ def test_one_cycle_rate_and_momentum_curves():
     np.testing.assert_allclose(momentum, [0.95, 0.9, 0.85, 0.9, 0.95], rtol=1e-5)
 
 
+# The book's Table 10.1 (lr0 0.1, k 1e-3), epochs 1-10.
+BOOK_TABLE_10_1 = [0.0999, 0.0997, 0.0994, 0.0990, 0.0985, 0.0979, 0.0972, 0.0964, 0.0955, 0.0945]
+
+
+def test_decrement_reproduces_the_books_table_exactly():
+    s = Decrement(0.1, decay=1e-3, steps_per_epoch=4)
+    epochs = np.arange(1, 11)
+    np.testing.assert_allclose(values(s, 4 * epochs), BOOK_TABLE_10_1, atol=5e-8)
+    np.testing.assert_allclose(values(s, 4 * epochs + 3), BOOK_TABLE_10_1, atol=5e-8)  # per epoch
+    np.testing.assert_allclose(values(s, 4 * epochs), 0.1 * (1 - 1e-3 * epochs * (epochs + 1) / 2),
+                               rtol=1e-6)
+    assert float(Decrement(0.1, decay=0.5)(10)) == 0.0  # never below zero
+
+
+def test_decrement_trains_as_the_book_prints_it(iris):
+    X, y = iris
+    est = KerasClassifier(hidden_layer_sizes=(4,), optimizer="sgd", learning_rate=0.1, epochs=11,
+                          schedule="decrement", random_state=0).fit(X, y)
+    np.testing.assert_allclose(est.history_["lr"][1:11], BOOK_TABLE_10_1, atol=5e-8)
+
+
+def test_one_cycle_linear_follows_the_articles_three_phases():
+    s = OneCycle(0.1, epochs=20, shape="linear")  # div 10, 45 % up, 45 % down, 10 % annihilation
+    t = np.linspace(0, 20, 81)
+    rise = np.interp(t, [0, 9, 18, 20], [0.01, 0.1, 0.01, 0.01 / 1e4])
+    np.testing.assert_allclose(values(s, t), rise, rtol=1e-5, atol=1e-9)
+    momentum = np.interp(t, [0, 9, 18, 20], [0.95, 0.85, 0.95, 0.95])
+    np.testing.assert_allclose(values(s.momentum, t), momentum, rtol=1e-5)
+    assert values(s, [20])[0] < values(s, [0])[0] / 1000  # the last steps orders lower
+    s = OneCycle(0.1, epochs=10, shape="linear", div=20, pct_start=0.4)
+    np.testing.assert_allclose(values(s, [0, 4, 8, 10]), [0.005, 0.1, 0.005, 5e-7], rtol=1e-5,
+                               atol=1e-9)
+    with pytest.raises(ValueError, match="pct_start"):
+        OneCycle(0.1, epochs=10, shape="linear", pct_start=0.6)
+
+
+def test_restarts_can_cap_their_number_and_lower_their_floor():
+    t = np.array([0.0, 1.0, 3.999, 4.0, 5.0, 7.999, 8.0, 30.0])
+    s = CosineRestarts(0.1, cycle_epochs=4, t_mul=1.0, m_mul=0.5, alpha=0.2, floor="falling",
+                       max_restarts=1)
+    i = np.array([0, 0, 0, 1, 1, 1, 1, 1])
+    fraction = np.where(t >= 8, 1.0, (t - 4 * i) / 4)
+    expected = 0.1 * 0.5 ** i * (0.2 + 0.8 * 0.5 * (1 + np.cos(np.pi * fraction)))
+    np.testing.assert_allclose(values(s, t), expected, rtol=1e-4)
+    assert values(s, [7.999])[0] < values(s, [3.999])[0]  # the low falls with the high
+    assert s.cycle_starts(30) == [0, 4]
+    capped = CosineRestarts(0.1, cycle_epochs=2, t_mul=2.0, max_restarts=2)
+    uncapped = CosineRestarts(0.1, cycle_epochs=2, t_mul=2.0)
+    steps = np.arange(0, 14, 0.5)
+    np.testing.assert_allclose(values(capped, steps), values(uncapped, steps), atol=1e-7)
+    assert values(capped, [20.0])[0] == pytest.approx(0.0, abs=1e-7)  # held at the floor
+
+
 def test_warmup_composes_in_front_of_any_schedule():
     inner = CosineAnnealing(0.1, epochs=10, steps_per_epoch=10)
     s = Warmup(inner, epochs=4, start_lr=0.01, steps_per_epoch=10)
@@ -103,7 +157,11 @@ ALL = [
     LinearToZero(0.1, epochs=5, steps_per_epoch=3),
     CosineAnnealing(0.1, epochs=5, alpha=0.1, steps_per_epoch=3),
     CosineRestarts(0.1, cycle_epochs=2, steps_per_epoch=3),
+    CosineRestarts(0.1, cycle_epochs=2, m_mul=0.5, alpha=0.1, floor="falling", max_restarts=2,
+                   steps_per_epoch=3),
     OneCycle(0.1, epochs=5, steps_per_epoch=3),
+    OneCycle(0.1, epochs=5, shape="linear", steps_per_epoch=3),
+    Decrement(0.1, decay=1e-3, steps_per_epoch=3),
     Warmup(OneCycle(0.1, epochs=5, steps_per_epoch=3), epochs=2, start_lr=1e-3, steps_per_epoch=3),
 ]
 
