@@ -14,6 +14,7 @@ import functools
 import os
 import pickle
 import threading
+import warnings
 import weakref
 from numbers import Integral, Real
 
@@ -29,6 +30,7 @@ from sklearn.utils import ClassifierTags, compute_sample_weight
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import column_or_1d, validate_data
 
+from skhp._inputs import InputSplitter
 from skhp._routing import RoutedParameters, accepted_arguments
 from skhp._targets import OneHotLabelEncoder
 from skhp._training import TrainingWiring, momentum_argument, optimizer_class
@@ -93,13 +95,38 @@ class _KerasEstimator(RoutedParameters, TrainingWiring):
     __repr__ = BaseEstimator.__repr__
 
     def _init_params(self, arguments):
-        """Store the constructor ``arguments`` (its ``locals()``) exactly as given."""
+        """Store the constructor ``arguments`` (its ``locals()``) exactly as given.
+
+        ``build_fn=``, scikeras' former spelling, is stored as ``model`` with
+        a ``FutureWarning``.
+        """
         arguments = dict(arguments)
         kwargs = arguments.pop("kwargs")
         arguments.pop("self")
+        if "build_fn" in kwargs:
+            _warn_build_fn(stacklevel=4)
+            if arguments["model"] is None:
+                arguments["model"] = kwargs.pop("build_fn")
         vars(self).update(arguments, **kwargs)
         if kwargs:
             self._user_params = set(kwargs)
+
+    def set_params(self, **params):
+        """Set parameters, as every scikit-learn estimator (``build_fn`` stands for ``model``).
+
+        Parameters
+        ----------
+        **params : dict
+            Parameter names and values, routed ``prefix__name`` ones included.
+
+        Returns
+        -------
+        self
+        """
+        if "build_fn" in params and "model" not in params:
+            _warn_build_fn(stacklevel=3)
+            params["model"] = params.pop("build_fn")
+        return super().set_params(**params)
 
     def __getstate__(self):
         model = self.model
@@ -126,6 +153,9 @@ class _KerasEstimator(RoutedParameters, TrainingWiring):
         valid name suggested; then the rules that tie two parameters.
         """
         self._validate_params()
+        if "build_fn" in vars(self):
+            raise ValueError("build_fn (scikeras' former name of model) and model are both "
+                             "given; pass the builder as model only.")
         if self.model is not None and not (
             callable(self.model) or isinstance(self.model, keras.Model)
             or hp_build_function(self.model) is not None
@@ -512,6 +542,12 @@ class _KerasEstimator(RoutedParameters, TrainingWiring):
             weights.apply_to(model)
         apply_weight_decay(model, self.weight_decay)
         model.compile(**self._compile_kwargs_for_fit())
+        if len(model.inputs or ()) > 1 and \
+                type(self).feature_encoder is scikeras.wrappers.BaseWrapper.feature_encoder:
+            # scikeras' identity encoder would hand one array to several inputs
+            self.feature_encoder_ = InputSplitter(
+                [tuple(i.shape[1:]) for i in model.inputs],
+                [i.name for i in model.inputs]).fit(np.empty((1, *self.X_shape_[1:])))
         return model
 
     # -- predicting ---------------------------------------------------------
@@ -592,6 +628,12 @@ class _KerasEstimator(RoutedParameters, TrainingWiring):
                 f"training loss) at lottery_lr={self.lottery_lr}; lower lottery_lr."
             )
         self.model_.compile(**self._compile_kwargs_for_fit())
+
+
+def _warn_build_fn(stacklevel):
+    warnings.warn("build_fn= is scikeras' former name of model=: pass model=<your builder> "
+                  "(build_fn will stop working in a later release).", FutureWarning,
+                  stacklevel=stacklevel)
 
 
 def _is_binary_loss(loss):

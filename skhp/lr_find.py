@@ -7,6 +7,7 @@ the curve. The estimator passed in is never changed.
 """
 
 import math
+import warnings
 from dataclasses import dataclass, field
 
 import skhp._tensorflow  # noqa: F401  (before Keras: TensorFlow starts quietly)
@@ -39,8 +40,15 @@ class LRFindResult:
         rate where the smoothed loss falls fastest against log(lr), past the
         initial flat part (None when the loss never fell).
     suggestion : float
-        The recommended rate: the smallest of the suggestions, so that it
-        lies where the loss was still falling (and 10× below a blow-up).
+        The recommended rate, the LR range test article's rule: 10× below the
+        smoothed minimum, where the loss starts to climb (``"minimum"``). When
+        the loss never climbed within the range (``climbed`` is False), that
+        minimum is only the range's end, and the steepest fall is taken
+        instead (``"steepest"``, else ``"minimum"``).
+    fell : bool
+        Whether the smoothed loss fell by more than 5 % of its level over the
+        range; when it did not, :func:`lr_find` warns that no suggestion can
+        be read from the curve.
     diverged : bool
         Whether the loss blew up within the range. When it did not, the
         range never reached a rate that is too high: the minimum may sit at
@@ -54,7 +62,23 @@ class LRFindResult:
 
     @property
     def suggestion(self):
-        return min(v for v in self.suggestions.values() if v is not None)
+        if self.climbed or self.suggestions.get("steepest") is None:
+            return self.suggestions["minimum"]
+        return self.suggestions["steepest"]
+
+    @property
+    def climbed(self):
+        """Whether the loss rose again after its minimum within the range (or blew up), so
+        that the minimum is where it starts to climb, not the range's end."""
+        finite = np.flatnonzero(np.isfinite(self.smoothed))
+        at_min = finite[int(np.argmin(self.smoothed[finite]))]
+        return self.diverged or at_min < finite[-1] - max(3, len(finite) // 20)
+
+    @property
+    def fell(self):
+        finite = self.smoothed[np.isfinite(self.smoothed)]
+        level = float(np.median(finite[:_BURN_IN]))
+        return bool(finite.size) and level - float(finite.min()) > 0.05 * abs(level)
 
     @property
     def diverged(self):
@@ -194,7 +218,14 @@ def lr_find(estimator, X, y, *, start_lr=1e-7, end_lr=10.0, num_steps=200, beta=
     )
     probe.fit(X, y)
     lrs, losses, smoothed = map(np.asarray, (recorder.lrs, recorder.losses, recorder.smoothed))
-    return LRFindResult(lrs, losses, smoothed, _suggest(lrs, smoothed, recorder.diverged))
+    result = LRFindResult(lrs, losses, smoothed, _suggest(lrs, smoothed, recorder.diverged))
+    if not result.fell:
+        warnings.warn(
+            f"the LR range test's loss never fell over learning rates {lrs[0]:.3g} to "
+            f"{lrs[-1]:.3g}: no rate can be read from its curve, and the suggestion "
+            f"{result.suggestion:.3g} is a guess. Scale X (StandardScaler), try another "
+            "optimizer, or widen the range (start_lr, end_lr).", RuntimeWarning, stacklevel=2)
+    return result
 
 
 def _suggest(lrs, smoothed, diverged):

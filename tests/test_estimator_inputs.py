@@ -9,6 +9,7 @@ from sklearn.base import clone
 from sklearn.datasets import load_digits
 
 from skhp import KerasClassifier, KerasRegressor
+from skhp.search import GridSearchCV
 
 
 @pytest.fixture(scope="module")
@@ -199,3 +200,35 @@ def test_fits_in_a_fresh_process_print_no_tensorflow_noise(tmp_path):
     assert run.returncode == 0 and "fitted" in run.stdout, run.stderr[-2000:]
     for noise in ("I0000", "E0000", "absl::InitializeLog", "cpu_feature_guard", "retracing"):
         assert noise not in run.stderr, run.stderr[-2000:]
+
+
+# -- a model of several inputs -------------------------------------------------------------
+
+def two_inputs(meta):
+    a, b = keras.Input((2,), name="sepal"), keras.Input((2,), name="petal")
+    hidden = keras.layers.Concatenate()([keras.layers.Dense(4, activation="relu")(a),
+                                         keras.layers.Dense(4, activation="relu")(b)])
+    return keras.Model([a, b], keras.layers.Dense(meta["n_classes_"], activation="softmax")(hidden))
+
+
+def test_a_two_input_model_takes_x_split_among_its_inputs(iris):
+    X, y = iris
+    clf = KerasClassifier(model=two_inputs, epochs=2, learning_rate=0.05, early_stopping=1,
+                          random_state=0).fit(X, y)
+    # the same as feeding Keras the two halves itself
+    direct = clf.model_.predict([X[:, :2], X[:, 2:]], verbose=0)
+    np.testing.assert_allclose(clf.predict_proba(X), direct, atol=1e-6)
+    assert pickle.loads(pickle.dumps(clf)).predict(X).tolist() == clf.predict(X).tolist()
+    search = GridSearchCV(KerasClassifier(model=two_inputs, epochs=1), {"learning_rate": [0.01, 0.1]},
+                          cv=2).fit(X, y)
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+    assert search.packing_ == ["a model with several inputs trains on its own"] * 2
+
+
+def test_x_that_does_not_fit_the_inputs_is_refused_before_training_saying_how(iris):
+    X, y = iris
+    clf = KerasClassifier(model=two_inputs, epochs=1)
+    with pytest.raises(ValueError, match=r"the model takes 2 inputs \(sepal \(2,\), petal \(2,\)\), "
+                                         r"and X has 3 features .* feature_encoder"):
+        clf.fit(X[:, :3], y)
+    assert not hasattr(clf, "history_")

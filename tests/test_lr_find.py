@@ -30,7 +30,9 @@ def test_suggestions_on_digits(result):
     assert set(result.suggestions) == {"minimum", "divergence", "steepest"}
     minimum = result.lrs[np.nanargmin(result.smoothed)]
     assert result.suggestions["minimum"] == pytest.approx(minimum / 10)
-    assert result.suggestion == min(v for v in result.suggestions.values() if v is not None)
+    # the article's rule: 10x below the minimum, where the loss starts to climb
+    assert result.climbed and result.suggestion == result.suggestions["minimum"]
+    assert result.fell
 
 
 def test_steepest_is_past_the_initial_flat_part(result):
@@ -44,7 +46,15 @@ def test_no_divergence_suggestion_when_the_loss_never_blew_up(digits):
     short = lr_find(KerasClassifier(hidden_layer_sizes=(32,), random_state=0), *digits,
                     end_lr=1e-2, num_steps=60)
     assert not short.diverged and short.suggestions["divergence"] is None
-    assert short.suggestion <= short.suggestions["minimum"]
+    # the minimum is the range's end (1e-2): the steepest fall is taken instead
+    assert not short.climbed and short.suggestion == short.suggestions["steepest"]
+
+
+def test_a_curve_that_never_falls_warns(digits):
+    with pytest.warns(RuntimeWarning, match=r"loss never fell over learning rates 1e-09 to 1e-08"):
+        flat = lr_find(KerasClassifier(hidden_layer_sizes=(32,), random_state=0), *digits,
+                       start_lr=1e-9, end_lr=1e-8, num_steps=30)
+    assert not flat.fell
 
 
 def test_suggestion_trains_on_unscaled_data():

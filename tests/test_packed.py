@@ -219,22 +219,20 @@ def test_randomized_search_packs():
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
 
 
-def test_an_invalid_candidate_fails_the_ordinary_way():
+def test_an_invalid_candidate_is_refused_before_any_pack_trains():
     search = GridSearchCV(KerasClassifier(hidden_layer_sizes=(4,), epochs=1),
                           {"learning_rate": [-1.0, 0.01]}, cv=2)
-    with pytest.warns(FitFailedWarning, match="learning_rate"):
+    with pytest.raises(ValueError, match=r"candidate \{'learning_rate': -1.0\} is refused"):
         search.fit(X_IRIS, Y_IRIS)
-    assert "learning_rate" not in search.cv_results_["packing"][1]
-    assert np.isnan(search.cv_results_["mean_test_score"][0])
+    assert not hasattr(search, "cv_results_")
 
 
-def test_convolutions_that_do_not_fit_x_fail_the_ordinary_way():
+def test_convolutions_that_do_not_fit_x_are_refused_before_any_pack_trains():
     search = GridSearchCV(KerasClassifier(hidden_layer_sizes=(4,), epochs=1, conv_layers=(2,)),
                           {"image_shape": [(2, 2), (3, 3)]}, cv=2)
-    with pytest.warns(FitFailedWarning, match=r"image_shape=\(3, 3\) holds 9 values, but X has 4"):
+    with pytest.raises(ValueError, match=r"image_shape=\(3, 3\) holds 9 values, but X has 4"):
         search.fit(X_IRIS, Y_IRIS)
-    assert search.cv_results_["packing"][0] == "packed"
-    assert np.isnan(search.cv_results_["mean_test_score"][1])
+    assert not hasattr(search, "cv_results_")
 
 
 def test_packs_of_many_shapes_do_not_warn_of_retracing(caplog):

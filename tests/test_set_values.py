@@ -126,3 +126,23 @@ def test_a_continued_schedule_keeps_its_position_at_the_new_rate(iris):
     est.partial_fit(X, y)
     est.set_params(learning_rate=0.1).partial_fit(X, y)
     assert trained_rate(est) == pytest.approx(0.1 / (1 + 0.5 * 1))  # epoch 1 of lr0 / (1 + k t)
+
+
+def build_plain(meta):
+    return keras.Sequential([keras.Input((meta["n_features_in_"],)),
+                             keras.layers.Dense(meta["n_classes_"], activation="softmax")])
+
+
+def test_scikeras_build_fn_spelling_is_model_with_a_warning(iris):
+    X, y = iris
+    with pytest.warns(FutureWarning, match=r"build_fn= is scikeras' former name of model="):
+        est = KerasClassifier(build_fn=build_plain, epochs=1, random_state=0)
+    assert est.get_params()["model"] is build_plain and "build_fn" not in est.get_params()
+    assert clone(est).fit(X, y).model_.layers[-1].units == 3
+    with pytest.warns(FutureWarning, match=r"pass model=<your builder>"):
+        later = KerasClassifier(epochs=1).set_params(build_fn=build_plain)
+    assert later.model is build_plain
+    with pytest.warns(FutureWarning):
+        both = KerasClassifier(model=build_plain, build_fn=build_plain)
+    with pytest.raises(ValueError, match=r"build_fn .* and model are both given"):
+        both.fit(X, y)

@@ -412,11 +412,14 @@ def plan(estimator, X, y, sample_weight=None, templates=None):
     else:  # a model of this build planned already: its structure, and its weights or a redraw
         est._check_params()
         est._builder_compile = getattr(source[0], "_builder_compile", None)
+        est.target_encoder_ = source[0].target_encoder_  # the same classes (part of the key)
         if est.model is None:
             est._image(X.shape[1:])
         est._seed = seed_from(est.random_state)
         est.learning_rate_ = est._given_learning_rate()
     first, model, signature, weights, state = source
+    if len(model.inputs or ()) > 1:
+        raise NotPackable("a model with several inputs trains on its own")
     optimizer, settings = optimizer_settings(est)
     if optimizer is None:  # a build function compiled its model with another optimizer
         raise NotPackable(settings)
