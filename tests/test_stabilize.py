@@ -154,6 +154,27 @@ def test_search_from_stabilized_weights_with_n_jobs_2(iris, stabilized):
     assert search.best_estimator_.initial_weights is stabilized.initial_weights
 
 
+def test_searches_from_stabilized_weights_pack_and_equal_ordinary_fits(iris, stabilized):
+    from skhp.packed import fit_packed
+    from skhp.search import GridSearchCV as PackedGridSearchCV
+
+    X, y = iris
+    base = clone(stabilized).set_params(fit__shuffle=False, batch_size=16)
+    for lr in (1e-3, 3e-2):  # slots reusing one template start from the given weights too
+        ordinary = clone(base).set_params(learning_rate=lr).fit(X, y)
+        packed = fit_packed([clone(base).set_params(learning_rate=rate) for rate in (1e-3, 3e-2)],
+                            X, y)[(1e-3, 3e-2).index(lr)]
+        assert max(np.abs(a - b).max() for a, b in zip(ordinary.model_.get_weights(),
+                                                       packed.model_.get_weights())) < 1e-5
+    search = PackedGridSearchCV(base, {"learning_rate": [1e-3, 1e-2], "smoothing": [0.0, 0.1]},
+                                cv=2).fit(X, y)
+    assert search.packing_ == ["packed"] * 4
+    plain = GridSearchCV(base, {"learning_rate": [1e-3, 1e-2], "smoothing": [0.0, 0.1]},
+                         cv=2).fit(X, y)
+    np.testing.assert_allclose(search.cv_results_["mean_test_score"],
+                               plain.cv_results_["mean_test_score"], atol=1e-6)
+
+
 def test_weights_travel_as_a_file(iris, stabilized, tmp_path):
     path = stabilized.initial_weights.save(tmp_path / "stable.npz")
     est = clone(stabilized).set_params(initial_weights=str(path))

@@ -14,6 +14,7 @@ weight shapes), loss, optimizer, batch size and epochs.
 
 import inspect
 import json
+import os
 
 import skhp._tensorflow  # noqa: F401  (before Keras: TensorFlow starts quietly)
 import keras
@@ -125,7 +126,8 @@ def pack_reason(estimator):
     if keras.backend.backend() != "tensorflow":
         return f"packs run on the TensorFlow backend, not {keras.backend.backend()}"
     fit_settings = sorted(set(estimator._routed("fit")) - {"shuffle"})
-    lottery = lottery_reason(estimator) if estimator.lottery >= 2 else None
+    draws = estimator.lottery >= 2 and estimator.initial_weights is None
+    lottery = lottery_reason(estimator) if draws else None
     compile_settings = sorted(set(estimator._routed("compile")) - _COMPILE_PACKS)
     checks = [
         (estimator.learning_rate == "auto", "learning_rate='auto' runs an LR range test per fit"),
@@ -133,7 +135,6 @@ def pack_reason(estimator):
         (bool(estimator.callbacks) or bool(estimator._routed("fit").get("callbacks")),
          "callbacks act inside Keras' own training loop"),
         (lottery is not None, f"lottery draws train on their own ({lottery})"),
-        (estimator.initial_weights is not None, "initial_weights train on their own"),
         (estimator.warm_start, "warm_start continues an existing model"),
         (bool(fit_settings), f"fit__ settings {fit_settings} apply to Keras' fit"),
         (bool(compile_settings), f"compile__ settings {compile_settings} apply to Keras' loop"),
@@ -326,10 +327,17 @@ def outputs_of(estimator, y):
     return np.shape(y)[1:]
 
 
+def _weights_key(weights):
+    """``initial_weights`` as a key: a file's path, or the one object clones share."""
+    return None if weights is None else str(weights) if isinstance(weights, (str, os.PathLike)) \
+        else ("weights", id(weights))
+
+
 def _builtin_key(estimator, X, y):
     return (type(estimator).__name__, tuple(estimator._hidden_sizes()), repr(estimator.activation),
             tuple(estimator._layer_sizes("conv_layers")), estimator.image_shape and
-            tuple(estimator.image_shape), X.shape[1:], outputs_of(estimator, y))
+            tuple(estimator.image_shape), X.shape[1:], outputs_of(estimator, y),
+            _weights_key(estimator.initial_weights))
 
 
 # Parameters that act on training only, not on the model an estimator builds.
@@ -347,7 +355,8 @@ def _build_key(estimator, X, y):
     """
     if estimator.random_state is None:
         return None  # every fit draws anew
-    built = sorted((name, repr(value)) for name, value in estimator.get_params(deep=False).items()
+    built = sorted((name, repr(_weights_key(value) if name == "initial_weights" else value))
+                   for name, value in estimator.get_params(deep=False).items()
                    if name not in _TRAINING_ONLY
                    and not name.startswith(("optimizer__", "schedule__", "fit__", "compile__",
                                             "callbacks__", "predict__")))
@@ -432,7 +441,8 @@ def plan(estimator, X, y, sample_weight=None, templates=None):
     training = est._training_plan(y, sample_weight)  # what the ordinary fit trains on
     held, kept, batch_size = training.held, training.kept, training.batch_size
     seed = seed_or_fresh(training.seed)
-    if est.model is None and first is not est:
+    if est.model is None and first is not est and est.initial_weights is None:
+        # (given initial weights are part of the key: the template starts from them)
         apply_initializer(model, est.initializer or "glorot_uniform", seed)
         weights = _values(model.trainable_variables)
     # the loss is resolved once per loss setting: resolving builds the optimizer too (~7 ms)
@@ -450,7 +460,7 @@ def plan(estimator, X, y, sample_weight=None, templates=None):
     targets = np.asarray(encoder.transform(y))
     targets = targets.reshape(len(y), -1) if targets.ndim == 1 else targets
     targets = targets.astype("float32") if targets.dtype.kind in "biuf" else targets
-    if est.lottery >= 2:
+    if est.lottery >= 2 and est.initial_weights is None:  # as the ordinary fit: no draws
         weights, state = _lottery_draws(est, X, y, X_model[kept], targets[kept], batch_size)
     loss, targets = smoothed(loss, targets)
     sample_weight = (np.ones(len(y), "float32") if training.sample_weight is None
