@@ -160,8 +160,9 @@ def test_guided_search_runs_the_recipe_on_an_skhp_estimator():
     # the book's floor: batch sizes never go below 32 although the space starts at 8
     assert min(p["batch_size"] for p in search.cv_results_["params"]) >= 32
     (probe,) = [d for d in search.trace_ if d.action == "probe"]
-    plateau, drop = probe.tried[0], probe.chosen
-    assert drop == min(max(plateau - min(5, plateau // 4) - 1, 1), 3 - 1 - 1)  # shifted by warm-up
+    stopped, drop = probe.tried[0], probe.chosen
+    assert stopped <= 3  # the candidate's own epochs
+    assert drop == min(max(stopped - 5 - 1, 1), 3 - 1 - 1)  # 5 before its stop, after warm-up
     ramp = [p for p in search.cv_results_["params"] if p.get("schedule") == "ramp"]
     assert ramp and all(p["schedule__drop_epochs"] == [drop] for p in ramp)
     assert len(search.cv_results_["params"]) <= 18
@@ -261,3 +262,35 @@ def test_a_fit_s_round_state_lives_in_one_evaluator_that_ends_with_the_fit(tmp_p
     assert not left & {"_rounds", "_data", "_templates", "_rung_record", "_extras", "_round_rungs",
                        "_rule", "_round_numbers", "_store", "_cluster"}
     assert set(search.cv_results_["packing"]) == {"packed"} and any(search.cv_results_["pruned"])
+
+
+def test_the_guided_recipe_decides_by_validation_loss_by_default():
+    X, y = load_iris(return_X_y=True)
+    space = {"C": Real(1e-3, 1e3, log=True)}
+    search = GuidedSearchCV(LogisticRegression(max_iter=500), space, cv=3).fit(X, y)
+    losses = search.cv_results_["mean_test_score"]
+    assert (losses < 0).all()  # neg_log_loss, not accuracy
+    assert search.best_score_ == max(losses)
+    assert search.score(X, y) < 0
+    chosen = GuidedSearchCV(LogisticRegression(max_iter=500), space, cv=3,
+                            scoring="accuracy").fit(X, y)
+    assert (chosen.cv_results_["mean_test_score"] > 0).all()  # a set scoring is the scoring
+    regression = GuidedSearchCV(SVC(), {"C": Real(0.1, 10, log=True)}, cv=3)  # no predict_proba
+    assert (regression.fit(X, y).cv_results_["mean_test_score"] > 0).all()
+
+
+def test_the_ramp_drops_five_epochs_before_the_candidates_own_stop(monkeypatch):
+    X, y = load_iris(return_X_y=True)
+    est = KerasClassifier(hidden_layer_sizes=(4,), epochs=20, warmup=2, random_state=0)
+    search = GuidedSearchCV(est, {"schedule": ["constant", "ramp"]}, cv=2, n_iter=3)
+    probes = []
+
+    def probe(params):  # stopped at epoch 14 of 20, its best at 12
+        probes.append(params)
+        return {"best_epoch": 12, "losses": [1.0] * 14}
+
+    monkeypatch.setattr(search, "_run_probe", probe)
+    search.fit(X, y)
+    assert probes[0]["epochs"] == 20 and probes[0]["early_stopping"] == 2
+    ramp = [p for p in search.cv_results_["params"] if p.get("schedule") == "ramp"]
+    assert ramp and ramp[0]["schedule__drop_epochs"] == [14 - 5 - 2]

@@ -32,6 +32,7 @@ import numpy as np
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.model_selection import _search
 from sklearn.model_selection._search import BaseSearchCV
+from sklearn.metrics import check_scoring
 from sklearn.model_selection._validation import _score
 from sklearn.utils import _safe_indexing
 from sklearn.utils.parallel import Parallel
@@ -237,3 +238,20 @@ class RawFoldResults:
     def _format_results(self, candidate_params, n_splits, out, more_results=None):
         self._fold_results = list(out)
         return super()._format_results(candidate_params, n_splits, out, more_results)
+
+
+class DefaultScoring:
+    """Mixin for a ``BaseSearchCV``: a search of its own default scoring where ``scoring=None``.
+
+    ``_default_scoring()`` names the scorer (None: scikit-learn's, the
+    estimator's ``score``); a scoring the user sets is always the scoring.
+    """
+
+    def _default_scoring(self):
+        return None
+
+    def _get_scorers(self):
+        default = self._default_scoring() if self.scoring is None else None
+        if default is None:
+            return super()._get_scorers()
+        return check_scoring(self.estimator, default), "score"

@@ -13,7 +13,10 @@ import numpy as np
 from sklearn.base import clone
 
 from skhp._validation import check_choice, check_number
+from sklearn.base import is_classifier
+
 from skhp.search._base import OracleSearchCV
+from skhp.search._sklearn import DefaultScoring
 from skhp.search._oracle import Proposal, best_index, fmt, hashable, Oracle, plain, point_key, score_key
 from skhp.search._space import Choice, Distribution, Integer, Real, Space, SpaceUnion, as_space
 
@@ -465,7 +468,7 @@ DEFAULT_SPACE = {
 }
 
 
-class GuidedSearchCV(OracleSearchCV):
+class GuidedSearchCV(DefaultScoring, OracleSearchCV):
     """Cross-validated search that follows the manual tuning recipe, step by step.
 
     With the default space (for skhp estimators) the steps are:
@@ -480,17 +483,19 @@ class GuidedSearchCV(OracleSearchCV):
        floor unless the plan says ``("batch_size", "walk")``);
     3. fine learning rate: step 1 again around the coarse one, with steps of 2;
     4. schedule: cosine annealing against the current schedule, kept if it
-       clearly helps; else a ramp whose drop sits a few epochs (up to 5) before
-       the best epoch of a run to the plateau with early stopping (patience 2),
-       shifted by the warm-up epochs.
+       clearly helps; else a ramp (÷10) whose drop sits 5 epochs before the
+       point where the candidate itself, trained with early stopping
+       (patience 2), stops, counted after its warm-up.
 
     Each step starts from the best candidate so far. Any space can be given
     instead, for any scikit-learn estimator: ranges get steps 1 and 3,
     integers and ordered choices step 2, unordered choices step 4 (see
-    :class:`skhp.search.GuidedOracle`). The recipe's decision rule (lowest
-    validation loss, accuracy breaking ties) is
-    ``scoring=["neg_log_loss", "accuracy"], refit="neg_log_loss"``: the refit
-    metric decides and the others break ties.
+    :class:`skhp.search.GuidedOracle`). The recipe's decision rule is the
+    lowest validation loss: with ``scoring=None`` a classifier with
+    ``predict_proba`` is scored by ``"neg_log_loss"`` (other estimators by
+    their ``score``); ``scoring=["neg_log_loss", "accuracy"],
+    refit="neg_log_loss"`` adds the chapter's tie-break, accuracy (the refit
+    metric decides and the others break ties).
 
     Parameters
     ----------
@@ -602,6 +607,12 @@ class GuidedSearchCV(OracleSearchCV):
                 start[name] = value
         return start
 
+    def _default_scoring(self):
+        """The recipe's rule: the lowest validation loss (a classifier's log loss)."""
+        if is_classifier(self.estimator) and hasattr(self.estimator, "predict_proba"):
+            return "neg_log_loss"
+        return None
+
     def _make_oracle(self, space):
         extras = {}
         if "schedule" in space and isinstance(space["schedule"], Choice) \
@@ -613,18 +624,20 @@ class GuidedSearchCV(OracleSearchCV):
         return oracle
 
     def _ramp_at_plateau(self, point):
-        """The ramp's drop epoch, from a run to the plateau with early stopping (patience 2).
+        """The ramp's drop epoch: 5 epochs before the candidate's own early-stopping point.
 
-        The probe may run up to four times the estimator's epochs; the drop
-        sits a few epochs (up to 5) before its best epoch, counted in the
-        schedule's own epochs (after warm-up), and inside the real run.
+        The candidate (its epochs, its warm-up) trains once with early
+        stopping (patience 2) on a constant rate; the ramp drops 5 epochs
+        before the epoch it stopped at (its last epoch when it never
+        stopped), counted in the schedule's own epochs (after warm-up), and
+        inside the run.
         """
         params = self.estimator.get_params()
         if "early_stopping" not in params or "epochs" not in params:
             return {}
         settings = {**params, **point}
         epochs, warmup = int(settings["epochs"]), int(settings.get("warmup") or 0)
-        probe = {**point, "schedule": "constant", "early_stopping": 2, "epochs": 4 * epochs,
+        probe = {**point, "schedule": "constant", "early_stopping": 2, "epochs": epochs,
                  "validation_split": settings.get("validation_split") or 0.2}
         store, study = self._rounds.store
         found = None if store is None else store.probe(study, probe)
@@ -638,14 +651,13 @@ class GuidedSearchCV(OracleSearchCV):
                 return {}
             if store is not None:
                 store.add_probe(study, probe, found)
-        plateau, losses = found["best_epoch"], found["losses"]
-        drop = plateau - min(5, plateau // 4) - warmup
-        drop = int(min(max(drop, 1), max(epochs - warmup - 1, 1)))
+        stopped = len(found["losses"])
+        drop = int(min(max(stopped - 5 - warmup, 1), max(epochs - warmup - 1, 1)))
         self._oracle.trace.append(Decision(
-            "probe", "schedule", (plateau,), drop, False,
-            f"schedule: a run with early stopping (patience 2) had its best epoch at "
-            f"{plateau} of {len(losses)}; the ramp drops at epoch {drop} after "
-            f"{warmup} warm-up epochs"))
+            "probe", "schedule", (stopped,), drop, False,
+            f"schedule: the candidate with early stopping (patience 2) stopped at epoch "
+            f"{stopped} of {epochs} (best {found['best_epoch']}); the ramp drops 5 epochs "
+            f"before, at epoch {drop} after {warmup} warm-up epochs"))
         return {"schedule__drop_epochs": [drop]}
 
     def _run_probe(self, params):
