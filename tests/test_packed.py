@@ -535,3 +535,20 @@ def test_a_task_the_cluster_lost_is_sent_again_and_a_failing_one_is_not():
     with pytest.raises(ValueError, match="own failure"):  # not the cluster's: not sent again
         data.result(data.submit(len, "tcp://worker-a"), len, "tcp://worker-a")
     assert len(client.sent) == 1
+
+
+def test_the_slots_of_a_search_share_one_copy_of_x(monkeypatch):
+    from skhp.packed import PackRun
+
+    seen, data = [], PackRun.data
+
+    def watched(self, members):
+        x, y = data(self, members)
+        seen.append((isinstance(x, dict), {id(s.X) for s in self.slots}))
+        return x, y
+
+    monkeypatch.setattr(PackRun, "data", watched)
+    search = GridSearchCV(KerasClassifier(hidden_layer_sizes=(4,), epochs=1, random_state=0),
+                          {"learning_rate": [0.01, 0.1]}, cv=3).fit(X_IRIS, Y_IRIS)
+    assert search.packing_ == ["packed", "packed"]
+    assert seen and all(shared and len(ids) == 1 for shared, ids in seen)

@@ -44,6 +44,7 @@ from scipy import sparse
 from skhp.packed._cluster import (FITTED, ClusterData, RungsOnCluster, dask_client,
                                   train_packs_on_cluster)
 from skhp.packed._engine import PackedSlot, PackRun, short_error, train_pack
+from skhp.packed._rows import Rows
 from skhp.packed._memory import auto_pack_size, gpu_free_memory, pack_memory, slot_bytes
 from skhp.packed._plan import (OPTIMIZER_SETTINGS, NotPackable, lottery_reason, loss_key,
                                model_signature, momentum_name, outputs_of,
@@ -120,7 +121,8 @@ def start_packs(jobs, pack_size="auto", planned=None):
     where = [None] * len(jobs)
     plans, groups = {}, {}
     templates = {} if planned is None else planned
-    jobs = [(est, _as_array(X), y, weights) for est, X, y, weights in jobs]
+    jobs = [(est, X if isinstance(X, Rows) else _as_array(X), y, weights)
+            for est, X, y, weights in jobs]
     for j, (est, X, y, weights) in enumerate(jobs):
         reason = pack_reason(est)
         if reason is None:
@@ -346,12 +348,14 @@ def fit_packed(estimators, X, y, trains=None, *, sample_weight=None, pack_size="
     y = np.asarray(y)
     trains = [np.arange(X.shape[0])] * len(estimators) if trains is None else trains
     sw = None if sample_weight is None else np.asarray(sample_weight)
-    jobs = [(clone(est), X[train], y[train], None if sw is None else sw[train])
+    rows = (lambda train: X[train]) if sparse.issparse(X) else (lambda train: Rows(X, train))
+    jobs = [(clone(est), rows(train), y[train], None if sw is None else sw[train])
             for est, train in zip(estimators, trains)]
     fitted = []
     for (est, X_, y_, w), out in zip(jobs, train_packs(jobs, pack_size)):
         if isinstance(out, str):
-            fitted.append(clone(est).fit(X_, y_, sample_weight=w))
+            fitted.append(clone(est).fit(np.asarray(X_) if isinstance(X_, Rows) else X_, y_,
+                                         sample_weight=w))
         else:
             fitted.append(as_fitted(est, X_, y_, out))
     return fitted

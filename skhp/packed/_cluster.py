@@ -20,6 +20,8 @@ import uuid
 
 import numpy as np
 
+from skhp.packed._rows import Rows
+
 __all__ = ["dask_client", "ClusterData", "train_packs_on_cluster", "RungsOnCluster"]
 
 # Attributes a pack sets on a slot's estimator that its fitted form keeps (see as_fitted).
@@ -133,7 +135,10 @@ def _share_data(jobs, X, y):
     """``(final, X_train, y_train, weights)`` of travelling round jobs, on the worker."""
     from sklearn.utils import _safe_indexing
 
-    return [(job.final, _safe_indexing(X, job.train) if job.plain else job.X_train,
+    def rows(train):  # the job's rows of the worker's X: its packs share that one copy
+        return Rows(X, train) if isinstance(X, np.ndarray) else _safe_indexing(X, train)
+
+    return [(job.final, rows(job.train) if job.plain else job.X_train,
              np.asarray(_safe_indexing(y, job.train)) if job.plain else job.y_fit, job.weights)
             for job in jobs]
 

@@ -67,7 +67,8 @@ class PackedSlot:
     ----------
     X : ndarray of shape (n_samples, ...) or sparse matrix of shape (n_samples, n_features)
         The samples the slot trains and validates on (its fold, preprocessed
-        its way), as the model takes them; a sparse matrix is densified a
+        its way, or the whole search's X that every slot of the pack shares
+        and indexes), as the model takes them; a sparse matrix is densified a
         batch at a time, on the device.
     train : ndarray of int
         Indices (into ``X``) the slot trains on, in their unshuffled order.
@@ -151,6 +152,8 @@ class _Program:
         if isinstance(x, tuple):
             x_spec = (tf.RaggedTensorSpec([None, None], "int64", 1, "int64"),
                       tf.RaggedTensorSpec([None, None], "float32", 1, "int64"), spec((), "int64"))
+        elif isinstance(x, dict):
+            x_spec = {"shared": spec((None, *x["shared"].shape[1:]), x["shared"].dtype)}
         else:
             x_spec = open_(x)
         variables = lambda vs: [spec((None, *v.shape), v.dtype) for v in vs]  # noqa: E731
@@ -198,6 +201,8 @@ class _Program:
     def _rows(self, x, take):
         """Each slot's rows ``take`` (K, B) of ``x``: dense, or CSR rows densified here, per batch."""
         tf = self.tf
+        if isinstance(x, dict):  # the slots' one shared X
+            return tf.gather(x["shared"], take)
         if not isinstance(x, tuple):
             return tf.gather(x, take, batch_dims=1)
         columns, values, n_features = x  # ragged (K * rows, None): slot j's rows from j * rows
@@ -546,9 +551,12 @@ class PackRun:
         """
         import tensorflow as tf
 
-        rows = max(s.X.shape[0] for s in self.slots)
+        rows = max(len(s.targets) for s in self.slots)
         slots = [self.slots[j] for j in members]
         y = tf.constant(_stacked([s.targets for s in slots], rows))
+        shared = self.slots[0].X
+        if not sparse.issparse(shared) and all(s.X is shared for s in self.slots):
+            return {"shared": tf.constant(shared)}, y  # one copy of X: every slot indexes it
         if not sparse.issparse(slots[0].X):
             return tf.constant(_stacked([s.X for s in slots], rows)), y
         n_features = slots[0].X.shape[1]

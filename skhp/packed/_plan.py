@@ -23,6 +23,7 @@ from scipy import sparse
 
 from skhp._training import momentum_argument, optimizer_class
 from skhp.packed._engine import PackedSlot
+from skhp.packed._rows import Rows
 from skhp.schedules import CosineRestarts, EpochFunction, OneCycle, Warmup
 
 __all__ = ["OPTIMIZER_SETTINGS", "NotPackable", "pack_reason", "lottery_reason", "pack_key",
@@ -410,10 +411,13 @@ def plan(estimator, X, y, sample_weight=None, templates=None):
 
     est = estimator
     templates = {} if templates is None else templates
+    rows = None
+    if isinstance(X, Rows):  # rows of the search's X: the slot indexes one shared copy of it
+        X, rows = X.base, X.index
     key = _builtin_key(est, X, y) if est.model is None else _build_key(est, X, y)
     source = templates.get(key) if key is not None else None
     if source is None:
-        model = _built_model(est, X, y)
+        model = _built_model(est, X if rows is None else X[rows], y)
         source = (est, model, model_signature(model), _values(model.trainable_variables),
                   _values(model.non_trainable_variables))
         if key is not None:
@@ -452,24 +456,25 @@ def plan(estimator, X, y, sample_weight=None, templates=None):
         templates[loss_setting] = _training_loss(est, model)
     loss = templates[loss_setting]
     encoder = first.target_encoder_
-    if sparse.issparse(X):
-        X_model = X
-    else:
-        X_model, _ = first._validate_data(X=X, y=None)
-        X_model = np.asarray(first.feature_encoder_.transform(X_model))
+    X_model = X if sparse.issparse(X) else _samples(first, X, templates if rows is not None else {})
     targets = np.asarray(encoder.transform(y))
     targets = targets.reshape(len(y), -1) if targets.ndim == 1 else targets
     targets = targets.astype("float32") if targets.dtype.kind in "biuf" else targets
     if est.lottery >= 2 and est.initial_weights is None:  # as the ordinary fit: no draws
-        weights, state = _lottery_draws(est, X, y, X_model[kept], targets[kept], batch_size)
+        trained = kept if rows is None else rows[kept]
+        weights, state = _lottery_draws(est, X if rows is None else X[rows], y, X_model[trained],
+                                        targets[kept], batch_size)
     loss, targets = smoothed(loss, targets)
     sample_weight = (np.ones(len(y), "float32") if training.sample_weight is None
                      else np.asarray(training.sample_weight, "float32"))
+    if rows is not None:  # the job's rows of the shared X: its targets and weights there too
+        targets, sample_weight = _spread(targets, rows, len(X)), _spread(sample_weight, rows, len(X))
+        kept, held = rows[kept], rows[held]
     rates, momenta = _schedule_tables(est, training.steps_per_epoch, optimizer, settings)
     kernels = {id(layer.kernel) for layer in _kernel_layers(model)}
     decayed = tuple(id(v) in kernels for v in model.trainable_variables)
     slot = PackedSlot(
-        X=X_model.astype("float32") if X_model.dtype.kind in "biuf" else X_model,  # CSR too
+        X=X_model,
         train=kept, validation=held if len(held) else None, targets=targets,
         sample_weight=sample_weight, weights=weights, rates=rates,
         momenta=momenta, settings=numbers(settings), state=state,
@@ -485,6 +490,25 @@ def plan(estimator, X, y, sample_weight=None, templates=None):
                    for layer in model._flatten_layers())
     key = pack_key(run, len(kept) if by_batch else None)
     return slot, run, key
+
+
+def _samples(first, X, shared):
+    """``X`` as the model takes it, in float32 (a CSR matrix too); made once per planning when
+    ``shared`` (a dict kept over the planning) holds it: the slots of a search share one copy."""
+    made = shared.get(("X", id(X)))
+    if made is None or made[0] is not X:
+        samples, _ = first._validate_data(X=X, y=None)
+        samples = np.asarray(first.feature_encoder_.transform(samples))
+        samples = samples.astype("float32", copy=False) if samples.dtype.kind in "biuf" else samples
+        made = shared[("X", id(X))] = (X, samples)
+    return made[1]
+
+
+def _spread(values, rows, n):
+    """``values`` of a job's ``rows`` placed in an array over all ``n`` rows (zeros elsewhere)."""
+    out = np.zeros((n, *values.shape[1:]), dtype=values.dtype)
+    out[rows] = values
+    return out
 
 
 def pack_key(run, rows=None):

@@ -31,6 +31,7 @@ from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import indexable
 
+from skhp.packed._rows import Rows
 from skhp.search._sklearn import (
     EXTRA_KEYS,
     evaluating,
@@ -152,16 +153,19 @@ def round_jobs(search, candidates, X, y, params, known=(), accept=None):
                 continue
             start = time.perf_counter()
             y_train, y_test = _safe_indexing(y, train), _safe_indexing(y, test)
+            plain = target is None and (not isinstance(model, Pipeline) or len(model.steps) == 1)
             try:
                 y_fit = y_train if target is None else transformed_target(target, y_train)
-                X_train = _preprocessed(model, _safe_indexing(X, train), y_fit)
+                if plain and isinstance(X, np.ndarray):  # a pack's slots share one copy of X
+                    X_train = Rows(X, train)
+                else:
+                    X_train = _preprocessed(model, _safe_indexing(X, train), y_fit)
             except Exception:  # the ordinary path reports the failure as scikit-learn does
                 reasons.setdefault(i, "its preprocessing failed")
                 continue
             if target is not None:
                 target.regressor_ = model  # fitted in place: its steps now, its MLP from the pack
             weights = None if sample_weight is None else _safe_indexing(sample_weight, train)
-            plain = target is None and (not isinstance(model, Pipeline) or len(model.steps) == 1)
             jobs.append(RoundJob(i, k, estimator, final, X_train, np.asarray(y_fit), weights,
                                  train, test, y_test, time.perf_counter() - start, plain))
     return jobs, reasons, splits
