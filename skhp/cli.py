@@ -202,6 +202,7 @@ def _tune(args):
     from skhp.experiment import (
         ConfigError,
         baselines,
+        default_trials,
         load_config,
         load_data,
         make_estimator,
@@ -216,13 +217,14 @@ def _tune(args):
     folder = config["output"]["dir"]
     db = os.path.join(folder, "trials.db")
     _start_tensorflow_quietly()
+    # the config and the data are checked first, and nothing is written before they pass
+    X, y, task, described = load_data(config["data"])
+    if config["search"]["trials"] is None:  # by the data's size
+        config["search"]["trials"] = default_trials(len(y))
     if args.dry_run:
-        X, y, task, described = load_data(config["data"])
         model, prefix = make_model(make_estimator(config["model"], task, _folders(args.config)), X, task, config["data"])
         search = make_search(config, model, prefix=prefix)
         return _dry_run(config, search, described, task)
-    # the config and the data are checked first, and nothing is written before they pass
-    X, y, task, described = load_data(config["data"])
     estimator = make_estimator(config["model"], task, _folders(args.config))
     model, prefix = make_model(estimator, X, task, config["data"])
     storage = None if args.no_storage else f"sqlite:///{db}"

@@ -475,7 +475,7 @@ class GuidedSearchCV(DefaultScoring, OracleSearchCV):
 
     1. coarse learning rate, batch size fixed (the estimator's, else 32 below
        50,000 samples and 256 above): try the centre (the estimator's
-       learning rate, 1e-3 by default) and one decade either side; if a side
+       learning rate, 1e-3 where it is None) and one decade either side; if a side
        wins, move the centre half-way towards it (1e-3 and 1e-2 give 5e-3) and
        try a decade either side of it; repeat until the centre is best;
     2. batch size: double it from the book's floor (32 → 64 → 128 ...) while
