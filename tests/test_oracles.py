@@ -244,6 +244,29 @@ def test_book_policy_narrows_on_improvement_and_restarts_after_patience():
                      ("narrow", None), ("restart", 1.0)]
 
 
+def test_book_policy_narrows_lists_to_exactly_half_and_double():
+    from skhp.search import Choice
+    from skhp.search.narrowing import narrow
+
+    lr, bs = Choice([0.1, 0.01, 0.001, 0.0001], True), Choice([32, 128, 512], True)
+    assert narrow(lr, 0.1, exact=True).values == (0.05, 0.1, 0.2)  # past the list's end
+    assert narrow(bs, 512, exact=True).values == (256, 512, 1024)
+    assert narrow(bs, 128, exact=True).values == (64, 128, 256)
+    assert narrow(lr, 0.1).describe() == "[0.05, 0.1] log"  # the trust region's: clipped, a range
+    space = {"learning_rate": [0.1, 0.01, 0.001, 0.0001], "batch_size": [32, 128, 512]}
+    for seed in range(3):
+        oracle = NarrowingOracle(space, 40, policy="book", round_size=4, n_initial=4, seed=seed)
+        proposal = oracle.ask()
+        oracle.tell([-abs(math.log10(p["learning_rate"] / 0.01)) for p in proposal.points])
+        centre = oracle.best_params
+        proposal = oracle.ask()
+        assert proposal.step == "narrow"
+        for point in proposal.points:
+            assert point["learning_rate"] in {centre["learning_rate"] * f for f in (0.5, 1, 2)}
+            assert point["batch_size"] in {int(round(centre["batch_size"] * f))
+                                           for f in (0.5, 1, 2)}
+
+
 def test_trust_region_policy_widens_on_improvement_and_shrinks_on_stalls():
     oracle = NarrowingOracle({"x": Real(0.01, 100, log=True)}, 200, policy="trust-region",
                              round_size=5, n_elite=0, seed=0)

@@ -29,7 +29,7 @@ __all__ = ["narrow", "narrow_space", "reflect", "extrapolate", "NarrowingOracle"
 
 
 @functools.singledispatch
-def narrow(dim, center, factor=2.0, scale=1.0, keep=0.7):
+def narrow(dim, center, factor=2.0, scale=1.0, keep=0.7, exact=False):
     """The neighbourhood of ``center`` in ``dim``, always inside its bounds.
 
     - :class:`Real`: on a log scale ``[center / f, center * f]`` with
@@ -42,8 +42,10 @@ def narrow(dim, center, factor=2.0, scale=1.0, keep=0.7):
       ``[0.1, 0.01, 0.001]`` or ``[32, 128, 512]``): ``[x / f, x * f]``,
       clipped to the list's range, as a :class:`Real` (log scale when the list
       spans more than a decade) or, for integers, the choice ``{x / f, x, x *
-      f}`` rounded (32 gives 16, 32, 64). Other ordered choices: ``center`` and
-      its neighbours. Unordered: all values, ``center`` drawn with probability
+      f}`` rounded (32 gives 16, 32, 64); with ``exact`` (the book's policy),
+      exactly ``{x / f, x, x * f}``, past the list's ends too, as the book
+      narrows its lists (0.1 gives 0.05, 0.1, 0.2). Other ordered choices:
+      ``center`` and its neighbours. Unordered: all values, ``center`` drawn with probability
       ``keep`` and the others sharing the rest.
     - :class:`Distribution`: itself (never narrowed).
 
@@ -64,7 +66,7 @@ def narrow(dim, center, factor=2.0, scale=1.0, keep=0.7):
 
 
 @narrow.register
-def _(dim: Real, center, factor=2.0, scale=1.0, keep=0.7):
+def _(dim: Real, center, factor=2.0, scale=1.0, keep=0.7, exact=False):
     center = min(max(float(center), dim.low), dim.high)
     if dim.log:
         f = factor**scale
@@ -76,7 +78,7 @@ def _(dim: Real, center, factor=2.0, scale=1.0, keep=0.7):
 
 
 @narrow.register
-def _(dim: Integer, center, factor=2.0, scale=1.0, keep=0.7):
+def _(dim: Integer, center, factor=2.0, scale=1.0, keep=0.7, exact=False):
     center = int(min(max(round(center), dim.low), dim.high))
     if dim.base is not None:
         values = dim.values()
@@ -97,12 +99,16 @@ def _(dim: Integer, center, factor=2.0, scale=1.0, keep=0.7):
 
 
 @narrow.register
-def _(dim: Choice, center, factor=2.0, scale=1.0, keep=0.7):
+def _(dim: Choice, center, factor=2.0, scale=1.0, keep=0.7, exact=False):
     values = dim.values
     if dim.ordered and all(is_number(v) and v > 0 for v in values):
         # the centre may lie between the listed numbers (drawn from an earlier narrowed range)
         f, low, high, x = factor**scale, min(values), max(values), float(center)
-        if all(isinstance(v, numbers.Integral) for v in values):
+        integral = all(isinstance(v, numbers.Integral) for v in values)
+        if exact:
+            near = {int(round(v)) if integral else float(v) for v in (x / f, x, x * f)}
+            return Choice(sorted(near), True)
+        if integral:
             near = {int(min(max(round(v), low), high)) for v in (x / f, x, x * f)}
             return Choice(sorted(near), True)
         return Real(max(low, x / f), min(high, x * f), log=high / low > 10)
@@ -116,11 +122,11 @@ def _(dim: Choice, center, factor=2.0, scale=1.0, keep=0.7):
 
 
 @narrow.register
-def _(dim: Distribution, center, factor=2.0, scale=1.0, keep=0.7):
+def _(dim: Distribution, center, factor=2.0, scale=1.0, keep=0.7, exact=False):
     return dim
 
 
-def narrow_space(space, center, factor=2.0, scale=1.0, keep=0.7):
+def narrow_space(space, center, factor=2.0, scale=1.0, keep=0.7, exact=False):
     """The space of each dimension's neighbourhood of ``center`` (see :func:`narrow`);
     in a conditional space, within the space ``center`` belongs to.
 
@@ -131,7 +137,8 @@ def narrow_space(space, center, factor=2.0, scale=1.0, keep=0.7):
     'learning_rate=[0.0005, 0.002] log; batch_size={16, 32}'
     """
     home = space.subspace_of(center)
-    return Space({name: narrow(dim, center[name], factor=factor, scale=scale, keep=keep)
+    return Space({name: narrow(dim, center[name], factor=factor, scale=scale, keep=keep,
+                               exact=exact)
                   for name, dim in home.dimensions.items()})
 
 
@@ -207,7 +214,10 @@ class NarrowingOracle(Oracle):
 
        - ``"book"`` (the book's method): a round that improves re-centres on
          the new best and narrows further (size times ``shrink``); a round
-         that does not improve draws again from the same neighbourhood;
+         that does not improve draws again from the same neighbourhood; a
+         list of numbers narrows to exactly ``{x / f, x, x * f}``, as the
+         book lists them ({bs/2, bs, 2·bs} for batch sizes), past the list's
+         ends too;
        - ``"trust-region"``: a round that improves re-centres and widens
          (size times ``grow``, capped at the first narrowing's size); a round
          that does not improve narrows further around the same best (size
@@ -334,7 +344,8 @@ class NarrowingOracle(Oracle):
         """The space the next round draws from."""
         if self.scale is None:
             return self.space
-        return narrow_space(self.space, self._centre[1], self.factor, self.scale, self.keep)
+        return narrow_space(self.space, self._centre[1], self.factor, self.scale, self.keep,
+                            exact=self.policy == "book")
 
     def _propose(self, remaining):
         if self.scale is not None:
@@ -355,7 +366,8 @@ class NarrowingOracle(Oracle):
             for i, size in enumerate(sizes):
                 k = len(range(i, rest, len(sizes)))
                 near = space if size == 1 else narrow_space(
-                    self.space, self._centre[1], self.factor, min(self.scale * size, 2.0), self.keep)
+                    self.space, self._centre[1], self.factor, min(self.scale * size, 2.0), self.keep,
+                    exact=self.policy == "book")
                 points += self._local_draws(near, k)
                 label += [near.describe()] * (len(points) - len(label))
             if points:
@@ -504,7 +516,8 @@ class NarrowingSearchCV(OracleSearchCV):
     policy : {"trust-region", "book"}, default="trust-region"
         How the neighbourhood adapts. ``"book"``: an improving round narrows
         further around the new best, ``patience`` candidates without
-        improvement go back to the whole space. ``"trust-region"``: an
+        improvement go back to the whole space, and a list of numbers narrows
+        to exactly ``{x / 2, x, 2 x}`` (then ``factor ** size``), unclipped. ``"trust-region"``: an
         improving round re-centres and widens (``grow``), a round without
         improvement narrows further (``shrink``), a converged neighbourhood
         goes back to the whole space.
