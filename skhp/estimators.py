@@ -744,8 +744,8 @@ class KerasClassifier(_KerasEstimator, ClassifierMixin, scikeras.wrappers.BaseWr
     lottery_epochs : int, default=3
         Epochs of each draw's brief training.
     lottery_steps : int or None, default=None
-        Optimizer steps per lottery epoch, on one random subset of the
-        training data shared by all draws; None means 100 or one epoch's
+        Optimizer steps per lottery epoch, each epoch on fresh samples of
+        the training data (the same for every draw); None means 100 or one epoch's
         worth of batches, whichever is smaller.
     lottery_lr : float, default=1e-4
         Constant learning rate of the draws' brief training, > 0.
@@ -1125,8 +1125,8 @@ class KerasRegressor(_KerasEstimator, RegressorMixin, scikeras.wrappers.BaseWrap
     lottery_epochs : int, default=3
         Epochs of each draw's brief training.
     lottery_steps : int or None, default=None
-        Optimizer steps per lottery epoch, on one random subset of the
-        training data shared by all draws; None means 100 or one epoch's
+        Optimizer steps per lottery epoch, each epoch on fresh samples of
+        the training data (the same for every draw); None means 100 or one epoch's
         worth of batches, whichever is smaller.
     lottery_lr : float, default=1e-4
         Constant learning rate of the draws' brief training, > 0.

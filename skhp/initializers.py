@@ -16,7 +16,7 @@ from skhp._validation import check_choice
 
 __all__ = ["INITIALIZERS", "get_initializer", "apply_initializer", "apply_weight_decay",
            "with_weight_decay", "WithWeightDecay",
-           "redraw_weights", "draw_lottery", "lottery_subset", "lottery_seed"]
+           "redraw_weights", "draw_lottery", "lottery_subsets", "lottery_seed"]
 
 
 def _initializer_names():
@@ -281,9 +281,10 @@ def draw_lottery(model, X, y, *, draws, compile_kwargs, optimizer, batch_size, e
 
     One compiled model serves every draw: each draw redraws the weights in
     place (:func:`redraw_weights`, seeds derived from ``seed``) and resets the
-    optimizer's state, then trains ``epochs`` epochs of ``steps`` batches on
-    one random subset of ``(X, y)`` shared by all draws. The model is left
-    holding the kept draw's weights, compiled with ``optimizer``.
+    optimizer's state, then trains ``epochs`` epochs of ``steps`` batches,
+    each epoch on fresh samples of ``(X, y)`` as a data generator gives them
+    (:func:`lottery_subsets`; the same samples for every draw). The model is
+    left holding the kept draw's weights, compiled with ``optimizer``.
 
     Parameters
     ----------
@@ -325,8 +326,7 @@ def draw_lottery(model, X, y, *, draws, compile_kwargs, optimizer, batch_size, e
     >>> len(losses), best == int(np.argmin(losses))
     (3, True)
     """
-    subset = lottery_subset(len(X), batch_size, steps, seed)
-    X_draw, y_draw = X[subset], y[subset]  # the same data for every draw
+    subsets = lottery_subsets(len(X), batch_size, steps, seed, epochs)  # the same for every draw
     model.compile(**{**compile_kwargs, "optimizer": optimizer})
     model.optimizer.build(model.trainable_variables)
     fresh_state = [v.numpy() for v in model.optimizer.variables]
@@ -336,8 +336,9 @@ def draw_lottery(model, X, y, *, draws, compile_kwargs, optimizer, batch_size, e
             redraw_weights(model, initializer, lottery_seed(seed, draw))
             for variable, value in zip(model.optimizer.variables, fresh_state):
                 variable.assign(value)
-        history = model.fit(X_draw, y_draw, batch_size=batch_size, epochs=epochs, verbose=0,
-                            shuffle=True)
+        for epoch, subset in enumerate(subsets):  # fresh samples each epoch
+            history = model.fit(X[subset], y[subset], batch_size=batch_size, epochs=epoch + 1,
+                                initial_epoch=epoch, verbose=0, shuffle=True)
         loss = float(history.history["loss"][-1])
         losses.append(loss)
         if math.isfinite(loss) and (best is None or loss < losses[best]):
@@ -347,18 +348,32 @@ def draw_lottery(model, X, y, *, draws, compile_kwargs, optimizer, batch_size, e
     return np.array(losses), best
 
 
-def lottery_subset(n_samples, batch_size, steps=None, seed=None):
-    """Indices of the samples every lottery draw trains on: ``steps`` batches' worth.
+def lottery_subsets(n_samples, batch_size, steps=None, seed=None, epochs=1):
+    """Indices of the samples of each lottery epoch: ``steps`` batches' worth, fresh each epoch.
 
-    ``steps=None`` means 100 batches or one epoch's worth, whichever is smaller.
+    The epochs read on through a stream of seeded permutations of the
+    samples, as a data generator feeds the chapter's draws: each epoch takes
+    the next ``steps * batch_size`` samples (all of them, reshuffled, when
+    that is an epoch's worth or more). ``steps=None`` means 100 batches or
+    one epoch's worth, whichever is smaller.
 
     Examples
     --------
-    >>> len(lottery_subset(1000, 32)), len(lottery_subset(1000, 32, steps=2))
-    (1000, 64)
+    >>> [len(s) for s in lottery_subsets(1000, 32, epochs=2)], len(lottery_subsets(1000, 32, 2)[0])
+    ([1000, 1000], 64)
+    >>> a, b = lottery_subsets(1000, 32, steps=2, seed=0, epochs=2)
+    >>> len(set(a) & set(b))  # the second epoch's samples are new ones
+    0
     """
     steps = steps or min(100, int(math.ceil(n_samples / batch_size)))
-    return np.random.default_rng(seed).permutation(n_samples)[: steps * batch_size]
+    size = min(steps * batch_size, n_samples)
+    rng, stream, subsets = np.random.default_rng(seed), np.empty(0, dtype=int), []
+    for _ in range(epochs):
+        if len(stream) < size:
+            stream = np.concatenate([stream, rng.permutation(n_samples)])
+        subsets.append(stream[:size])
+        stream = stream[size:]
+    return subsets
 
 
 def lottery_seed(seed, draw):

@@ -366,7 +366,8 @@ def train_lottery(estimator, X, y, batch_size):
 
     The packed counterpart of :func:`skhp.initializers.draw_lottery`, with
     the same draws (the model's weights, then redraws seeded as there), the
-    same data subset, optimizer (at the constant ``lottery_lr``), epochs and
+    same samples each epoch (fresh ones every epoch), optimizer (at the constant
+    ``lottery_lr``), epochs and
     steps; each draw shuffles with its own seeded stream. The model is left
     holding the kept draw's weights.
 
@@ -397,14 +398,16 @@ def train_lottery(estimator, X, y, batch_size):
     >>> len(est.lottery_losses_), est.lottery_best_ == int(np.argmin(est.lottery_losses_))
     (4, True)
     """
-    from skhp.initializers import lottery_seed, lottery_subset, redraw_weights
+    from skhp.initializers import lottery_seed, lottery_subsets, redraw_weights
     from skhp.packed._plan import _training_loss
 
     name, settings = optimizer_settings(estimator, routed=False)
     model, seed = estimator.model_, estimator._seed
-    subset = lottery_subset(len(X), batch_size, estimator.lottery_steps, seed)
-    X_draw = np.asarray(X[subset], dtype="float32")
-    targets = np.asarray(y[subset], dtype="float32").reshape(len(subset), -1)
+    # the rows of every epoch, fresh each epoch (one row of indices an epoch)
+    subsets = np.stack(lottery_subsets(len(X), batch_size, estimator.lottery_steps, seed,
+                                       estimator.lottery_epochs))
+    X_draw = np.asarray(X, dtype="float32")
+    targets = np.asarray(y, dtype="float32").reshape(len(X), -1)
     # the model carries its weight decay (a regularizer): the slots' l2 stays 0
     loss, targets = smoothed(_training_loss(estimator, model), targets)
     variables = [*model.trainable_variables, *model.non_trainable_variables]
@@ -413,11 +416,11 @@ def train_lottery(estimator, X, y, batch_size):
     for draw in range(1, estimator.lottery):
         redraw_weights(model, estimator.initializer, lottery_seed(seed, draw))
         draws.append([np.array(v.numpy()) for v in variables])
-    total = estimator.lottery_epochs * int(math.ceil(len(subset) / batch_size))
+    total = estimator.lottery_epochs * int(math.ceil(subsets.shape[1] / batch_size))
     momentum = float(settings.get(momentum_name(name), 0.0))
     base = seed_or_fresh(seed)
-    slots = [PackedSlot(X=X_draw, train=np.arange(len(subset)), validation=None, targets=targets,
-                        sample_weight=np.ones(len(subset), "float32"), weights=values[:n_trainable],
+    slots = [PackedSlot(X=X_draw, train=subsets, validation=None, targets=targets,
+                        sample_weight=np.ones(len(X), "float32"), weights=values[:n_trainable],
                         state=values[n_trainable:], rates=np.full(total, float(estimator.lottery_lr)),
                         momenta=np.full(total, momentum), settings=numbers(settings),
                         seed=base + draw)

@@ -71,7 +71,8 @@ class PackedSlot:
         and indexes), as the model takes them; a sparse matrix is densified a
         batch at a time, on the device.
     train : ndarray of int
-        Indices (into ``X``) the slot trains on, in their unshuffled order.
+        Indices (into ``X``) the slot trains on, in their unshuffled order;
+        of shape (epochs, rows) for another set each epoch.
     validation : ndarray of int or None
         Indices of its validation samples (early stopping watches their loss).
     targets : ndarray of shape (n_samples, ...)
@@ -378,6 +379,12 @@ def program(key, model, loss, optimizer, structural, decayed, decoupled=True):
         return found
 
 
+def _epoch_rows(train, epoch):
+    """A slot's training rows in ``epoch``: ``train``, or its row for that epoch when it holds
+    one set an epoch (the lottery's fresh samples)."""
+    return train[epoch % len(train)] if np.ndim(train) == 2 else train
+
+
 def _stacked(arrays, rows=None):
     """``arrays`` of equal trailing shapes stacked on a new first axis, zero-padded to ``rows``
     (default: the longest)."""
@@ -481,7 +488,7 @@ class PackRun:
                        .astype(p.dtype) for _ in range(n_state)] for p in self.params]
         self.iterations = np.zeros(k, dtype="float32")
         self.u_product = np.ones(k, dtype="float32")
-        self.steps = [int(math.ceil(len(s.train) / batch_size)) for s in self.slots]
+        self.steps = [int(math.ceil(_epoch_rows(s.train, 0).size / batch_size)) for s in self.slots]
         self.rngs = [np.random.default_rng(s.seed) for s in self.slots]
         self.active = np.ones(k, dtype=bool)
         self.diverged = np.zeros(k, dtype=bool)
@@ -645,8 +652,9 @@ class PackRun:
         for epoch in range(self.epoch, until):
             if not running.any():
                 break
-            orders = [self.rngs[j].permutation(s.train) if self.shuffle and i < len(members)
-                      else s.train for i, (j, s) in enumerate(zip(lanes, slots))]
+            orders = [self.rngs[j].permutation(_epoch_rows(s.train, epoch))
+                      if self.shuffle and i < len(members) else _epoch_rows(s.train, epoch)
+                      for i, (j, s) in enumerate(zip(lanes, slots))]
             idx, w, n = _epoch_batches(slots, orders, self.batch_size, n_steps)
             rate = np.zeros((n_steps, k), dtype=np.float32)
             momentum = np.zeros((n_steps, k), dtype=np.float32)
