@@ -344,7 +344,7 @@ def test_the_default_pruning_can_be_turned_off_and_hyperband_keeps_its_own():
     from skhp.experiment import load_config
 
     assert load_config()["search"]["pruning"] == "median"  # the digits default
-    assert load_config({"data": {"name": "wine"}})["search"]["pruning"] == "halving"
+    assert load_config({"data": {"name": "wine"}})["search"]["pruning"] == "median"
     assert load_config({"search": {"pruning": "none"}})["search"]["pruning"] is None
     assert load_config({"search": {"strategy": "hyperband"}})["search"]["pruning"] is None
 
@@ -396,7 +396,7 @@ def test_optuna_strategies_run_resume_and_need_optuna(tmp_path, capsys, monkeypa
     out = tmp_path / "out"
     assert main(["tune", "--config", str(config), "--output", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "tpe search, 6 trials, cv=2, pruning=halving" in text
+    assert "tpe search, 6 trials, cv=2, pruning=median" in text
     rows = (out / "cv_results.csv").read_text().splitlines()
     assert len(rows) == 1 + 6 and all(",TPESampler," in row for row in rows[1:])
     assert main(["tune", "--config", str(config), "--output", str(out), "--quiet", "--resume",
