@@ -44,7 +44,7 @@ from scipy import sparse
 from skhp.packed._cluster import (FITTED, ClusterData, RungsOnCluster, dask_client,
                                   train_packs_on_cluster)
 from skhp.packed._engine import PackedSlot, PackRun, short_error, train_pack
-from skhp.packed._rows import Rows
+from skhp._rows import Rows
 from skhp.packed._memory import auto_pack_size, gpu_free_memory, pack_memory, slot_bytes
 from skhp.packed._plan import (OPTIMIZER_SETTINGS, NotPackable, lottery_reason, loss_key,
                                model_signature, momentum_name, outputs_of,

@@ -20,7 +20,7 @@ import uuid
 
 import numpy as np
 
-from skhp.packed._rows import Rows
+from skhp._rows import Rows
 
 __all__ = ["dask_client", "ClusterData", "train_packs_on_cluster", "RungsOnCluster"]
 

@@ -23,7 +23,7 @@ from scipy import sparse
 
 from skhp._training import momentum_argument, optimizer_class
 from skhp.packed._engine import PackedSlot
-from skhp.packed._rows import Rows
+from skhp._rows import Rows
 from skhp.schedules import CosineRestarts, EpochFunction, OneCycle, Warmup
 
 __all__ = ["OPTIMIZER_SETTINGS", "NotPackable", "pack_reason", "lottery_reason", "pack_key",

@@ -31,7 +31,7 @@ from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import indexable
 
-from skhp.packed._rows import Rows
+from skhp._rows import Rows
 from skhp.search._sklearn import (
     EXTRA_KEYS,
     evaluating,
