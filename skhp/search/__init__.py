@@ -24,6 +24,7 @@ Examples
 
 from skhp.search._base import check_space_names
 from skhp.search._oracle import Proposal, Trial
+from skhp.search._preflight import check_candidates
 from skhp.search._space import Choice, Dimension, Distribution, Integer, Real, Space, SpaceUnion
 from skhp.search.build_space import space_from
 from skhp.search.grid import GridOracle, SpaceGridSearchCV
@@ -42,5 +43,5 @@ __all__ = [
     "SamplerOracle", "SamplerSearchCV", "SuccessiveHalving",
     "RandomizedSearchCV", "Real",
     "Space", "SpaceGridSearchCV", "SpaceUnion", "Trial",
-    "check_space_names", "space_from",
+    "check_candidates", "check_space_names", "space_from",
 ]
