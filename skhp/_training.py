@@ -331,11 +331,8 @@ class TrainingWiring:
         the optimizer's own: an instance's, the one a build function or a
         compiled model compiles with, else Keras' default for its class.
         """
-        optimizer = self._optimizer_in_use()
-        own = instance_learning_rate(optimizer)  # refuses a schedule inside an instance
-        if self.learning_rate is not None:
-            return self.learning_rate
-        return own if own is not None else default_learning_rate(optimizer)
+        own = default_learning_rate(self._optimizer_in_use())  # refuses a schedule in an instance
+        return self.learning_rate if self.learning_rate is not None else own
 
     def _resolve_learning_rate(self, X, y):
         """Set ``learning_rate_``, running the LR range test for ``learning_rate="auto"``."""

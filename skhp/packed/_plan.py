@@ -493,8 +493,8 @@ def plan(estimator, X, y, sample_weight=None, templates=None):
 
 
 def _samples(first, X, shared):
-    """``X`` as the model takes it, in float32 (a CSR matrix too); made once per planning when
-    ``shared`` (a dict kept over the planning) holds it: the slots of a search share one copy."""
+    """Dense ``X`` as the model takes it, numbers in float32; made once per planning in
+    ``shared`` (a dict kept over the planning), so that the slots of a search share one copy."""
     made = shared.get(("X", id(X)))
     if made is None or made[0] is not X:
         samples, _ = first._validate_data(X=X, y=None)
