@@ -294,3 +294,31 @@ def test_the_ramp_drops_five_epochs_before_the_candidates_own_stop(monkeypatch):
     assert probes[0]["epochs"] == 20 and probes[0]["early_stopping"] == 2
     ramp = [p for p in search.cv_results_["params"] if p.get("schedule") == "ramp"]
     assert ramp and ramp[0]["schedule__drop_epochs"] == [14 - 5 - 2]
+
+
+def test_a_plain_scikit_learn_search_beside_an_skhp_one_gets_its_own_scores():
+    import threading
+
+    from sklearn.model_selection import GridSearchCV as Plain
+    from sklearn.model_selection import ParameterGrid
+
+    from skhp.search._sklearn import evaluating, fold_key
+
+    X, y = load_iris(return_X_y=True)
+    grid = {"C": [0.1, 1.0]}
+    # what an skhp search on this data would have registered for these very candidates
+    known = {fold_key(p, k): {"test_scores": 0.123, "fit_time": 0.0, "score_time": 0.0,
+                              "fit_error": None} for p in ParameterGrid(grid) for k in range(3)}
+    beside = {}
+
+    def plain():
+        search = Plain(LogisticRegression(max_iter=500), grid, cv=3).fit(X, y)
+        beside["scores"] = search.cv_results_["mean_test_score"]
+
+    with evaluating(known, X, y):
+        thread = threading.Thread(target=plain)
+        thread.start()
+        thread.join()
+    alone = Plain(LogisticRegression(max_iter=500), grid, cv=3).fit(X, y).cv_results_
+    np.testing.assert_array_equal(beside["scores"], alone["mean_test_score"])
+    assert not np.isclose(beside["scores"], 0.123).any()

@@ -18,7 +18,7 @@ from sklearn.preprocessing import StandardScaler
 import skhp.reports
 from skhp import KerasClassifier
 from skhp.search import GridSearchCV, NarrowingSearchCV, Real
-from skhp.search._sklearn import evaluating, fold_key
+from skhp.search._sklearn import Candidate, evaluating, fold_key
 from skhp.search.pruning import SuccessiveHalving
 
 
@@ -69,7 +69,8 @@ def test_two_searches_in_two_threads_keep_their_own_known_results():
         with evaluating(known, X, y):
             both_inside.wait(timeout=10)  # the other thread's block is open too
             seen[name] = _search._fit_and_score(
-                None, X, y, parameters=params, split_progress=(0, 2), candidate_progress=(0, 1),
+                None, X, y, parameters=Candidate(params), split_progress=(0, 2),
+                candidate_progress=(0, 1),
                 train=train, test=test)["test_scores"]
             both_inside.wait(timeout=10)
 

@@ -33,6 +33,7 @@ from sklearn.utils.validation import indexable
 
 from skhp._rows import Rows
 from skhp.search._sklearn import (
+    Candidate,
     EXTRA_KEYS,
     evaluating,
     fold_key,
@@ -400,7 +401,8 @@ class RoundEvaluator:
         all_known = n_splits is not None and all(
             fold_key(c, k) in known for c in candidates for k in range(n_splits))
         with evaluating(known, X, y), in_process(evaluate_candidates, all_known):
-            return evaluate_candidates(candidates, more_results=more_results, **kwargs)
+            return evaluate_candidates([Candidate(c) for c in candidates],
+                                       more_results=more_results, **kwargs)
 
 
 class PackedEvaluation:

@@ -122,13 +122,31 @@ def data_signature(X, y):
     return joblib.hash((n, getattr(X, "shape", None), rows, y))
 
 
+class Candidate(dict):
+    """A candidate's parameters as an skhp search hands them to scikit-learn's loop.
+
+    Known (packed, replayed) results answer only such candidates: a plain
+    scikit-learn search running at the same time, on the same data and
+    parameters, never gets skhp's results. It is a dict in every other way
+    (``cv_results_["params"]``, ``best_params_``).
+
+    Examples
+    --------
+    >>> Candidate({"C": 1.0}) == {"C": 1.0}, isinstance(Candidate({"C": 1.0}), Candidate)
+    (True, True)
+    """
+
+    __slots__ = ()
+
+
 class _KnownOrTrained:
     """Stands in for ``_fit_and_score``: a known result, else scikit-learn's own training.
 
     One instance is installed for the whole process (it never swaps back and
     forth); each search's :func:`evaluating` block registers its known
     results under its data's signature, so searches fitted at once in
-    several threads each find only their own. Pickled to parallel workers, it
+    several threads each find only their own, and only an skhp search's
+    candidates (:class:`Candidate`) are looked up. Pickled to parallel workers, it
     carries the results registered at that moment.
     """
 
@@ -160,7 +178,7 @@ class _KnownOrTrained:
 
     def __call__(self, estimator, X, y, **kwargs):
         result = None
-        if self.active:
+        if self.active and isinstance(kwargs["parameters"], Candidate):  # an skhp search's
             key = fold_key(kwargs["parameters"], kwargs["split_progress"][0])
             result = self._lookup(X, y, key)
         trained_on = None if result is None else result.get("_train")
