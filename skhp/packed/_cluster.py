@@ -16,6 +16,7 @@ elsewhere, with the same seeds. Pruned rounds train rung by rung there
 """
 
 import threading
+import time
 import uuid
 
 import numpy as np
@@ -89,11 +90,14 @@ class ClusterData:
             except BaseException as error:  # a cancelled future raises a BaseException
                 if not _lost(error) or attempt == _ATTEMPTS - 1:
                     raise
+                # a moment for the cluster to settle (a killed worker's restart, its data
+                # released): sent again at once, a task could lose the fresh copy too
+                time.sleep(0.2 * (attempt + 1))
                 self._futures = None
                 task = self.submit(function, worker, *args)
 
 
-_ATTEMPTS = 3
+_ATTEMPTS = 5
 
 
 def _lost(error):
