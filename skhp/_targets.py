@@ -5,6 +5,18 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.multiclass import type_of_target
 
 
+def one_hot_rows(y):
+    """Whether ``y`` is rows of 0/1 columns holding one 1 each (a multiclass problem, one-hot).
+
+    Examples
+    --------
+    >>> one_hot_rows(np.eye(3)[[0, 2]]), one_hot_rows(np.array([[1, 1], [0, 1]])), one_hot_rows([0, 1])
+    (True, False, False)
+    """
+    y = np.asarray(y)
+    return y.ndim == 2 and y.shape[1] > 1 and bool((y.sum(axis=1) == 1).all())
+
+
 class OneHotLabelEncoder(TransformerMixin, BaseEstimator):
     """Encode class labels (integers, strings, ...) as one-hot rows and back.
 
@@ -64,7 +76,7 @@ class OneHotLabelEncoder(TransformerMixin, BaseEstimator):
         return self
 
     def _fit_columns(self, y):
-        self.kind_ = "one-hot" if (y.sum(axis=1) == 1).all() else "multilabel"
+        self.kind_ = "one-hot" if one_hot_rows(y) else "multilabel"
         self.classes_ = np.arange(y.shape[1])
         self.n_classes_ = y.shape[1]
         if self.kind_ == "one-hot" and (y.sum(axis=0) == 0).sum() >= y.shape[1] - 1:

@@ -32,7 +32,7 @@ from sklearn.utils.validation import column_or_1d, validate_data
 
 from skhp._inputs import InputSplitter
 from skhp._routing import RoutedParameters, accepted_arguments
-from skhp._targets import OneHotLabelEncoder
+from skhp._targets import OneHotLabelEncoder, one_hot_rows
 from skhp._training import TrainingWiring, momentum_argument, optimizer_class
 from skhp._validation import check_number, suggest
 from skhp.hyperparameters import declared, hp_build_function, make_hp
@@ -982,8 +982,8 @@ class KerasClassifier(_KerasEstimator, ClassifierMixin, scikeras.wrappers.BaseWr
         if class_weight is None:
             return sample_weight
         y = np.asarray(y)
-        if y.ndim == 2 and y.shape[1] > 1 and (y.sum(axis=1) == 1).all():
-            y = y.argmax(axis=1)  # one-hot rows: their class indices
+        if one_hot_rows(y):
+            y = y.argmax(axis=1)  # their class indices
         weights = compute_sample_weight(class_weight, y if y.ndim == 2 else column_or_1d(y))
         return weights if sample_weight is None else np.asarray(sample_weight) * weights
 

@@ -424,10 +424,10 @@ def _import_builder(spec, folders=()):
     if not isinstance(spec, str) or ":" not in spec:
         raise ConfigError(f"[model] builder must be 'package.module:function', got {spec!r}.")
     module, _, name = spec.partition(":")
+    top = module.split(".")[0]  # the module or package a folder must hold
     for folder in folders:
         folder = os.path.abspath(folder)
-        if os.path.exists(os.path.join(folder, module.split(".")[0] + ".py")) or \
-                os.path.isdir(os.path.join(folder, module.split(".")[0])):
+        if os.path.exists(os.path.join(folder, top + ".py")) or os.path.isdir(os.path.join(folder, top)):
             if folder not in sys.path:
                 sys.path.insert(0, folder)
                 paths = os.environ.get("PYTHONPATH")
@@ -679,16 +679,16 @@ def _search_of(s, estimator, space, storage, study):
         # search to the surer models among equals (the guided recipe decides by the loss).
         common.update(scoring={"accuracy": "accuracy", "neg_log_loss": "neg_log_loss"},
                       refit="accuracy")
+    trials = s["trials"] or 60  # None is by the data's size (default_trials); 60 unknown
     if s["strategy"] != "hyperband":  # hyperband's brackets set its trials and pruning
-        # trials=None is by the data's size (default_trials); 60 where that is not known
-        common.update(n_iter=s["trials"] or 60, pruning=s.get("pruning"))
+        common.update(n_iter=trials, pruning=s.get("pruning"))
     if s["strategy"] == "hyperband":
         search = HyperbandSearchCV(estimator, space, random_state=s["seed"], **common)
     elif s["strategy"] == "narrowing":
         # a fifth of a large budget explores the whole space before narrowing (the oracle's
         # 10 random points, alone, narrowed 150 trials on wine into a basin of 0.9831)
         search = NarrowingSearchCV(estimator, space, random_state=s["seed"],
-                                   n_initial=max(10, (s["trials"] or 60) // 5), **common)
+                                   n_initial=max(10, trials // 5), **common)
     elif s["strategy"] == "guided":
         search = GuidedSearchCV(estimator, space, **common)
     elif s["strategy"] == "grid":
