@@ -6,15 +6,14 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import clone
-from sklearn.model_selection._search import BaseSearchCV
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
+from skhp._sklearn import HasMethods, Interval, StrOptions
 from skhp._validation import suggest
 from skhp.search._oracle import sources
 from skhp.search._preflight import check_candidates, probe_values
 from skhp.search._space import as_space
 from skhp.search._evaluate import PackedEvaluation
-from skhp.search._sklearn import RawFoldResults, fold_key
+from skhp.search._sklearn import BaseSearchCV, RawFoldResults, fold_key
 from skhp.search.pruning import PRUNING, RULE_METHODS, check_pruning
 from skhp.storage import STORE_METHODS, open_store
 

@@ -27,6 +27,7 @@ silently in a search.
 import contextlib
 import inspect
 import threading
+import warnings
 
 import numpy as np
 from sklearn.compose import TransformedTargetRegressor
@@ -38,8 +39,9 @@ from sklearn.utils import _safe_indexing
 from sklearn.utils.parallel import Parallel
 from sklearn.utils.validation import _num_samples, indexable
 
-__all__ = ["evaluating", "in_process", "RawFoldResults", "fold_key", "score_fold",
-           "transformed_target"]
+__all__ = ["BaseSearchCV", "evaluating", "in_process", "RawFoldResults", "PrunedResults",
+           "DefaultScoring", "Candidate", "fold_key", "score_fold", "search_scorers",
+           "routed_fit_params", "score_names", "transformed_target"]
 
 _FIT_AND_SCORE = _search._fit_and_score
 _NEEDED = {"parameters", "train", "test", "split_progress", "candidate_progress"}
@@ -103,6 +105,11 @@ def fold_key(params, split):
 def score_fold(estimator, X, y, scorers, error_score):
     """A fitted estimator's score(s) on one split, as ``_fit_and_score`` computes them."""
     return _score(estimator, X, y, scorers, None, error_score)
+
+
+def score_names(scorers):
+    """The metric names of a search's scorers (:func:`search_scorers`), None for a single score."""
+    return list(getattr(scorers, "_scorers", {})) or None
 
 
 #: Keys a known fold result may carry beyond ``_fit_and_score``'s (pruned training's record).
@@ -256,6 +263,39 @@ class RawFoldResults:
     def _format_results(self, candidate_params, n_splits, out, more_results=None):
         self._fold_results = list(out)
         return super()._format_results(candidate_params, n_splits, out, more_results)
+
+
+class PrunedResults:
+    """Mixin for a ``BaseSearchCV``: pruned candidates' non-finite scores raise no warning.
+
+    Pruned candidates' test scores are non-finite by design (they rank last,
+    never best); scikit-learn's warning about non-finite scores stays for
+    real failures.
+    """
+
+    def _format_results(self, candidate_params, n_splits, out, more_results=None):
+        pruned = list((more_results or {}).get("pruned", ()))
+        if not any(pruned):
+            return super()._format_results(candidate_params, n_splits, out, more_results)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            results = super()._format_results(candidate_params, n_splits, out, more_results)
+        means = [v for k, v in results.items() if k.startswith("mean_test_")]
+        failed = any(not np.isfinite(m[i]) and not pruned[i] for m in means for i in range(len(pruned)))
+        for w in caught:
+            if failed or "scores are non-finite" not in str(w.message):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        return results
+
+
+def search_scorers(search):
+    """``(scorers, refit metric)`` of a fitted or fitting search, as scikit-learn builds them."""
+    return search._get_scorers()
+
+
+def routed_fit_params(search, params):
+    """The search's fit ``params`` routed to the estimator's ``fit`` and the splitter."""
+    return search._get_routed_params_for_fit(params)
 
 
 class DefaultScoring:

@@ -4,8 +4,8 @@ from numbers import Integral
 
 import numpy as np
 from sklearn.base import clone
-from sklearn.utils._param_validation import Interval
 
+from skhp._sklearn import Interval
 from skhp._validation import check_number
 from skhp.search._base import OracleSearchCV
 from skhp.search._oracle import Oracle, Proposal

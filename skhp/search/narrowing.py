@@ -6,8 +6,8 @@ import math
 import numbers
 
 import numpy as np
-from sklearn.utils._param_validation import Interval, StrOptions
 
+from skhp._sklearn import Interval, StrOptions
 from skhp._validation import check_choice, check_number
 from skhp.search._base import OracleSearchCV
 from skhp.search._oracle import Proposal, Oracle, point_key, score_key

@@ -14,8 +14,8 @@ import warnings
 from numbers import Integral
 
 import numpy as np
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
+from skhp._sklearn import HasMethods, Interval, StrOptions
 from skhp._validation import check_number
 from skhp.search._base import OracleSearchCV
 from skhp.search._oracle import Oracle, Proposal, score_key
