@@ -191,9 +191,7 @@ def lottery_case(draws=10, repeats=3):
     from sklearn.datasets import make_classification
 
     from skhp import KerasClassifier
-    from skhp._training import optimizer_class
-    from skhp.initializers import draw_lottery
-    from skhp.packed import train_lottery
+    from skhp.lottery import draw_lottery, train_lottery
 
     X, y = make_classification(20000, 20, n_informative=10, n_classes=3, random_state=0)
     X = X.astype("float32")
@@ -205,14 +203,14 @@ def lottery_case(draws=10, repeats=3):
             est.initialize(X, y)
             onehot = est.target_encoder_.transform(y)
             start = time.perf_counter()
+            optimizer = est.fit_settings().lottery_optimizer
+            draw = dict(draws=draws, batch_size=32, epochs=3, steps=100, seed=repeat)
             if way == "packed":
-                train_lottery(est, X, onehot, 32)
+                train_lottery(est.model_, X, onehot, loss=est.model_.loss, optimizer=optimizer,
+                              lottery_lr=est.lottery_lr, **draw)
             else:
-                cls, config = optimizer_class(est.optimizer)
-                draw_lottery(est.model_, X, onehot, draws=draws,
-                             compile_kwargs=est._compile_kwargs_for_fit(),
-                             optimizer=cls.from_config({**config, "learning_rate": est.lottery_lr}),
-                             batch_size=32, epochs=3, steps=100, seed=repeat)
+                draw_lottery(est.model_, X, onehot, compile_kwargs={"loss": est.model_.loss},
+                             optimizer=optimizer.build(est.lottery_lr), **draw)
             times[way].append(time.perf_counter() - start)
     packed, sequential = (statistics.median(times[w]) for w in ("packed", "sequential"))
     print(f"\n(g) lottery of {draws} draws x 3 epochs x 100 steps, MLP (64, 64), batch 32 "

@@ -16,17 +16,16 @@ from dataclasses import dataclass
 import skhp._tensorflow  # noqa: F401  (before Keras: TensorFlow starts quietly)
 import keras
 import numpy as np
-from sklearn.base import clone
-from sklearn.utils.validation import _num_samples
 
+from skhp._sklearn import num_samples
 from skhp._targets import metrics_for_one_hot
 from skhp._validation import check_choice, check_number
 from skhp.callbacks import (
-    CycleAwareEarlyStopping,
     LearningRateLogger,
     MomentumCycler,
     ScheduleStepper,
 )
+from skhp.fit_spec import CycleMomentum, OptimizerSpec, StopRule, batch_size_for, n_held_out, steps_per_epoch
 from skhp.schedules import (
     Constant,
     CosineAnnealing,
@@ -150,19 +149,6 @@ def default_learning_rate(optimizer):
     return float(default.default) if default is not None else 1e-3
 
 
-def batch_size_for(batch_size, n_samples):
-    """The minibatch size: ``batch_size``, or the book's 32 below 50,000 samples, else 256.
-
-    Examples
-    --------
-    >>> batch_size_for(None, 1_000), batch_size_for(None, 60_000), batch_size_for(8, 60_000)
-    (32, 256, 8)
-    """
-    if batch_size is not None:
-        return int(batch_size)
-    return 32 if n_samples < 50_000 else 256
-
-
 @dataclass(frozen=True)
 class TrainingPlan:
     """What one fit trains on, computed once and consumed by Keras' fit and a packed slot alike.
@@ -208,7 +194,7 @@ class TrainingPlan:
         weight (scikeras drops the others before Keras' fit).
         """
         weights, held, kept = self.sample_weight, self.held, self.kept
-        if weights is not None and _num_samples(X) < len(weights):  # zero weights dropped
+        if weights is not None and num_samples(X) < len(weights):  # zero weights dropped
             position = np.cumsum(weights != 0) - 1
             held, kept, weights = position[held], position[kept], weights[weights != 0]
         if not len(held):
@@ -222,8 +208,8 @@ class TrainingWiring:
 
     def _steps_for(self, n_samples):
         """Optimizer steps of an epoch over ``n_samples`` (the hold-out left out)."""
-        n_train = n_samples - self._n_validation(n_samples)
-        return max(1, int(math.ceil(n_train / batch_size_for(self.batch_size, n_samples))))
+        return steps_per_epoch(n_samples, batch_size_for(self.batch_size, n_samples),
+                               self._n_validation(n_samples))
 
     def _steps_per_epoch(self):
         return self._steps_for(self.X_shape_[0])
@@ -234,7 +220,7 @@ class TrainingWiring:
         ``fit_kwargs`` are ``fit``'s keywords (the classifier takes its
         ``class_weight`` from them).
         """
-        n_samples = _num_samples(y)  # y as given: a list, an array-like without len()
+        n_samples = num_samples(y)  # y as given: a list, an array-like without len()
         weights = self._weights_for(y, None if sample_weight is None else np.asarray(sample_weight),
                                     {} if fit_kwargs is None else fit_kwargs)
         # samples of zero weight take no part (scikeras drops them before Keras' fit)
@@ -334,16 +320,6 @@ class TrainingWiring:
         own = default_learning_rate(self._optimizer_in_use())  # refuses a schedule in an instance
         return self.learning_rate if self.learning_rate is not None else own
 
-    def _resolve_learning_rate(self, X, y):
-        """Set ``learning_rate_``, running the LR range test for ``learning_rate="auto"``."""
-        if self.learning_rate == "auto":
-            from skhp.lr_find import lr_find
-
-            self.lr_find_ = lr_find(clone(self).set_params(learning_rate=1e-3), X, y)
-            self.learning_rate_ = self.lr_find_.suggestion
-        else:
-            self.learning_rate_ = self._given_learning_rate()
-
     def _continue_at_given_rate(self):
         """Before a continued fit: a ``learning_rate`` set since the last one applies from now.
 
@@ -390,22 +366,52 @@ class TrainingWiring:
         compiled = getattr(self, "_builder_compile", None) or {}
         return compiled["loss"] if compiled.get("loss") is not None else self._default_loss()
 
-    def _make_optimizer(self):
+    def _optimizer_spec(self, routed=True):
+        """The fit's optimizer: its class and every setting (see :class:`OptimizerSpec`).
+
+        ``routed=False`` leaves out ``optimizer__`` parameters and ``momentum``
+        (the lottery's brief training takes only the optimizer's own settings).
+        """
         optimizer = self._optimizer_in_use()
         cls, config = optimizer_class(optimizer)
-        config.update({k: v for k, v in self._routed("optimizer").items() if k != "decay"})
-        if self.momentum is not None:
-            config[momentum_argument(optimizer)] = self.momentum
+        if routed:
+            config.update({k: v for k, v in self._routed("optimizer").items() if k != "decay"})
+            if self.momentum is not None:
+                config[momentum_argument(optimizer)] = self.momentum
+        return OptimizerSpec(cls, config)
+
+    def _cycle_momentum(self, optimizer):
+        """1cycle's momentum of every step (``schedule_`` set), or None: nothing moves it."""
+        main, warmup_epochs = self._main_schedule()
+        if not isinstance(main, OneCycle) or optimizer.momentum_setting is None:
+            return None
+        return CycleMomentum(main, offset=int(warmup_epochs * main.steps_per_epoch))
+
+    def _stop_rule(self, schedule=None):
+        """The fit's :class:`StopRule`: its patience, what it watches, and the ends of the
+        cycles of ``schedule`` (a schedule of the fit's, warm-up included) where it may stop."""
+        main, warmup_epochs = (schedule.schedule, schedule.epochs) if isinstance(schedule, Warmup) \
+            else (schedule, 0)
+        ends = None
+        if self.early_stopping and isinstance(main, (CosineRestarts, OneCycle)):
+            starts = main.cycle_starts(self.epochs - warmup_epochs) \
+                if isinstance(main, CosineRestarts) else [0]
+            ends = tuple([warmup_epochs + s for s in starts[1:]] + [self.epochs])
+        return StopRule(int(self.early_stopping),
+                        "val_loss" if self._validation_given() else "loss", ends)
+
+    def _make_optimizer(self):
+        optimizer = self._optimizer_spec()
         # With learning_rate="auto" warm-up still starts below the found rate.
         warmup_lr = min(self.warmup_lr, self.learning_rate_)
         self.schedule_ = self._make_learning_rate(self.learning_rate_, self._steps_per_epoch(), warmup_lr)
-        main, _ = self._main_schedule()
-        if isinstance(main, OneCycle) and "momentum" in inspect.signature(cls.__init__).parameters:
+        changes = {}
+        cycle = self._cycle_momentum(optimizer)
+        if cycle is not None and optimizer.momentum_setting == "momentum":
             # The optimizer must be built with momentum on for 1cycle to move it.
-            config["momentum"] = main.max_momentum
+            changes["momentum"] = cycle.schedule.max_momentum
         settable = isinstance(self.schedule_, EpochFunction) or self._user_callbacks()
-        config["learning_rate"] = float(self.learning_rate_) if settable else self.schedule_
-        return cls.from_config(config)
+        return optimizer.build(float(self.learning_rate_) if settable else self.schedule_, **changes)
 
     def _user_callbacks(self):
         """Whether the fit has Keras callbacks of the user's (which may set the rate)."""
@@ -445,22 +451,12 @@ class TrainingWiring:
         if isinstance(self.schedule_, EpochFunction) and self.schedule_.acts:
             extra.append(keras.callbacks.LearningRateScheduler(self.schedule_))
         extra.append(LearningRateLogger())  # after every callback that sets the rate
-        main, warmup_epochs = self._main_schedule()
-        if isinstance(main, OneCycle):
-            offset = int(warmup_epochs * main.steps_per_epoch)
-            extra.append(MomentumCycler(main, offset=offset))
-        if self.early_stopping:
-            stopper = dict(
-                monitor="val_loss" if self._validation_given() else "loss",
-                patience=self.early_stopping,
-                restore_best_weights=True,
-            )
-            if isinstance(main, (CosineRestarts, OneCycle)):
-                starts = main.cycle_starts(self.epochs - warmup_epochs) if isinstance(main, CosineRestarts) else [0]
-                ends = [warmup_epochs + s for s in starts[1:]] + [self.epochs]
-                extra.append(CycleAwareEarlyStopping(ends, **stopper))
-            else:
-                extra.append(keras.callbacks.EarlyStopping(**stopper))
+        cycle = self._cycle_momentum(self._optimizer_spec())
+        if cycle is not None:
+            extra.append(MomentumCycler(cycle))
+        stopper = self._stop_rule(self.schedule_).callback()
+        if stopper is not None:
+            extra.append(stopper)
         first = []
         if not isinstance(self.schedule_, (EpochFunction, Constant)) and self._user_callbacks():
             first.append(ScheduleStepper(self.schedule_))  # the rate is a settable variable
@@ -476,8 +472,7 @@ class TrainingWiring:
         return self._validation_fraction() > 0 or "validation_data" in self._routed("fit")
 
     def _n_validation(self, n_samples):
-        fraction = self._validation_fraction()
-        return min(max(1, int(round(n_samples * fraction))), n_samples - 1) if fraction else 0
+        return n_held_out(n_samples, self._validation_fraction())
 
     def _hold_out_indices(self, n_samples):
         """``(held, kept)``: the fit's seeded random hold-out, and the samples it trains on.

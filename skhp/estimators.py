@@ -13,9 +13,7 @@ import contextlib
 import functools
 import os
 import pickle
-import threading
 import warnings
-import weakref
 from numbers import Integral, Real
 
 import skhp._tensorflow  # noqa: F401  (before Keras: TensorFlow starts quietly)
@@ -24,21 +22,25 @@ import numpy as np
 import scikeras.wrappers
 from scipy import sparse
 from scikeras.utils.transformers import ClassifierLabelEncoder, RegressorTargetEncoder
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
 from sklearn.preprocessing import OneHotEncoder
 from sklearn.utils import ClassifierTags, compute_sample_weight
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import column_or_1d, validate_data
 
 from skhp._inputs import InputSplitter
-from skhp._routing import RoutedParameters, accepted_arguments
+from skhp._parameter_docs import shared_docs
+from skhp._routing import RoutedParameters
+from skhp._sklearn import Interval, StrOptions
 from skhp._targets import OneHotLabelEncoder, one_hot_rows
 from skhp._training import TrainingWiring, momentum_argument, optimizer_class
 from skhp._validation import check_number, suggest
-from skhp.hyperparameters import declared, hp_build_function, make_hp
-from skhp.initializers import apply_initializer, apply_weight_decay, draw_lottery, get_initializer
-from skhp.models import build_mlp, image_channels
-from skhp.packed import lottery_reason, train_lottery
+from skhp.hyperparameters import KERAS_GLOBALS, declared, declared_names, hp_build_function, make_hp
+from skhp._fit_specs import SpecMaking
+from skhp.initializers import apply_initializer, apply_weight_decay, get_initializer
+from skhp.lottery import draw_lottery, train_lottery
+from skhp.lr_find import lr_find
+from skhp.models import build_mlp, input_image
+from skhp.packed import lottery_reason
 from skhp.runtime import (
     PRECISIONS,
     configure,
@@ -53,15 +55,8 @@ from skhp.stabilize import StabilizedWeights
 __all__ = ["KerasClassifier", "KerasRegressor"]
 
 
-#: Held while a model is built and while Keras' session is cleared: ``clear_session``
-#: replaces the layer-name counters of every thread at once, so a fit in another thread
-#: building its model meanwhile would name two layers "dense" (searches fitted in threads).
-_KERAS_GLOBALS = threading.RLock()
-#: A build function of hp -> every hyperparameter name it declares in any branch.
-_DECLARED_NAMES = weakref.WeakKeyDictionary()
 
-
-class _KerasEstimator(RoutedParameters, TrainingWiring):
+class _KerasEstimator(RoutedParameters, TrainingWiring, SpecMaking):
     """What the skhp estimators share: parameters, validation, building, fitting."""
 
     _parameter_constraints = {
@@ -229,10 +224,11 @@ class _KerasEstimator(RoutedParameters, TrainingWiring):
 
         Examples
         --------
-        >>> KerasClassifier(learning_rate=-1.0).check_parameters()
-        Traceback (most recent call last):
-        ...
-        sklearn.utils._param_validation.InvalidParameterError: The 'learning_rate' parameter of KerasClassifier must be a float in the range (0.0, inf), a str among {'auto'} or None. Got -1.0 instead.
+        >>> try:
+        ...     KerasClassifier(learning_rate=-1.0).check_parameters()
+        ... except ValueError as error:
+        ...     print(error)
+        The 'learning_rate' parameter of KerasClassifier must be a float in the range (0.0, inf), a str among {'auto'} or None. Got -1.0 instead.
         >>> KerasClassifier().check_parameters(y=[1, 1, 1])
         Traceback (most recent call last):
         ...
@@ -266,6 +262,49 @@ class _KerasEstimator(RoutedParameters, TrainingWiring):
         finally:
             del self._plan  # indices of the data: not part of the fitted estimator
 
+    def train_epochs(self, X, y, sample_weight=None, *, epochs, initial_epoch=0):
+        """Train epochs ``initial_epoch`` to ``initial_epoch + epochs`` of this estimator's fit.
+
+        From epoch 0 it starts a new fit; from a later epoch it continues the
+        model, optimizer state and schedule where the last call stopped — so
+        calls of consecutive epoch ranges train exactly as one fit (a pruned
+        search's rungs train so).
+
+        Parameters
+        ----------
+        X, y : array-like
+        sample_weight : array-like or None
+        epochs : int
+            Epochs to train in this call.
+        initial_epoch : int, default=0
+            The epoch the fit is at.
+
+        Returns
+        -------
+        self
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skhp import KerasRegressor
+        >>> X = np.random.default_rng(0).normal(size=(40, 2))
+        >>> est = KerasRegressor(hidden_layer_sizes=(3,), epochs=3)
+        >>> est = est.train_epochs(X, X[:, 0], epochs=1).train_epochs(X, X[:, 0], epochs=2, initial_epoch=1)
+        >>> len(est.history_["loss"])
+        3
+        """
+        self._fit(X, y, sample_weight, warm_start=initial_epoch > 0, epochs=epochs,
+                  initial_epoch=initial_epoch)
+        return self
+
+    def _resolve_learning_rate(self, X, y):
+        """Set ``learning_rate_``, running the LR range test for ``learning_rate="auto"``."""
+        if self.learning_rate == "auto":
+            self.lr_find_ = lr_find(clone(self).set_params(learning_rate=1e-3), X, y)
+            self.learning_rate_ = self.lr_find_.suggestion
+        else:
+            self.learning_rate_ = self._given_learning_rate()
+
     def _weights_for(self, y, sample_weight, fit_kwargs):
         """The sample weights to train with (the classifier adds its class weights)."""
         return sample_weight
@@ -277,7 +316,7 @@ class _KerasEstimator(RoutedParameters, TrainingWiring):
         if new_model:
             # Trials in one process do not pile up graphs; Keras' full gc.collect() (its
             # default) would cost ~0.4 s a fit, and Python's own collector frees the rest.
-            with _KERAS_GLOBALS:
+            with KERAS_GLOBALS:
                 keras.backend.clear_session(free_memory=False)
             self._seed = seed_from(self.random_state)
             self.device_ = resolve_device(self.device, visible_gpus(), worker_index())
@@ -351,36 +390,10 @@ class _KerasEstimator(RoutedParameters, TrainingWiring):
         return self._layer_sizes("hidden_layer_sizes")
 
     def _image(self, sample_shape):
-        """``(height, width, channels)`` the built-in model's convolutions see; None without them.
-
-        ``sample_shape`` is one sample's shape (``X.shape[1:]``): flat rows
-        are reshaped to ``image_shape``; 3-d/4-d X (images as they come) give
-        their own shape, which ``image_shape``, when given, must match. A
-        given ``image_shape`` is checked against X with or without
-        convolutions (without them the MLP sees the same pixels, flat).
-        Raises a ValueError naming ``image_shape`` when it does not fit X.
-        """
-        sample_shape = tuple(int(n) for n in np.atleast_1d(sample_shape))
-        n_features = int(np.prod(sample_shape))
-        conv = self._layer_sizes("conv_layers")
-        if self.image_shape is None:
-            if not conv:
-                return None
-            if len(sample_shape) in (2, 3):
-                return image_channels(sample_shape)
-            raise ValueError(
-                f"conv_layers={self.conv_layers!r} needs image_shape, the (height, width) or "
-                f"(height, width, channels) of one sample; X has {n_features} features per sample.")
-        image = image_channels(self.image_shape)
-        if int(np.prod(image)) != n_features:
-            raise ValueError(
-                f"image_shape={tuple(self.image_shape)!r} holds {int(np.prod(image))} values, but X "
-                f"has {n_features} features per sample.")
-        if len(sample_shape) > 1 and image_channels(sample_shape) != image:
-            raise ValueError(
-                f"image_shape={tuple(self.image_shape)!r} does not match X's samples of shape "
-                f"{sample_shape}; leave image_shape=None to take the shape from X.")
-        return image if conv else None
+        """``(height, width, channels)`` the built-in model's convolutions see; None without
+        them (see :func:`skhp.models.input_image`)."""
+        return input_image(sample_shape, self._layer_sizes("conv_layers"), self.image_shape,
+                           self.conv_layers)
 
     def _check_model_param(self):
         if self.model is None:
@@ -400,22 +413,9 @@ class _KerasEstimator(RoutedParameters, TrainingWiring):
             self._refuse_unknown_hp(self._hp_names_declared(self._get_metadata()))
 
     def _hp_names_declared(self, meta=None):
-        """Every name the build function of hp declares in any branch, built once per
-        process; None when it takes ``meta`` and none is given (before fit)."""
-        names = _DECLARED_NAMES.get(self.model)
-        if names is None:
-            from skhp.search.build_space import _explore
-
-            build = hp_build_function(self.model)
-            kwargs = dict(self._routed("model"))
-            if "meta" in (accepted_arguments(build) or ()):
-                if meta is None:
-                    return None
-                kwargs["meta"] = meta
-            # inside a fit (meta given) the fit's own model is being built: no clear_session
-            names = frozenset(_explore(build, kwargs, clear=meta is None)[1])
-            _DECLARED_NAMES[self.model] = names
-        return names
+        """Every name the build function of hp declares in any branch (see
+        :func:`skhp.hyperparameters.declared_names`)."""
+        return declared_names(self.model, self._routed("model"), meta)
 
     def _refuse_unknown_hp(self, names):
         for name in sorted(set(self._routed("hp")) - names):
@@ -518,7 +518,7 @@ class _KerasEstimator(RoutedParameters, TrainingWiring):
         return shape[1:]
 
     def _build_keras_model(self):
-        with _KERAS_GLOBALS:
+        with KERAS_GLOBALS:
             return self._build_and_compile()
 
     def _build_and_compile(self):
@@ -540,7 +540,8 @@ class _KerasEstimator(RoutedParameters, TrainingWiring):
             if not isinstance(weights, StabilizedWeights):
                 weights = StabilizedWeights.load(weights)
             weights.apply_to(model)
-        apply_weight_decay(model, self.weight_decay)
+        if getattr(self, "_decay_in_model", True):  # (a fit spec carries it as a number)
+            apply_weight_decay(model, self.weight_decay)
         model.compile(**self._compile_kwargs_for_fit())
         if len(model.inputs or ()) > 1 and \
                 type(self).feature_encoder is scikeras.wrappers.BaseWrapper.feature_encoder:
@@ -611,17 +612,19 @@ class _KerasEstimator(RoutedParameters, TrainingWiring):
     def _draw_lottery(self, X, y, batch_size):
         """Train ``lottery`` draws of weights briefly; keep the lowest training loss.
 
-        The built-in MLP's draws train as one pack (:func:`skhp.packed.train_lottery`).
+        The built-in MLP's draws train as one pack (:func:`skhp.lottery.train_lottery`).
         """
-        if lottery_reason(self) is None and isinstance(X, np.ndarray) and isinstance(y, np.ndarray):
-            self.lottery_losses_, self.lottery_best_ = train_lottery(self, X, y, batch_size)
+        settings = self.fit_settings()
+        draws = dict(draws=self.lottery, batch_size=batch_size, epochs=self.lottery_epochs,
+                     steps=self.lottery_steps, initializer=self.initializer, seed=self._seed)
+        if lottery_reason(settings) is None and isinstance(X, np.ndarray) and isinstance(y, np.ndarray):
+            self.lottery_losses_, self.lottery_best_ = train_lottery(
+                self.model_, X, y, loss=self._fit_loss_instance(),
+                optimizer=settings.lottery_optimizer, lottery_lr=self.lottery_lr, **draws)
         else:
-            cls, config = optimizer_class(self._optimizer_in_use())
-            config.update(learning_rate=float(self.lottery_lr))
             self.lottery_losses_, self.lottery_best_ = draw_lottery(
-                self.model_, X, y, draws=self.lottery, compile_kwargs=self._compile_kwargs_for_fit(),
-                optimizer=cls.from_config(config), batch_size=batch_size, epochs=self.lottery_epochs,
-                steps=self.lottery_steps, initializer=self.initializer, seed=self._seed)
+                self.model_, X, y, compile_kwargs=self._compile_kwargs_for_fit(),
+                optimizer=settings.lottery_optimizer.build(float(self.lottery_lr)), **draws)
         if self.lottery_best_ is None:
             raise ValueError(
                 f"every one of the {self.lottery} lottery draws diverged (non-finite "
@@ -653,6 +656,7 @@ def _loss_name(loss):
     return getattr(loss, "__name__", repr(loss))
 
 
+@shared_docs
 class KerasClassifier(_KerasEstimator, ClassifierMixin, scikeras.wrappers.BaseWrapper):
     """A Keras classifier whose training hyperparameters are estimator parameters.
 
@@ -665,155 +669,12 @@ class KerasClassifier(_KerasEstimator, ClassifierMixin, scikeras.wrappers.BaseWr
 
     Parameters
     ----------
-    model : callable, keras.Model, keras_tuner.HyperModel or None, default=None
-        A builder function returning a Keras model (it may take ``meta``, the
-        fitted data facts such as ``n_features_in_`` and ``n_classes_``, and any
-        ``model__<name>`` parameter), a KerasTuner build function of ``hp``
-        (or ``HyperModel``), whose ``hp.Int("units", ...)``-style values are the
-        ``hp__<name>`` parameters (its declared defaults where unset; see
-        :func:`skhp.search.space_from` for its space), or a Keras model. None
-        builds an MLP from ``hidden_layer_sizes`` and ``activation`` (for 2-d
-        X, or images with ``conv_layers``). The estimator compiles the model
-        itself with the schedule and training settings below. A builder or a
-        Keras model that compiles itself keeps its optimizer, learning rate,
-        loss and metrics wherever ``optimizer``, ``learning_rate``, ``loss``
-        and ``metrics`` are None; a value set there replaces the compiled
-        one. A Keras model passed here is
-        never trained itself: each fit trains a copy
-        (``keras.models.clone_model``) that starts from the model's weights
-        as you passed it, so folds and clones do not leak.
-    hidden_layer_sizes : int or sequence of int, default=(100,)
-        Hidden layers of the built-in MLP.
-    activation : str, default="relu"
-        Hidden-layer activation of the built-in MLP (any Keras activation name).
-    conv_layers : int or sequence of int, default=()
-        Filters of 3×3 convolutions the built-in MLP puts before its hidden
-        layers, each followed by 2×2 max pooling (for images: digits as
-        ``conv_layers=(32, 64), image_shape=(8, 8)``); empty for none.
-    image_shape : tuple of int or None, default=None
-        ``(height, width)`` or ``(height, width, channels)`` of one sample:
-        the built-in model reshapes each row of 2-d X to it before its
-        convolutions. Needed with ``conv_layers`` for 2-d X; images passed as
-        3-d/4-d X (``(n, height, width[, channels])``) give their own shape.
-        Its product must be the number of features; it is checked against X
-        even without ``conv_layers`` (the MLP then sees the same pixels,
-        flat), and refused with a ``model`` of your own.
-    initializer : str, dict, keras.initializers.Initializer or None, default=None
-        Kernel initializer of every layer with a kernel (user-built models
-        included): any Keras initializer name such as ``"he_normal"`` or
-        ``"glorot_uniform"``. None keeps the kernels as the model built them
-        (the built-in model's: Keras' default Glorot-uniform, drawn from
-        ``random_state`` as a packed search draws them).
-    optimizer : str, keras Optimizer class or instance, or None, default=None
-        The optimizer; ``optimizer__<name>`` parameters are passed to it.
-        None is Adam, or the optimizer a model that compiles itself (a build
-        function's or a compiled Keras model's compile) compiles with; a
-        value set here replaces that one.
-    learning_rate : float, "auto" or None, default=None
-        Initial learning rate of the main phase (the peak for 1cycle), > 0.
-        None trains at the optimizer's own rate: an instance's
-        (``optimizer=SGD(learning_rate=0.1)`` trains at 0.1, as in Keras),
-        the one a model that compiles itself compiles with, else Keras'
-        default for the optimizer's class (Adam 1e-3, SGD 1e-2). A rate set
-        here is the rate: it replaces the instance's or the compiled one, so
-        a search over ``learning_rate`` trains at every value it reports.
-        Set between two calls of ``partial_fit`` or ``fit`` with
-        ``warm_start=True``, it applies from the next call on: the schedule
-        keeps its position (its step count goes on) and scales to the new
-        rate. ``"auto"`` runs :func:`skhp.lr_find` on the training data first and
-        uses its suggestion (kept in ``learning_rate_`` and ``lr_find_``).
-    momentum : float or None, default=None
-        Momentum for SGD and RMSprop, ``beta_1`` for the Adam family, in [0, 1).
-        None keeps the optimizer's default.
-    batch_size : int or None, default=None
-        Minibatch size; None means 32 below 50,000 samples, else 256.
-    epochs : int, default=10
-        Training epochs, warm-up included.
-    warmup : int, default=0
-        Warm-up epochs at the start of training (0 = none): the learning rate
-        rises linearly from ``warmup_lr`` to ``learning_rate``, then the
-        schedule runs over the remaining epochs.
-    warmup_lr : float, default=1e-5
-        Learning rate at the start of warm-up, > 0 and not above ``learning_rate``.
-    lottery : int, default=0
-        Lottery draws (0 or 1 = none): ``fit`` gives the built model this many
-        different random draws of weights (seeds derived from
-        ``random_state``), trains each briefly, keeps the one with the lowest
-        training loss and trains it fully. The model is built and compiled
-        once; each draw only redraws its weights.
-    lottery_epochs : int, default=3
-        Epochs of each draw's brief training.
-    lottery_steps : int or None, default=None
-        Optimizer steps per lottery epoch, each epoch on fresh samples of
-        the training data (the same for every draw); None means 100 or one epoch's
-        worth of batches, whichever is smaller.
-    lottery_lr : float, default=1e-4
-        Constant learning rate of the draws' brief training, > 0.
-    initial_weights : StabilizedWeights, str or None, default=None
-        Weights to start from instead of a random draw (see
-        :func:`skhp.stabilize`): a :class:`skhp.StabilizedWeights` or the path of
-        an ``.npz`` file it saved. They must fit the model's architecture;
-        ``lottery`` is skipped when they are given.
-    schedule : str, keras LearningRateSchedule, callable or None, default=None
-        Learning-rate schedule after warm-up: a name from
-        :data:`skhp.schedules.SCHEDULES` (``"constant"``, ``"time"``,
-        ``"exponential"``, ``"ramp"``, ``"linear"``, ``"cosine"``,
-        ``"restarts"``, ``"onecycle"``), with arguments as
-        ``schedule__<name>`` parameters (e.g. ``schedule__alpha=0.1``), or a
-        schedule object, or a function ``fn(epoch, lr)`` or ``fn(epoch)`` with
-        exactly the semantics of :class:`keras.callbacks.LearningRateScheduler` (see
-        :class:`skhp.schedules.EpochFunction`). None is a constant rate.
-        A ``LearningRateScheduler`` or ``ReduceLROnPlateau`` in ``callbacks``
-        drives the rate itself (then leave ``schedule`` None). ``"linear"``,
-        ``"cosine"`` and ``"onecycle"`` end at ``epochs``: continuing past it
-        (``partial_fit``, ``warm_start``) raises an error rather than training
-        at their final, near-zero rate. ``optimizer__decay=k``, Keras 2's
-        legacy argument, is honoured as ``schedule="time"`` with
-        ``schedule__per="iteration"``.
-    weight_decay : float, default=0.0
-        L2 penalty factor on every kernel, >= 0; added to a kernel's own
-        regularizer (a builder's ``kernel_regularizer=L1(1e-4)`` stays).
-    early_stopping : int, default=0
-        Patience in epochs (0 = off); monitors ``val_loss`` on the held-out
-        data (see ``validation_split``) and restores the best weights.
-        With a cyclic schedule (``"restarts"``, ``"onecycle"``) the stop
-        happens only at the end of a cycle, where the learning rate is lowest
-        (see :class:`skhp.callbacks.CycleAwareEarlyStopping`).
-    validation_split : float or None, default=None
-        Fraction of the training data held out (a seeded random subset) for
-        validation metrics, in [0, 1). None means 0.1 when ``early_stopping``
-        is set, else 0; 0 with early stopping monitors the training loss.
+    [training parameters]
     loss : str, keras Loss or None, default=None
         None uses the built-in loss (categorical cross-entropy with label smoothing on one-hot targets).
     metrics : list or None, default=None
         Keras metrics; None means ["accuracy"].
-    callbacks : list or None, default=None
-        Extra Keras callbacks. With callbacks the optimizer's rate is a
-        settable variable (skhp's schedule writes it before each step), so a
-        callback may set it as Keras documents
-        (``self.model.optimizer.learning_rate.assign(r)``).
-    steps_per_execution : int or None, default=None
-        Optimizer steps run per call into the compiled training function. Small
-        networks spend most of a step in per-call overhead, so None runs up to
-        32 steps at a time (one epoch at most; 1 with 1cycle's per-step momentum
-        and whenever a ``callbacks`` entry may act per batch).
-    device : {"auto", "cpu", "gpu"} or "gpu:N", default="auto"
-        Where to train: ``"auto"`` takes a GPU when there is one (parallel
-        workers are spread over the GPUs round-robin), else the CPU; ``"gpu"``
-        requires one; ``"gpu:N"`` names it. See :mod:`skhp.runtime`.
-    precision : {"float32", "mixed_float16", "mixed_bfloat16"}, default="float32"
-        Keras dtype policy while the model is built; the mixed policies compute
-        in half precision with float32 weights and a float32 output layer
-        (``mixed_float16`` with loss scaling), for GPUs with tensor cores.
-    random_state : int, RandomState or None, default=None
-        Seed for weights, shuffling and dropout; a fixed value makes fits identical.
-    verbose : int, default=0
-        Keras' verbosity during fit.
-    warm_start : bool, default=False
-        Keep the trained model between calls to ``fit``.
-    **kwargs
-        Routed parameters in scikeras' form: ``model__``, ``optimizer__``,
-        ``fit__``, ``predict__``, ``schedule__`` and so on.
+    [running parameters]
     smoothing : float, default=0.0
         Label smoothing α in [0, 1): the true class's target becomes
         1 − α + α/K and every other class's α/K (K classes).
@@ -822,25 +683,7 @@ class KerasClassifier(_KerasEstimator, ClassifierMixin, scikeras.wrappers.BaseWr
 
     Attributes
     ----------
-    model_ : keras.Model
-        The trained model.
-    history_ : dict of list
-        Per-epoch ``loss``, metrics, ``val_*`` values and ``lr``, the learning
-        rate in force at the start of each epoch (with 1cycle also
-        ``momentum``).
-    schedule_ : keras LearningRateSchedule
-        The learning-rate schedule used, warm-up included.
-    learning_rate_ : float
-        The learning rate used (found by the LR range test for ``"auto"``).
-    device_ : str
-        The device the model was trained on, e.g. ``"cpu:0"`` or ``"gpu:1"``.
-    lottery_losses_ : ndarray
-        Training loss of every lottery draw after its brief training (when
-        ``lottery`` >= 2).
-    lottery_best_ : int
-        Index of the draw kept, the argmin of ``lottery_losses_``.
-    n_features_in_ : int
-        Number of features seen in fit.
+    [fitted attributes]
     classes_ : ndarray
         The class labels.
 
@@ -1038,6 +881,7 @@ class KerasClassifier(_KerasEstimator, ClassifierMixin, scikeras.wrappers.BaseWr
         return ["binary_accuracy"] if self._multilabel() else ["accuracy"]
 
 
+@shared_docs
 class KerasRegressor(_KerasEstimator, RegressorMixin, scikeras.wrappers.BaseWrapper):
     """A Keras regressor whose training hyperparameters are estimator parameters.
 
@@ -1046,177 +890,16 @@ class KerasRegressor(_KerasEstimator, RegressorMixin, scikeras.wrappers.BaseWrap
 
     Parameters
     ----------
-    model : callable, keras.Model, keras_tuner.HyperModel or None, default=None
-        A builder function returning a Keras model (it may take ``meta``, the
-        fitted data facts such as ``n_features_in_`` and ``n_classes_``, and any
-        ``model__<name>`` parameter), a KerasTuner build function of ``hp``
-        (or ``HyperModel``), whose ``hp.Int("units", ...)``-style values are the
-        ``hp__<name>`` parameters (its declared defaults where unset; see
-        :func:`skhp.search.space_from` for its space), or a Keras model. None
-        builds an MLP from ``hidden_layer_sizes`` and ``activation`` (for 2-d
-        X, or images with ``conv_layers``). The estimator compiles the model
-        itself with the schedule and training settings below. A builder or a
-        Keras model that compiles itself keeps its optimizer, learning rate,
-        loss and metrics wherever ``optimizer``, ``learning_rate``, ``loss``
-        and ``metrics`` are None; a value set there replaces the compiled
-        one. A Keras model passed here is
-        never trained itself: each fit trains a copy
-        (``keras.models.clone_model``) that starts from the model's weights
-        as you passed it, so folds and clones do not leak.
-    hidden_layer_sizes : int or sequence of int, default=(100,)
-        Hidden layers of the built-in MLP.
-    activation : str, default="relu"
-        Hidden-layer activation of the built-in MLP (any Keras activation name).
-    conv_layers : int or sequence of int, default=()
-        Filters of 3×3 convolutions the built-in MLP puts before its hidden
-        layers, each followed by 2×2 max pooling (for images: digits as
-        ``conv_layers=(32, 64), image_shape=(8, 8)``); empty for none.
-    image_shape : tuple of int or None, default=None
-        ``(height, width)`` or ``(height, width, channels)`` of one sample:
-        the built-in model reshapes each row of 2-d X to it before its
-        convolutions. Needed with ``conv_layers`` for 2-d X; images passed as
-        3-d/4-d X (``(n, height, width[, channels])``) give their own shape.
-        Its product must be the number of features; it is checked against X
-        even without ``conv_layers`` (the MLP then sees the same pixels,
-        flat), and refused with a ``model`` of your own.
-    initializer : str, dict, keras.initializers.Initializer or None, default=None
-        Kernel initializer of every layer with a kernel (user-built models
-        included): any Keras initializer name such as ``"he_normal"`` or
-        ``"glorot_uniform"``. None keeps the kernels as the model built them
-        (the built-in model's: Keras' default Glorot-uniform, drawn from
-        ``random_state`` as a packed search draws them).
-    optimizer : str, keras Optimizer class or instance, or None, default=None
-        The optimizer; ``optimizer__<name>`` parameters are passed to it.
-        None is Adam, or the optimizer a model that compiles itself (a build
-        function's or a compiled Keras model's compile) compiles with; a
-        value set here replaces that one.
-    learning_rate : float, "auto" or None, default=None
-        Initial learning rate of the main phase (the peak for 1cycle), > 0.
-        None trains at the optimizer's own rate: an instance's
-        (``optimizer=SGD(learning_rate=0.1)`` trains at 0.1, as in Keras),
-        the one a model that compiles itself compiles with, else Keras'
-        default for the optimizer's class (Adam 1e-3, SGD 1e-2). A rate set
-        here is the rate: it replaces the instance's or the compiled one, so
-        a search over ``learning_rate`` trains at every value it reports.
-        Set between two calls of ``partial_fit`` or ``fit`` with
-        ``warm_start=True``, it applies from the next call on: the schedule
-        keeps its position (its step count goes on) and scales to the new
-        rate. ``"auto"`` runs :func:`skhp.lr_find` on the training data first and
-        uses its suggestion (kept in ``learning_rate_`` and ``lr_find_``).
-    momentum : float or None, default=None
-        Momentum for SGD and RMSprop, ``beta_1`` for the Adam family, in [0, 1).
-        None keeps the optimizer's default.
-    batch_size : int or None, default=None
-        Minibatch size; None means 32 below 50,000 samples, else 256.
-    epochs : int, default=10
-        Training epochs, warm-up included.
-    warmup : int, default=0
-        Warm-up epochs at the start of training (0 = none): the learning rate
-        rises linearly from ``warmup_lr`` to ``learning_rate``, then the
-        schedule runs over the remaining epochs.
-    warmup_lr : float, default=1e-5
-        Learning rate at the start of warm-up, > 0 and not above ``learning_rate``.
-    lottery : int, default=0
-        Lottery draws (0 or 1 = none): ``fit`` gives the built model this many
-        different random draws of weights (seeds derived from
-        ``random_state``), trains each briefly, keeps the one with the lowest
-        training loss and trains it fully. The model is built and compiled
-        once; each draw only redraws its weights.
-    lottery_epochs : int, default=3
-        Epochs of each draw's brief training.
-    lottery_steps : int or None, default=None
-        Optimizer steps per lottery epoch, each epoch on fresh samples of
-        the training data (the same for every draw); None means 100 or one epoch's
-        worth of batches, whichever is smaller.
-    lottery_lr : float, default=1e-4
-        Constant learning rate of the draws' brief training, > 0.
-    initial_weights : StabilizedWeights, str or None, default=None
-        Weights to start from instead of a random draw (see
-        :func:`skhp.stabilize`): a :class:`skhp.StabilizedWeights` or the path of
-        an ``.npz`` file it saved. They must fit the model's architecture;
-        ``lottery`` is skipped when they are given.
-    schedule : str, keras LearningRateSchedule, callable or None, default=None
-        Learning-rate schedule after warm-up: a name from
-        :data:`skhp.schedules.SCHEDULES` (``"constant"``, ``"time"``,
-        ``"exponential"``, ``"ramp"``, ``"linear"``, ``"cosine"``,
-        ``"restarts"``, ``"onecycle"``), with arguments as
-        ``schedule__<name>`` parameters (e.g. ``schedule__alpha=0.1``), or a
-        schedule object, or a function ``fn(epoch, lr)`` or ``fn(epoch)`` with
-        exactly the semantics of :class:`keras.callbacks.LearningRateScheduler` (see
-        :class:`skhp.schedules.EpochFunction`). None is a constant rate.
-        A ``LearningRateScheduler`` or ``ReduceLROnPlateau`` in ``callbacks``
-        drives the rate itself (then leave ``schedule`` None). ``"linear"``,
-        ``"cosine"`` and ``"onecycle"`` end at ``epochs``: continuing past it
-        (``partial_fit``, ``warm_start``) raises an error rather than training
-        at their final, near-zero rate. ``optimizer__decay=k``, Keras 2's
-        legacy argument, is honoured as ``schedule="time"`` with
-        ``schedule__per="iteration"``.
-    weight_decay : float, default=0.0
-        L2 penalty factor on every kernel, >= 0; added to a kernel's own
-        regularizer (a builder's ``kernel_regularizer=L1(1e-4)`` stays).
-    early_stopping : int, default=0
-        Patience in epochs (0 = off); monitors ``val_loss`` on the held-out
-        data (see ``validation_split``) and restores the best weights.
-        With a cyclic schedule (``"restarts"``, ``"onecycle"``) the stop
-        happens only at the end of a cycle, where the learning rate is lowest
-        (see :class:`skhp.callbacks.CycleAwareEarlyStopping`).
-    validation_split : float or None, default=None
-        Fraction of the training data held out (a seeded random subset) for
-        validation metrics, in [0, 1). None means 0.1 when ``early_stopping``
-        is set, else 0; 0 with early stopping monitors the training loss.
+    [training parameters]
     loss : str, keras Loss or None, default=None
         None uses the built-in loss (mean squared error).
     metrics : list or None, default=None
         Keras metrics; None means none.
-    callbacks : list or None, default=None
-        Extra Keras callbacks. With callbacks the optimizer's rate is a
-        settable variable (skhp's schedule writes it before each step), so a
-        callback may set it as Keras documents
-        (``self.model.optimizer.learning_rate.assign(r)``).
-    steps_per_execution : int or None, default=None
-        Optimizer steps run per call into the compiled training function. Small
-        networks spend most of a step in per-call overhead, so None runs up to
-        32 steps at a time (one epoch at most; 1 with 1cycle's per-step momentum
-        and whenever a ``callbacks`` entry may act per batch).
-    device : {"auto", "cpu", "gpu"} or "gpu:N", default="auto"
-        Where to train: ``"auto"`` takes a GPU when there is one (parallel
-        workers are spread over the GPUs round-robin), else the CPU; ``"gpu"``
-        requires one; ``"gpu:N"`` names it. See :mod:`skhp.runtime`.
-    precision : {"float32", "mixed_float16", "mixed_bfloat16"}, default="float32"
-        Keras dtype policy while the model is built; the mixed policies compute
-        in half precision with float32 weights and a float32 output layer
-        (``mixed_float16`` with loss scaling), for GPUs with tensor cores.
-    random_state : int, RandomState or None, default=None
-        Seed for weights, shuffling and dropout; a fixed value makes fits identical.
-    verbose : int, default=0
-        Keras' verbosity during fit.
-    warm_start : bool, default=False
-        Keep the trained model between calls to ``fit``.
-    **kwargs
-        Routed parameters in scikeras' form: ``model__``, ``optimizer__``,
-        ``fit__``, ``predict__``, ``schedule__`` and so on.
+    [running parameters]
 
     Attributes
     ----------
-    model_ : keras.Model
-        The trained model.
-    history_ : dict of list
-        Per-epoch ``loss``, metrics, ``val_*`` values and ``lr``, the learning
-        rate in force at the start of each epoch (with 1cycle also
-        ``momentum``).
-    schedule_ : keras LearningRateSchedule
-        The learning-rate schedule used, warm-up included.
-    learning_rate_ : float
-        The learning rate used (found by the LR range test for ``"auto"``).
-    device_ : str
-        The device the model was trained on, e.g. ``"cpu:0"`` or ``"gpu:1"``.
-    lottery_losses_ : ndarray
-        Training loss of every lottery draw after its brief training (when
-        ``lottery`` >= 2).
-    lottery_best_ : int
-        Index of the draw kept, the argmin of ``lottery_losses_``.
-    n_features_in_ : int
-        Number of features seen in fit.
+    [fitted attributes]
 
     Examples
     --------

@@ -446,7 +446,7 @@ def make_estimator(model, task, folders=()):
     ``folders`` are where a ``builder``'s module may lie besides the import
     path (the config file's folder and the working directory).
     """
-    from skhp import KerasClassifier, KerasRegressor
+    from skhp.estimators import KerasClassifier, KerasRegressor
 
     params = dict(model)
     if "builder" in params:
@@ -522,7 +522,7 @@ def _check_image(estimator, X, preprocessing=None):
         return
     sample_shape = np.shape(X if preprocessing is None else preprocessing.fit_transform(X))[1:]
     try:
-        estimator._image(sample_shape)
+        estimator.check_parameters(np.zeros((1, *sample_shape)))
     except ValueError as err:
         raise ConfigError(f"[model] {err}") from None
 

@@ -16,9 +16,34 @@ without it :class:`HyperParameters` here implements the same declarations
 
 import contextlib
 import inspect
+import threading
+import warnings
+import weakref
 from dataclasses import dataclass
 
-__all__ = ["HyperParameters", "Declared", "make_hp", "declared", "hp_build_function"]
+__all__ = ["HyperParameters", "Declared", "make_hp", "declared", "hp_build_function",
+           "explore_builds", "declared_names", "KERAS_GLOBALS"]
+
+#: Held while a model is built and while Keras' session is cleared: ``clear_session``
+#: replaces the layer-name counters of every thread at once, so a fit in another thread
+#: building its model meanwhile would name two layers "dense" (searches fitted in threads).
+KERAS_GLOBALS = threading.RLock()
+#: Builds :func:`explore_builds` runs at most to find the branches of a build function.
+MAX_BUILDS = 64
+# Integers with at most this many values are explored value by value; wider ones at their ends.
+_EXPLORED_INTEGERS = 16
+
+
+def integer_values(config):
+    """Every value of an ``Int`` declaration's config (its step, or its log step)."""
+    low, high, step = int(config["min_value"]), int(config["max_value"]), config.get("step")
+    if config.get("sampling") == "log" and step and step > 1:
+        values, v = [], low
+        while v <= high:
+            values.append(v)
+            v *= step
+        return values
+    return list(range(low, high + 1, int(step or 1)))
 
 
 @dataclass(frozen=True)
@@ -197,6 +222,36 @@ def declared(hp):
 _SCIKERAS_ARGUMENTS = frozenset({"meta", "compile_kwargs", "params"})
 
 
+# A build function of hp -> every hyperparameter name it declares in any branch.
+_DECLARED_NAMES = weakref.WeakKeyDictionary()
+
+
+def declared_names(model, kwargs, meta=None):
+    """Every name the build function of ``model`` declares in any branch (explored once per
+    process); None when it takes ``meta`` and none is given (before a fit).
+
+    Examples
+    --------
+    >>> import keras
+    >>> def build(hp):
+    ...     return keras.Sequential([keras.Input((2,)), keras.layers.Dense(hp.Int("units", 1, 4))])
+    >>> sorted(declared_names(build, {}))
+    ['units']
+    """
+    names = _DECLARED_NAMES.get(model)
+    if names is None:
+        build = hp_build_function(model)
+        kwargs = dict(kwargs)
+        if "meta" in inspect.signature(build).parameters:
+            if meta is None:
+                return None
+            kwargs["meta"] = meta
+        # inside a fit (meta given) the fit's own model is being built: no clear_session
+        names = frozenset(explore_builds(build, kwargs, clear=meta is None)[1])
+        _DECLARED_NAMES[model] = names
+    return names
+
+
 def _takes_hp(function):
     """Whether ``function`` is written as a build function of hp: a parameter named ``hp``,
     or one required positional parameter of any name (``def build_model(tuner)``, as
@@ -246,3 +301,88 @@ def hp_build_function(model):
         if callable(candidate) and _takes_hp(candidate):
             return candidate
     return None
+
+
+def branch_values(decl):
+    """The values to build with to find what a hyperparameter switches on; None for ranges."""
+    if decl.kind == "Choice":
+        return list(decl.config["values"])
+    if decl.kind == "Boolean":
+        return [False, True]
+    if decl.kind == "Int":
+        values = integer_values(decl.config)
+        return values if len(values) <= _EXPLORED_INTEGERS else [values[0], values[-1]]
+    return None
+
+
+def _run(build, values, kwargs, clear=True):
+    """Build once with ``values``; the declarations seen and the values used."""
+    import keras
+
+
+    hp = make_hp(values)
+    with KERAS_GLOBALS:
+        if clear:  # layer names restart (not inside a fit, whose model is being built)
+            keras.backend.clear_session(free_memory=False)
+        build(hp, **kwargs)  # positionally: its first parameter may have any name
+    decls = declared(hp)
+    active = {d.name for d in decls if all(p in hp.values and hp.values[p] in v
+                                           for p, v in d.conditions)}
+    return decls, active, dict(hp.values)
+
+
+def explore_builds(build, kwargs, clear=True):
+    """Runs of ``build``: each discrete hyperparameter tried at each of its values, one at a
+    time, from the first run that declares it.
+
+    Returns
+    -------
+    runs : list of (declarations, active names, values)
+    found : dict
+        Every :class:`Declared` seen, by name.
+    switches : dict
+        ``{name: the hyperparameter whose value made it appear or disappear}``.
+
+    Examples
+    --------
+    >>> import keras
+    >>> def build(hp):
+    ...     units = [keras.layers.Dense(hp.Int("wide", 8, 16, step=8))] if hp.Boolean("deep") else []
+    ...     return keras.Sequential([keras.Input((2,)), *units, keras.layers.Dense(1)])
+    >>> runs, found, switches = explore_builds(build, {})
+    >>> sorted(found), switches
+    (['deep', 'wide'], {'wide': 'deep'})
+    """
+    decls, active, values = _run(build, {}, kwargs, clear)
+    runs = [(decls, active, values)]
+    found = {d.name: d for d in decls}
+    switches = {}  # name -> the hyperparameter whose value made it appear or disappear
+    queue = [({}, active, values, [d for d in decls if d.name in active])]
+    tried = {()}
+    while queue:
+        forced, parent_active, parent_values, new = queue.pop(0)
+        for decl in new:
+            for value in branch_values(decl) or []:
+                if value == parent_values.get(decl.name):
+                    continue
+                branch = {**forced, decl.name: value}
+                key = tuple(sorted((k, repr(v)) for k, v in branch.items()))
+                if key in tried:
+                    continue
+                tried.add(key)
+                if len(runs) >= MAX_BUILDS:
+                    warnings.warn(
+                        f"space_from stopped after {MAX_BUILDS} builds of {build.__name__}: a "
+                        "branch declared deeper than that is not in the space; give those "
+                        "hyperparameters as a space of your own.", stacklevel=3)
+                    return runs, found, switches
+                decls_b, active_b, values_b = _run(build, branch, kwargs, clear)
+                runs.append((decls_b, active_b, values_b))
+                for d in decls_b:
+                    found.setdefault(d.name, d)
+                for name in active_b ^ parent_active:
+                    switches.setdefault(name, decl.name)
+                appeared = [d for d in decls_b if d.name in active_b - parent_active]
+                if appeared:
+                    queue.append((branch, active_b, values_b, appeared))
+    return runs, found, switches

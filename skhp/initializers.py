@@ -6,7 +6,6 @@ parameter takes effect whatever built the model. The same two steps put an L2
 penalty on every kernel (``weight_decay``).
 """
 
-import math
 
 import skhp._tensorflow  # noqa: F401  (before Keras: TensorFlow starts quietly)
 import keras
@@ -14,9 +13,9 @@ import numpy as np
 
 from skhp._validation import check_choice
 
-__all__ = ["INITIALIZERS", "get_initializer", "apply_initializer", "apply_weight_decay",
+__all__ = ["INITIALIZERS", "get_initializer", "apply_initializer", "apply_weight_decay", "kernel_layers",
            "with_weight_decay", "WithWeightDecay",
-           "redraw_weights", "draw_lottery", "lottery_subsets", "lottery_seed"]
+           "redraw_weights"]
 
 
 def _initializer_names():
@@ -79,7 +78,15 @@ def get_initializer(initializer, seed=None):
     return obj
 
 
-def _kernel_layers(model):
+def kernel_layers(model):
+    """The layers of ``model`` that have a kernel (nested ones included).
+
+    Examples
+    --------
+    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3), keras.layers.Dropout(0.1)])
+    >>> [type(layer).__name__ for layer in kernel_layers(model)]
+    ['Dense']
+    """
     # _flatten_layers also reaches layers nested in sub-models and custom layers.
     return [layer for layer in model._flatten_layers() if getattr(layer, "kernel", None) is not None]
 
@@ -113,7 +120,7 @@ def apply_initializer(model, initializer, seed=None):
     >>> float(abs(model.layers[0].kernel.numpy()).sum())
     0.0
     """
-    layers = _kernel_layers(model)
+    layers = kernel_layers(model)
     for i, layer in enumerate(layers):
         init = get_initializer(initializer, None if seed is None else seed + i)
         kernel = layer.kernel
@@ -265,7 +272,7 @@ def apply_weight_decay(model, weight_decay):
     """
     if not weight_decay:
         return 0
-    layers = _kernel_layers(model)
+    layers = kernel_layers(model)
     for layer in layers:
         own = getattr(layer, "kernel_regularizer", None) or layer.kernel.regularizer
         regularizer = with_weight_decay(own, weight_decay)
@@ -273,117 +280,3 @@ def apply_weight_decay(model, weight_decay):
         if hasattr(layer, "kernel_regularizer"):
             layer.kernel_regularizer = regularizer
     return len(layers)
-
-
-def draw_lottery(model, X, y, *, draws, compile_kwargs, optimizer, batch_size, epochs=3, steps=None,
-                 initializer=None, seed=None):
-    """Lottery draws: train ``draws`` draws of weights briefly; keep the lowest training loss.
-
-    One compiled model serves every draw: each draw redraws the weights in
-    place (:func:`redraw_weights`, seeds derived from ``seed``) and resets the
-    optimizer's state, then trains ``epochs`` epochs of ``steps`` batches,
-    each epoch on fresh samples of ``(X, y)`` as a data generator gives them
-    (:func:`lottery_subsets`; the same samples for every draw). The model is
-    left holding the kept draw's weights, compiled with ``optimizer``.
-
-    Parameters
-    ----------
-    model : keras.Model
-        The built model; its current weights are the first draw.
-    X, y : ndarray
-        Training data (targets as the model's loss takes them).
-    draws : int
-        Number of draws, >= 2.
-    compile_kwargs : dict
-        Arguments of ``model.compile`` (loss, metrics, ...).
-    optimizer : keras Optimizer
-        The optimizer of the brief training (a constant, small rate).
-    batch_size : int
-        Minibatch size.
-    epochs : int, default=3
-        Epochs of each draw's training.
-    steps : int or None, default=None
-        Batches per epoch; None means 100 or one epoch's worth, whichever is smaller.
-    initializer : str or None, default=None
-        Kernel initializer of the redraws (None: each layer's own).
-    seed : int or None, default=None
-        Seed of the subset and of the redraws.
-
-    Returns
-    -------
-    losses : ndarray
-        Final training loss of every draw.
-    best : int or None
-        Index of the kept draw; None when every draw diverged.
-
-    Examples
-    --------
-    >>> import keras, numpy as np
-    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-    >>> X, y = np.random.default_rng(0).normal(size=(64, 2)), np.zeros(64)
-    >>> losses, best = draw_lottery(model, X, y, draws=3, compile_kwargs={"loss": "mse"},
-    ...                             optimizer=keras.optimizers.SGD(1e-3), batch_size=16, seed=0)
-    >>> len(losses), best == int(np.argmin(losses))
-    (3, True)
-    """
-    subsets = lottery_subsets(len(X), batch_size, steps, seed, epochs)  # the same for every draw
-    model.compile(**{**compile_kwargs, "optimizer": optimizer})
-    model.optimizer.build(model.trainable_variables)
-    fresh_state = [v.numpy() for v in model.optimizer.variables]
-    losses, best, best_weights = [], None, None
-    for draw in range(draws):
-        if draw:
-            redraw_weights(model, initializer, lottery_seed(seed, draw))
-            for variable, value in zip(model.optimizer.variables, fresh_state):
-                variable.assign(value)
-        for epoch, subset in enumerate(subsets):  # fresh samples each epoch
-            history = model.fit(X[subset], y[subset], batch_size=batch_size, epochs=epoch + 1,
-                                initial_epoch=epoch, verbose=0, shuffle=True)
-        loss = float(history.history["loss"][-1])
-        losses.append(loss)
-        if math.isfinite(loss) and (best is None or loss < losses[best]):
-            best, best_weights = draw, model.get_weights()
-    if best is not None:
-        model.set_weights(best_weights)
-    return np.array(losses), best
-
-
-def lottery_subsets(n_samples, batch_size, steps=None, seed=None, epochs=1):
-    """Indices of the samples of each lottery epoch: ``steps`` batches' worth, fresh each epoch.
-
-    The epochs read on through a stream of seeded permutations of the
-    samples, as a data generator feeds the chapter's draws: each epoch takes
-    the next ``steps * batch_size`` samples (all of them, reshuffled, when
-    that is an epoch's worth or more). ``steps=None`` means 100 batches or
-    one epoch's worth, whichever is smaller.
-
-    Examples
-    --------
-    >>> [len(s) for s in lottery_subsets(1000, 32, epochs=2)], len(lottery_subsets(1000, 32, 2)[0])
-    ([1000, 1000], 64)
-    >>> a, b = lottery_subsets(1000, 32, steps=2, seed=0, epochs=2)
-    >>> len(set(a) & set(b))  # the second epoch's samples are new ones
-    0
-    """
-    steps = steps or min(100, int(math.ceil(n_samples / batch_size)))
-    size = min(steps * batch_size, n_samples)
-    rng, stream, subsets = np.random.default_rng(seed), np.empty(0, dtype=int), []
-    for _ in range(epochs):
-        if len(stream) < size:
-            stream = np.concatenate([stream, rng.permutation(n_samples)])
-        subsets.append(stream[:size])
-        stream = stream[size:]
-    return subsets
-
-
-def lottery_seed(seed, draw):
-    """The seed of lottery draw ``draw`` (>= 1) from the fit's ``seed``; None stays None.
-
-    Examples
-    --------
-    >>> lottery_seed(0, 1) == lottery_seed(0, 1) != lottery_seed(0, 2), lottery_seed(None, 1)
-    (True, None)
-    """
-    if seed is None:
-        return None
-    return int(np.random.SeedSequence([seed, draw]).generate_state(1)[0] % 2**30)

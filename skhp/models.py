@@ -2,8 +2,9 @@
 
 import skhp._tensorflow  # noqa: F401  (before Keras: TensorFlow starts quietly)
 import keras
+import numpy as np
 
-__all__ = ["build_mlp", "image_channels"]
+__all__ = ["build_mlp", "image_channels", "input_image"]
 
 
 def image_channels(image_shape):
@@ -16,6 +17,58 @@ def image_channels(image_shape):
     """
     shape = tuple(int(n) for n in image_shape)
     return shape + (1,) if len(shape) == 2 else shape
+
+
+def input_image(sample_shape, conv, image_shape=None, conv_layers=None):
+    """``(height, width, channels)`` the built-in model's convolutions see; None without them.
+
+    ``sample_shape`` is one sample's shape (``X.shape[1:]``): flat rows
+    are reshaped to ``image_shape``; 3-d/4-d X (images as they come) give
+    their own shape, which ``image_shape``, when given, must match. A
+    given ``image_shape`` is checked against X with or without
+    convolutions (without them the MLP sees the same pixels, flat).
+
+    Parameters
+    ----------
+    sample_shape : tuple of int
+    conv : list of int
+        Filters of the convolutions (empty: none).
+    image_shape : tuple of int or None
+        The estimator's ``image_shape``.
+    conv_layers : object
+        The estimator's ``conv_layers`` as given (for messages).
+
+    Raises
+    ------
+    ValueError
+        Naming ``image_shape`` (or ``conv_layers``) when it does not fit X.
+
+    Examples
+    --------
+    >>> input_image((64,), [8], (8, 8)), input_image((8, 8), [8]), input_image((64,), [])
+    ((8, 8, 1), (8, 8, 1), None)
+    """
+    sample_shape = tuple(int(n) for n in np.atleast_1d(sample_shape))
+    n_features = int(np.prod(sample_shape))
+    if image_shape is None:
+        if not conv:
+            return None
+        if len(sample_shape) in (2, 3):
+            return image_channels(sample_shape)
+        raise ValueError(
+            f"conv_layers={conv_layers if conv_layers is not None else tuple(conv)!r} needs "
+            "image_shape, the (height, width) or (height, width, channels) of one sample; X "
+            f"has {n_features} features per sample.")
+    image = image_channels(image_shape)
+    if int(np.prod(image)) != n_features:
+        raise ValueError(
+            f"image_shape={tuple(image_shape)!r} holds {int(np.prod(image))} values, but X "
+            f"has {n_features} features per sample.")
+    if len(sample_shape) > 1 and image_channels(sample_shape) != image:
+        raise ValueError(
+            f"image_shape={tuple(image_shape)!r} does not match X's samples of shape "
+            f"{sample_shape}; leave image_shape=None to take the shape from X.")
+    return image if conv else None
 
 
 def build_mlp(input_shape, n_outputs, hidden_layer_sizes=(100,), activation="relu",

@@ -177,7 +177,8 @@ def test_a_builders_pack_continued_epoch_range_by_range_equals_one_run():
 
     def run():
         plans = [plan(KerasClassifier(model=build, epochs=9, batch_size=16, learning_rate=lr,
-                                      random_state=0, schedule="cosine", warmup=1), X_IRIS, Y_IRIS)
+                                      random_state=0, schedule="cosine", warmup=1
+                                      ).fit_spec(X_IRIS, Y_IRIS))
                  for lr in (1e-2, 3e-2, 1e-1)]
         return PackRun([slot for slot, _, _ in plans], **plans[0][1])
 
@@ -217,7 +218,7 @@ def test_one_training_plan_feeds_the_ordinary_fit_and_the_packed_slot(monkeypatc
     est = KerasClassifier(model=build, early_stopping=1, class_weight="balanced", epochs=2,
                           batch_size=16, random_state=3)
     ordinary = clone(est).fit(X_IRIS, Y_IRIS, sample_weight=weights)
-    slot, run, _ = plan(clone(est), X_IRIS, Y_IRIS, weights)
+    slot, run, _ = plan(clone(est).fit_spec(X_IRIS, Y_IRIS, weights))
     fit_plan, slot_plan = made
     for field in ("held", "kept"):
         np.testing.assert_array_equal(getattr(fit_plan, field), getattr(slot_plan, field))

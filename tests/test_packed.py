@@ -121,7 +121,7 @@ def test_a_slot_does_not_depend_on_the_other_slots_of_its_pack():
 def test_per_slot_rates_and_momenta_are_the_schedule_objects_values(schedule, extra):
     est = KerasClassifier(epochs=4, warmup=1, learning_rate=0.1, optimizer="sgd", momentum=0.9,
                           schedule=schedule, **extra)
-    slot, _, _ = plan(est, X_IRIS, Y_IRIS)
+    slot, _, _ = plan(est.fit_spec(X_IRIS, Y_IRIS))
     steps = len(slot.rates) // 4
     assert steps == int(np.ceil(len(X_IRIS) / 32))
     expected = [float(est.schedule_(step)) for step in range(4 * steps)]
@@ -137,7 +137,7 @@ def test_per_slot_rates_and_momenta_are_the_schedule_objects_values(schedule, ex
 
 def test_a_function_schedule_is_tabulated_per_epoch():
     est = KerasClassifier(epochs=3, learning_rate=0.1, schedule=lambda epoch, lr: lr / 2)
-    slot, _, _ = plan(est, X_IRIS, Y_IRIS)
+    slot, _, _ = plan(est.fit_spec(X_IRIS, Y_IRIS))
     steps = len(slot.rates) // 3
     np.testing.assert_allclose(slot.rates[::steps], [0.05, 0.025, 0.0125])
 
@@ -245,7 +245,7 @@ def test_packs_of_many_shapes_do_not_warn_of_retracing(caplog):
 
 
 def test_slots_of_one_shape_score_through_one_traced_call_left_out_of_pickles(monkeypatch):
-    import skhp.search._evaluate as evaluate
+    import skhp._fit_specs as evaluate
 
     traced = []
     real = evaluate._traced_call

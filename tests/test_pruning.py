@@ -33,7 +33,7 @@ MLP = dict(hidden_layer_sizes=(8,), initializer="he_normal", random_state=0, bat
 
 
 def _run(estimators, X=X_IRIS, y=Y_IRIS):
-    plans = [plan(est, X, y) for est in estimators]
+    plans = [plan(est.fit_spec(X, y)) for est in estimators]
     return PackRun([slot for slot, _, _ in plans], **plans[0][1])
 
 

@@ -22,12 +22,10 @@ import uuid
 import numpy as np
 
 from skhp._rows import Rows
+from skhp._sklearn import safe_indexing
+from skhp.packed._packs import advance_packs, failed_alone, start_packs, train_packs
 
 __all__ = ["dask_client", "ClusterData", "train_packs_on_cluster", "RungsOnCluster"]
-
-# Attributes a pack sets on a slot's estimator that its fitted form keeps (see as_fitted).
-FITTED = ("_seed", "learning_rate_", "schedule_", "lottery_losses_", "lottery_best_")
-
 
 def dask_client():
     """The Dask client of joblib's active ``"dask"`` backend, or None.
@@ -137,57 +135,22 @@ def _kept(token):
 
 def _share_data(jobs, X, y):
     """``(final, X_train, y_train, weights)`` of travelling round jobs, on the worker."""
-    from sklearn.utils import _safe_indexing
-
     def rows(train):  # the job's rows of the worker's X: its packs share that one copy
-        return Rows(X, train) if isinstance(X, np.ndarray) else _safe_indexing(X, train)
+        return Rows(X, train) if isinstance(X, np.ndarray) else safe_indexing(X, train)
 
     return [(job.final, rows(job.train) if job.plain else job.X_train,
-             np.asarray(_safe_indexing(y, job.train)) if job.plain else job.y_fit, job.weights)
+             np.asarray(safe_indexing(y, job.train)) if job.plain else job.y_fit, job.weights)
             for job in jobs]
-
-
-def scores_of(out):
-    """The scores a worker set in a slot's result ``out`` (see :func:`_score_here`).
-
-    Examples
-    --------
-    >>> scores_of({"test_scores": 0.9, "score_time": 0.01, "state": {}})
-    {'test_scores': 0.9, 'score_time': 0.01}
-    """
-    return {k: out[k] for k in ("test_scores", "train_scores", "score_time") if k in out}
-
-
-def _score_here(job, X_train, y_train, out, X, y, scoring, templates):
-    """Score a slot's result ``out`` on its fold, as the search would, and set ``test_scores``
-    (``train_scores`` when asked) and ``score_time`` in ``out``."""
-    import time
-
-    from sklearn.utils import _safe_indexing
-
-    from skhp.search._evaluate import lend_model
-    from skhp.search._sklearn import score_fold
-
-    scorers, error_score, train_scores = scoring
-    lend_model(job.final, X_train, y_train, out, templates)
-    start = time.perf_counter()
-    out["test_scores"] = score_fold(job.estimator, _safe_indexing(X, job.test),
-                                    _safe_indexing(y, job.test), scorers, error_score)
-    if train_scores:
-        out["train_scores"] = score_fold(job.estimator, _safe_indexing(X, job.train),
-                                         _safe_indexing(y, job.train), scorers, error_score)
-    out["score_time"] = time.perf_counter() - start
 
 
 def _train_share(X, y, token, jobs, pack_size, scoring=None):
     """A worker's share of a round: its jobs trained as packs and scored (runs on the worker).
 
     ``jobs`` are round jobs as they travel (``RoundJob.travelling`` of
-    :mod:`skhp.search._evaluate`); ``scoring`` is ``(scorers, error_score, train_scores)``: each
-    slot that trained is scored on its fold here, and its weights stay here.
+    :mod:`skhp.search._jobs`); ``scoring``, the search's fold scorer
+    (``scoring(job, X_train, y_train, out, X, y, templates)`` sets the scores in ``out``), scores
+    each slot that trained on its fold here, and its weights stay here.
     """
-    from skhp.packed import train_packs
-
     worker, kept = _worker_address(), _kept(token)
     data = _share_data(jobs, X, y)
     with kept["lock"]:  # one share at a time on a worker (its threads share its kept models)
@@ -195,10 +158,9 @@ def _train_share(X, y, token, jobs, pack_size, scoring=None):
         for out, job, (_, X_train, y_train, _) in zip(outs, jobs, data):
             if not isinstance(out, dict):
                 continue
-            out["fitted"] = {k: v for k, v in vars(job.final).items() if k in FITTED}
             out["worker"] = worker
             if scoring is not None and not out["diverged"]:
-                _score_here(job, X_train, y_train, out, X, y, scoring, kept["templates"])
+                scoring(job, X_train, y_train, out, X, y, kept["templates"])
                 del out["weights"], out["state"]  # scored here: the weights need not travel back
     return outs
 
@@ -217,8 +179,6 @@ def _rung_share(X, y, token, place, ids, jobs, states, untils, pack_size, scorin
     dict: its ``state`` now, ``trained``, ``diverged``, ``seconds``,
     ``worker`` and, unless it diverged, its scores (see :func:`_score_here`).
     """
-    from skhp.packed import advance_packs, failed_alone, start_packs
-
     worker, kept = _worker_address(), _kept(token)
     data = _share_data(jobs, X, y)
     with kept["lock"]:  # one share at a time on a worker (its threads share its kept models)
@@ -258,8 +218,9 @@ def _rung_share(X, y, token, place, ids, jobs, states, untils, pack_size, scorin
                    "seconds": seconds[at[0]] / members[at[0]]}
             if not out["diverged"]:
                 scored = {**run.result(slot), "key": run.shapes[slot]}
-                _score_here(job, X_train, y_train, scored, X, y, scoring, kept["templates"])
-                out.update(scores_of(scored))
+                scoring(job, X_train, y_train, scored, X, y, kept["templates"])
+                out.update({k: scored[k] for k in ("test_scores", "train_scores", "score_time")
+                            if k in scored})
             outs.append(out)
     return outs
 
@@ -275,15 +236,8 @@ def _at(runs, at, state):
 def _group_key(job):
     """What likely decides a job's pack (model, batch size, epochs, optimizer), without building
     the model: jobs agreeing here go to one worker, where they pack together."""
-    from skhp._training import batch_size_for
-
-    final = job.final
-    routed = sorted((k, repr(v)) for k, v in final.get_params(deep=False).items()
-                    if k.startswith(("model__", "hp__", "optimizer__")))
-    return (type(final).__name__, repr(final.model), repr(final.hidden_layer_sizes),
-            repr(final.conv_layers), repr(final.optimizer),
-            batch_size_for(final.batch_size, len(job.train)), final.epochs,
-            tuple(routed))
+    settings = job.final.fit_settings()
+    return settings.group + (settings.batch_size_for(len(job.train)), settings.epochs)
 
 
 #: Rows of a step that cost as much as the step's own overhead (the MLP (64,) on digits,
@@ -294,10 +248,8 @@ ROWS_PER_OVERHEAD = 200
 def _cost(job):
     """``(steps, rows a step)`` of a job's slot: a pack's time is its steps, each costing an
     overhead plus its slots' batch rows (see :data:`ROWS_PER_OVERHEAD`)."""
-    from skhp._training import batch_size_for
-
-    final, n = job.final, len(job.train)
-    return final.epochs * final._steps_for(n), batch_size_for(final.batch_size, n)
+    settings, n = job.final.fit_settings(), len(job.train)
+    return settings.epochs * settings.steps_for(n), settings.batch_size_for(n)
 
 
 def _group_cost(group, costs):
@@ -367,10 +319,10 @@ def train_packs_on_cluster(data, jobs, pack_size="auto", scoring=None):
         trained on ``data``'s rows ``train`` as they are).
     pack_size : int or "auto"
         Most slots of one pack; ``"auto"`` sizes each worker's packs to its memory.
-    scoring : tuple or None
-        ``(scorers, error_score, train_scores)``: score each fold on its
-        worker (``test_scores``, ``train_scores``, ``score_time`` in its
-        result; weights and state stay there).
+    scoring : callable or None
+        The search's fold scorer (:class:`skhp.search._scoring.FoldScorer`):
+        each fold is scored on its worker (``test_scores``, ``train_scores``,
+        ``score_time`` in its result; weights and state stay there).
 
     Returns
     -------
@@ -435,9 +387,9 @@ class RungsOnCluster:
     jobs : list of RoundJob
         Travelling round jobs (``RoundJob.travelling``).
     pack_size : int or "auto"
-    scoring : tuple
-        ``(scorers, error_score, train_scores)``; train scores are taken at
-        the last rung only.
+    scoring : FoldScorer
+        The search's fold scorer (its ``with_train_scores(last)``: train
+        scores are taken at the last rung only).
 
     Examples
     --------
@@ -460,8 +412,7 @@ class RungsOnCluster:
     def submit(self, indices, states, untils, last):
         """Start one rung for jobs ``indices`` (from ``states``, to epochs ``untils``, by job
         index); :meth:`gather` its results."""
-        scorers, error_score, train_scores = self.scoring
-        scoring = (scorers, error_score, train_scores and last)
+        scoring = self.scoring.with_train_scores(last)
         chosen, tasks = set(indices), []
         for number, (share, worker) in enumerate(self.shares):
             mine = [i for i in share if i in chosen]

@@ -30,21 +30,18 @@ import keras
 import numpy as np
 from scipy import sparse
 
-__all__ = ["PackedSlot", "PackRun", "train_pack", "OPTIMIZER_STATE"]
+from skhp.fit_spec import OPTIMIZER_SETTINGS, OPTIMIZER_STATE
 
-#: Optimizer state tensors per weight, by optimizer, given ``(nesterov, amsgrad, centered)``.
-OPTIMIZER_STATE = {
-    "SGD": lambda amsgrad, centered: 1,
-    "Adam": lambda amsgrad, centered: 2 + amsgrad,
-    "AdamW": lambda amsgrad, centered: 2 + amsgrad,
-    "RMSprop": lambda amsgrad, centered: 2 + centered,
-    "Nadam": lambda amsgrad, centered: 2,
-    "Adamax": lambda amsgrad, centered: 2,
-    "Adagrad": lambda amsgrad, centered: 1,
-}
-#: A slot's optimizer numbers other than the rate and momentum, and their defaults.
-NUMBERS = {"beta_2": 0.999, "epsilon": 1e-7, "rho": 0.9, "weight_decay": 0.0,
-            "initial_accumulator_value": 0.1}
+__all__ = ["PackedSlot", "PackRun", "train_pack"]
+
+#: A slot's optimizer numbers other than the rate and momentum (its tables), and their
+#: defaults: every number of :data:`skhp.fit_spec.OPTIMIZER_SETTINGS` (no weight decay).
+NUMBERS = {"weight_decay": 0.0}
+for _settings in OPTIMIZER_SETTINGS.values():
+    for _name, _value in _settings.items():
+        if not isinstance(_value, bool) and _name not in ("momentum", "beta_1"):
+            NUMBERS.setdefault(_name, _value)
+del _settings, _name, _value
 
 
 def state_count(optimizer, structural):
@@ -435,7 +432,7 @@ class PackRun:
         The training loss, per sample (``loss(y_true, y_pred)``), weighted
         by the slots' sample weights and averaged over each batch.
     optimizer : str
-        A key of :data:`OPTIMIZER_STATE`.
+        A key of :data:`skhp.fit_spec.OPTIMIZER_STATE`.
     batch_size, epochs : int
         Shared by every slot; ``epochs`` is the whole fit's length.
     shuffle : bool, default=True

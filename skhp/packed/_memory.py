@@ -26,7 +26,7 @@ def slot_bytes(model, optimizer, batch_size, n_rows, structural=(False, False, F
     model : keras.Model
         A built model (its layers' outputs give the activations' sizes).
     optimizer : str
-        A key of :data:`skhp.packed.OPTIMIZER_SETTINGS`.
+        A key of :data:`skhp.fit_spec.OPTIMIZER_SETTINGS`.
     batch_size, n_rows : int
         Minibatch size; samples the slot holds.
     structural : tuple of bool

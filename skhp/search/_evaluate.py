@@ -14,219 +14,32 @@ are exactly scikit-learn's whichever way a fold was trained.
 
 :class:`PackedEvaluation` is the mixin that gives a ``BaseSearchCV`` the
 ``packing`` parameter.
+
+The search's modules import :mod:`skhp.packed` and the estimators inside the
+functions that train, so that ``import skhp.search`` starts no TensorFlow.
 """
 
-import copy
-import time
-import traceback
-import warnings
 from numbers import Integral
 
 import numpy as np
-from sklearn.base import clone, is_classifier
-from sklearn.compose import TransformedTargetRegressor
-from sklearn.model_selection import check_cv
-from sklearn.pipeline import Pipeline
-from sklearn.utils import _safe_indexing
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.base import clone
 from sklearn.utils.validation import indexable
 
-from skhp._rows import Rows
+from skhp._sklearn import Interval, StrOptions
+from skhp.search._jobs import final_step, round_jobs
+from skhp.search._rungs import pruned_round
+from skhp.search._scoring import FoldScorer, failed_result, lend_model, scores_of
 from skhp.search._sklearn import (
-    Candidate,
     EXTRA_KEYS,
+    Candidate,
+    PrunedResults,
     evaluating,
     fold_key,
     in_process,
-    score_fold,
-    transformed_target,
+    search_scorers,
 )
 
-__all__ = ["PackedEvaluation", "RoundEvaluator", "packed_results", "round_jobs", "RoundJob"]
-
-
-def _final_step(estimator):
-    return estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
-
-
-def _preprocessed(estimator, X_train, y_train):
-    """Fit a pipeline's transformers on the training split; return it transformed for the MLP.
-
-    What the final step would receive in the pipeline's own ``fit``: a
-    DataFrame keeps its column names (the fitted slot's
-    ``feature_names_in_``), sparse output stays sparse (packs densify it).
-    """
-    if not isinstance(estimator, Pipeline) or len(estimator.steps) == 1:
-        return X_train
-    head = estimator[:-1]  # the same step objects: fitting it fits the pipeline's steps
-    return head.fit_transform(X_train, y_train)
-
-
-class RoundJob:
-    """One (candidate, fold) job of a round, its fold split and its data ready for the MLP.
-
-    ``estimator`` is the candidate's clone (a pipeline's transformers
-    already fitted on the fold, a ``TransformedTargetRegressor``'s target
-    side too); ``final`` is its skhp estimator (in place inside it), which
-    trains on ``X_train, y_fit`` (with ``weights``).
-    """
-
-    def __init__(self, candidate, fold, estimator, final, X_train, y_fit, weights, train, test,
-                 y_test, prep, plain=False):
-        self.candidate, self.fold, self.estimator, self.final = candidate, fold, estimator, final
-        self.X_train, self.y_fit, self.weights = X_train, y_fit, weights
-        self.train, self.test, self.y_test, self.prep = train, test, y_test, prep
-        self.plain = plain  # X_train, y_fit are the search's rows ``train`` as they are
-
-    @property
-    def data(self):
-        """``(final, X_train, y_fit, weights)``: a job of :func:`skhp.packed.start_packs`."""
-        return self.final, self.X_train, self.y_fit, self.weights
-
-    @property
-    def travelling(self):
-        """The job as it goes to a cluster's worker: the search's row indices for its data
-        when it trains on them as they are (see :func:`skhp.packed.train_packs_on_cluster`)."""
-        job = copy.copy(self)
-        if self.plain:  # the worker takes rows ``train`` of its copy of the search's data
-            job.X_train = job.y_fit = None
-        job.y_test = None  # the worker indexes its copy of the search's y
-        return job
-
-
-def round_jobs(search, candidates, X, y, params, known=(), accept=None):
-    """The (candidate, fold) jobs of a round that skhp trains itself, ready to train.
-
-    Parameters
-    ----------
-    search : BaseSearchCV
-    candidates : list of dict
-    X, y : array-like
-    params : dict
-        The search's fit parameters.
-    known : container of fold keys
-        Jobs already known (replayed): left out.
-    accept : callable or None
-        ``accept(final)`` returns None for a final skhp estimator skhp
-        trains, else the reason it does not (default: it packs,
-        :func:`skhp.packed.pack_reason`).
-
-    Returns
-    -------
-    jobs : list of RoundJob
-    reasons : dict
-        ``{candidate index: reason}`` for candidates (some of) whose jobs
-        scikit-learn's loop trains, or ``"replayed"``.
-    splits : list of (train, test)
-    """
-    from skhp.packed import pack_reason
-
-    accept = pack_reason if accept is None else accept
-    X, y = indexable(X, y)
-    routed = search._get_routed_params_for_fit(params)
-    fit_params = dict(routed.estimator.fit)
-    sample_weight = fit_params.pop("sample_weight", None)
-    if fit_params:
-        return [], {i: f"fit parameters {sorted(fit_params)} go to the estimator's own fit"
-                    for i in range(len(candidates))}, []
-    cv = check_cv(search.cv, y, classifier=is_classifier(search.estimator))
-    splits = list(cv.split(X, y, **routed.splitter.split))
-    jobs, reasons = [], {}
-    for i, candidate in enumerate(candidates):
-        if all(fold_key(candidate, k) in known for k in range(len(splits))):
-            reasons[i] = "replayed"
-        for k, (train, test) in enumerate(splits):
-            if fold_key(candidate, k) in known:
-                continue
-            estimator = clone(search.estimator).set_params(**clone(candidate, safe=False))
-            target = estimator if isinstance(estimator, TransformedTargetRegressor) else None
-            model = estimator if target is None else target.regressor
-            final = _final_step(model)
-            try:
-                if hasattr(final, "check_parameters"):
-                    final.check_parameters()
-            except Exception:  # the ordinary path fails it as scikit-learn does (error_score)
-                reasons.setdefault(i, "its parameters are invalid")
-                continue
-            reason = accept(final)
-            if reason is not None:
-                reasons.setdefault(i, reason)
-                continue
-            start = time.perf_counter()
-            y_train, y_test = _safe_indexing(y, train), _safe_indexing(y, test)
-            plain = target is None and (not isinstance(model, Pipeline) or len(model.steps) == 1)
-            try:
-                y_fit = y_train if target is None else transformed_target(target, y_train)
-                if plain and isinstance(X, np.ndarray):  # a pack's slots share one copy of X
-                    X_train = Rows(X, train)
-                else:
-                    X_train = _preprocessed(model, _safe_indexing(X, train), y_fit)
-            except Exception:  # the ordinary path reports the failure as scikit-learn does
-                reasons.setdefault(i, "its preprocessing failed")
-                continue
-            if target is not None:
-                target.regressor_ = model  # fitted in place: its steps now, its MLP from the pack
-            weights = None if sample_weight is None else _safe_indexing(sample_weight, train)
-            jobs.append(RoundJob(i, k, estimator, final, X_train, np.asarray(y_fit), weights,
-                                 train, test, y_test, time.perf_counter() - start, plain))
-    return jobs, reasons, splits
-
-
-def score_names(scorers):
-    """The metric names of a search's scorers (``_get_scorers()[0]``), None for a single score."""
-    return list(getattr(scorers, "_scorers", {})) or None
-
-
-def per_metric(names, value):
-    """``value`` as a fold's test scores: itself for a single score, else one per metric name."""
-    return value if names is None else {name: value for name in names}
-
-
-def failed_result(search, scorers, message):
-    """A fold result of a failed fit, as ``_fit_and_score`` gives one (``error_score``)."""
-    if search.error_score == "raise":
-        raise ValueError(message)
-    failed = per_metric(score_names(scorers), search.error_score)
-    result = {"fit_error": "".join(traceback.format_exception_only(ValueError(message))),
-              "test_scores": failed, "score_time": 0.0}
-    if search.return_train_score:
-        result["train_scores"] = failed
-    return result
-
-
-def score_job(search, job, scorers, X, y, train_scores=None):
-    """``job``'s fitted estimator's test (and, if asked, train) scores on its fold."""
-    train_scores = search.return_train_score if train_scores is None else train_scores
-    result = {"test_scores": score_fold(job.estimator, _safe_indexing(X, job.test), job.y_test,
-                                        scorers, search.error_score)}
-    if train_scores:
-        result["train_scores"] = score_fold(job.estimator, _safe_indexing(X, job.train),
-                                            _safe_indexing(y, job.train), scorers,
-                                            search.error_score)
-    return result
-
-
-def _traced_call(model):
-    """``model``'s inference call as a TensorFlow function (traced once per input shape)."""
-    import tensorflow as tf
-
-    return tf.function(model, reduce_retracing=True)
-
-
-def lend_model(final, X_train, y_train, out, templates):
-    """Fit ``final`` with a slot's result, sharing one Keras model per shape (``templates``)."""
-    from skhp.packed import as_fitted
-
-    shape = out["key"]
-    template = templates.get(shape)
-    as_fitted(final, X_train, y_train, out, template)
-    if template is None:
-        # Later slots of this shape reuse this one's Keras model: swapping
-        # weights costs nothing, a model per slot costs a build and a trace.
-        # They score through one traced call of it (the weights are read at each call;
-        # copies and pickles leave it out, so it is set on the template too).
-        templates[shape] = copy.copy(final)
-        final._compiled_call = templates[shape]._compiled_call = _traced_call(final.model_)
+__all__ = ["PackedEvaluation", "RoundEvaluator", "packed_results"]
 
 
 def packed_results(rounds, candidates, known=()):
@@ -250,15 +63,13 @@ def packed_results(rounds, candidates, known=()):
     reasons : dict
         ``{candidate index: reason}`` for candidates trained the ordinary way.
     """
-    from skhp.packed._cluster import scores_of
-
     search = rounds.search
     X, y, params = rounds.data
     jobs, reasons, _ = round_jobs(search, candidates, X, y, params, known)
     if not jobs:
         return {}, reasons
     X, y = indexable(X, y)
-    scorers, _ = search._get_scorers()
+    scorers, scoring = search_scorers(search)[0], rounds.scoring()
     results = {}
     for job, out in zip(jobs, rounds.train(jobs)):
         i, k = job.candidate, job.fold
@@ -278,9 +89,7 @@ def packed_results(rounds, candidates, known=()):
             results[fold_key(candidates[i], k)] = result
             continue
         lend_model(job.final, job.X_train, job.y_fit, out, rounds.templates)
-        start = time.perf_counter()
-        result.update(score_job(search, job, scorers, X, y))
-        result["score_time"] = time.perf_counter() - start
+        result.update(scoring.score(job, X, y))
         results[fold_key(candidates[i], k)] = result
     return results, reasons
 
@@ -341,9 +150,9 @@ class RoundEvaluator:
         return self._cluster
 
     def scoring(self):
-        """``(scorers, error_score, train_scores)``: how a worker scores the folds it trained."""
+        """The search's :class:`~skhp.search._scoring.FoldScorer` (here and on a worker)."""
         search = self.search
-        return search._get_scorers()[0], search.error_score, search.return_train_score
+        return FoldScorer(search_scorers(search)[0], search.error_score, search.return_train_score)
 
     def train(self, jobs):
         """The round's jobs (:class:`RoundJob`) trained as packs to their last epoch, here or
@@ -376,8 +185,6 @@ class RoundEvaluator:
         more_results = dict(more_results or {})
         self.rungs = []
         if rule is not None and candidates:
-            from skhp.search._rungs import pruned_round
-
             results, info, reasons, self.rungs = pruned_round(self, candidates, known, rule, numbers)
             known.update(results)
             for key, result in results.items():
@@ -405,7 +212,7 @@ class RoundEvaluator:
                                        more_results=more_results, **kwargs)
 
 
-class PackedEvaluation:
+class PackedEvaluation(PrunedResults):
     """Mixin for a ``BaseSearchCV``: a ``packing`` parameter and packed rounds.
 
     ``packing="auto"`` (the default) trains the (candidate, fold) jobs of
@@ -454,22 +261,6 @@ class PackedEvaluation:
         state.pop("_rounds", None)
         return state
 
-    def _format_results(self, candidate_params, n_splits, out, more_results=None):
-        pruned = list((more_results or {}).get("pruned", ()))
-        if not any(pruned):
-            return super()._format_results(candidate_params, n_splits, out, more_results)
-        # Pruned candidates' test scores are non-finite by design (they rank last, never
-        # best); scikit-learn's warning about non-finite scores stays for real failures.
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            results = super()._format_results(candidate_params, n_splits, out, more_results)
-        means = [v for k, v in results.items() if k.startswith("mean_test_")]
-        failed = any(not np.isfinite(m[i]) and not pruned[i] for m in means for i in range(len(pruned)))
-        for w in caught:
-            if failed or "scores are non-finite" not in str(w.message):
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-        return results
-
     def _pruned_columns(self, candidates, known, info):
         """``epochs_trained``, ``pruned`` and ``rung_scores`` of a round's candidates."""
         columns = {"epochs_trained": [], "pruned": [], "rung_scores": []}
@@ -488,7 +279,7 @@ class PackedEvaluation:
                 if not folds:
                     estimator = clone(self.estimator).set_params(**clone(candidate, safe=False))
                     model = getattr(estimator, "regressor", estimator)  # inside a TransformedTargetRegressor
-                    row["epochs"] = _final_step(model).get_params().get("epochs")
+                    row["epochs"] = final_step(model).get_params().get("epochs")
             columns["epochs_trained"].append(row["epochs"])
             columns["pruned"].append(bool(row["pruned"]))
             columns["rung_scores"].append(row["rung_scores"])

@@ -2,30 +2,14 @@
 
 import itertools
 import math
-import warnings
 
 import numpy as np
 
+from skhp.hyperparameters import (MAX_BUILDS, branch_values, explore_builds, hp_build_function,
+                                  integer_values)
 from skhp.search._space import Choice, Integer, Real, Space, SpaceUnion
 
 __all__ = ["space_from"]
-
-#: Builds :func:`space_from` runs at most to find the branches of a build function.
-MAX_BUILDS = 64
-# Integers with at most this many values are explored value by value; wider ones at their ends.
-_EXPLORED_INTEGERS = 16
-
-
-def _integer_values(config):
-    low, high, step = int(config["min_value"]), int(config["max_value"]), config.get("step")
-    if config.get("sampling") == "log" and step and step > 1:
-        values, v = [], low
-        while v <= high:
-            values.append(v)
-            v *= step
-        return values
-    return list(range(low, high + 1, int(step or 1)))
-
 
 def _float_values(config):
     low, high, step = float(config["min_value"]), float(config["max_value"]), config.get("step")
@@ -67,10 +51,10 @@ def dimension(decl):
             return Integer(low, high, log=log)
         if not log:
             return Integer(low, high, step=int(step))
-        if low in _integer_values({"min_value": 1, "max_value": low, "step": step,
+        if low in integer_values({"min_value": 1, "max_value": low, "step": step,
                                    "sampling": "log"}):  # low is a power of step
             return Integer(low, high, base=int(step))
-        return Choice(_integer_values(config), ordered=True)
+        return Choice(integer_values(config), ordered=True)
     if kind == "Float":
         if config.get("step"):
             return Choice(_float_values(config), ordered=True)
@@ -82,74 +66,6 @@ def dimension(decl):
     if kind == "Fixed":
         return Choice([config["value"]])
     raise ValueError(f"hyperparameter {decl.name!r} of kind {kind} has no skhp dimension.")
-
-
-def _branch_values(decl):
-    """The values to build with to find what a hyperparameter switches on; None for ranges."""
-    if decl.kind == "Choice":
-        return list(decl.config["values"])
-    if decl.kind == "Boolean":
-        return [False, True]
-    if decl.kind == "Int":
-        values = _integer_values(decl.config)
-        return values if len(values) <= _EXPLORED_INTEGERS else [values[0], values[-1]]
-    return None
-
-
-def _run(build, values, kwargs, clear=True):
-    """Build once with ``values``; the declarations seen and the values used."""
-    import keras
-
-    from skhp.estimators import _KERAS_GLOBALS
-    from skhp.hyperparameters import declared, make_hp
-
-    hp = make_hp(values)
-    with _KERAS_GLOBALS:
-        if clear:  # layer names restart (not inside a fit, whose model is being built)
-            keras.backend.clear_session(free_memory=False)
-        build(hp, **kwargs)  # positionally: its first parameter may have any name
-    decls = declared(hp)
-    active = {d.name for d in decls if all(p in hp.values and hp.values[p] in v
-                                           for p, v in d.conditions)}
-    return decls, active, dict(hp.values)
-
-
-def _explore(build, kwargs, clear=True):
-    """Runs of ``build``: each discrete hyperparameter tried at each of its values, one at a
-    time, from the first run that declares it."""
-    decls, active, values = _run(build, {}, kwargs, clear)
-    runs = [(decls, active, values)]
-    found = {d.name: d for d in decls}
-    switches = {}  # name -> the hyperparameter whose value made it appear or disappear
-    queue = [({}, active, values, [d for d in decls if d.name in active])]
-    tried = {()}
-    while queue:
-        forced, parent_active, parent_values, new = queue.pop(0)
-        for decl in new:
-            for value in _branch_values(decl) or []:
-                if value == parent_values.get(decl.name):
-                    continue
-                branch = {**forced, decl.name: value}
-                key = tuple(sorted((k, repr(v)) for k, v in branch.items()))
-                if key in tried:
-                    continue
-                tried.add(key)
-                if len(runs) >= MAX_BUILDS:
-                    warnings.warn(
-                        f"space_from stopped after {MAX_BUILDS} builds of {build.__name__}: a "
-                        "branch declared deeper than that is not in the space; give those "
-                        "hyperparameters as a space of your own.", stacklevel=3)
-                    return runs, found, switches
-                decls_b, active_b, values_b = _run(build, branch, kwargs, clear)
-                runs.append((decls_b, active_b, values_b))
-                for d in decls_b:
-                    found.setdefault(d.name, d)
-                for name in active_b ^ parent_active:
-                    switches.setdefault(name, decl.name)
-                appeared = [d for d in decls_b if d.name in active_b - parent_active]
-                if appeared:
-                    queue.append((branch, active_b, values_b, appeared))
-    return runs, found, switches
 
 
 def _conditions(runs, found, switches):
@@ -170,7 +86,7 @@ def _parent_values(decl):
     """Every value of a hyperparameter that switches others on or off."""
     if decl.kind == "Fixed":
         return [decl.config["value"]]
-    values = _integer_values(decl.config) if decl.kind == "Int" else _branch_values(decl)
+    values = integer_values(decl.config) if decl.kind == "Int" else branch_values(decl)
     if values is None or len(values) > MAX_BUILDS:
         raise ValueError(f"hyperparameter {decl.name!r} switches others on or off but has "
                          f"too many values to enumerate ({decl.kind}); make it a Choice.")
@@ -221,13 +137,11 @@ def space_from(build, **kwargs):
     >>> space_from(build).describe()
     'hp__units=[32, 96] step 32; hp__learning_rate={0.01, 0.001}'
     """
-    from skhp.hyperparameters import hp_build_function
-
     function = hp_build_function(build)
     if function is None:
         raise TypeError(f"space_from takes a build function of hp (def build(hp): ...) or a "
                         f"keras_tuner.HyperModel, got {build!r}.")
-    runs, found, switches = _explore(function, kwargs)
+    runs, found, switches = explore_builds(function, kwargs)
     conditions = _conditions(runs, found, switches)
     names = list(found)
     dims = {name: dimension(found[name]) for name in names}
