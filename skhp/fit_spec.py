@@ -40,6 +40,7 @@ import skhp._tensorflow  # noqa: F401  (before Keras: TensorFlow starts quietly)
 import keras
 import numpy as np
 
+from skhp.callbacks import CycleAwareEarlyStopping
 from skhp.schedules import EpochFunction, OneCycle
 
 __all__ = ["OPTIMIZER_SETTINGS", "OPTIMIZER_STATE", "OptimizerSpec", "StopRule", "CycleMomentum",
@@ -220,8 +221,6 @@ class StopRule:
 
     def callback(self):
         """Keras' callback for this rule, or None without early stopping."""
-        from skhp.callbacks import CycleAwareEarlyStopping
-
         if not self.patience:
             return None
         settings = dict(monitor=self.monitor, patience=self.patience, restore_best_weights=True)

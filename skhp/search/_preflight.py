@@ -13,6 +13,8 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.model_selection import ParameterGrid
 
+from skhp.search._space import Choice, Integer, Real, as_space
+
 __all__ = ["check_candidates", "probe_values", "grid_candidates"]
 
 #: Past this many candidates a grid's values are checked one at a time.
@@ -90,8 +92,6 @@ def probe_values(space, n=8):
     >>> [c["lr"] for c in probe_values({"lr": loguniform(1e-3, 1e-1)}, n=0)]
     [0.001, 0.1]
     """
-    from skhp.search._space import Choice, Integer, Real, as_space
-
     rng = np.random.default_rng(0)
     items = []
     spaces = space if isinstance(space, list) else [space]

@@ -21,6 +21,8 @@ import time
 
 import numpy as np
 
+from skhp.search._scoring import lend_model, scores_of
+
 __all__ = ["RungTrainer", "OwnFits", "InProcessPacks", "ClusterPacks"]
 
 
@@ -204,8 +206,6 @@ class InProcessPacks(RungTrainer):
         return bool(run.diverged[slot])
 
     def score(self, job, scoring, X, y, last, templates):
-        from skhp.search._scoring import lend_model
-
         run, slot = self._at(job)
         lend_model(job.final, job.X_train, job.y_fit, {**run.result(slot), "key": run.shapes[slot]},
                    templates)
@@ -278,8 +278,6 @@ class ClusterPacks(RungTrainer):
         return bool(state is not None and state["diverged"])
 
     def score(self, job, scoring, X, y, last, templates):
-        from skhp.search._scoring import scores_of
-
         return scores_of(self.scores[id(job)])
 
     def state(self, job):
