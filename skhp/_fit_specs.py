@@ -94,7 +94,8 @@ class SpecMaking:
         if not function and not (isinstance(self.schedule, str) or self.schedule is None):
             schedule = f"schedule={self.schedule!r} is not a schedule name"
         if self.early_stopping and schedule is None and not function:
-            stop_schedule = self._make_learning_rate(1.0, 1, 1.0)
+            # (only its cycles matter: any rate, and a warm-up from below any schedule's start)
+            stop_schedule = self._make_learning_rate(1.0, 1, 1e-12)
         lottery = int(self.lottery) if self.lottery >= 2 and self.initial_weights is None else 0
         group = tuple(sorted((k, repr(v)) for k, v in self.get_params(deep=False).items()
                              if k.startswith(("model__", "hp__", "optimizer__"))))

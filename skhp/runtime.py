@@ -180,12 +180,32 @@ def resolve_device(device, n_gpus, worker=0):
 
 
 def visible_gpus():
-    """Number of GPUs TensorFlow sees (0 on other backends' CPU builds)."""
-    if keras.backend.backend() != "tensorflow":
-        return 0
-    import tensorflow as tf
+    """Number of GPUs Keras' backend sees (0 on a CPU build).
 
-    return len(tf.config.list_physical_devices("GPU"))
+    TensorFlow's physical GPUs, JAX's ``gpu`` devices, or PyTorch's CUDA devices.
+
+    Examples
+    --------
+    >>> visible_gpus() >= 0
+    True
+    """
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return len(tf.config.list_physical_devices("GPU"))
+    if backend == "jax":
+        import jax
+
+        try:
+            return len(jax.devices("gpu"))
+        except RuntimeError:  # no GPU backend in this jaxlib
+            return 0
+    if backend == "torch":
+        import torch
+
+        return torch.cuda.device_count()
+    return 0
 
 
 def seed_from(random_state):

@@ -107,3 +107,11 @@ def test_optimizer_settings_a_pack_cannot_apply_are_named():
 def test_only_estimators_with_the_packable_protocol_pack():
     assert Packable.implemented_by(KerasClassifier())
     assert pack_reason(Ridge()) == "Ridge is not an skhp Keras estimator"
+
+
+def test_a_warm_1cycle_with_early_stopping_and_a_lottery_fits():
+    """The settings' stop rule needs only the schedule's cycles: a warm-up below any rate."""
+    est = KerasClassifier(hidden_layer_sizes=(4,), epochs=3, warmup=1, schedule="onecycle",
+                          early_stopping=2, lottery=2, lottery_steps=2, random_state=0)
+    assert est.fit_settings().stop.ends == (3,)
+    assert len(est.fit(X_IRIS, Y_IRIS).lottery_losses_) == 2

@@ -1,0 +1,43 @@
+"""skhp on Keras 3's other backends, in a process where TensorFlow cannot be imported.
+
+Each installed backend (JAX comes with the test extra; PyTorch where it is
+installed) runs ``tests/backends/user_workflow.py``: the estimators with
+warm-up, 1cycle, the lottery, early stopping, smoothing and weight decay;
+pickling and cloning; errors before training; ``stabilize``; ``lr_find``; a
+grid search; a pruned narrowing search with storage, resumed; and ``skhp tune``.
+"""
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow  # a fresh process per backend
+
+HERE = Path(__file__).resolve().parent / "backends"
+STEPS = ["classifier", "regressor", "errors", "stabilize", "lr_find", "grid search",
+         "pruned narrowing search with storage", "skhp tune", "no tensorflow"]
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_the_user_workflow_runs_without_tensorflow(backend, tmp_path):
+    if importlib.util.find_spec(backend) is None:
+        pytest.skip(f"{backend} is not installed (pip install 'skhp[{backend}]')")
+    code = (f"import sys; sys.path.insert(0, {str(HERE)!r}); import no_tensorflow, runpy; "
+            f"runpy.run_path({str(HERE / 'user_workflow.py')!r}, run_name='__main__')")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=900, cwd=tmp_path,
+                         env={**os.environ, "KERAS_BACKEND": backend, "CUDA_VISIBLE_DEVICES": ""})
+    done = [line[3:] for line in run.stdout.splitlines() if line.startswith("ok ")]
+    assert run.returncode == 0 and done == STEPS, (done, run.stderr[-3000:])
+
+
+def test_the_no_tensorflow_guard_works():
+    """The guard the workflow runs under does make TensorFlow unimportable."""
+    code = (f"import sys; sys.path.insert(0, {str(HERE)!r}); import no_tensorflow\n"
+            "try:\n    import tensorflow\nexcept ModuleNotFoundError as e:\n    print(e)")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "made unimportable" in run.stdout
