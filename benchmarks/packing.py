@@ -25,8 +25,9 @@ Then:
     n_jobs=1, each in a fresh process (workers cold): every fold packs, so no
     worker should start and n_jobs=2 must not be slower.
 
-Run: ``python benchmarks/packing.py [--quick]`` (``--quick``: one seed, fewer
-slots, no (f), for a smoke run).
+Run: ``python benchmarks/packing.py [--quick] [--backend {tensorflow,jax,torch}]``
+(``--quick``: one seed, fewer slots, no (f), for a smoke run). On PyTorch every
+job trains as an ordinary fit (packs run on TensorFlow and JAX).
 """
 
 import argparse
@@ -159,8 +160,10 @@ def warm_workers(n_jobs):
 
 
 def slots_table(quick, network="MLP (64,)", **shape):
+    import keras
+
     from skhp import KerasClassifier
-    from skhp.packed import train_packs
+    from skhp.packed import advance_packs, start_packs
     from skhp.runtime import visible_gpus
 
     X, y = load_digits(return_X_y=True)
@@ -171,18 +174,21 @@ def slots_table(quick, network="MLP (64,)", **shape):
     KerasClassifier(**params, random_state=0).fit(X, y)
     ordinary = (time.perf_counter() - start) / 10
     gpu = visible_gpus() > 0
-    print(f"\n(e) {network} on the {'GPU' if gpu else 'CPU'}; one ordinary "
-          f"fit: {ordinary * 1e3:.1f} ms per epoch")
-    print("    K   s/slot-epoch   speed-up vs ordinary")
+    print(f"\n(e) {network} on the {'GPU' if gpu else 'CPU'} ({keras.backend.backend()}); one "
+          f"ordinary fit: {ordinary * 1e3:.1f} ms per epoch")
+    print("    K   s/slot-epoch   speed-up vs ordinary   first epoch (planning, tracing)")
     rng = np.random.default_rng(0)
     sizes = [1, 2, 4, 8] if quick else [1, 2, 4, 8, 16, 32, 64] + ([128, 256, 512] if gpu else [])
     for k in sizes:
         jobs = [(KerasClassifier(**params, learning_rate=float(10 ** rng.uniform(-4, -1)),
                                  random_state=i), X, y, None) for i in range(k)]
         start = time.perf_counter()
-        train_packs(jobs)
+        runs, _ = start_packs(jobs)
+        advance_packs(runs, lambda run: 1)
+        first = time.perf_counter() - start
+        advance_packs(runs, lambda run: run.epochs)
         per = (time.perf_counter() - start) / (k * 10)
-        print(f"  {k:3d}   {per * 1e3:9.2f} ms   {ordinary / per:6.1f}x")
+        print(f"  {k:3d}   {per * 1e3:9.2f} ms   {ordinary / per:6.1f}x{'':16s}{first:6.2f} s")
 
 
 def lottery_case(draws=10, repeats=3):
@@ -251,7 +257,12 @@ def small_grid_n_jobs():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
-    quick = parser.parse_args().quick
+    parser.add_argument("--backend", choices=["tensorflow", "jax", "torch"],
+                        help="Keras' backend (default: KERAS_BACKEND, else tensorflow)")
+    args = parser.parse_args()
+    quick = args.quick
+    if args.backend:  # before anything imports Keras
+        os.environ["KERAS_BACKEND"] = args.backend
     grids(quick)
     slots_table(quick)
     slots_table(quick, "convolutional (16, 32) + (64,)", conv_layers=(16, 32), image_shape=(8, 8))

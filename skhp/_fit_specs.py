@@ -65,10 +65,31 @@ def _spread(values, rows, n):
 
 
 def _traced_call(model):
-    """``model``'s inference call as a TensorFlow function (traced once per input shape)."""
-    import tensorflow as tf
+    """``model``'s inference call, compiled once per input shape; it reads the model's
+    weights at each call (slots lend theirs one after another).
 
-    return tf.function(model, reduce_retracing=True)
+    A TensorFlow function on TensorFlow; on JAX the jitted stateless call, given
+    the weights as arguments; elsewhere the model itself.
+    """
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(model, reduce_retracing=True)
+    if backend != "jax":
+        return model
+    import jax
+
+    def call(trainable, non_trainable, x):
+        return model.stateless_call(trainable, non_trainable, x, training=False)[0]
+
+    compiled = jax.jit(call)
+
+    def traced(x, training=False):
+        return compiled([v.value for v in model.trainable_variables],
+                        [v.value for v in model.non_trainable_variables], x)
+
+    return traced
 
 
 class SpecMaking:

@@ -85,14 +85,28 @@ _BackendVariable = keras.Variable
 
 
 class _CycledValue(_BackendVariable):
-    """A momentum variable whose comparisons with plain numbers say "in (0, 1)".
+    """The optimizer's momentum while 1cycle moves it: the schedule's value at the optimizer's
+    step, computed inside the training step from its step count.
 
-    Keras' SGD and RMSprop decide in Python whether momentum is on
-    (``if self.momentum != 0``), once, when the step is traced. Answering as
-    though the value were inside (0, 1) keeps the momentum branch in the traced
-    step, while its arithmetic reads the variable's current value; that branch
+    Reading the step count where the step runs (rather than assigning a
+    value before each step from outside) moves the momentum on every backend:
+    JAX's compiled step takes the optimizer's state as an argument and would
+    not see an assignment made between steps. Keras' SGD and RMSprop decide
+    in Python whether momentum is on (``if self.momentum != 0``), once, when
+    the step is traced: comparisons with plain numbers answer as though the
+    value were inside (0, 1), which keeps the momentum branch; that branch
     computes the right update for every value in [0, 1), zero included.
     """
+
+    def follow(self, schedule, iterations):
+        """Take the value of ``schedule.momentum(step)`` at the step ``iterations`` counts."""
+        object.__setattr__(self, "_schedule", (schedule, iterations))
+        return self
+
+    @property
+    def value(self):
+        schedule, iterations = self._schedule
+        return keras.ops.cast(schedule.momentum(iterations.value), self.dtype)
 
     def _compare(self, other, op):
         if isinstance(other, (int, float)) and not 0 < other < 1:
@@ -119,8 +133,9 @@ class MomentumCycler(keras.callbacks.Callback):
 
     Used with :class:`skhp.schedules.OneCycle`, whose momentum falls while the
     learning rate rises. During training the optimizer's attribute is a Keras
-    variable, assigned before every step; afterwards it is a plain float again
-    (the last value), so the model saves and reloads as usual. The epoch's
+    variable whose value is the schedule's at the optimizer's step, read inside
+    the training step (so on every Keras backend); afterwards it is a plain
+    float again (the value it ended at), so the model saves and reloads as usual. The epoch's
     starting value is logged as ``logs["momentum"]``.
 
     Parameters
@@ -173,11 +188,12 @@ class MomentumCycler(keras.callbacks.Callback):
             # Bypass the optimizer's variable tracking: this variable is no
             # optimizer state and must not change what a saved model holds.
             object.__setattr__(optimizer, "_skhp_momentum", variable)
-        object.__setattr__(optimizer, self._name, variable)
+        object.__setattr__(optimizer, self._name, variable.follow(self, optimizer.iterations))
 
-    def on_train_batch_begin(self, batch, logs=None):
-        if self._name is not None:
-            self.model.optimizer._skhp_momentum.assign(self._value())
+    def momentum(self, step):
+        """The momentum of optimizer ``step`` (a tensor inside the training step)."""
+        step = keras.ops.maximum(keras.ops.cast(step, "float32") - float(self.offset), 0.0)
+        return self.schedule.momentum(step)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start = self._value() if self._name is not None else None
@@ -188,8 +204,7 @@ class MomentumCycler(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         if self._name is not None:
-            optimizer = self.model.optimizer
-            object.__setattr__(optimizer, self._name, float(optimizer._skhp_momentum.numpy()))
+            object.__setattr__(self.model.optimizer, self._name, self._value())
 
 
 class CycleAwareEarlyStopping(keras.callbacks.EarlyStopping):

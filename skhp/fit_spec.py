@@ -244,8 +244,11 @@ class CycleMomentum:
     offset: int = 0
 
     def momentum(self, step):
-        """The momentum of optimizer step ``step``."""
-        return self.schedule.momentum(max(int(step) - self.offset, 0))
+        """The momentum of optimizer step ``step`` (a number or a tensor)."""
+        if isinstance(step, (int, np.integer)):
+            return self.schedule.momentum(max(int(step) - self.offset, 0))
+        step = keras.ops.maximum(keras.ops.cast(step, "float32") - float(self.offset), 0.0)
+        return self.schedule.momentum(step)
 
     def table(self, total):
         """The momentum of steps ``0 .. total - 1``."""

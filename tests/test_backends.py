@@ -1,7 +1,8 @@
 """skhp on Keras 3's other backends, in a process where TensorFlow cannot be imported.
 
 Each installed backend (JAX comes with the test extra; PyTorch where it is
-installed) runs ``tests/backends/user_workflow.py``: the estimators with
+installed) runs ``tests/backends/user_workflow.py``, and JAX its packs against its
+ordinary fits (``tests/backends/packs_match.py``): the estimators with
 warm-up, 1cycle, the lottery, early stopping, smoothing and weight decay;
 pickling and cloning; errors before training; ``stabilize``; ``lr_find``; a
 grid search; a pruned narrowing search with storage, resumed; and ``skhp tune``.
@@ -33,6 +34,22 @@ def test_the_user_workflow_runs_without_tensorflow(backend, tmp_path):
                          env={**os.environ, "KERAS_BACKEND": backend, "CUDA_VISIBLE_DEVICES": ""})
     done = [line[3:] for line in run.stdout.splitlines() if line.startswith("ok ")]
     assert run.returncode == 0 and done == STEPS, (done, run.stderr[-3000:])
+
+
+def test_packs_on_jax_train_what_its_ordinary_fits_train(tmp_path):
+    """The JAX engine (Keras' stateless call and optimizer update per slot) against JAX's
+    ordinary fits: every optimizer, 1cycle, smoothing, weight decay, early stopping,
+    class weights, lottery draws, a builder with BatchNormalization and Dropout; slots
+    of one pack equal their own packs of one; packed and pruned searches."""
+    if importlib.util.find_spec("jax") is None:
+        pytest.skip("jax is not installed (pip install 'skhp[jax]')")
+    code = (f"import sys; sys.path.insert(0, {str(HERE)!r}); import no_tensorflow, runpy; "
+            f"runpy.run_path({str(HERE / 'packs_match.py')!r}, run_name='__main__')")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=900, cwd=tmp_path,
+                         env={**os.environ, "KERAS_BACKEND": "jax", "CUDA_VISIBLE_DEVICES": ""})
+    done = [line[3:] for line in run.stdout.splitlines() if line.startswith("ok ")]
+    assert run.returncode == 0 and len(done) == 4, (done, run.stderr[-3000:])
 
 
 def test_the_no_tensorflow_guard_works():

@@ -38,14 +38,15 @@ Examples
 import skhp._tensorflow  # noqa: F401  (before Keras: TensorFlow starts quietly)
 from skhp.fit_spec import OPTIMIZER_SETTINGS, model_signature, seed_or_fresh
 from skhp.packed._cluster import ClusterData, RungsOnCluster, dask_client, train_packs_on_cluster
-from skhp.packed._engine import PackedSlot, PackRun, train_pack
+from skhp.packed._engine import PackedSlot, PackRun
 from skhp.packed._memory import auto_pack_size, gpu_free_memory, pack_memory, slot_bytes
-from skhp.packed._packs import advance_packs, failed_alone, fit_packed, start_packs, train_packs
+from skhp.packed._packs import (advance_packs, failed_alone, fit_packed, pack_engine, start_packs,
+                               train_pack, train_packs)
 from skhp.packed._plan import (NotPackable, Packable, lottery_reason, loss_key, pack_key,
                                pack_reason, plan)
 
 __all__ = ["OPTIMIZER_SETTINGS", "Packable", "NotPackable", "pack_reason", "pack_key", "plan",
            "model_signature", "loss_key", "seed_or_fresh", "PackedSlot", "PackRun", "train_pack",
            "slot_bytes", "pack_memory", "gpu_free_memory", "auto_pack_size", "start_packs",
-           "advance_packs", "train_packs", "failed_alone", "fit_packed", "lottery_reason",
+           "advance_packs", "train_packs", "failed_alone", "pack_engine", "fit_packed", "lottery_reason",
            "dask_client", "ClusterData", "train_packs_on_cluster", "RungsOnCluster"]

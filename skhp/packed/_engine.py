@@ -32,7 +32,7 @@ from scipy import sparse
 
 from skhp.fit_spec import OPTIMIZER_SETTINGS, OPTIMIZER_STATE
 
-__all__ = ["PackedSlot", "PackRun", "train_pack"]
+__all__ = ["PackedSlot", "PackRun", "short_error"]
 
 #: A slot's optimizer numbers other than the rate and momentum (its tables), and their
 #: defaults: every number of :data:`skhp.fit_spec.OPTIMIZER_SETTINGS` (no weight decay).
@@ -366,10 +366,17 @@ def program(key, model, loss, optimizer, structural, decayed, decoupled=True):
     weight decay.
     """
     key = (key, optimizer, tuple(structural), tuple(decayed), decoupled, _current_device())
+    return kept_program(key, lambda: _Program(model, loss, optimizer, structural, decayed,
+                                              decoupled))
+
+
+def kept_program(key, make):
+    """The program kept under ``key``, or ``make()``'s, kept now; the few most recent are kept
+    (every engine's programs share the list)."""
     with _PROGRAMS_LOCK:
         found = _PROGRAMS.pop(key, None)
         if found is None:
-            found = _Program(model, loss, optimizer, structural, decayed, decoupled)
+            found = make()
         _PROGRAMS[key] = found
         while len(_PROGRAMS) > _KEPT_PROGRAMS:
             _PROGRAMS.popitem(last=False)
@@ -581,15 +588,71 @@ class PackRun:
 
     def advance(self, until):
         """Train every active slot up to epoch ``until`` (at most ``epochs``); return self."""
-        import tensorflow as tf
-
         until = min(int(until), self.epochs)
         if until <= self.epoch:
             return self
-        with (tf.device(self.device) if self.device is not None else contextlib.nullcontext()):
+        with self._placed():
             self._advance_in_parts(until, np.flatnonzero(self.active))
         self.epoch = until
         return self
+
+    def check(self):
+        """None when this pack's program traces, else why its model does not train in a pack.
+
+        Tracing now (not at the first epoch) finds a layer that does not
+        vectorize before any slot trains, so its jobs train the ordinary way.
+        """
+        try:
+            program = self.program()
+            weights, epoch, evaluation = program.signature(*self.data(range(1)))
+            program.run_epoch.get_concrete_function(weights, **epoch)
+            if any(self.watch):
+                program.evaluate.get_concrete_function(weights["params"], weights["model_state"],
+                                                       **evaluation)
+        except Exception as error:  # noqa: BLE001  (any failure: the jobs train the ordinary way)
+            return f"the model does not train in a pack ({short_error(error)})"
+        return None
+
+    def _placed(self):
+        """The context the pack's steps run in (its device)."""
+        import tensorflow as tf
+
+        return tf.device(self.device) if self.device is not None else contextlib.nullcontext()
+
+    def _lanes(self, members):
+        """The lanes slots ``members`` train in: themselves, a lone slot beside an idle copy.
+
+        A lone slot runs beside an idle copy of itself: TensorFlow's vectorization
+        mis-broadcasts some gradients (a convolution's bias) over one slot of an open count.
+        """
+        return np.repeat(members, 2) if len(members) == 1 else members
+
+    def _gathered(self, lanes):
+        """The training state of ``lanes``, as the program takes it."""
+        return dict(params=[p[lanes] for p in self.params],
+                    model_state=[v[lanes] for v in self.model_state],
+                    state=[[v[lanes] for v in state] for state in self.state],
+                    iterations=self.iterations[lanes], u_product=self.u_product[lanes])
+
+    def _scattered(self, members, weights):
+        """Keep the state ``weights`` of lanes ``members`` (the first ``len(members)`` lanes)."""
+        real = len(members)
+        for p, new in zip([*self.params, *self.model_state],
+                          [*weights["params"], *weights["model_state"]]):
+            p[members] = np.asarray(new)[:real]
+        for old, new in zip(self.state, weights["state"]):
+            for o, n_ in zip(old, new):
+                o[members] = np.asarray(n_)[:real]
+        self.iterations[members] = np.asarray(weights["iterations"])[:real]
+        self.u_product[members] = np.asarray(weights["u_product"])[:real]
+
+    def _numbers(self, slots):
+        """The slots' optimizer numbers (:data:`NUMBERS`) and L2 factors, as the program takes them."""
+        import tensorflow as tf
+
+        numbers = {name: tf.constant([float(s.settings.get(name, default)) for s in slots])
+                   for name, default in NUMBERS.items()}
+        return numbers, tf.constant([float(s.l2) for s in slots])
 
     def _advance_in_parts(self, until, members):
         """Train slots ``members`` to ``until``; if they fail together (out of memory), as two
@@ -615,22 +678,13 @@ class PackRun:
             self._advance_in_parts(until, members[half:])
 
     def _advance(self, until, members):
-        import tensorflow as tf
-
-        # A lone slot runs beside an idle copy of itself: TensorFlow's vectorization
-        # mis-broadcasts some gradients (a convolution's bias) over one slot of an open count.
-        lanes = np.repeat(members, 2) if len(members) == 1 else members
+        lanes = self._lanes(members)
         slots = [self.slots[j] for j in lanes]
         k = len(lanes)
         prog = self.program()
-        weights = dict(params=[p[lanes] for p in self.params],
-                       model_state=[v[lanes] for v in self.model_state],
-                       state=[[v[lanes] for v in state] for state in self.state],
-                       iterations=self.iterations[lanes], u_product=self.u_product[lanes])
+        weights = self._gathered(lanes)
         x, y = self.data(lanes)
-        numbers = {name: tf.constant([float(s.settings.get(name, default)) for s in slots])
-                   for name, default in NUMBERS.items()}
-        l2 = tf.constant([float(s.l2) for s in slots])
+        numbers, l2 = self._numbers(slots)
         steps = [self.steps[j] for j in lanes]
         n_steps = max(self.steps)
         watch = [self.watch[j] for j in lanes]
@@ -664,10 +718,10 @@ class PackRun:
             batch_rows = np.maximum(n.max(axis=1), 1).astype(np.int32)
             weights, total = prog.run_epoch(weights, x, y, idx, w, n, batch_rows, rate, momentum,
                                             valid, l2, numbers)
-            losses = total.numpy() / np.maximum(n.sum(axis=0), 1.0)
+            losses = np.asarray(total) / np.maximum(n.sum(axis=0), 1.0)
             if any(watch):
-                val = prog.evaluate(weights["params"], weights["model_state"], x, y, v_idx, v_w,
-                                    v_n, l2).numpy()
+                val = np.asarray(prog.evaluate(weights["params"], weights["model_state"], x, y,
+                                               v_idx, v_w, v_n, l2))
             current = None
             for i, (j, s) in enumerate(zip(members, slots)):
                 if not running[i]:
@@ -683,8 +737,8 @@ class PackRun:
                     continue
                 if s.patience:
                     if current is None:
-                        current = ([p.numpy() for p in weights["params"]],
-                                   [v.numpy() for v in weights["model_state"]])
+                        current = ([np.asarray(p) for p in weights["params"]],
+                                   [np.asarray(v) for v in weights["model_state"]])
                     monitored = float(val[i]) if watch[i] else float(losses[i])
                     snapshot = ([c[i].copy() for c in current[0]], [c[i].copy() for c in current[1]])
                     if self.best_weights[j] is None:
@@ -695,16 +749,8 @@ class PackRun:
                         self.best_weights[j] = snapshot
                     elif self.wait[j] >= s.patience and epoch > 0:
                         running[i] = False
-        real = len(members)
-        for p, new in zip([*self.params, *self.model_state],
-                          [*weights["params"], *weights["model_state"]]):
-            p[members] = np.asarray(new)[:real]
-        for old, new in zip(self.state, weights["state"]):
-            for o, n_ in zip(old, new):
-                o[members] = np.asarray(n_)[:real]
-        self.iterations[members] = np.asarray(weights["iterations"])[:real]
-        self.u_product[members] = np.asarray(weights["u_product"])[:real]
-        self.active[members] = running[:real]
+        self._scattered(members, weights)
+        self.active[members] = running[:len(members)]
 
 
 def short_error(error):
@@ -717,38 +763,3 @@ def short_error(error):
     """
     message = str(error).strip().splitlines()
     return f"{type(error).__name__}: {message[0][:200] if message else ''}"
-
-
-def train_pack(slots, **run):
-    """Train every slot of one pack to the end: :class:`PackRun` in one call.
-
-    Parameters
-    ----------
-    slots : list of PackedSlot
-    **run
-        :class:`PackRun`'s keyword parameters.
-
-    Returns
-    -------
-    list of dict
-        Per slot: ``weights`` and model ``state`` (final, or the best
-        epoch's under early stopping), ``history`` (``loss``, ``lr`` and,
-        with validation, ``val_loss`` per epoch), ``epochs`` trained and ``diverged``.
-
-    Examples
-    --------
-    >>> import keras
-    >>> import numpy as np
-    >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
-    >>> X = np.random.default_rng(0).normal(size=(32, 3)).astype("float32")
-    >>> slot = PackedSlot(X=X, train=np.arange(32), validation=None,
-    ...                   targets=X[:, :1] * 2, sample_weight=np.ones(32, "float32"),
-    ...                   weights=[np.zeros((3, 1), "float32"), np.zeros(1, "float32")],
-    ...                   rates=np.full(4, 0.1), momenta=np.zeros(4), settings={})
-    >>> out = train_pack([slot], model=model, loss="mse", optimizer="SGD", batch_size=16, epochs=2)
-    >>> out[0]["history"]["loss"][1] < out[0]["history"]["loss"][0]
-    True
-    """
-    pack = PackRun(slots, **run)
-    pack.advance(pack.epochs)
-    return [pack.result(j) for j in range(len(pack.slots))]

@@ -11,17 +11,20 @@ import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import keras
 import numpy as np
 from scipy import sparse
 from sklearn.base import clone
 
 from skhp._rows import Rows
-from skhp.packed._engine import PackRun, short_error
+from skhp.packed._engine import PackRun
+from skhp.packed._jax_engine import JaxPackRun
 from skhp.packed._memory import auto_pack_size, pack_memory, slot_bytes
 from skhp.packed._plan import NotPackable, pack_reason, plan
 import skhp.runtime as runtime
 
-__all__ = ["start_packs", "advance_packs", "train_packs", "fit_packed", "failed_alone"]
+__all__ = ["start_packs", "advance_packs", "train_packs", "fit_packed", "failed_alone", "train_pack",
+           "pack_engine"]
 
 
 def _check_pack_size(pack_size):
@@ -36,24 +39,6 @@ def _as_array(X):
     """``X`` as a NumPy array (a DataFrame's values), or a sparse matrix as CSR, which packs
     densify a batch at a time."""
     return X.tocsr() if sparse.issparse(X) else np.asarray(X)
-
-
-def _trace_failure(run):
-    """None when ``run``'s program traces, else why its model does not train in a pack.
-
-    Tracing now (not at the first epoch) finds a layer that does not
-    vectorize before any slot trains, so its jobs train the ordinary way.
-    """
-    try:
-        program = run.program()
-        weights, epoch, evaluation = program.signature(*run.data(range(1)))
-        program.run_epoch.get_concrete_function(weights, **epoch)
-        if any(run.watch):
-            program.evaluate.get_concrete_function(weights["params"], weights["model_state"],
-                                                   **evaluation)
-    except Exception as error:  # noqa: BLE001  (any failure: the jobs train the ordinary way)
-        return f"the model does not train in a pack ({short_error(error)})"
-    return None
 
 
 def start_packs(jobs, pack_size="auto", planned=None):
@@ -113,9 +98,9 @@ def start_packs(jobs, pack_size="auto", planned=None):
                 budgets[where_to])
         for part in np.array_split(members, math.ceil(len(members) / size)):
             part = [int(j) for j in part]
-            run = PackRun([plans[j][0] for j in part], **settings,
+            run = pack_engine()([plans[j][0] for j in part], **settings,
                           device=runtime.resolve_device(device, n_gpus, len(runs)))
-            failure = _trace_failure(run)
+            failure = run.check()
             if failure is not None:
                 for j in part:
                     where[j] = failure
@@ -287,3 +272,52 @@ def fit_packed(estimators, X, y, trains=None, *, sample_weight=None, pack_size="
         else:
             fitted.append(est.fitted_from_slot(X_, y_, out))
     return fitted
+
+
+def pack_engine():
+    """The :class:`PackRun` class of Keras' backend: this module's on TensorFlow, the JAX
+    engine's (:class:`skhp.packed._jax_engine.JaxPackRun`) on JAX.
+
+    Examples
+    --------
+    >>> pack_engine().__name__ == {"jax": "JaxPackRun"}.get(keras.backend.backend(), "PackRun")
+    True
+    """
+    return JaxPackRun if keras.backend.backend() == "jax" else PackRun
+
+
+def train_pack(slots, **run):
+    """Train every slot of one pack to the end: :class:`PackRun` in one call.
+
+    Parameters
+    ----------
+    slots : list of PackedSlot
+    **run
+        :class:`PackRun`'s keyword parameters.
+
+    Returns
+    -------
+    list of dict
+        Per slot: ``weights`` and model ``state`` (final, or the best
+        epoch's under early stopping), ``history`` (``loss``, ``lr`` and,
+        with validation, ``val_loss`` per epoch), ``epochs`` trained and ``diverged``.
+
+    Examples
+    --------
+    >>> import keras
+    >>> import numpy as np
+    >>> from skhp.packed import PackedSlot
+    >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    >>> X = np.random.default_rng(0).normal(size=(32, 3)).astype("float32")
+    >>> slot = PackedSlot(X=X, train=np.arange(32), validation=None,
+    ...                   targets=X[:, :1] * 2, sample_weight=np.ones(32, "float32"),
+    ...                   weights=[np.zeros((3, 1), "float32"), np.zeros(1, "float32")],
+    ...                   rates=np.full(4, 0.1), momenta=np.zeros(4), settings={})
+    >>> from skhp.packed import PackedSlot
+    >>> out = train_pack([slot], model=model, loss="mse", optimizer="SGD", batch_size=16, epochs=2)
+    >>> out[0]["history"]["loss"][1] < out[0]["history"]["loss"][0]
+    True
+    """
+    pack = pack_engine()(slots, **run)
+    pack.advance(pack.epochs)
+    return [pack.result(j) for j in range(len(pack.slots))]

@@ -1,0 +1,75 @@
+"""Packs on the backend ``KERAS_BACKEND`` names train what its ordinary fits train.
+
+Run by ``tests/test_backends.py`` in a fresh process (TensorFlow unimportable
+for JAX); prints one ``ok <step>`` line per step.
+"""
+
+import warnings
+
+import keras
+import numpy as np
+from sklearn.datasets import load_iris
+from sklearn.preprocessing import StandardScaler
+
+from skhp import KerasClassifier
+from skhp.packed import fit_packed, train_packs
+from skhp.search import GridSearchCV, NarrowingSearchCV, Real
+
+warnings.filterwarnings("ignore")
+X, y = load_iris(return_X_y=True)
+X = StandardScaler().fit_transform(X).astype("float32")
+
+
+def ok(step):
+    print("ok", step, flush=True)
+
+
+def build(meta, units=8, dropout=0.1):
+    return keras.Sequential([keras.Input((meta["n_features_in_"],)), keras.layers.Dense(units),
+                             keras.layers.BatchNormalization(), keras.layers.Activation("relu"),
+                             keras.layers.Dropout(dropout),
+                             keras.layers.Dense(meta["n_classes_"], activation="softmax")])
+
+
+def difference(a, b):
+    return max(float(np.abs(u - v).max()) for u, v in zip(a.model_.get_weights(),
+                                                          b.model_.get_weights()))
+
+
+# a pack of one is the ordinary fit (no shuffling: the streams differ by design)
+cases = [dict(), dict(optimizer="sgd", momentum=0.9, optimizer__nesterov=True),
+         dict(optimizer="rmsprop", schedule="onecycle", warmup=1),
+         dict(optimizer="rmsprop", optimizer__centered=True), dict(optimizer="adamw"),
+         dict(optimizer="adam", optimizer__amsgrad=True), dict(optimizer="nadam"),
+         dict(optimizer="adamax"), dict(optimizer="adagrad"),
+         dict(weight_decay=1e-2, smoothing=0.1, schedule="cosine"),
+         dict(early_stopping=1, validation_split=0.2, class_weight="balanced"),
+         dict(lottery=3, lottery_steps=2), dict(model=build, optimizer="sgd", momentum=0.5)]
+for extra in cases:
+    params = dict(hidden_layer_sizes=(8,), epochs=3, random_state=0, fit__shuffle=False,
+                  learning_rate=0.01, **extra)
+    ordinary = KerasClassifier(**params).fit(X, y)
+    (packed,) = fit_packed([KerasClassifier(**params)], X, y)
+    assert difference(ordinary, packed) < 1e-4, (extra, difference(ordinary, packed))
+    assert packed.history_["loss"] == ordinary.history_["loss"] or np.allclose(
+        packed.history_["loss"], ordinary.history_["loss"], rtol=1e-4), extra
+ok("a pack of one is the ordinary fit")
+# each slot of a pack is its own pack of one (rates, momenta, weights, seeds per slot)
+jobs = [(KerasClassifier(model=build, epochs=3, learning_rate=rate, optimizer="sgd", momentum=m,
+                         random_state=seed, schedule="onecycle"), X, y, None)
+        for rate, m, seed in [(1e-2, 0.5, 0), (3e-2, 0.9, 1), (1e-1, 0.0, 2)]]
+together = train_packs(jobs)
+for job, out in zip(jobs, together):
+    (alone,) = train_packs([job])
+    assert out["pack"] == 0 and max(float(np.abs(u - v).max()) for u, v in
+                                    zip(out["weights"], alone["weights"])) < 1e-5
+ok("each slot is its own pack of one")
+grid = GridSearchCV(KerasClassifier(model=build, epochs=3, random_state=0),
+                    {"learning_rate": [1e-2, 3e-2], "model__units": [8, 16]}, cv=3).fit(X, y)
+assert grid.packing_ == ["packed"] * 4 and grid.best_score_ > 0.5
+ok("a builder's packed grid search")
+search = NarrowingSearchCV(KerasClassifier(hidden_layer_sizes=(8,), epochs=6, random_state=0),
+                           {"learning_rate": Real(1e-3, 1e-1, log=True)}, n_iter=8, cv=3,
+                           random_state=0, pruning="halving").fit(X, y)
+assert set(search.packing_) == {"packed"} and any(search.cv_results_["pruned"])
+ok("a pruned narrowing search in packs")
