@@ -310,6 +310,9 @@ def _parser():
     parser = argparse.ArgumentParser(prog="skhp", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="store_true", help="print the version and exit")
+    parser.add_argument("--backend", choices=["tensorflow", "jax", "torch"],
+                        help="Keras' backend (default: KERAS_BACKEND, else tensorflow; packs "
+                             "train on tensorflow and jax)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     tune = commands.add_parser("tune", help="run a tuning experiment (default: the built-in one)",
@@ -361,6 +364,17 @@ def _parser():
     return parser
 
 
+def _use_backend(backend):
+    """Train on Keras' ``backend`` (set before Keras starts; an error once it runs another)."""
+    if backend is None:
+        return
+    keras = sys.modules.get("keras")
+    if keras is not None and keras.backend.backend() != backend:
+        raise ValueError(f"--backend {backend}: Keras already runs on {keras.backend.backend()} "
+                         "in this process; start a new one (or set KERAS_BACKEND).")
+    os.environ["KERAS_BACKEND"] = backend
+
+
 def main(argv=None):
     """Run the ``skhp`` command with ``argv`` (default: the process's arguments)."""
     parser = _parser()
@@ -374,6 +388,7 @@ def main(argv=None):
         parser.print_help()
         return 0
     try:
+        _use_backend(args.backend)
         return args.run(args)
     except (FileNotFoundError, ValueError, TypeError) as err:  # ConfigError is a ValueError
         message = " ".join(str(err).split())  # one line

@@ -10,6 +10,7 @@ grid search; a pruned narrowing search with storage, resumed; and ``skhp tune``.
 
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -58,3 +59,16 @@ def test_the_no_tensorflow_guard_works():
             "try:\n    import tensorflow\nexcept ModuleNotFoundError as e:\n    print(e)")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert "made unimportable" in run.stdout
+
+
+def test_the_gpu_benchmark_runs_on_the_cpu_with_tiny_sizes(tmp_path):
+    """``benchmarks/gpu.py`` (run on a GPU machine under JAX) stays runnable where none is."""
+    if importlib.util.find_spec("jax") is None:
+        pytest.skip("jax is not installed (pip install 'skhp[jax]')")
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu.py"
+    run = subprocess.run([sys.executable, str(script), "--tiny"], capture_output=True, text=True,
+                         timeout=900, cwd=tmp_path, env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})
+    assert run.returncode == 0, run.stderr[-3000:]
+    rows = [line.split() for line in run.stdout.splitlines() if re.match(r"\s+[24]\s", line)]
+    assert len(rows) == 4 and all(float(row[2]) > 0 for row in rows), run.stdout
+

@@ -432,3 +432,12 @@ def test_config_errors_come_before_the_store_and_write_nothing(tmp_path, capsys)
     assert main(["tune", "--config", str(space), "--output", str(fresh)]) == 2
     assert "names 'learning_rat'" in capsys.readouterr().err
     assert not fresh.exists()  # nothing written before the checks pass
+
+
+def test_backend_option_names_the_backend_keras_already_runs_on(capsys):
+    import keras
+
+    other = "jax" if keras.backend.backend() != "jax" else "torch"
+    assert main(["--backend", other, "tune", "--dry-run"]) == 2
+    assert f"--backend {other}: Keras already runs on {keras.backend.backend()}" in capsys.readouterr().err
+

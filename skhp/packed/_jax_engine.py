@@ -49,6 +49,19 @@ class _SlotSetting(keras.Variable):
     __hash__ = keras.Variable.__hash__
 
 
+#: An epoch's steps run in scans of a multiple of this many (the rest idle).
+_STEP_BUCKET = 16
+
+
+def _padded(array, length):
+    """``array`` (lanes, steps, ...) with idle steps (zeros, False) up to ``length``."""
+    extra = length - array.shape[1]
+    if not extra:
+        return array
+    return np.concatenate([array, np.zeros((array.shape[0], extra, *array.shape[2:]),
+                                           array.dtype)], axis=1)
+
+
 # Settings a pack's slots may differ in, per optimizer (the momentum setting included).
 _PER_SLOT = ("momentum", "beta_1", "beta_2", "epsilon", "rho", "weight_decay")
 
@@ -81,6 +94,9 @@ class _JaxProgram:
                              None)
         self.accumulators = [i for i, v in enumerate(variables) if "accumulator" in v.name]
         self.decayed = list(decayed)
+        # a batch's statistics (BatchNormalization) see its rows: a short batch keeps its size
+        self.by_batch = any(isinstance(layer, keras.layers.BatchNormalization)
+                            for layer in model._flatten_layers())
         # X shared by every slot (one copy), or each slot's own (stacked): one variant each
         self._epochs = {shared: jax.jit(jax.vmap(self._epoch, in_axes=(
             0, 0, 0, None if shared else 0, 0, 0, 0, 0, 0, 0, 0, 0))) for shared in (True, False)}
@@ -95,11 +111,15 @@ class _JaxProgram:
         x = x["shared"] if shared else x
         params, model_state, opt_state = (weights["params"], weights["model_state"],
                                           weights["opt_state"])
+        if not self.by_batch:  # a short batch is a full one with rows of weight 0: one shape
+            rows = np.full_like(rows, idx.shape[2])
         total = 0.0
         for part in np.split(np.arange(len(rows)), np.flatnonzero(np.diff(rows)) + 1):
             b = int(rows[part[0]])
-            lanes_first = [np.swapaxes(a[part][:, :, :b], 0, 1) for a in (idx, w)] + \
-                [np.swapaxes(a[part], 0, 1) for a in (n, rate, momentum, valid)]
+            # scans of a few lengths (idle steps after the real ones): few compilations
+            length = _STEP_BUCKET * int(math.ceil(len(part) / _STEP_BUCKET))
+            lanes_first = [_padded(np.swapaxes(a[part], 0, 1), length)
+                           for a in (idx[:, :, :b], w[:, :, :b], n, rate, momentum, valid)]
             params, model_state, opt_state, summed = self._epochs[shared](
                 params, model_state, opt_state, x, y, *lanes_first, l2)
             total = total + np.asarray(summed)

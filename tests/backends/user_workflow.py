@@ -88,7 +88,7 @@ with tempfile.TemporaryDirectory() as folder:
     with open(config, "w") as fh:
         fh.write("[data]\nname = 'iris'\n[search]\ntrials = 4\ncv = 2\n[model]\nepochs = 2\n"
                  "[output]\nbaselines = false\n")
-    assert main(["tune", "--config", config, "--output", os.path.join(folder, "out"),
+    assert main(["--backend", backend, "tune", "--config", config, "--output", os.path.join(folder, "out"),
                  "--quiet"]) in (0, None)
     assert os.path.exists(os.path.join(folder, "out", "report.html"))
     ok("skhp tune")
