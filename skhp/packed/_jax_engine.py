@@ -15,6 +15,7 @@ extra lanes idle), and an epoch's full batches and its last, partial one
 compile once each per pack structure.
 """
 
+import contextlib
 import math
 
 import keras
@@ -252,7 +253,7 @@ class JaxPackRun(PackRun):
         return None
 
     def _placed(self):
-        return keras.device(self.device) if self.device is not None else _Nothing()
+        return keras.device(self.device) if self.device is not None else contextlib.nullcontext()
 
     def _lanes(self, members):
         """Slots ``members``, then idle copies of the first up to a power of two (one program
@@ -282,11 +283,3 @@ class JaxPackRun(PackRun):
         if all(s.X is shared for s in self.slots):
             return {"shared": np.asarray(shared)}, y  # one copy of X: every slot indexes it
         return _stacked([s.X for s in slots], rows), y
-
-
-class _Nothing:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
