@@ -364,10 +364,41 @@ def _parser():
     return parser
 
 
+def _installed(module):
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _configured_backend():
+    """The backend Keras' own config file names (``$KERAS_HOME/keras.json``), or None."""
+    import json
+
+    home = os.environ.get("KERAS_HOME", os.path.join(os.path.expanduser("~"), ".keras"))
+    try:
+        with open(os.path.join(home, "keras.json")) as fh:
+            return json.load(fh).get("backend")
+    except (OSError, ValueError):
+        return None
+
+
 def _use_backend(backend):
-    """Train on Keras' ``backend`` (set before Keras starts; an error once it runs another)."""
+    """Train on Keras' ``backend`` (set before Keras starts; an error once it runs another).
+
+    Without ``--backend``, ``KERAS_BACKEND`` or another backend than TensorFlow in
+    Keras' config file, where TensorFlow (Keras' default) is not installed, the command runs on JAX,
+    else PyTorch, when installed (as on GPU machines that carry JAX and no TensorFlow).
+    """
     if backend is None:
-        return
+        if "KERAS_BACKEND" in os.environ or "keras" in sys.modules or _installed("tensorflow") \
+                or _configured_backend() not in (None, "tensorflow"):  # (Keras writes its default)
+            return
+        backend = next((b for b in ("jax", "torch") if _installed(b)), None)
+        if backend is None:
+            return
     keras = sys.modules.get("keras")
     if keras is not None and keras.backend.backend() != backend:
         raise ValueError(f"--backend {backend}: Keras already runs on {keras.backend.backend()} "

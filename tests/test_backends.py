@@ -53,6 +53,20 @@ def test_packs_on_jax_train_what_its_ordinary_fits_train(tmp_path):
     assert run.returncode == 0 and len(done) == 4, (done, run.stderr[-3000:])
 
 
+def test_the_command_runs_on_jax_where_tensorflow_is_missing(tmp_path):
+    """No ``--backend`` and no ``KERAS_BACKEND``: without TensorFlow the command takes JAX."""
+    if importlib.util.find_spec("jax") is None:
+        pytest.skip("jax is not installed (pip install 'skhp[jax]')")
+    code = (f"import sys; sys.path.insert(0, {str(HERE)!r}); import no_tensorflow\n"
+            "from skhp.cli import main\n"
+            "assert main(['tune', '--dry-run']) == 0\n"
+            "import keras; print('backend', keras.backend.backend())")
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=600, cwd=tmp_path, env=env)
+    assert run.returncode == 0 and "backend jax" in run.stdout, run.stderr[-2000:]
+
+
 def test_the_no_tensorflow_guard_works():
     """The guard the workflow runs under does make TensorFlow unimportable."""
     code = (f"import sys; sys.path.insert(0, {str(HERE)!r}); import no_tensorflow\n"
