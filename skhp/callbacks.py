@@ -6,7 +6,8 @@ import operator
 import skhp._tensorflow  # noqa: F401  (before Keras: TensorFlow starts quietly)
 import keras
 
-__all__ = ["LearningRateLogger", "ScheduleStepper", "MomentumCycler", "CycleAwareEarlyStopping"]
+__all__ = ["LearningRateLogger", "ScheduleStepper", "MomentumCycler", "CycleAwareEarlyStopping",
+           "OptimizerSetting"]
 
 
 class LearningRateLogger(keras.callbacks.Callback):
@@ -84,33 +85,31 @@ class ScheduleStepper(keras.callbacks.Callback):
 _BackendVariable = keras.Variable
 
 
-class _CycledValue(_BackendVariable):
-    """The optimizer's momentum while 1cycle moves it: the schedule's value at the optimizer's
-    step, computed inside the training step from its step count.
+class OptimizerSetting(_BackendVariable):
+    """A Keras variable for an optimizer setting that Keras' optimizers also test in Python.
 
-    Reading the step count where the step runs (rather than assigning a
-    value before each step from outside) moves the momentum on every backend:
-    JAX's compiled step takes the optimizer's state as an argument and would
-    not see an assignment made between steps. Keras' SGD and RMSprop decide
-    in Python whether momentum is on (``if self.momentum != 0``), once, when
-    the step is traced: comparisons with plain numbers answer as though the
-    value were inside (0, 1), which keeps the momentum branch; that branch
-    computes the right update for every value in [0, 1), zero included.
+    Keras' SGD and RMSprop decide in Python whether momentum is on (``if
+    self.momentum != 0``, ``if self.momentum > 0``), once, when a step is
+    traced. Compared with a plain number, this variable answers as though its
+    value were inside (0, 1), which keeps the momentum branch in the traced
+    step; that branch computes the right update for every value in [0, 1),
+    zero included, and its arithmetic reads the variable's value (1cycle's
+    momentum, a packed slot's own setting). Compared with anything else for
+    equality it is itself only (``list.index`` finds it among the optimizer's
+    variables).
+
+    Examples
+    --------
+    >>> setting = OptimizerSetting(0.0, trainable=False, name="momentum")
+    >>> setting != 0, setting > 0, 0 < setting, setting == 0
+    (True, True, True, False)
     """
-
-    def follow(self, schedule, iterations):
-        """Take the value of ``schedule.momentum(step)`` at the step ``iterations`` counts."""
-        object.__setattr__(self, "_schedule", (schedule, iterations))
-        return self
-
-    @property
-    def value(self):
-        schedule, iterations = self._schedule
-        return keras.ops.cast(schedule.momentum(iterations.value), self.dtype)
 
     def _compare(self, other, op):
         if isinstance(other, (int, float)) and not 0 < other < 1:
             return op(0.5, other)
+        if op in (operator.eq, operator.ne) and not isinstance(other, (int, float)):
+            return op(self is other, True)
         return getattr(super(), f"__{op.__name__}__")(other)
 
     def __ne__(self, other):
@@ -126,6 +125,27 @@ class _CycledValue(_BackendVariable):
         return self._compare(other, operator.lt)
 
     __hash__ = _BackendVariable.__hash__
+
+
+class _CycledValue(OptimizerSetting):
+    """The optimizer's momentum while 1cycle moves it: the schedule's value at the optimizer's
+    step, computed inside the training step from its step count.
+
+    Reading the step count where the step runs (rather than assigning a
+    value before each step from outside) moves the momentum on every backend:
+    JAX's compiled step takes the optimizer's state as an argument and would
+    not see an assignment made between steps.
+    """
+
+    def follow(self, schedule, iterations):
+        """Take the value of ``schedule.momentum(step)`` at the step ``iterations`` counts."""
+        object.__setattr__(self, "_schedule", (schedule, iterations))
+        return self
+
+    @property
+    def value(self):
+        schedule, iterations = self._schedule
+        return keras.ops.cast(schedule.momentum(iterations.value), self.dtype)
 
 
 class MomentumCycler(keras.callbacks.Callback):

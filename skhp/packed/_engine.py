@@ -485,13 +485,7 @@ class PackRun:
                        for i in range(len(self.slots[0].weights))]
         self.model_state = [np.stack([s.state[i] for s in self.slots])
                             for i in range(len(self.slots[0].state))]
-        n_state = state_count(optimizer, self.structural)
-        start = np.array([float(s.settings.get("initial_accumulator_value", 0.1))
-                          if optimizer == "Adagrad" else 0.0 for s in self.slots], "float32")
-        self.state = [[np.broadcast_to(start.reshape([-1] + [1] * (p.ndim - 1)), p.shape)
-                       .astype(p.dtype) for _ in range(n_state)] for p in self.params]
-        self.iterations = np.zeros(k, dtype="float32")
-        self.u_product = np.ones(k, dtype="float32")
+        self._start_optimizer()
         self.steps = [int(math.ceil(_epoch_rows(s.train, 0).size / batch_size)) for s in self.slots]
         self.rngs = [np.random.default_rng(s.seed) for s in self.slots]
         self.active = np.ones(k, dtype=bool)
@@ -507,6 +501,27 @@ class PackRun:
         self.best_weights = [None] * k
         self.failed = {}  # slot -> why it failed even in a pack of its own
         self.epoch = 0
+
+    def _start_optimizer(self):
+        """Every slot's optimizer state at its first step (this engine's own layout)."""
+        n_state = state_count(self.optimizer, self.structural)
+        start = np.array([float(s.settings.get("initial_accumulator_value", 0.1))
+                          if self.optimizer == "Adagrad" else 0.0 for s in self.slots], "float32")
+        self.state = [[np.broadcast_to(start.reshape([-1] + [1] * (p.ndim - 1)), p.shape)
+                       .astype(p.dtype) for _ in range(n_state)] for p in self.params]
+        self.iterations = np.zeros(len(self.slots), dtype="float32")
+        self.u_product = np.ones(len(self.slots), dtype="float32")
+
+    def _optimizer_state(self, j):
+        """Slot ``j``'s optimizer state, copied (part of :meth:`slot_state`)."""
+        return {"state": [[v[j].copy() for v in variables] for variables in self.state],
+                "iterations": float(self.iterations[j]), "u_product": float(self.u_product[j])}
+
+    def _restore_optimizer(self, j, state):
+        for variables, values in zip(self.state, state["state"]):
+            for v, value in zip(variables, values):
+                v[j] = value
+        self.iterations[j], self.u_product[j] = state["iterations"], state["u_product"]
 
     def stop(self, j):
         """Train slot ``j`` no further (pruned)."""
@@ -530,9 +545,7 @@ class PackRun:
         """Everything slot ``j`` carries from one epoch to the next (for storage; see :meth:`restore`)."""
         return {"epoch": self.epoch, "params": [p[j].copy() for p in self.params],
                 "model_state": [v[j].copy() for v in self.model_state],
-                "state": [[v[j].copy() for v in variables] for variables in self.state],
-                "iterations": float(self.iterations[j]), "u_product": float(self.u_product[j]),
-                "rng": self.rngs[j].bit_generator.state,
+                **self._optimizer_state(j), "rng": self.rngs[j].bit_generator.state,
                 "history": {k: list(v) for k, v in self.histories[j].items()},
                 "best": self.best[j], "wait": self.wait[j], "best_weights": self.best_weights[j],
                 "trained": int(self.trained[j]), "active": bool(self.active[j]),
@@ -543,10 +556,7 @@ class PackRun:
         for p, value in zip([*self.params, *self.model_state],
                             [*state["params"], *state.get("model_state", [])]):
             p[j] = value
-        for variables, values in zip(self.state, state["state"]):
-            for v, value in zip(variables, values):
-                v[j] = value
-        self.iterations[j], self.u_product[j] = state["iterations"], state["u_product"]
+        self._restore_optimizer(j, state)
         self.rngs[j].bit_generator.state = state["rng"]
         self.histories[j] = {k: list(v) for k, v in state["history"].items()}
         self.best[j], self.wait[j], self.best_weights[j] = state["best"], state["wait"], state["best_weights"]

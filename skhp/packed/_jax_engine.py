@@ -22,32 +22,10 @@ import keras
 import numpy as np
 from scipy import sparse
 
+from skhp.callbacks import OptimizerSetting
 from skhp.packed._engine import PackRun, _per_sample, _stacked, kept_program
 
 __all__ = ["JaxPackRun"]
-
-
-class _SlotSetting(keras.Variable):
-    """An optimizer setting that differs per slot (a value in each slot's optimizer state).
-
-    Keras' optimizers test some settings in Python (``if self.momentum != 0``
-    builds and applies momentum): such a setting reads as on, and its value
-    is the slot's (0 gives the plain update).
-    """
-
-    def __ne__(self, other):
-        return True
-
-    def __eq__(self, other):
-        return self is other
-
-    def __gt__(self, other):
-        return True
-
-    def __lt__(self, other):
-        return False
-
-    __hash__ = keras.Variable.__hash__
 
 
 #: An epoch's steps run in scans of a multiple of this many (the rest idle).
@@ -83,8 +61,8 @@ class _JaxProgram:
         self.settings = [name for name in _PER_SLOT if name in accepted
                          and (name != "weight_decay" or decoupled)]
         for name in self.settings:  # before build: SGD and RMSprop build momentum when it is on
-            setattr(self.optimizer, name, _SlotSetting(0.0, dtype="float32", trainable=False,
-                                                       name=f"skhp_{name}"))
+            setattr(self.optimizer, name, OptimizerSetting(0.0, dtype="float32", trainable=False,
+                                                           name=f"skhp_{name}"))
         self.optimizer.build(model.trainable_variables)
         variables = self.optimizer.variables
         self.positions = {name: variables.index(getattr(self.optimizer, name))
@@ -211,33 +189,17 @@ class JaxPackRun(PackRun):
 
     Examples
     --------
-    >>> import keras
-    >>> import numpy as np
-    >>> from skhp.packed import PackedSlot
-    >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
-    >>> X = np.random.default_rng(0).normal(size=(32, 3)).astype("float32")
-    >>> slot = PackedSlot(X=X, train=np.arange(32), validation=None,
-    ...                   targets=X[:, :1] * 2, sample_weight=np.ones(32, "float32"),
-    ...                   weights=[np.zeros((3, 1), "float32"), np.zeros(1, "float32")],
-    ...                   rates=np.full(6, 0.1), momenta=np.zeros(6), settings={})
-    >>> run = JaxPackRun([slot], model=model, loss="mse", optimizer="SGD", batch_size=16,
-    ...                  epochs=3)  # doctest: +SKIP
-    >>> run.advance(3).result(0)["history"]["loss"][2] < 1.0  # doctest: +SKIP
-    True
+    Used as :class:`~skhp.packed._engine.PackRun` is (see its example): where Keras runs on
+    JAX, :func:`skhp.packed.pack_engine` gives this class, and every pack trains with it.
     """
 
-    def __init__(self, slots, **run):
-        super().__init__(slots, **run)
-        self.state = []  # the TensorFlow engine's optimizer state: Keras' own here
+    def _start_optimizer(self):  # Keras' own optimizer variables, per slot
         self.opt_state = self.program().initial_state(self.slots)
 
-    def slot_state(self, j):
-        state = super().slot_state(j)
-        state["opt_state"] = [v[j].copy() for v in self.opt_state]
-        return state
+    def _optimizer_state(self, j):
+        return {"opt_state": [v[j].copy() for v in self.opt_state]}
 
-    def restore(self, j, state):
-        super().restore(j, state)
+    def _restore_optimizer(self, j, state):
         for v, value in zip(self.opt_state, state["opt_state"]):
             v[j] = value
 
