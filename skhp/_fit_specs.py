@@ -124,7 +124,7 @@ class SpecMaking:
             optimizer=self._optimizer_spec(), epochs=int(self.epochs), batch_size=self.batch_size,
             stop=self._stop_rule(stop_schedule), schedule=schedule,
             lr_search=self.learning_rate == "auto", precision=self.precision,
-            callbacks=bool(self.callbacks) or bool(routed_fit.get("callbacks")),
+            callbacks=self._user_callbacks(),
             warm_start=bool(self.warm_start),
             fit_options=tuple(sorted(set(routed_fit) - {"shuffle"})),
             compile_options=tuple(sorted(self._routed("compile"))),
@@ -364,7 +364,7 @@ class SpecMaking:
     def _step_tables(self, steps, optimizer):
         """Learning rate and momentum of every step of the fit (``schedule_`` set)."""
         rate = float(self.learning_rate_)
-        self.schedule_ = self._make_learning_rate(rate, steps, min(self.warmup_lr, rate))
+        self.schedule_ = self._fit_schedule(rate, steps)
         cycle = self._cycle_momentum(optimizer)
         return step_tables(self.schedule_, rate, int(self.epochs), steps,
                            optimizer.momentum_value(), cycle)

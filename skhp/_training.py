@@ -25,7 +25,8 @@ from skhp.callbacks import (
     MomentumCycler,
     ScheduleStepper,
 )
-from skhp.fit_spec import CycleMomentum, OptimizerSpec, StopRule, batch_size_for, n_held_out, steps_per_epoch
+from skhp.fit_spec import (CycleMomentum, OptimizerSpec, StopRule, batch_size_for, n_held_out,
+                           steps_per_epoch)
 from skhp.schedules import (
     Constant,
     CosineAnnealing,
@@ -309,6 +310,11 @@ class TrainingWiring:
             schedule = Warmup(schedule, self.warmup, warmup_lr, steps_per_epoch)
         return schedule
 
+    def _fit_schedule(self, rate, steps_per_epoch):
+        """The fit's schedule at ``rate``: warm-up from ``warmup_lr``, or from the rate itself
+        when that is lower (with learning_rate="auto" warm-up still starts below the found rate)."""
+        return self._make_learning_rate(rate, steps_per_epoch, min(self.warmup_lr, rate))
+
     def _given_learning_rate(self):
         """``learning_rate`` when set, else the rate of the optimizer in use.
 
@@ -332,8 +338,7 @@ class TrainingWiring:
         if math.isclose(rate, float(self.learning_rate_), rel_tol=1e-9):
             return
         self.learning_rate_ = rate
-        self.schedule_ = self._make_learning_rate(rate, self._steps_per_epoch(),
-                                                  min(self.warmup_lr, rate))
+        self.schedule_ = self._fit_schedule(rate, self._steps_per_epoch())
         optimizer = self.model_.optimizer
         if isinstance(optimizer._learning_rate, keras.optimizers.schedules.LearningRateSchedule):
             optimizer.learning_rate = self.schedule_
@@ -390,9 +395,8 @@ class TrainingWiring:
     def _stop_rule(self, schedule=None):
         """The fit's :class:`StopRule`: its patience, what it watches, and the ends of the
         cycles of ``schedule`` (a schedule of the fit's, warm-up included) where it may stop."""
-        main, warmup_epochs = (schedule.schedule, schedule.epochs) if isinstance(schedule, Warmup) \
-            else (schedule, 0)
         ends = None
+        main, warmup_epochs = self._main_schedule(schedule) if schedule is not None else (None, 0)
         if self.early_stopping and isinstance(main, (CosineRestarts, OneCycle)):
             starts = main.cycle_starts(self.epochs - warmup_epochs) \
                 if isinstance(main, CosineRestarts) else [0]
@@ -402,9 +406,7 @@ class TrainingWiring:
 
     def _make_optimizer(self):
         optimizer = self._optimizer_spec()
-        # With learning_rate="auto" warm-up still starts below the found rate.
-        warmup_lr = min(self.warmup_lr, self.learning_rate_)
-        self.schedule_ = self._make_learning_rate(self.learning_rate_, self._steps_per_epoch(), warmup_lr)
+        self.schedule_ = self._fit_schedule(self.learning_rate_, self._steps_per_epoch())
         changes = {}
         cycle = self._cycle_momentum(optimizer)
         if cycle is not None and optimizer.momentum_setting == "momentum":
@@ -417,11 +419,13 @@ class TrainingWiring:
         """Whether the fit has Keras callbacks of the user's (which may set the rate)."""
         return bool(self.callbacks or self._routed("fit").get("callbacks"))
 
-    def _main_schedule(self):
-        """The schedule after warm-up, and the warm-up's length in epochs."""
-        if isinstance(self.schedule_, Warmup):
-            return self.schedule_.schedule, self.schedule_.epochs
-        return self.schedule_, 0
+    def _main_schedule(self, schedule=None):
+        """The schedule after warm-up, and the warm-up's length in epochs, of ``schedule``
+        (default: the fit's ``schedule_``)."""
+        schedule = self.schedule_ if schedule is None else schedule
+        if isinstance(schedule, Warmup):
+            return schedule.schedule, schedule.epochs
+        return schedule, 0
 
     def _compile_kwargs_for_fit(self):
         with warnings.catch_warnings():

@@ -203,7 +203,7 @@ class _KerasEstimator(RoutedParameters, TrainingWiring, SpecMaking):
             )
         # Building a throw-away schedule validates the name and its arguments.
         lr = 1.0 if lr == "auto" else lr
-        self._make_learning_rate(lr, steps_per_epoch=1, warmup_lr=min(self.warmup_lr, lr))
+        self._fit_schedule(lr, steps_per_epoch=1)
         resolve_device(self.device, n_gpus=visible_gpus())
 
     def check_parameters(self, X=None, y=None):
