@@ -148,7 +148,8 @@ def _train_share(X, y, token, jobs, pack_size, scoring=None):
 
     ``jobs`` are round jobs as they travel (``RoundJob.travelling`` of
     :mod:`skhp.search._jobs`); ``scoring``, the search's fold scorer
-    (``scoring(job, X_train, y_train, out, X, y, templates)`` sets the scores in ``out``), scores
+    (``scoring(job, X_train, y_train, out, X, y, templates)`` sets the scores in ``out`` and
+    returns them), scores
     each slot that trained on its fold here, and its weights stay here.
     """
     worker, kept = _worker_address(), _kept(token)
@@ -218,9 +219,7 @@ def _rung_share(X, y, token, place, ids, jobs, states, untils, pack_size, scorin
                    "seconds": seconds[at[0]] / members[at[0]]}
             if not out["diverged"]:
                 scored = {**run.result(slot), "key": run.shapes[slot]}
-                scoring(job, X_train, y_train, scored, X, y, kept["templates"])
-                out.update({k: scored[k] for k in ("test_scores", "train_scores", "score_time")
-                            if k in scored})
+                out.update(scoring(job, X_train, y_train, scored, X, y, kept["templates"]))
             outs.append(out)
     return outs
 
@@ -233,23 +232,23 @@ def _at(runs, at, state):
     return run.epoch == state["epoch"] and int(run.trained[at[1]]) == state["trained"]
 
 
-def _group_key(job):
-    """What likely decides a job's pack (model, batch size, epochs, optimizer), without building
-    the model: jobs agreeing here go to one worker, where they pack together."""
-    settings = job.final.fit_settings()
-    return settings.group + (settings.batch_size_for(len(job.train)), settings.epochs)
-
-
 #: Rows of a step that cost as much as the step's own overhead (the MLP (64,) on digits,
 #: one CPU thread: ~0.3 ms a step, ~1.5 us more per slot and batch row).
 ROWS_PER_OVERHEAD = 200
 
 
-def _cost(job):
-    """``(steps, rows a step)`` of a job's slot: a pack's time is its steps, each costing an
-    overhead plus its slots' batch rows (see :data:`ROWS_PER_OVERHEAD`)."""
-    settings, n = job.final.fit_settings(), len(job.train)
-    return settings.epochs * settings.steps_for(n), settings.batch_size_for(n)
+def _groups_and_costs(jobs):
+    """Per job, without building its model: what likely decides its pack (model, batch size,
+    epochs, optimizer; jobs agreeing here go to one worker, where they pack together), and
+    its slot's ``(steps, rows a step)`` (a pack's time is its steps, each costing an overhead
+    plus its slots' batch rows, see :data:`ROWS_PER_OVERHEAD`)."""
+    keys, costs = [], []
+    for job in jobs:
+        settings, n = job.final.fit_settings(), len(job.train)
+        batch = settings.batch_size_for(n)
+        keys.append(settings.group + (batch, settings.epochs))
+        costs.append((settings.epochs * settings.steps_for(n), batch))
+    return keys, costs
 
 
 def _group_cost(group, costs):
@@ -341,8 +340,7 @@ def train_packs_on_cluster(data, jobs, pack_size="auto", scoring=None):
     from distributed import as_completed
 
     workers = data.workers()
-    waiting = _packs([_group_key(job) for _, job in jobs], [_cost(job) for _, job in jobs],
-                     max(1, len(workers)))
+    waiting = _packs(*_groups_and_costs([job for _, job in jobs]), max(1, len(workers)))
 
     def send(worker):  # the longest group left, to a worker that is free
         group = waiting.pop(0)
@@ -404,9 +402,9 @@ class RungsOnCluster:
         self.data, self.jobs, self.pack_size, self.scoring = data, jobs, pack_size, scoring
         self.round = uuid.uuid4().hex  # names this round's packs kept on the workers
         workers = data.workers()
-        costs = [_cost(job) for job in jobs]
+        keys, costs = _groups_and_costs(jobs)
         n = max(1, len(workers))
-        _, shares = _longest_first(_packs([_group_key(job) for job in jobs], costs, n), costs, n)
+        _, shares = _longest_first(_packs(keys, costs, n), costs, n)
         self.shares = list(zip(shares, workers))
 
     def submit(self, indices, states, untils, last):

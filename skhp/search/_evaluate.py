@@ -69,7 +69,8 @@ def packed_results(rounds, candidates, known=()):
     if not jobs:
         return {}, reasons
     X, y = indexable(X, y)
-    scorers, scoring = search_scorers(search)[0], rounds.scoring()
+    scoring = rounds.scoring()
+    scorers = scoring.scorers
     results = {}
     for job, out in zip(jobs, rounds.train(jobs)):
         i, k = job.candidate, job.fold

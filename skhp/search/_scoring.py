@@ -106,6 +106,8 @@ class FoldScorer:
         return result
 
     def __call__(self, job, X_train, y_train, out, X, y, templates):
-        """Score a slot's result ``out`` on its fold, setting its scores in ``out``."""
+        """Score a slot's result ``out`` on its fold: its scores, also set in ``out``."""
         lend_model(job.final, X_train, y_train, out, templates)
-        out.update(self.score(job, X, y))
+        scores = self.score(job, X, y)
+        out.update(scores)
+        return scores
