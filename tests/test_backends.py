@@ -24,16 +24,22 @@ STEPS = ["classifier", "regressor", "errors", "stabilize", "lr_find", "grid sear
          "pruned narrowing search with storage", "skhp tune", "no tensorflow"]
 
 
+def _without_tensorflow(script, backend, folder):
+    """Run ``tests/backends/<script>`` on ``backend`` in a process where TensorFlow cannot be
+    imported; the finished process and the steps it printed as done (``ok <step>``)."""
+    code = (f"import sys; sys.path.insert(0, {str(HERE)!r}); import no_tensorflow, runpy; "
+            f"runpy.run_path({str(HERE / script)!r}, run_name='__main__')")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=900, cwd=folder,
+                         env={**os.environ, "KERAS_BACKEND": backend, "CUDA_VISIBLE_DEVICES": ""})
+    return run, [line[3:] for line in run.stdout.splitlines() if line.startswith("ok ")]
+
+
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_the_user_workflow_runs_without_tensorflow(backend, tmp_path):
     if importlib.util.find_spec(backend) is None:
         pytest.skip(f"{backend} is not installed (pip install 'skhp[{backend}]')")
-    code = (f"import sys; sys.path.insert(0, {str(HERE)!r}); import no_tensorflow, runpy; "
-            f"runpy.run_path({str(HERE / 'user_workflow.py')!r}, run_name='__main__')")
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=900, cwd=tmp_path,
-                         env={**os.environ, "KERAS_BACKEND": backend, "CUDA_VISIBLE_DEVICES": ""})
-    done = [line[3:] for line in run.stdout.splitlines() if line.startswith("ok ")]
+    run, done = _without_tensorflow("user_workflow.py", backend, tmp_path)
     assert run.returncode == 0 and done == STEPS, (done, run.stderr[-3000:])
 
 
@@ -44,12 +50,7 @@ def test_packs_on_jax_train_what_its_ordinary_fits_train(tmp_path):
     of one pack equal their own packs of one; packed and pruned searches."""
     if importlib.util.find_spec("jax") is None:
         pytest.skip("jax is not installed (pip install 'skhp[jax]')")
-    code = (f"import sys; sys.path.insert(0, {str(HERE)!r}); import no_tensorflow, runpy; "
-            f"runpy.run_path({str(HERE / 'packs_match.py')!r}, run_name='__main__')")
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=900, cwd=tmp_path,
-                         env={**os.environ, "KERAS_BACKEND": "jax", "CUDA_VISIBLE_DEVICES": ""})
-    done = [line[3:] for line in run.stdout.splitlines() if line.startswith("ok ")]
+    run, done = _without_tensorflow("packs_match.py", "jax", tmp_path)
     assert run.returncode == 0 and len(done) == 4, (done, run.stderr[-3000:])
 
 
