@@ -39,7 +39,7 @@ from joblib import Parallel, delayed
 from scipy.optimize import differential_evolution
 from scipy.stats import rankdata
 
-from skhp.benchmarks.functions import SUITE
+from skhp.benchmarks.functions import CHECKS, SUITE
 from skhp.search import Real, Space
 from skhp.search.narrowing import NarrowingOracle
 from skhp.search.random import RandomOracle
@@ -47,6 +47,7 @@ from skhp.search.sampler import SamplerOracle
 
 #: Functions never used to tune narrowing's settings: reported on their own.
 HELD_OUT = ("goldstein_price", "shekel10", "styblinski_tang8", "griewank5")
+FUNCTIONS = {**SUITE, **CHECKS}
 STRATEGIES = ("narrowing", "narrowing-book", "random", "tpe", "cmaes", "de")
 #: Strategies whose runs do not change when skhp's code does (kept in --cache).
 PEERS = ("tpe", "cmaes", "de")
@@ -84,7 +85,7 @@ def _de_run(f, budget, seed, batch):
 
 def run(strategy, name, seed, budget, batch=None):
     """The function values in the order ``strategy`` evaluated them (at most ``budget``)."""
-    f = SUITE[name]()
+    f = FUNCTIONS[name]()
     if strategy == "narrowing":
         return _oracle_run(NarrowingOracle, f, budget, seed, batch)
     if strategy == "narrowing-book":
@@ -102,7 +103,7 @@ def run(strategy, name, seed, budget, batch=None):
 def gaps(values, name, checkpoints):
     """Best ``f - f*`` after each checkpoint's number of evaluations."""
     best = np.minimum.accumulate(np.asarray(values, dtype=float))
-    fglob = SUITE[name]().fglob
+    fglob = FUNCTIONS[name]().fglob
     return [float(best[min(c, len(best)) - 1] - fglob) for c in checkpoints]
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from skhp.search import GridOracle, GuidedOracle, Integer, NarrowingOracle, RandomOracle, Real
-from skhp.search.narrowing import narrow_space
+from skhp.search.narrowing import _MODEL, narrow_space
 
 SPACE = {"lr": Real(1e-6, 1.0, log=True), "wd": Real(1e-7, 1e-1, log=True),
          "bs": Integer(8, 1024, base=2)}
@@ -49,10 +49,9 @@ def test_narrowing_rounds_draw_from_the_narrowed_space():
     lr, bs = best_explore.params["lr"], best_explore.params["bs"]
     narrowed = narrow_space(oracle.space, best_explore.params)
     first = [t for t in oracle.trials if t.round == 1]
-    boxed = [t for t in first if t.space == narrowed.describe()]
-    assert len(boxed) >= 2  # the rest follow the spread of the best points so far
-    assert all(s.startswith("normal around the best") for s in
-               {t.space for t in first} - {narrowed.describe()})
+    boxed = [t for t in first if t.space.startswith(narrowed.describe())]
+    assert len(boxed) >= 4  # the rest: the quadratic model's point, once it can be fitted
+    assert {t.space for t in first} - {t.space for t in boxed} <= {_MODEL}
     for t in boxed:  # [x / 2, 2 x] around the best of the random round
         assert lr / 2 * (1 - 1e-12) <= t.params["lr"] <= lr * 2 * (1 + 1e-12)
         assert t.params["bs"] in (bs // 2, bs, bs * 2)
@@ -237,7 +236,7 @@ def _scripted(oracle, improve):
 
 def test_book_policy_narrows_on_improvement_and_restarts_after_patience():
     oracle = NarrowingOracle({"x": Real(0.01, 100, log=True)}, 200, policy="book", round_size=5,
-                             n_elite=0, seed=0)
+                             model=False, seed=0)
     assert oracle.patience == 10  # two rounds
     steps = _scripted(oracle, [True, True, True, False, False, True])
     assert steps == [("explore", 1.0), ("narrow", 0.5), ("narrow", 0.25), ("narrow", 0.25),
@@ -269,7 +268,7 @@ def test_book_policy_narrows_lists_to_exactly_half_and_double():
 
 def test_trust_region_policy_widens_on_improvement_and_shrinks_on_stalls():
     oracle = NarrowingOracle({"x": Real(0.01, 100, log=True)}, 200, policy="trust-region",
-                             round_size=5, n_elite=0, seed=0)
+                             round_size=5, model=False, seed=0)
     steps = _scripted(oracle, [True, False, False, True, False])
     assert steps == [("explore", 1.0), ("narrow", 0.5), ("narrow", 0.25), ("narrow", 0.5),
                      ("narrow", 0.25)]
@@ -291,10 +290,18 @@ def test_narrowed_candidates_do_not_pile_up_on_the_bounds():
     on_bound = 0
     for seed in range(5):
         oracle = _run(NarrowingOracle(space, 200, seed=seed), loss)
-        on_bound += sum(p["a"] in (1e-3, 1.0) or p["b"] in (0.0, 1.0)
-                        for p in (t.params for t in oracle.trials))
+        # the quadratic model's point may lie on a bound (here, rightly: a = 1 is best), and
+        # later points may keep its value; a drawn point never lands on one of its own
+        seen = {"a": set(), "b": set()}
+        for t in oracle.trials:
+            for k, bounds in (("a", (1e-3, 1.0)), ("b", (0.0, 1.0))):
+                value = t.params[k]
+                on_bound += t.space != _MODEL and value in bounds and value not in seen[k]
+                seen[k].add(value)
         assert -oracle.best_score < 1e-3
-    assert on_bound == 0
+    # clipping put dozens there; a reflected step ending within a rounding error of a bound
+    # may read as the bound itself
+    assert on_bound <= 2
 
 
 def test_narrowed_candidates_move_about_coordinates_values():
@@ -302,11 +309,13 @@ def test_narrowed_candidates_move_about_coordinates_values():
     loss = lambda p: sum((v - 0.3) ** 2 for v in p.values())  # noqa: E731
     moved = {}
     for coordinates in (1.0, 3.0, None):
-        oracle = NarrowingOracle(space, 60, coordinates=coordinates, n_elite=0, seed=0)
+        oracle = NarrowingOracle(space, 60, coordinates=coordinates, model=False, seed=0)
         _run(oracle, loss)
         counts = []
         for t in oracle.trials:
-            if t.step == "narrow" and t.round > 0 and "continued" not in t.space:
+            # with coordinates, the draws moving only some values say so
+            some = "values moved" in t.space if coordinates else "continued" not in t.space
+            if t.step == "narrow" and t.round > 0 and some:
                 centre = max((u for u in oracle.trials if u.round < t.round),
                              key=lambda u: u.score).params
                 counts.append(sum(t.params[k] != centre[k] for k in space))
@@ -361,12 +370,12 @@ def test_a_large_round_hedges_the_neighbourhood_size():
     assert NarrowingOracle(space, 10, round_size=8).n_initial == 16
     assert NarrowingOracle(space, 10, round_size=16).n_initial == 16
     assert NarrowingOracle(space, 10, round_size=32).n_initial == 32
-    oracle = NarrowingOracle(space, 200, round_size=8, n_elite=0, seed=0)
+    oracle = NarrowingOracle(space, 200, round_size=8, model=False, seed=0)
     _run(oracle, loss=lambda p: (p["x"] - 0.5) ** 2 + (p["y"] - 0.5) ** 2)
     first = [t for t in oracle.trials if t.round == 1]
     centre = max((t for t in oracle.trials if t.round == 0), key=lambda t: t.score).params
     sizes = [narrow_space(oracle.space, centre, 2.0, s).describe() for s in (2.0, 1.0, 0.5, 0.25)]
     assert [t.space for t in first] == [s for s in sizes for _ in range(2)]  # two of each
-    small = NarrowingOracle(space, 200, round_size=5, n_elite=0, seed=0)
+    small = NarrowingOracle(space, 200, round_size=5, model=False, seed=0)
     _run(small, loss=lambda p: (p["x"] - 0.5) ** 2)
     assert len({t.space for t in small.trials if t.round == 1}) == 1

@@ -10,6 +10,7 @@ import numpy as np
 from skhp._sklearn import Interval, StrOptions
 from skhp._validation import check_choice, check_number
 from skhp.search._base import OracleSearchCV
+from skhp.search._local_model import model_point
 from skhp.search._oracle import Proposal, Oracle, point_key, score_key
 from skhp.search._space import (
     Choice,
@@ -182,14 +183,33 @@ def extrapolate(space, point, origin, times):
 #: A narrowing is stuck when its last _STUCK_ROUNDS rounds gained less than
 #: _STUCK_GAIN of their spread of scores (creeping along a valley floor).
 _STUCK_ROUNDS, _STUCK_GAIN = 16, 3e-2
-#: Neighbourhood size (relative to the first) from which half of a round follows
-#: the best points' spread: earlier, that spread is mostly the random round's.
-_SHAPED_BELOW = 0.25
 #: Fewest varying dimensions for moving only some coordinates: in one or two, moving all
 #: costs nothing more and follows diagonal ridges (an SVC's C and gamma).
 _COORDINATES_FROM = 3
 #: Neighbourhood sizes, relative to the current one, a large round's draws are split over.
 _LADDER = (2.0, 1.0, 0.5, 0.25)
+#: Bounds on the share of narrowed draws that move every value: whichever kind of move
+#: has succeeded more gets more draws, but neither is ever given up.
+_ALL_SHARE = (0.1, 0.9)
+#: How far a round's gains move that share towards their own split.
+_SHARE_RATE = 0.2
+#: Where the model's point came from (a round's source for it).
+_MODEL = "the best point of a quadratic model of the scores near the best"
+
+
+def _unit_reach(dim, factor):
+    """Half the width of ``dim``'s first neighbourhood (:func:`narrow` at ``scale=1``), in
+    unit coordinates: ``1 / (2 factor)`` on a linear scale, ``log(factor) / log(high / low)``
+    on a log one."""
+    if dim.log:
+        return min(1.0, math.log(factor) / math.log(dim.high / dim.low))
+    return 1 / (2 * factor)
+
+
+def _modelled(dim):
+    """Whether the quadratic model moves ``dim``: a range of numbers (not of powers)."""
+    return (isinstance(dim, Real) or (isinstance(dim, Integer) and dim.base is None)) and (
+        dim.high > dim.low)
 
 
 def _varies(dim):
@@ -218,10 +238,10 @@ class NarrowingOracle(Oracle):
          list of numbers narrows to exactly ``{x / f, x, x * f}``, as the
          book lists them ({bs/2, bs, 2·bs} for batch sizes), past the list's
          ends too;
-       - ``"trust-region"``: a round that improves re-centres and widens
-         (size times ``grow``, capped at the first narrowing's size); a round
-         that does not improve narrows further around the same best (size
-         times ``shrink``);
+       - ``"trust-region"``: a round whose draws improve re-centres and
+         widens (size times ``grow``, capped at the first narrowing's size);
+         a round whose draws do not improve narrows further (size times
+         ``shrink``), re-centred on the model's point when that improved;
 
     4. back to step 1 (random points over the whole space, the next
        narrowing starting from the best of them) once the narrowing is done:
@@ -232,19 +252,31 @@ class NarrowingOracle(Oracle):
        their points), creeping along a valley floor with a neighbourhood
        too wide to shrink. The overall best point is kept throughout.
 
-    In three or more dimensions, a narrowed point moves about
-    ``coordinates`` of the best point's values (each with probability
-    ``coordinates / d`` among the ``d`` that can vary, at least one) and
-    keeps the others, so that rounds also search along the axes, which
-    matters more as dimensions add up. Two refinements follow valleys that
-    are not parallel to the axes (as on the Beale function): after an
-    improving round one point continues the step just taken; and once the
-    neighbourhood has shrunk to a quarter of its first size (the local
-    shape now matters more than the axes), half of each round's ranges are
-    drawn from a normal distribution centred on the best point, with the
-    covariance of the narrowing's best ``n_elite`` points (times
-    ``spread**2``). Draws that would leave the space are reflected
-    back into it (:func:`reflect`), never clipped onto its bounds.
+    **Converging in a basin** (``model``, ``"trust-region"`` only): once a
+    narrowing holds enough points, each round also tries the best point of
+    a quadratic model of the scores (least squares on the points nearest
+    the best, see :func:`skhp.search._local_model.model_point`) within the
+    model's own trust region, which doubles (``grow``) when its point
+    improves and halves (``shrink``) when it does not. On a smooth basin
+    the model learns its shape (scales and correlations of the ranges) and
+    its point converges much faster than draws do, as in model-based
+    trust-region methods; on a rugged one it rarely wins and costs one
+    point a round. A narrowing has converged when both the draws'
+    neighbourhood and the model's region are below ``min_scale``. The
+    model moves the ranges of the best point's space (not lists nor powers
+    of a ``base``) and is fitted to the points that share its other values.
+
+    **Axes or every value**: in three or more dimensions, some narrowed
+    points move about ``coordinates`` of the best point's values (each with
+    probability ``coordinates / d`` among the ``d`` that can vary, at least
+    one) and keep the others, searching along the axes, and the others move
+    every value, following valleys across them. Which kind gets more draws
+    follows their gains: after every round the share of draws that move
+    every value moves a fifth of the way to that kind's share of the
+    round's mean gain, within [0.1, 0.9]. After an improving round one
+    point continues the step just taken. Draws that would leave the space
+    are reflected back into it (:func:`reflect`), never clipped onto its
+    bounds.
 
     Parameters
     ----------
@@ -280,13 +312,12 @@ class NarrowingOracle(Oracle):
     keep : float, default=0.7
         Probability of the best value of an unordered choice in a narrowed round.
     coordinates : float or None, default=1.0
-        Expected number of the best point's values a narrowed point changes
-        (> 0) in a space of three or more dimensions; None changes all of
-        them.
-    n_elite : int, default=8
-        Best points whose spread shapes the normal draws; 0 turns them off.
-    spread : float, default=1.5
-        Scale of the normal draws relative to the best points' spread.
+        Expected number of the best point's values a narrowed point moving
+        only some of them changes (> 0), in a space of three or more
+        dimensions; None: every narrowed point moves all of them.
+    model : bool, default=True
+        ``"trust-region"``: each round also tries the best point of a
+        quadratic model of the scores near the best point.
     seed : int or None, default=None
         Seed of the draws.
 
@@ -312,7 +343,7 @@ class NarrowingOracle(Oracle):
 
     def __init__(self, space, max_trials, n_initial=None, round_size=5, factor=2.0,
                  policy="trust-region", shrink=0.5, grow=2.0, patience=None, min_scale=1e-3,
-                 keep=0.7, coordinates=1.0, n_elite=8, spread=1.5, seed=None):
+                 keep=0.7, coordinates=1.0, model=True, seed=None):
         super().__init__(space, max_trials, seed)
         self.policy = check_choice(policy, "policy", self.POLICIES)
         self.round_size = check_number(round_size, "round_size", low=1, integer=True)
@@ -329,8 +360,8 @@ class NarrowingOracle(Oracle):
         self.keep = check_number(keep, "keep", low=0, high=1)
         self.coordinates = None if coordinates is None else check_number(
             coordinates, "coordinates", low=0, closed="neither")
-        self.n_elite = check_number(n_elite, "n_elite", low=0, integer=True)
-        self.spread = check_number(spread, "spread", low=0, closed="neither")
+        self.model = bool(model)
+        self._modelling = self.model and self.policy == "trust-region"
         self.scale = None  # None: the next round explores the whole space
         self.converged = []
         self._centre = None  # (score key, point) this narrowing centres on
@@ -339,6 +370,9 @@ class NarrowingOracle(Oracle):
         self._stall = 0
         self._restarts = 0
         self._trace = []  # this narrowing's best score after each narrowed round
+        self._radius = None  # the model's trust region, relative to the first neighbourhood
+        self._all_share = 0.5  # the share of narrowed draws that move every value
+        self._kinds = {}  # point key -> the kind of move that drew it, for the pending round
 
     def current_space(self):
         """The space the next round draws from."""
@@ -359,17 +393,20 @@ class NarrowingOracle(Oracle):
                 if point_key(step) not in self._seen:
                     points.append(step)
             label = ["the last improving step, continued"] * len(points)
-            points += self._elite_draws(space, (n - len(points)) // 2)
-            label += [f"normal around the best, shaped by the {self.n_elite} best points"] * (
-                len(points) - len(label))
+            if self._modelling and len(points) < n:
+                points += self._model_draw()
+                label += [_MODEL] * (len(points) - len(label))
             rest, sizes = n - len(points), self._sizes()
             for i, size in enumerate(sizes):
                 k = len(range(i, rest, len(sizes)))
                 near = space if size == 1 else narrow_space(
                     self.space, self._centre[1], self.factor, min(self.scale * size, 2.0), self.keep,
                     exact=self.policy == "book")
-                points += self._local_draws(near, k)
-                label += [near.describe()] * (len(points) - len(label))
+                for point in self._local_draws(near, k):
+                    points.append(point)
+                    some = self._kinds.get(point_key(point)) == "some"
+                    label.append(near.describe() + (
+                        f"; about {self.coordinates:g} of the best's values moved" if some else ""))
             if points:
                 return Proposal(points, 0, space, "narrow", label)
             self._start_over()  # the neighbourhood holds nothing new
@@ -382,32 +419,38 @@ class NarrowingOracle(Oracle):
         over: a round of 8 or more hedges the step size over four of them."""
         return _LADDER if self.round_size >= 8 else (1.0,)
 
-    def _elite_draws(self, space, n):
-        """``n`` points whose ranges follow the spread of this narrowing's best points."""
-        if n < 1 or self.n_elite < 2 or self.scale > _SHAPED_BELOW:
+    def _model_draw(self):
+        """The best point of a quadratic model of this narrowing's scores around the centre
+        (see :mod:`._local_model`), as a list of none or one point."""
+        centre = self._centre[1]
+        home = self.space.subspace_of(centre)
+        names = [k for k, d in home.dimensions.items() if _modelled(d)]
+        if not names:
             return []
-        home = self.space.subspace_of(self._centre[1])
-        names = [k for k, d in home.dimensions.items() if isinstance(d, Real) and d.high > d.low]
-        trials = [t for t in self.trials if t.round >= self._first_round and not t.failed
-                  and set(t.params) == set(home)]
-        if not names or len(trials) < self.n_elite:
-            return []
-        trials.sort(key=lambda t: score_key(t.score), reverse=True)
         dims = [home[k] for k in names]
-        elite = np.array([[d.to_unit(t.params[k]) for k, d in zip(names, dims)]
-                          for t in trials[: self.n_elite]])
-        centre = np.array([d.to_unit(self._centre[1][k]) for k, d in zip(names, dims)])
-        cov = np.atleast_2d(np.cov(elite.T)) * self.spread**2 + 1e-12 * np.eye(len(names))
-        steps = self.rng.multivariate_normal(np.zeros(len(names)), cov, size=n)
-        points = space.sample(self.rng, n)
-        for point, step in zip(points, steps):
-            u = reflect(centre + step)
-            point.update({k: d.from_unit(v) for k, d, v in zip(names, dims, u)})
-        return points
+        fixed = {k: v for k, v in centre.items() if k not in names}
+        trials = [t for t in self.trials if t.round >= self._first_round and not t.failed
+                  and set(t.params) == set(centre)
+                  and all(t.params[k] == v for k, v in fixed.items())]
+        if not trials:
+            return []
+        X = np.array([[d.to_unit(t.params[k]) for k, d in zip(names, dims)] for t in trials])
+        scores = np.array([score_key(t.score)[0] for t in trials])
+        reach = np.array([_unit_reach(d, self.factor) for d in dims])
+        u = np.array([d.to_unit(centre[k]) for k, d in zip(names, dims)])
+        found = model_point(X, scores, u, np.minimum(2 * reach * self._radius, 0.5), self.rng)
+        if found is None:
+            return []
+        point = dict(centre)
+        # clipped, not reflected: a model whose best lies past a bound points at the bound
+        found = np.clip(found, 0.0, 1.0)
+        point.update({k: d.from_unit(float(v)) for k, d, v in zip(names, dims, found)})
+        return [] if point_key(point) in self._seen else [point]
 
     def _local_draws(self, space, n):
-        """Up to ``n`` new points of the narrowed ``space``, each keeping the best
-        point's values but about ``coordinates`` of them."""
+        """Up to ``n`` new points of the narrowed ``space``: in three or more varying
+        dimensions, some keep the best point's values but about ``coordinates`` of them,
+        the others move every value, in the proportion of each kind's gains so far."""
         if self.coordinates is None:
             return self._draw(space, n)
         centre = self._centre[1]
@@ -416,18 +459,34 @@ class NarrowingOracle(Oracle):
         if len(movable) < _COORDINATES_FROM:
             return self._draw(space, n)
         p = min(1.0, self.coordinates / len(movable))
+        share = self._all_share
 
         def keep_most(point):
-            moved = self.rng.uniform(size=len(movable)) < p
-            if not moved.any():
-                moved[self.rng.integers(len(movable))] = True
-            point.update({k: centre[k] for k, m in zip(movable, moved) if not m})
+            kind = "all" if self.rng.uniform() < share else "some"
+            if kind == "some":
+                moved = self.rng.uniform(size=len(movable)) < p
+                if not moved.any():
+                    moved[self.rng.integers(len(movable))] = True
+                point.update({k: centre[k] for k, m in zip(movable, moved) if not m})
+            self._kinds[point_key(point)] = kind
 
         return self._draw(space, n, keep_most)
 
+    def _share_moves(self, gains):
+        """Move the share of draws that move every value towards that kind's share of
+        the round's mean gain (a round without gains, or without both kinds, tells nothing)."""
+        if not (gains["all"] and gains["some"]):
+            return
+        mean_all, mean_some = np.mean(gains["all"]), np.mean(gains["some"])
+        if not mean_all + mean_some > 0 or not math.isfinite(mean_all + mean_some):
+            return
+        target = mean_all / (mean_all + mean_some)
+        share = self._all_share + _SHARE_RATE * (target - self._all_share)
+        self._all_share = min(max(share, _ALL_SHARE[0]), _ALL_SHARE[1])
+
     def _start_over(self):
-        self.scale, self._stall, self._centre, self._step_from = None, 0, None, None
-        self._trace = []
+        self.scale, self._radius, self._stall = None, None, 0
+        self._centre, self._step_from, self._trace = None, None, []
         self._restarts += 1
 
     def _stuck(self):
@@ -443,30 +502,45 @@ class NarrowingOracle(Oracle):
     def _update(self, proposal, scores, improved):
         keys = [score_key(s) for s in scores]
         i = max(range(len(keys)), key=lambda j: keys[j])  # the first of equals
-        better = keys[i][0] > -math.inf and (self._centre is None or keys[i] > self._centre[0])
+        before = self._centre
+        better = keys[i][0] > -math.inf and (before is None or keys[i] > before[0])
         if better:
-            moved = self._centre is not None and proposal.step == "narrow"
-            self._step_from = self._centre[1] if moved else None
+            moved = before is not None and proposal.step == "narrow"
+            self._step_from = before[1] if moved else None
             self._centre = (keys[i], proposal.points[i])
         if self._centre is None:
             return  # every trial failed so far: explore again
         if proposal.step != "narrow":
-            self.scale, self._stall, self._trace = 1.0, 0, [self._centre[0][0]]
+            self.scale, self._radius, self._stall = 1.0, 1.0, 0
+            self._trace = [self._centre[0][0]]
             return
         self._trace.append(self._centre[0][0])
+        won = [key > before[0] for key in keys]
+        drawn_won, gains = False, {"all": [], "some": []}
+        for point, source, w, key in zip(proposal.points, proposal.sources, won, keys):
+            kind = self._kinds.pop(point_key(point), None)
+            if kind is not None:
+                gains[kind].append(max(0.0, key[0] - before[0][0]) if w else 0.0)
+            if source == _MODEL:  # the model's region follows the model's own success
+                self._radius *= self.grow if w else self.shrink
+                self._radius = min(self._radius, 1.0)
+            else:
+                drawn_won = drawn_won or w
+        self._kinds = {}
+        self._share_moves(gains)
         if better:
             self._stall = 0
-            if self.policy == "book":
-                self.scale *= self.shrink
-            else:
-                self.scale = min(1.0, self.scale * self.grow)
         else:
             self._stall += len(scores)
             self._step_from = None
-            if self.policy == "trust-region":
-                self.scale *= self.shrink
+        # The neighbourhood follows the draws (a point of the model does not tell how
+        # large a neighbourhood to draw from).
+        if self.policy == "book":
+            self.scale *= self.shrink if better else 1.0
+        else:
+            self.scale = min(1.0, self.scale * self.grow) if drawn_won else self.scale * self.shrink
         if not better or self.policy == "book":
-            if self.scale < self.min_scale:
+            if max(self.scale, self._radius if self._modelling else 0.0) < self.min_scale:
                 self.converged.append(self._centre[1])
                 self._start_over()
             elif self.patience is not None and self._stall >= self.patience:
@@ -476,19 +550,19 @@ class NarrowingOracle(Oracle):
             self._start_over()
 
 
-
-
 class NarrowingSearchCV(OracleSearchCV):
     """Cross-validated narrowing random search over hyperparameters.
 
     Random candidates over the whole space first, then rounds drawn from the
     space narrowed around the best candidate (``[x / 2, 2 x]`` for log-scale
     ranges such as a learning rate, neighbouring values of an ordered choice,
-    the best unordered choice kept with probability ``keep``), each narrowed
-    candidate changing about ``coordinates`` of the best one's values;
-    narrowing further while no round improves, widening again while rounds
-    improve, and starting over on the whole space once a narrowing has
-    converged, is stuck, or ``patience`` candidates bring no improvement. See
+    the best unordered choice kept with probability ``keep``), some narrowed
+    candidates changing about ``coordinates`` of the best one's values, and
+    one candidate a round the best of a quadratic model of the scores near
+    the best (``model``); narrowing further while no round improves,
+    widening again while rounds improve, and starting over on the whole
+    space once a narrowing has converged, is stuck, or ``patience``
+    candidates bring no improvement. See
     :class:`skhp.search.NarrowingOracle` for the strategy itself.
 
     Used exactly like ``RandomizedSearchCV``; works with any scikit-learn
@@ -537,9 +611,14 @@ class NarrowingSearchCV(OracleSearchCV):
     keep : float, default=0.7
         Probability of the best value of an unordered choice in a narrowed round.
     coordinates : float or None, default=1.0
-        Expected number of the best candidate's values a narrowed candidate
-        changes (the others are kept) when three or more parameters vary;
-        None changes all of them.
+        When three or more parameters vary, some narrowed candidates change
+        about ``coordinates`` of the best one's values (the others are kept)
+        and the rest change all of them, each kind in proportion to its
+        gains so far; None: every narrowed candidate changes all of them.
+    model : bool, default=True
+        ``"trust-region"``: each narrowed round also tries the best
+        candidate of a quadratic model of the scores near the best one
+        (ranges only), which converges quickly on a smooth basin.
     random_state : int or None, default=None
         Seed of the draws; a fixed value makes the search reproducible.
     time_budget : float or None, default=None
@@ -628,12 +707,14 @@ class NarrowingSearchCV(OracleSearchCV):
         "min_scale": [Interval(numbers.Real, 0, 1, closed="neither")],
         "keep": [Interval(numbers.Real, 0, 1, closed="both")],
         "coordinates": [Interval(numbers.Real, 0, None, closed="neither"), None],
+        "model": ["boolean"],
         "random_state": ["random_state"],
     }
 
     def __init__(self, estimator, param_distributions, *, n_iter=30, n_initial=None,
                  round_size=5, factor=2.0, policy="trust-region", shrink=0.5, grow=2.0, patience=None,
-                 min_scale=1e-2, keep=0.7, coordinates=1.0, random_state=None, scoring=None,
+                 min_scale=1e-2, keep=0.7, coordinates=1.0, model=True, random_state=None,
+                 scoring=None,
                  n_jobs=None, refit=True, cv=None, verbose=0, pre_dispatch="2*n_jobs",
                  error_score=np.nan, return_train_score=False, time_budget=None, storage=None,
                  study=None, progress=None,
@@ -656,6 +737,7 @@ class NarrowingSearchCV(OracleSearchCV):
         self.min_scale = min_scale
         self.keep = keep
         self.coordinates = coordinates
+        self.model = model
         self.random_state = random_state
 
     _space_parameter = "param_distributions"
@@ -668,5 +750,6 @@ class NarrowingSearchCV(OracleSearchCV):
             space, max_trials=self.n_iter, n_initial=self.n_initial,
             round_size=self.round_size, factor=self.factor, policy=self.policy, shrink=self.shrink,
             grow=self.grow, patience=self.patience, min_scale=self.min_scale,
-            keep=self.keep, coordinates=self.coordinates, seed=self.random_state,
+            keep=self.keep, coordinates=self.coordinates, model=self.model,
+            seed=self.random_state,
         )
