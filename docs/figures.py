@@ -4,8 +4,8 @@ import os
 
 
 def generate(folder):
-    """Write every picture (and the Beale table) of the guide into ``folder`` (skipping those
-    already there)."""
+    """Write every picture (and the Beale and narrowing tables) of the guide into ``folder``
+    (skipping those already there)."""
     os.makedirs(folder, exist_ok=True)
 
     def missing(name):
@@ -56,3 +56,34 @@ def generate(folder):
         search = NarrowingSearchCV(SVC(), {"C": loguniform(1e-3, 1e4), "gamma": loguniform(1e-7, 10)},
                                    n_iter=40, random_state=0, cv=3).fit(X[:600] / 16, y[:600])
         plot_scores(search, os.path.join(folder, "narrowing_scores.png"))
+    if missing("narrowing_table.rst"):
+        _narrowing_table(os.path.join(folder, "narrowing_table.rst"))
+
+
+def _narrowing_table(path):
+    """Narrowing's runs on every test function, made now, ranked with the peers' stored runs
+    (``data/samplers_peers.json``, written by ``benchmarks/samplers.py --save-peers``)."""
+    import json
+
+    import numpy as np
+
+    from skhp.benchmarks.strategies import compare, format_table, mean_ranks
+
+    with open(os.path.join(os.path.dirname(__file__), "data", "samplers_peers.json")) as fh:
+        data = json.load(fh)
+    settings = data["settings"]
+    stored = {tuple(key.split("|")): np.array(gaps) for key, gaps in data["gaps"].items()}
+    peers = sorted({s for s, _ in stored}, key=["tpe", "cmaes", "random"].index)
+    names = list(dict.fromkeys(n for _, n in stored))
+    strategies = ["narrowing", *peers]
+    table = compare(strategies, names, settings["seeds"], settings["checkpoints"], stored=stored)
+    lines = []
+    for column, c in enumerate(settings["checkpoints"]):
+        ranks = mean_ranks(table, strategies, names, column)
+        lines += [f"**After {c} evaluations** (median best f - f* over {settings['seeds']} seeds; "
+                  "mean ranks " + ", ".join(f"{s} {r:.2f}" for s, r in zip(strategies, ranks))
+                  + "):", "", format_table(table, strategies, names, settings["checkpoints"],
+                                           column), ""]
+    lines.append(f"(TPE and CMA-ES: Optuna {data['optuna']}, their default settings.)")
+    with open(path, "w") as fh:
+        fh.write("\n".join(lines) + "\n")

@@ -27,5 +27,7 @@ def test_docs_build_without_warnings(tmp_path):
         assert (tmp_path / "html" / "guide" / f"{page}.html").exists()
     beale = (tmp_path / "html" / "guide" / "beale.html").read_text()
     assert "differential_evolution" in beale and "skhp narrowing (book)" in beale  # this build's run
+    searching = (tmp_path / "html" / "guide" / "searching.html").read_text()
+    assert "rotated_ellipsoid6" in searching and "After 400 evaluations" in searching
     pictures = {p.name for p in (tmp_path / "html" / "_images").iterdir()}
     assert {"schedule_onecycle.png", "beale.png", "lr_find.png", "narrowing_scores.png"} <= pictures

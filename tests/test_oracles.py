@@ -379,3 +379,72 @@ def test_a_large_round_hedges_the_neighbourhood_size():
     small = NarrowingOracle(space, 200, round_size=5, model=False, seed=0)
     _run(small, loss=lambda p: (p["x"] - 0.5) ** 2)
     assert len({t.space for t in small.trials if t.round == 1}) == 1
+
+
+def test_the_model_point_is_a_quadratics_best_within_its_region():
+    from skhp.search._local_model import model_point
+
+    rng = np.random.default_rng(0)
+    rotation = np.linalg.qr(rng.standard_normal((3, 3)))[0]
+    A = rotation @ np.diag([1.0, 30.0, 900.0]) @ rotation.T  # correlated, ill-conditioned
+    best = np.array([0.42, 0.61, 0.37])
+    score = lambda X: -np.einsum("ij,jk,ik->i", X - best, A, X - best)  # noqa: E731
+    X = rng.uniform(0.2, 0.8, (30, 3))
+    centre, radius = np.full(3, 0.5), np.full(3, 0.3)
+    np.testing.assert_allclose(model_point(X, score(X), centre, radius, rng), best, atol=1e-9)
+    # its region bounds it: the best lies outside, the point on the region's edge
+    far = model_point(X, score(X), np.full(3, 0.3), np.full(3, 0.05), rng)
+    assert np.all(np.abs(far - 0.3) <= 0.05 + 1e-12) and score(far[None])[0] > score(
+        np.full((1, 3), 0.3))[0]
+    assert model_point(X[:10], score(X[:10]), centre, radius, rng) is None  # 10 terms: 11 points
+    assert model_point(X, np.ones(30), centre, radius, rng) is None  # a flat model says nothing
+
+
+def test_the_model_converges_where_draws_crawl():
+    # a rotated, ill-conditioned bowl: no axis helps, only the basin's learnt shape does
+    from skhp.benchmarks.functions import RotatedEllipsoid
+    from skhp.optimize import minimize
+
+    ends = {model: [minimize(RotatedEllipsoid(4), RotatedEllipsoid(4).bounds, maxfev=300, seed=s,
+                             options={"model": model}).fun for s in range(4)]
+            for model in (True, False)}
+    assert np.median(ends[True]) < 1e-8, ends  # draws alone end above 10 on every seed
+    assert np.median(ends[False]) > 1e3 * max(np.median(ends[True]), 1e-12), ends
+
+
+def test_the_share_of_draws_moving_every_value_follows_their_gains():
+    oracle = NarrowingOracle({f"x{i}": Real(0, 1) for i in range(4)}, 10, seed=0)
+    assert oracle._all_share == 0.5
+    oracle._share_moves({"all": [3.0, 0.0], "some": [0.5, 0.0, 0.0]})  # mean gains 1.5 and 1/6
+    assert oracle._all_share == pytest.approx(0.5 + 0.2 * (0.9 - 0.5))
+    oracle._share_moves({"all": [], "some": [1.0]})  # one kind alone tells nothing
+    oracle._share_moves({"all": [0.0], "some": [0.0]})  # nor a round without gains
+    assert oracle._all_share == pytest.approx(0.58)
+    for _ in range(50):
+        oracle._share_moves({"all": [0.0], "some": [1.0]})
+    assert oracle._all_share == pytest.approx(0.1)  # never given up
+    # on a rotated bowl, moving every value gains more than moving one; on a separable
+    # function of many local minima (Rastrigin), moving one at a time does
+    from skhp.benchmarks.functions import Rastrigin, RotatedEllipsoid
+
+    shares = {}
+    for f in (RotatedEllipsoid(4), Rastrigin(4)):
+        space = {f"x{i}": Real(lo, hi) for i, (lo, hi) in enumerate(f.bounds)}
+        shares[f.name] = []
+        for seed in range(5):
+            oracle = _run(NarrowingOracle(space, 300, seed=seed),
+                          loss=lambda p: float(f(np.array(list(p.values())))))
+            shares[f.name].append(oracle._all_share)
+    assert np.median(shares["rotated_ellipsoid4"]) > np.median(shares["rastrigin4"]), shares
+
+
+def test_the_book_policy_and_model_false_draw_only():
+    for options in ({"policy": "book"}, {"model": False}):
+        oracle = _run(NarrowingOracle(SPACE, 120, seed=0, **options))
+        assert not any(t.space == _MODEL for t in oracle.trials)
+    oracle = _run(NarrowingOracle(SPACE, 120, seed=0))
+    modelled = [t for t in oracle.trials if t.space == _MODEL]
+    assert modelled  # ranges are modelled; the batch size (powers of 2) keeps the best's value
+    for t in modelled:
+        earlier = [u for u in oracle.trials if u.round < t.round]
+        assert t.params["bs"] in {u.params["bs"] for u in earlier}

@@ -109,6 +109,7 @@ def test_pipeline_parameters_and_unknown_names():
                       r"\(1.0, inf\). Got 0.5"),
     ({"keep": 2.0}, "The 'keep' parameter .* Got 2.0"),
     ({"policy": "bok"}, "The 'policy' parameter .* among .*'book'"),
+    ({"model": "yes"}, "The 'model' parameter of NarrowingSearchCV must be an instance of 'bool'"),
     ({"study": 3}, "The 'study' parameter .* must be an instance of 'str' or None. Got 3"),
     ({"time_budget": -1}, "The 'time_budget' parameter"),
     ({"param_distributions": {"C": []}}, "empty"),
@@ -131,6 +132,21 @@ def test_searches_pass_scikit_learns_parameter_validation_check():
 def test_clone_round_trip():
     search = NarrowingSearchCV(SVC(), SVC_SPACE, n_iter=7, round_size=3, random_state=1)
     assert clone(search).get_params()["round_size"] == 3
+
+
+def test_the_model_s_candidates_are_marked_and_model_false_has_none():
+    from skhp.search.narrowing import _MODEL
+
+    space = {"C": Real(1e-2, 1e3, log=True), "gamma": Real(1e-4, 1e1, log=True),
+             "kernel": ["rbf", "sigmoid"]}
+    search = NarrowingSearchCV(SVC(), space, n_iter=40, random_state=0).fit(X_IRIS, Y_IRIS)
+    sources = list(search.cv_results_["space"])
+    assert _MODEL in sources
+    for i in (i for i, s in enumerate(sources) if s == _MODEL):  # kernel: the best one's
+        earlier = search.cv_results_["param_kernel"][:i]
+        assert search.cv_results_["param_kernel"][i] in set(earlier)
+    off = clone(search).set_params(model=False).fit(X_IRIS, Y_IRIS)
+    assert off.get_params()["model"] is False and _MODEL not in list(off.cv_results_["space"])
 
 
 def test_guided_search_on_a_scikit_learn_estimator():
