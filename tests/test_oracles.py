@@ -442,9 +442,14 @@ def test_the_book_policy_and_model_false_draw_only():
     for options in ({"policy": "book"}, {"model": False}):
         oracle = _run(NarrowingOracle(SPACE, 120, seed=0, **options))
         assert not any(t.space == _MODEL for t in oracle.trials)
-    oracle = _run(NarrowingOracle(SPACE, 120, seed=0))
+    space = {**SPACE, "act": ["relu", "tanh", "elu"]}
+    loss = lambda p: _loss(p) + {"relu": 0.0, "tanh": 0.3, "elu": 0.1}[p["act"]]  # noqa: E731
+    oracle = _run(NarrowingOracle(space, 120, seed=0), loss)
     modelled = [t for t in oracle.trials if t.space == _MODEL]
-    assert modelled  # ranges are modelled; the batch size (powers of 2) keeps the best's value
-    for t in modelled:
-        earlier = [u for u in oracle.trials if u.round < t.round]
-        assert t.params["bs"] in {u.params["bs"] for u in earlier}
+    assert modelled  # ranges are modelled; a list and powers of 2 keep the best's value
+    for t in modelled:  # the centre: the best of this narrowing's trials so far
+        start = max(u.round for u in oracle.trials if u.round < t.round and u.step != "narrow")
+        centre = max((u for u in oracle.trials if start <= u.round < t.round),
+                     key=lambda u: u.score)
+        assert t.params["act"] == centre.params["act"]
+        assert t.params["bs"] == centre.params["bs"]

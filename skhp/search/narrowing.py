@@ -263,8 +263,8 @@ class NarrowingOracle(Oracle):
     trust-region methods; on a rugged one it rarely wins and costs one
     point a round. A narrowing has converged when both the draws'
     neighbourhood and the model's region are below ``min_scale``. The
-    model moves the ranges of the best point's space (not lists nor powers
-    of a ``base``) and is fitted to the points that share its other values.
+    model moves the ranges of the best point's space, keeps its other values
+    (lists, powers of a ``base``) and is fitted to the points that share them.
 
     **Axes or every value**: in three or more dimensions, some narrowed
     points move about ``coordinates`` of the best point's values (each with
@@ -618,7 +618,8 @@ class NarrowingSearchCV(OracleSearchCV):
     model : bool, default=True
         ``"trust-region"``: each narrowed round also tries the best
         candidate of a quadratic model of the scores near the best one
-        (ranges only), which converges quickly on a smooth basin.
+        (it moves ranges; lists and powers of a ``base`` keep the best one's
+        values), which converges quickly on a smooth basin.
     random_state : int or None, default=None
         Seed of the draws; a fixed value makes the search reproducible.
     time_budget : float or None, default=None
