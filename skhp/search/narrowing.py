@@ -439,8 +439,8 @@ class NarrowingOracle(Oracle):
         reach = np.array([_unit_reach(d, self.factor) for d in dims])
         u = np.array([d.to_unit(centre[k]) for k, d in zip(names, dims)])
         found = model_point(X, scores, u, np.minimum(2 * reach * self._radius, 0.5), self.rng)
-        if found is None:
-            return []
+        if found is None or np.max(np.abs(found - u)) < 1e-9:
+            return []  # no model, or it says the centre is best: nothing new to try
         point = dict(centre)
         # clipped, not reflected: a model whose best lies past a bound points at the bound
         found = np.clip(found, 0.0, 1.0)
