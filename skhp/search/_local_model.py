@@ -30,9 +30,9 @@ def model_point(X, scores, centre, radius, rng, candidates=512):
     highest, or None when there are too few points to fit one.
 
     The model is fitted to the ``2 p`` points nearest ``centre`` (``p`` its number of
-    terms; at least ``p + 1`` are needed). Its stationary point is taken when the model
-    is concave there and it lies in the box; otherwise the best of ``candidates`` random
-    points of the box (and of the box's corners along the model's gradient) is.
+    terms; at least ``p + 1`` are needed). The answer is the best, by the model, of its
+    stationary point (when the model is concave; clipped to the box) and of
+    ``candidates`` random points of the box.
 
     Examples
     --------
