@@ -439,6 +439,8 @@ def test_the_share_of_draws_moving_every_value_follows_their_gains():
 
 
 def test_the_book_policy_and_model_false_draw_only():
+    with pytest.raises(ValueError, match="model must be True or False, got 'yes'"):
+        NarrowingOracle(SPACE, 10, model="yes")
     for options in ({"policy": "book"}, {"model": False}):
         oracle = _run(NarrowingOracle(SPACE, 120, seed=0, **options))
         assert not any(t.space == _MODEL for t in oracle.trials)

@@ -360,6 +360,8 @@ class NarrowingOracle(Oracle):
         self.keep = check_number(keep, "keep", low=0, high=1)
         self.coordinates = None if coordinates is None else check_number(
             coordinates, "coordinates", low=0, closed="neither")
+        if not isinstance(model, (bool, np.bool_)):
+            raise ValueError(f"model must be True or False, got {model!r}.")
         self.model = bool(model)
         self._modelling = self.model and self.policy == "trust-region"
         self.scale = None  # None: the next round explores the whole space
