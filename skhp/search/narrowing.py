@@ -189,7 +189,7 @@ _COORDINATES_FROM = 3
 #: Neighbourhood sizes, relative to the current one, a large round's draws are split over.
 _LADDER = (2.0, 1.0, 0.5, 0.25)
 #: Bounds on the share of narrowed draws that move every value: whichever kind of move
-#: has succeeded more gets more draws, but neither is ever given up.
+#: has gained more gets more draws, but neither is ever given up.
 _ALL_SHARE = (0.1, 0.9)
 #: How far a round's gains move that share towards their own split.
 _SHARE_RATE = 0.2
