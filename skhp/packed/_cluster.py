@@ -63,17 +63,11 @@ class ClusterData:
         self._futures = None
 
     def futures(self):
-        """The scattered ``(X, y)`` (scattered on first use, to every worker)."""
-        for attempt in range(_ATTEMPTS):
-            if self._futures is not None:
-                break
-            try:  # a broadcast to a worker that died meanwhile would wait for it forever
-                self._futures = self.client.scatter([self.X, self.y], broadcast=True,
-                                                    timeout=_SCATTER_SECONDS)
-            except TimeoutError:
-                if attempt == _ATTEMPTS - 1:
-                    raise
-                time.sleep(0.2 * (attempt + 1))
+        """The scattered ``(X, y)``, scattered on first use. Not broadcast: a broadcast waits
+        for every worker the scheduler lists, forever for one killed meanwhile; a worker that
+        needs the data fetches it once from a peer instead."""
+        if self._futures is None:
+            self._futures = self.client.scatter([self.X, self.y])
         return self._futures
 
     def workers(self):
@@ -104,8 +98,6 @@ class ClusterData:
 
 
 _ATTEMPTS = 5
-# A scatter of a search's data takes well under a second; past this a worker is gone.
-_SCATTER_SECONDS = 30
 
 
 def _lost(error):
