@@ -26,7 +26,6 @@ to keep the peers' runs between invocations, ``--n-jobs``).
 """
 
 import argparse
-import json
 import os
 import time
 
@@ -39,7 +38,9 @@ from skhp.benchmarks.strategies import (
     STRATEGIES,
     compare,
     format_table,
+    load_gaps,
     mean_ranks,
+    save_gaps,
 )
 
 CHECKPOINTS = (100, 400)
@@ -48,25 +49,16 @@ ROUNDS = (5, 10, 25)
 SAVED = ("tpe", "cmaes", "random")
 
 
-def _load(path, seeds, checkpoints, batch):
-    """The stored gaps of ``path`` measured with these settings, as ``compare`` takes them."""
+def _settings(seeds, checkpoints, batch):
+    return {"seeds": seeds, "checkpoints": list(checkpoints), "batch": batch}
+
+
+def _load(path, settings):
+    """The stored gaps of ``path`` if they were measured with these ``settings``."""
     if not path or not os.path.exists(path):
         return {}
-    with open(path) as fh:
-        data = json.load(fh)
-    if data.get("settings") != {"seeds": seeds, "checkpoints": list(checkpoints), "batch": batch}:
-        return {}
-    return {tuple(key.split("|")): np.array(gaps) for key, gaps in data["gaps"].items()}
-
-
-def _save(path, table, strategies, seeds, checkpoints, batch):
-    import optuna
-
-    with open(path, "w") as fh:
-        json.dump({"settings": {"seeds": seeds, "checkpoints": list(checkpoints), "batch": batch},
-                   "optuna": optuna.__version__,
-                   "gaps": {f"{s}|{n}": gaps.tolist() for (s, n), gaps in table.items()
-                            if s in strategies}}, fh)
+    stored_settings, stored, _ = load_gaps(path)
+    return stored if stored_settings == settings else {}
 
 
 def ten_times_worse(table, names, column, peers=("tpe", "cmaes", "random")):
@@ -100,13 +92,13 @@ def main(argv=None):
     checkpoints = [r * args.round for r in ROUNDS] if args.round else list(CHECKPOINTS)
     names = args.functions.split(",")
     tic = time.perf_counter()
-    stored = {k: v for k, v in _load(args.cache, args.seeds, checkpoints, args.round).items()
-              if k[0] in PEERS + ("random",)}
+    settings = _settings(args.seeds, checkpoints, args.round)
+    stored = {k: v for k, v in _load(args.cache, settings).items() if k[0] in PEERS + ("random",)}
     table = compare(strategies, names, args.seeds, checkpoints, args.round, stored, args.n_jobs)
     if args.cache:
-        _save(args.cache, table, PEERS + ("random",), args.seeds, checkpoints, args.round)
+        save_gaps(args.cache, table, PEERS + ("random",), settings)
     if args.save_peers:
-        _save(args.save_peers, table, SAVED, args.seeds, checkpoints, args.round)
+        save_gaps(args.save_peers, table, SAVED, settings)
     print(f"{args.seeds} seeds; median best f - f*, * marks the lowest (gaps below {SOLVED:g} "
           "tie)")
     groups = [("suite", [n for n in names if n in SUITE]),

@@ -63,16 +63,10 @@ def generate(folder):
 def _narrowing_table(path):
     """Narrowing's runs on every test function, made now, ranked with the peers' stored runs
     (``data/samplers_peers.json``, written by ``benchmarks/samplers.py --save-peers``)."""
-    import json
+    from skhp.benchmarks.strategies import compare, format_table, load_gaps, mean_ranks
 
-    import numpy as np
-
-    from skhp.benchmarks.strategies import compare, format_table, mean_ranks
-
-    with open(os.path.join(os.path.dirname(__file__), "data", "samplers_peers.json")) as fh:
-        data = json.load(fh)
-    settings = data["settings"]
-    stored = {tuple(key.split("|")): np.array(gaps) for key, gaps in data["gaps"].items()}
+    settings, stored, optuna_version = load_gaps(
+        os.path.join(os.path.dirname(__file__), "data", "samplers_peers.json"))
     peers = sorted({s for s, _ in stored}, key=["tpe", "cmaes", "random"].index)
     names = list(dict.fromkeys(n for _, n in stored))
     strategies = ["narrowing", *peers]
@@ -84,6 +78,6 @@ def _narrowing_table(path):
                   "mean ranks " + ", ".join(f"{s} {r:.2f}" for s, r in zip(strategies, ranks))
                   + "):", "", format_table(table, strategies, names, settings["checkpoints"],
                                            column), ""]
-    lines.append(f"(TPE and CMA-ES: Optuna {data['optuna']}, their default settings.)")
+    lines.append(f"(TPE and CMA-ES: Optuna {optuna_version}, their default settings.)")
     with open(path, "w") as fh:
         fh.write("\n".join(lines) + "\n")

@@ -21,6 +21,8 @@ Examples
 True
 """
 
+import json
+
 import numpy as np
 from scipy.optimize import differential_evolution
 from scipy.stats import rankdata
@@ -31,7 +33,7 @@ from skhp.search.narrowing import NarrowingOracle
 from skhp.search.random import RandomOracle
 
 __all__ = ["FUNCTIONS", "STRATEGIES", "PEERS", "SOLVED", "run", "gaps", "compare", "mean_ranks",
-           "format_table"]
+           "format_table", "save_gaps", "load_gaps"]
 
 #: Every function a comparison may use: the suite, then the checks kept apart from it.
 FUNCTIONS = {**SUITE, **CHECKS}
@@ -157,3 +159,34 @@ def format_table(table, strategies, names, checkpoints, column):
     rule = "  ".join("=" * w for w in widths)
     line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
     return "\n".join([rule, line(header), rule, *map(line, rows), rule])
+
+
+def save_gaps(path, table, strategies, settings):
+    """Write the gaps of ``strategies`` in ``table`` to the JSON file ``path``, with the
+    ``settings`` they were measured with (``seeds``, ``checkpoints``, ``batch``) and the
+    Optuna version that ran TPE and CMA-ES."""
+    import optuna
+
+    with open(path, "w") as fh:
+        json.dump({"settings": settings, "optuna": optuna.__version__,
+                   "gaps": {f"{s}|{n}": gaps.tolist() for (s, n), gaps in table.items()
+                            if s in strategies}}, fh)
+
+
+def load_gaps(path):
+    """``(settings, {(strategy, name): gaps}, optuna version)`` of a :func:`save_gaps` file.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> table = compare(["random"], ["branin"], seeds=2, checkpoints=[10])
+    >>> path = os.path.join(tempfile.mkdtemp(), "gaps.json")
+    >>> save_gaps(path, table, ["random"], {"seeds": 2, "checkpoints": [10], "batch": None})
+    >>> settings, stored, _ = load_gaps(path)
+    >>> settings["seeds"], bool((stored["random", "branin"] == table["random", "branin"]).all())
+    (2, True)
+    """
+    with open(path) as fh:
+        data = json.load(fh)
+    stored = {tuple(key.split("|")): np.array(gaps) for key, gaps in data["gaps"].items()}
+    return data["settings"], stored, data["optuna"]

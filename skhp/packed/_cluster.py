@@ -151,8 +151,7 @@ def _train_share(X, y, token, jobs, pack_size, scoring=None):
     ``jobs`` are round jobs as they travel (``RoundJob.travelling`` of
     :mod:`skhp.search._jobs`); ``scoring``, the search's fold scorer
     (``scoring(job, X_train, y_train, out, X, y, templates)`` sets the scores in ``out`` and
-    returns them), scores
-    each slot that trained on its fold here, and its weights stay here.
+    returns them), scores each slot that trained on its fold here, and its weights stay here.
     """
     worker, kept = _worker_address(), _kept(token)
     data = _share_data(jobs, X, y)
