@@ -502,23 +502,30 @@ def test_a_task_the_cluster_lost_is_sent_again_and_a_failing_one_is_not():
     distributed = pytest.importorskip("distributed")
     from skhp.packed import ClusterData
 
+    class Future:  # a scattered array's future
+        status = "finished"
+
     class Task:
         def __init__(self, outcome):
             self.outcome = outcome
 
-        def result(self):
+        def result(self, timeout=None):
+            if self.outcome == "waiting":  # for data a killed worker held
+                raise TimeoutError
             if isinstance(self.outcome, BaseException):
                 raise self.outcome
             return self.outcome
 
     class Client:  # what ClusterData asks of a distributed.Client
         def __init__(self, *outcomes):
-            self.outcomes, self.scattered, self.sent = list(outcomes), 0, []
+            self.outcomes, self.scattered, self.sent = list(outcomes), [], []
 
         def scatter(self, data, **options):
             assert "broadcast" not in options  # it would wait forever on a killed worker
-            self.scattered += 1
-            return ["X future", "y future"]
+            # fresh keys: a copy under the lost copy's key leaves the tasks on it waiting
+            assert options["hash"] is False
+            self.scattered.append([Future(), Future()])
+            return self.scattered[-1]
 
         def submit(self, function, *args, **kwargs):
             self.sent.append((args, kwargs["workers"], kwargs["allow_other_workers"]))
@@ -529,8 +536,18 @@ def test_a_task_the_cluster_lost_is_sent_again_and_a_failing_one_is_not():
     data = ClusterData(client, "X", "y")
     task = data.submit(len, "tcp://worker-a", "jobs")
     assert data.result(task, len, "tcp://worker-a", "jobs") == [1, 2]
-    assert client.scattered == 2  # the scattered data was lost with the task: sent again
-    assert client.sent == [(("X future", "y future", data.token, "jobs"), ["tcp://worker-a"], True)] * 2
+    assert len(client.scattered) == 2  # the scattered data was lost with the task: sent again
+    first, again = client.scattered
+    assert client.sent == [((*first, data.token, "jobs"), ["tcp://worker-a"], True),
+                           ((*again, data.token, "jobs"), ["tcp://worker-a"], True)]
+
+    client = Client("waiting", [3])
+    data = ClusterData(client, "X", "y")
+    task = data.submit(len, "tcp://worker-a")
+    client.scattered[0][0].status = "lost"  # the task's data went with a worker
+    assert data.result(task, len, "tcp://worker-a") == [3]  # scattered and sent again
+    assert len(client.scattered) == 2 and len(client.sent) == 2
+
     client = Client(ValueError("the share's own failure"))
     data = ClusterData(client, "X", "y")
     with pytest.raises(ValueError, match="own failure"):  # not the cluster's: not sent again

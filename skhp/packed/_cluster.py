@@ -67,7 +67,9 @@ class ClusterData:
         for every worker the scheduler lists, forever for one killed meanwhile; a worker that
         needs the data fetches it once from a peer instead."""
         if self._futures is None:
-            self._futures = self.client.scatter([self.X, self.y])
+            # fresh keys each time (not the data's hash): a copy scattered again after a loss
+            # would otherwise take the lost copy's key, and tasks on it stay cancelled
+            self._futures = self.client.scatter([self.X, self.y], hash=False)
         return self._futures
 
     def workers(self):
@@ -86,7 +88,7 @@ class ClusterData:
         the task or the scattered data with it, the data is scattered and the task sent again."""
         for attempt in range(_ATTEMPTS):
             try:
-                return task.result()
+                return self._wait(task)
             except BaseException as error:  # a cancelled future raises a BaseException
                 if not _lost(error) or attempt == _ATTEMPTS - 1:
                     raise
@@ -96,8 +98,26 @@ class ClusterData:
                 self._futures = None
                 task = self.submit(function, worker, *args)
 
+    def _wait(self, task):
+        """``task.result()``; raises :class:`_DataLost` when the scattered data is lost while
+        the task waits for it (the data has one copy: a task needing it would wait forever)."""
+        import asyncio
+
+        while True:
+            try:
+                return task.result(timeout=_POLL_SECONDS)
+            except (TimeoutError, asyncio.TimeoutError):  # one class from Python 3.11 on
+                if any(f.status != "finished" for f in self._futures or ()):
+                    raise _DataLost("the scattered data was lost with a worker") from None
+
+
+class _DataLost(Exception):
+    """The cluster lost the search's scattered data: scatter it again and resend the task."""
+
 
 _ATTEMPTS = 5
+#: How often a waiting task's scattered data is checked.
+_POLL_SECONDS = 2
 
 
 def _lost(error):
@@ -106,7 +126,8 @@ def _lost(error):
     import asyncio
     import concurrent.futures
 
-    return (isinstance(error, (asyncio.CancelledError, concurrent.futures.CancelledError))
+    return (isinstance(error, (asyncio.CancelledError, concurrent.futures.CancelledError,
+                               _DataLost))
             or type(error).__name__ in {"KilledWorker", "CommClosedError", "FatalCommClosedError"})
 
 
