@@ -81,6 +81,40 @@ def test_a_convolutional_slot_equals_an_ordinary_fit(optimizer):
     assert _max_difference(ordinary, packed) < 1e-5
 
 
+def _convolutions_builder(meta):
+    # strided, grouped (groups=2) and dilated 1-D convolutions, each with its own kernel per slot
+    return keras.Sequential([
+        keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3, padding="same", activation="relu"),
+        keras.layers.Conv2D(4, 3, strides=2, groups=2, activation="relu"),
+        keras.layers.Reshape((9, 4)), keras.layers.Conv1D(3, 2, dilation_rate=2),
+        keras.layers.Flatten(), keras.layers.Dense(meta["n_classes_"], activation="softmax")])
+
+
+def test_a_packs_convolutions_run_as_one_grouped_convolution(monkeypatch):
+    from sklearn.datasets import load_digits
+
+    from skhp.packed import _tf_convolutions
+
+    calls, grouped = [], _tf_convolutions.grouped_conv2d
+    monkeypatch.setattr(_tf_convolutions, "grouped_conv2d",
+                        lambda *args, **kwargs: calls.append(1) or grouped(*args, **kwargs))
+    X, y = load_digits(return_X_y=True)
+    X, y = (X[:160] / 16).astype("float32"), y[:160]
+    # structures no other test packs: their programs are traced here, through the rule
+    cases = [dict(hidden_layer_sizes=(5,), conv_layers=(4, 6), image_shape=(8, 8)),
+             dict(model=_convolutions_builder, X=X.reshape(-1, 8, 8, 1))]
+    for case in cases:
+        data = case.pop("X", X)
+        slots = [KerasClassifier(**case, epochs=2, batch_size=32, fit__shuffle=False,
+                                 optimizer="adam", learning_rate=rate, random_state=seed)
+                 for seed, rate in enumerate([0.01, 0.05, 0.002])]
+        packed = fit_packed(slots, data, y)
+        for estimator, slot in zip(slots, packed):
+            ordinary = clone(estimator).fit(data, y)
+            assert _max_difference(ordinary, slot) < 1e-4  # each slot is its own fit
+    assert len(calls) == 2 + 3  # every convolution of both models, traced once each
+
+
 def test_a_regressor_slot_with_class_free_sample_weights_equals_an_ordinary_fit():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(90, 3)).astype("float32")

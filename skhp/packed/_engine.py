@@ -5,7 +5,8 @@ and the model's non-trainable state (BatchNormalization's statistics, the
 seed of a Dropout layer) are stacked along a leading slot axis. A step runs
 the model's own layers — ``model.stateless_call`` vectorized over the slots
 with ``tf.vectorized_map`` — so any model whose layers vectorize packs, and
-no layer is written twice. The gradient of every slot's loss comes from one
+no layer is written twice (the slots' 2-D convolutions run as one grouped
+convolution: :mod:`skhp.packed._tf_convolutions`). The gradient of every slot's loss comes from one
 ``tf.GradientTape``; the optimizer update is written over the stacked state
 with Keras' formulas (its TensorFlow optimizers update one variable at a
 time and have no stateless form), each slot with its own learning rate,
@@ -129,6 +130,9 @@ class _Program:
     def __init__(self, model, loss, optimizer, structural, decayed, decoupled=True):
         import tensorflow as tf
 
+        from skhp.packed._tf_convolutions import install
+
+        install()  # before the first trace: the slots' convolutions as one grouped convolution
         self.tf, self.model, self.loss = tf, model, _per_sample(loss)
         self.optimizer = optimizer
         self.nesterov, self.amsgrad, self.centered = structural
