@@ -14,7 +14,9 @@ TensorFlow offers no public hook for this: the rule is added to
 ``Conv2D`` ops whose kernel varies per slot in channels-last layout
 (``Conv1D`` runs as one too); every other case keeps TensorFlow's own
 conversion. Where that table is not found, or the device cannot run a
-grouped convolution, nothing is added and packs train as before.
+grouped convolution, nothing is added and packs train as before. Once a
+pack has run, the rule serves every ``vectorized_map`` of the process (the
+same numbers, up to round-off, as TensorFlow's loop).
 """
 
 import threading
