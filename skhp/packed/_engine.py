@@ -5,12 +5,12 @@ and the model's non-trainable state (BatchNormalization's statistics, the
 seed of a Dropout layer) are stacked along a leading slot axis. A step runs
 the model's own layers — ``model.stateless_call`` vectorized over the slots
 with ``tf.vectorized_map`` — so any model whose layers vectorize packs, and
-no layer is written twice (the slots' 2-D convolutions run as one grouped
-convolution: :mod:`skhp.packed._tf_convolutions`). The gradient of every slot's loss comes from one
-``tf.GradientTape``; the optimizer update is written over the stacked state
-with Keras' formulas (its TensorFlow optimizers update one variable at a
-time and have no stateless form), each slot with its own learning rate,
-momentum and other numbers at every step.
+no layer is written twice (the slots' convolutions run as one grouped
+convolution: :mod:`skhp.packed._tf_convolutions`). The gradient of every
+slot's loss comes from one ``tf.GradientTape``; the optimizer update is
+written over the stacked state with Keras' formulas (its TensorFlow
+optimizers update one variable at a time and have no stateless form), each
+slot with its own learning rate, momentum and other numbers at every step.
 
 :class:`PackRun` trains the slots epoch range by epoch range (pruning's
 rungs continue a run where it stopped); :func:`train_pack` trains them to
@@ -32,6 +32,7 @@ import numpy as np
 from scipy import sparse
 
 from skhp.fit_spec import OPTIMIZER_SETTINGS, OPTIMIZER_STATE
+from skhp.packed import _tf_convolutions
 
 __all__ = ["PackedSlot", "PackRun", "short_error"]
 
@@ -130,9 +131,7 @@ class _Program:
     def __init__(self, model, loss, optimizer, structural, decayed, decoupled=True):
         import tensorflow as tf
 
-        from skhp.packed._tf_convolutions import install
-
-        install()  # before the first trace: the slots' convolutions as one grouped convolution
+        _tf_convolutions.install()  # before the first trace (slots' convolutions grouped)
         self.tf, self.model, self.loss = tf, model, _per_sample(loss)
         self.optimizer = optimizer
         self.nesterov, self.amsgrad, self.centered = structural
