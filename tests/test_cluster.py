@@ -38,7 +38,7 @@ def test_every_pack_trains_on_the_workers_with_the_same_results(cluster):
     with joblib.parallel_backend("dask"):
         remote = search().fit(X, Y)
     local = search().fit(X, Y)
-    workers = set(client.scheduler_info()["workers"])
+    workers = set(client.nthreads())
     assert set(remote.pack_workers_) == workers  # both workers trained packs, none here
     assert sum(remote.pack_workers_.values()) == 8 * 3
     assert local.pack_workers_ == {"in-process": 24}
@@ -83,7 +83,7 @@ def test_pruned_rounds_continue_on_the_workers(cluster, tmp_path):
     with joblib.parallel_backend("dask"):
         remote = pruned(storage).fit(X, Y)
     assert "in-process" not in remote.pack_workers_  # every rung of every pack on the workers
-    assert set(remote.pack_workers_) == set(client.scheduler_info()["workers"])
+    assert set(remote.pack_workers_) == set(client.nthreads())
     assert sum(remote.pack_workers_.values()) == 8 * 2
     assert any(remote.cv_results_["pruned"]) and not all(remote.cv_results_["pruned"])
     assert_same_pruned_results(remote, local)  # the rule decided as it does here

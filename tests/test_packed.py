@@ -589,6 +589,20 @@ def test_a_task_the_cluster_lost_is_sent_again_and_a_failing_one_is_not():
     assert len(client.sent) == 1
 
 
+def test_a_clusters_workers_are_asked_of_its_scheduler():
+    pytest.importorskip("distributed")
+    from skhp.packed import ClusterData
+
+    class Client:
+        def scheduler_info(self):  # what the client's periodic refresh may leave cached
+            return {"workers": {}}
+
+        def nthreads(self):  # asked of the scheduler at the call
+            return {"tcp://b": 1, "tcp://a": 1}
+
+    assert ClusterData(Client(), "X", "y").workers() == ["tcp://a", "tcp://b"]
+
+
 def test_the_slots_of_a_search_share_one_copy_of_x(monkeypatch):
     from skhp.packed import PackRun
 

@@ -73,8 +73,10 @@ class ClusterData:
         return self._futures
 
     def workers(self):
-        """The addresses of the cluster's workers now, sorted."""
-        return sorted(self.client.scheduler_info()["workers"])
+        """The addresses of the cluster's workers now, sorted (asked of the scheduler: the
+        client's ``scheduler_info()`` can return the identity its periodic refresh fetched
+        without workers)."""
+        return sorted(self.client.nthreads())
 
     def submit(self, function, worker, *args):
         """A future of ``function(X, y, token, *args)`` on ``worker`` (pinned: the scheduler
