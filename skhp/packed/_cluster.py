@@ -15,6 +15,8 @@ elsewhere, with the same seeds. Pruned rounds train rung by rung there
 (:class:`RungsOnCluster`).
 """
 
+import asyncio
+import concurrent.futures
 import threading
 import time
 import uuid
@@ -103,8 +105,6 @@ class ClusterData:
     def _wait(self, task):
         """``task.result()``; raises :class:`_DataLost` when the scattered data is lost while
         the task waits for it (the data has one copy: a task needing it would wait forever)."""
-        import asyncio
-
         while True:
             try:
                 return task.result(timeout=_POLL_SECONDS)
@@ -125,9 +125,6 @@ _POLL_SECONDS = 2
 def _lost(error):
     """Whether ``error`` says the cluster lost a task (its worker, its data), not that the
     task failed: such a task is sent again."""
-    import asyncio
-    import concurrent.futures
-
     return (isinstance(error, (asyncio.CancelledError, concurrent.futures.CancelledError,
                                _DataLost))
             or type(error).__name__ in {"KilledWorker", "CommClosedError", "FatalCommClosedError"})
