@@ -1,5 +1,6 @@
 """The pure strategies: reproducible, restarting, following the recipe, beating random."""
 
+import hashlib
 import math
 
 import numpy as np
@@ -41,20 +42,27 @@ def test_same_seed_same_search(make):
     assert [t.params for t in a.trials] != [t.params for t in c.trials]
 
 
-def test_narrowing_rounds_draw_from_the_narrowed_space():
-    oracle = _run(NarrowingOracle(SPACE, 40, n_initial=10, round_size=5, seed=0))
+@pytest.mark.parametrize("policy", ["trust-region", "book"])
+def test_narrowing_rounds_draw_from_the_narrowed_space(policy):
+    oracle = _run(NarrowingOracle(SPACE, 40, n_initial=10, round_size=5, policy=policy, seed=0))
     steps = [h["step"] for h in oracle.history]
     assert steps[0] == "explore" and set(steps[1:]) <= {"narrow", "restart"}
     best_explore = max((t for t in oracle.trials if t.round == 0), key=lambda t: t.score)
     lr, bs = best_explore.params["lr"], best_explore.params["bs"]
-    narrowed = narrow_space(oracle.space, best_explore.params)
+    book = policy == "book"
+    narrowed = narrow_space(oracle.space, best_explore.params, exact=book, share=not book)
     first = [t for t in oracle.trials if t.round == 1]
     boxed = [t for t in first if t.space.startswith(narrowed.describe())]
     assert len(boxed) >= 4  # the rest: the quadratic model's point, once it can be fitted
     assert {t.space for t in first} - {t.space for t in boxed} <= {_MODEL}
-    for t in boxed:  # [x / 2, 2 x] around the best of the random round
-        assert lr / 2 * (1 - 1e-12) <= t.params["lr"] <= lr * 2 * (1 + 1e-12)
+    # the book: [x / 2, 2 x]; the trust region: a quarter of the range's 6 decades on
+    # either side, [x / 10 ** 1.5, x * 10 ** 1.5] (within the bounds)
+    f = 2.0 if book else 10**1.5
+    for t in boxed:
+        assert max(1e-6, lr / f) * (1 - 1e-12) <= t.params["lr"] <= min(1.0, lr * f) * (1 + 1e-12)
         assert t.params["bs"] in (bs // 2, bs, bs * 2)
+    lrs = [t.params["lr"] for t in boxed]
+    assert book or max(lrs) / min(lrs) > 4  # wider than [x / 2, 2 x] could draw
 
 
 def test_narrowing_starts_over_after_patience():
@@ -455,3 +463,33 @@ def test_the_book_policy_and_model_false_draw_only():
                      key=lambda u: u.score)
         assert t.params["act"] == centre.params["act"]
         assert t.params["bs"] == centre.params["bs"]
+
+
+def _hash_noise(point):
+    """A deterministic score in [0, 1) with no structure: the same point, the same score."""
+    digest = hashlib.sha256(repr(sorted(point.items())).encode()).digest()
+    return int.from_bytes(digest[:8], "little") / 2**64
+
+
+def _smallest_sizes(score, seeds=range(5), rounds=15):
+    """The smallest neighbourhood of each seed's first ``rounds`` narrowed rounds."""
+    out = []
+    for seed in seeds:
+        oracle = NarrowingOracle({"x": Real(0, 1), "y": Real(0, 1), "z": Real(0, 1)}, 120,
+                                 min_scale=1e-2, seed=seed)
+        sizes = []
+        while (proposal := oracle.ask()) is not None and len(sizes) < rounds:
+            sizes += [oracle.scale] if proposal.step == "narrow" else []
+            oracle.tell([score(p) for p in proposal.points])
+        out.append(min(sizes))
+    return out
+
+
+def test_a_trust_region_stops_shrinking_at_the_noise_floor():
+    # pure noise: shrinking never narrows the scores' spread, so the size is kept
+    # (without the floor every round halves it: 1/128 within 8 rounds, then a restart)
+    noisy = _smallest_sizes(_hash_noise)
+    assert sum(size >= 1 / 16 for size in noisy) >= 4, noisy
+    # a smooth bowl: the spread falls with the size, the region shrinks as before
+    smooth = _smallest_sizes(lambda p: -((p["x"] - 0.3) ** 2 + (p["y"] - 0.6) ** 2 + p["z"] ** 2))
+    assert all(size < 1 / 16 for size in smooth), smooth

@@ -30,13 +30,16 @@ __all__ = ["narrow", "narrow_space", "reflect", "extrapolate", "NarrowingOracle"
 
 
 @functools.singledispatch
-def narrow(dim, center, factor=2.0, scale=1.0, keep=0.7, exact=False):
+def narrow(dim, center, factor=2.0, scale=1.0, keep=0.7, exact=False, share=False):
     """The neighbourhood of ``center`` in ``dim``, always inside its bounds.
 
     - :class:`Real`: on a log scale ``[center / f, center * f]`` with
       ``f = factor ** scale``; on a linear scale ``center ± (high - low) *
       scale / (2 * factor)``, a range ``factor`` times narrower when ``scale``
-      is 1.
+      is 1. With ``share``, a log scale too is narrowed by its share of the
+      range: ``scale / (2 * factor)`` of its decades on either side of
+      ``center`` (a rate in ``[1e-4, 1]`` gives ``[center / 10, center * 10]``
+      at ``factor=2``), whatever the range's scale.
     - :class:`Integer`: the same, rounded outwards and keeping the neighbouring
       values; with a ``base``, the powers within reach.
     - :class:`Choice` of ordered positive numbers (the book's lists such as
@@ -54,6 +57,9 @@ def narrow(dim, center, factor=2.0, scale=1.0, keep=0.7, exact=False):
     --------
     >>> narrow(Real(1e-5, 1e-1, log=True), 1e-3)
     Real(low=0.0005, high=0.002, log=True)
+    >>> near = narrow(Real(1e-5, 1e-1, log=True), 1e-3, share=True)  # a quarter of 4 decades
+    >>> round(near.low, 12), round(near.high, 12)
+    (0.0001, 0.01)
     >>> narrow(Integer(16, 512, base=2), 64)
     Integer(low=32, high=128, log=True, base=2)
     >>> narrow(Integer(32, 512, step=32), 128).values()
@@ -67,9 +73,12 @@ def narrow(dim, center, factor=2.0, scale=1.0, keep=0.7, exact=False):
 
 
 @narrow.register
-def _(dim: Real, center, factor=2.0, scale=1.0, keep=0.7, exact=False):
+def _(dim: Real, center, factor=2.0, scale=1.0, keep=0.7, exact=False, share=False):
     center = min(max(float(center), dim.low), dim.high)
-    if dim.log:
+    if dim.log and share:
+        half = math.log(dim.high / dim.low) * scale / (2 * factor)
+        low, high = center * math.exp(-half), center * math.exp(half)
+    elif dim.log:
         f = factor**scale
         low, high = center / f, center * f
     else:
@@ -79,7 +88,7 @@ def _(dim: Real, center, factor=2.0, scale=1.0, keep=0.7, exact=False):
 
 
 @narrow.register
-def _(dim: Integer, center, factor=2.0, scale=1.0, keep=0.7, exact=False):
+def _(dim: Integer, center, factor=2.0, scale=1.0, keep=0.7, exact=False, share=False):
     center = int(min(max(round(center), dim.low), dim.high))
     if dim.base is not None:
         values = dim.values()
@@ -93,14 +102,14 @@ def _(dim: Integer, center, factor=2.0, scale=1.0, keep=0.7, exact=False):
         lo = max(dim.low, center - dim.step * max(1, math.ceil((center - near.low) / dim.step)))
         hi = min(dim.high, center + dim.step * max(1, math.ceil((near.high - center) / dim.step)))
         return Integer(lo, max(lo, hi - (hi - lo) % dim.step), step=dim.step)
-    near = narrow(Real(dim.low, dim.high, dim.log), center, factor, scale)
+    near = narrow(Real(dim.low, dim.high, dim.log), center, factor, scale, share=share)
     low = min(int(math.floor(near.low)), center - 1)
     high = max(int(math.ceil(near.high)), center + 1)
     return Integer(max(dim.low, low), min(dim.high, high), dim.log)
 
 
 @narrow.register
-def _(dim: Choice, center, factor=2.0, scale=1.0, keep=0.7, exact=False):
+def _(dim: Choice, center, factor=2.0, scale=1.0, keep=0.7, exact=False, share=False):
     values = dim.values
     if dim.ordered and all(is_number(v) and v > 0 for v in values):
         # the centre may lie between the listed numbers (drawn from an earlier narrowed range)
@@ -123,11 +132,11 @@ def _(dim: Choice, center, factor=2.0, scale=1.0, keep=0.7, exact=False):
 
 
 @narrow.register
-def _(dim: Distribution, center, factor=2.0, scale=1.0, keep=0.7, exact=False):
+def _(dim: Distribution, center, factor=2.0, scale=1.0, keep=0.7, exact=False, share=False):
     return dim
 
 
-def narrow_space(space, center, factor=2.0, scale=1.0, keep=0.7, exact=False):
+def narrow_space(space, center, factor=2.0, scale=1.0, keep=0.7, exact=False, share=False):
     """The space of each dimension's neighbourhood of ``center`` (see :func:`narrow`);
     in a conditional space, within the space ``center`` belongs to.
 
@@ -139,7 +148,7 @@ def narrow_space(space, center, factor=2.0, scale=1.0, keep=0.7, exact=False):
     """
     home = space.subspace_of(center)
     return Space({name: narrow(dim, center[name], factor=factor, scale=scale, keep=keep,
-                               exact=exact)
+                               exact=exact, share=share)
                   for name, dim in home.dimensions.items()})
 
 
@@ -193,23 +202,27 @@ _LADDER = (2.0, 1.0, 0.5, 0.25)
 _ALL_SHARE = (0.1, 0.9)
 #: How far a round's gains move that share towards their own split.
 _SHARE_RATE = 0.2
+#: A trust region stops shrinking at the score's noise floor: where a round's spread of
+#: scores is still _FLOOR_SPREAD of a round's drawn from a neighbourhood _FLOOR_SIZES
+#: times as large (a smooth score's would be a quarter of it or less).
+_FLOOR_SIZES, _FLOOR_SPREAD = 4.0, 0.5
 #: Where the model's point came from (a round's source for it).
 _MODEL = "the best point of a quadratic model of the scores near the best"
-
-
-def _unit_reach(dim, factor):
-    """Half the width of ``dim``'s first neighbourhood (:func:`narrow` at ``scale=1``), in
-    unit coordinates: ``1 / (2 factor)`` on a linear scale, ``log(factor) / log(high / low)``
-    on a log one."""
-    if dim.log:
-        return min(1.0, math.log(factor) / math.log(dim.high / dim.low))
-    return 1 / (2 * factor)
+#: Where the point continuing an improving step came from.
+_STEP = "the last improving step, continued"
 
 
 def _modelled(dim):
     """Whether the quadratic model moves ``dim``: a range of numbers (not of powers)."""
     return (isinstance(dim, Real) or (isinstance(dim, Integer) and dim.base is None)) and (
         dim.high > dim.low)
+
+
+def _spread(keys):
+    """The standard deviation of a round's finite scores (0 for fewer than two)."""
+    scores = np.array([key[0] for key in keys], dtype=float)
+    scores = scores[np.isfinite(scores)]
+    return float(scores.std()) if len(scores) > 1 else 0.0
 
 
 def _varies(dim):
@@ -227,9 +240,12 @@ class NarrowingOracle(Oracle):
     1. ``n_initial`` random points over the whole space;
     2. a round of ``round_size`` points around the best point of this
        narrowing: drawn from the space narrowed around it (see
-       :func:`narrow`: ``[x / factor, x * factor]`` for
-       log-scale ranges and lists of numbers, neighbours for other ordered
-       choices, the best unordered choice kept with probability ``keep``);
+       :func:`narrow`): a range narrows to ``1 / factor`` of its length
+       around it, of its decades on a log scale (``"trust-region"``) or to
+       ``[x / factor, x * factor]`` on a log scale as the book writes it
+       (``"book"``); lists of numbers to ``[x / factor, x * factor]``,
+       other ordered choices to their neighbours, the best unordered choice
+       kept with probability ``keep``;
     3. how the neighbourhood adapts is the ``policy``:
 
        - ``"book"`` (the book's method): a round that improves re-centres on
@@ -241,7 +257,12 @@ class NarrowingOracle(Oracle):
        - ``"trust-region"``: a round whose draws improve re-centres and
          widens (size times ``grow``, capped at the first narrowing's size);
          a round whose draws do not improve narrows further (size times
-         ``shrink``), re-centred on the model's point when that improved;
+         ``shrink``), re-centred on the model's point when that improved —
+         unless the score's noise floor is reached: the spread of the
+         round's draws is still half that of a round drawn from a
+         neighbourhood 4 times as large (a smooth score's falls to a
+         quarter or less), so shrinking no longer tells better points from
+         luckier ones and the size is kept;
 
     4. back to step 1 (random points over the whole space, the next
        narrowing starting from the best of them) once the narrowing is done:
@@ -372,6 +393,7 @@ class NarrowingOracle(Oracle):
         self._stall = 0
         self._restarts = 0
         self._trace = []  # this narrowing's best score after each narrowed round
+        self._spreads = []  # this narrowing's (neighbourhood size, spread of scores) per round
         self._radius = None  # the model's trust region, relative to the first neighbourhood
         self._all_share = 0.5  # the share of narrowed draws that move every value
         self._kinds = {}  # point key -> the kind of move that drew it, for the pending round
@@ -380,8 +402,14 @@ class NarrowingOracle(Oracle):
         """The space the next round draws from."""
         if self.scale is None:
             return self.space
-        return narrow_space(self.space, self._centre[1], self.factor, self.scale, self.keep,
-                            exact=self.policy == "book")
+        return self._neighbourhood(self.scale)
+
+    def _neighbourhood(self, scale):
+        """The space narrowed around this narrowing's centre at ``scale``: as the book
+        writes it (``"book"``), or the same share of every range (``"trust-region"``)."""
+        book = self.policy == "book"
+        return narrow_space(self.space, self._centre[1], self.factor, scale, self.keep,
+                            exact=book, share=not book)
 
     def _propose(self, remaining):
         if self.scale is not None:
@@ -394,16 +422,14 @@ class NarrowingOracle(Oracle):
                 step = extrapolate(self.space, self._centre[1], self._step_from, 1.0)
                 if point_key(step) not in self._seen:
                     points.append(step)
-            label = ["the last improving step, continued"] * len(points)
+            label = [_STEP] * len(points)
             if self._modelling and len(points) < n:
                 points += self._model_draw()
                 label += [_MODEL] * (len(points) - len(label))
             rest, sizes = n - len(points), self._sizes()
             for i, size in enumerate(sizes):
                 k = len(range(i, rest, len(sizes)))
-                near = space if size == 1 else narrow_space(
-                    self.space, self._centre[1], self.factor, min(self.scale * size, 2.0), self.keep,
-                    exact=self.policy == "book")
+                near = space if size == 1 else self._neighbourhood(min(self.scale * size, 2.0))
                 for point in self._local_draws(near, k):
                     points.append(point)
                     some = self._kinds.get(point_key(point)) == "some"
@@ -438,9 +464,10 @@ class NarrowingOracle(Oracle):
             return []
         X = np.array([[d.to_unit(t.params[k]) for k, d in zip(names, dims)] for t in trials])
         scores = np.array([score_key(t.score)[0] for t in trials])
-        reach = np.array([_unit_reach(d, self.factor) for d in dims])
         u = np.array([d.to_unit(centre[k]) for k, d in zip(names, dims)])
-        found = model_point(X, scores, u, np.minimum(2 * reach * self._radius, 0.5), self.rng)
+        # the first neighbourhood spans 1 / factor of every range (unit coordinates)
+        radius = np.full(len(dims), min(self._radius / self.factor, 0.5))
+        found = model_point(X, scores, u, radius, self.rng)
         if found is None or np.max(np.abs(found - u)) < 1e-9:
             return []  # no model, or it says the centre is best: nothing new to try
         point = dict(centre)
@@ -488,8 +515,17 @@ class NarrowingOracle(Oracle):
 
     def _start_over(self):
         self.scale, self._radius, self._stall = None, None, 0
-        self._centre, self._step_from, self._trace = None, None, []
+        self._centre, self._step_from, self._trace, self._spreads = None, None, [], []
         self._restarts += 1
+
+    def _at_noise_floor(self, spread):
+        """Whether shrinking has stopped narrowing the scores: this round's ``spread`` is
+        at least half that of the last round drawn from a neighbourhood 4 times as large
+        or more. A smooth score's spread falls with the neighbourhood, in proportion or
+        faster; a noisy one's (a network's accuracy) stays, and shrinking further would
+        only draw the same lucky point again."""
+        wider = [s for size, s in self._spreads if size >= _FLOOR_SIZES * self.scale]
+        return bool(wider) and spread > 0 and spread >= _FLOOR_SPREAD * wider[-1]
 
     def _stuck(self):
         """Whether this narrowing's last 16 rounds together gained less than
@@ -514,7 +550,7 @@ class NarrowingOracle(Oracle):
             return  # every trial failed so far: explore again
         if proposal.step != "narrow":
             self.scale, self._radius, self._stall = 1.0, 1.0, 0
-            self._trace = [self._centre[0][0]]
+            self._trace, self._spreads = [self._centre[0][0]], []
             return
         self._trace.append(self._centre[0][0])
         won = [key > before[0] for key in keys]
@@ -537,10 +573,16 @@ class NarrowingOracle(Oracle):
             self._step_from = None
         # The neighbourhood follows the draws (a point of the model does not tell how
         # large a neighbourhood to draw from).
+        drawn_at = self.scale
+        spread = _spread([k for k, source in zip(keys, proposal.sources)
+                          if source not in (_MODEL, _STEP)])
         if self.policy == "book":
             self.scale *= self.shrink if better else 1.0
-        else:
-            self.scale = min(1.0, self.scale * self.grow) if drawn_won else self.scale * self.shrink
+        elif drawn_won:
+            self.scale = min(1.0, self.scale * self.grow)
+        elif better or not self._at_noise_floor(spread):
+            self.scale *= self.shrink
+        self._spreads.append((drawn_at, spread))
         if not better or self.policy == "book":
             if max(self.scale, self._radius if self._modelling else 0.0) < self.min_scale:
                 self.converged.append(self._centre[1])
@@ -556,13 +598,15 @@ class NarrowingSearchCV(OracleSearchCV):
     """Cross-validated narrowing random search over hyperparameters.
 
     Random candidates over the whole space first, then rounds drawn from the
-    space narrowed around the best candidate (``[x / 2, 2 x]`` for log-scale
-    ranges such as a learning rate, neighbouring values of an ordered choice,
+    space narrowed around the best candidate (half of every range, of its
+    decades for a log-scale range such as a learning rate; ``[x / 2, 2 x]``
+    for a list of numbers; neighbouring values of an ordered choice,
     the best unordered choice kept with probability ``keep``), some narrowed
     candidates changing about ``coordinates`` of the best one's values, and
     one candidate a round the best of a quadratic model of the scores near
-    the best (``model``); narrowing further while no round improves,
-    widening again while rounds improve, and starting over on the whole
+    the best (``model``); narrowing further while no round improves (down to
+    the scores' noise floor, where shrinking no longer narrows their
+    spread), widening again while rounds improve, and starting over on the whole
     space once a narrowing has converged, is stuck, or ``patience``
     candidates bring no improvement. See
     :class:`skhp.search.NarrowingOracle` for the strategy itself.
@@ -588,7 +632,10 @@ class NarrowingSearchCV(OracleSearchCV):
         run in parallel with ``n_jobs``, trained as one pack); a round of 8
         or more spreads its candidates over four neighbourhood sizes.
     factor : float, default=2.0
-        Size of the first neighbourhood: ``[x / factor, x * factor]``.
+        Size of the first neighbourhood: ``1 / factor`` of every range (of
+        its decades on a log scale), ``[x / factor, x * factor]`` for a list
+        of numbers; ``policy="book"``: ``[x / factor, x * factor]`` for
+        log-scale ranges too.
     policy : {"trust-region", "book"}, default="trust-region"
         How the neighbourhood adapts. ``"book"``: an improving round narrows
         further around the new best, ``patience`` candidates without
