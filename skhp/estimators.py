@@ -36,6 +36,7 @@ from skhp._training import TrainingWiring, momentum_argument, optimizer_class
 from skhp._validation import check_number, suggest
 from skhp.hyperparameters import KERAS_GLOBALS, declared, declared_names, hp_build_function, make_hp
 from skhp._fit_specs import SpecMaking
+from skhp.fit_spec import dense_gradients
 from skhp.initializers import apply_initializer, apply_weight_decay, get_initializer
 from skhp.lottery import draw_lottery, train_lottery
 from skhp.lr_find import lr_find
@@ -134,6 +135,21 @@ class _KerasEstimator(RoutedParameters, TrainingWiring, SpecMaking):
                     "importable name. Define the builder as a module-level function "
                     "(def build_model(meta): ...) and pass that."
                 )
+        return self._own_state()
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        optimizer = getattr(getattr(self, "model_", None), "optimizer", None)
+        if optimizer is not None:  # Keras restores the optimizer from its settings alone
+            dense_gradients(optimizer)
+
+    def __copy__(self):
+        # a copy stays in this process: any builder will do (no pickling check)
+        copied = type(self).__new__(type(self))
+        copied.__dict__.update(self._own_state())
+        return copied
+
+    def _own_state(self):
         state = dict(super().__getstate__())  # a copy: object.__getstate__ gives vars(self)
         state.pop("_compiled_call", None)  # a traced function of this process (see _predict_raw)
         state.pop("_handed", None)  # the optimizer handed to a builder (see _capture_compile)

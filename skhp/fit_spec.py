@@ -43,9 +43,10 @@ import numpy as np
 from skhp.callbacks import CycleAwareEarlyStopping
 from skhp.schedules import EpochFunction, OneCycle
 
-__all__ = ["OPTIMIZER_SETTINGS", "OPTIMIZER_STATE", "OptimizerSpec", "StopRule", "CycleMomentum",
-           "FitSettings", "FitSpec", "step_tables", "smoothed", "batch_size_for", "n_held_out",
-           "steps_per_epoch", "model_signature", "seed_or_fresh", "numbers", "structural"]
+__all__ = ["OPTIMIZER_SETTINGS", "OPTIMIZER_STATE", "OptimizerSpec", "dense_gradients", "StopRule",
+           "CycleMomentum", "FitSettings", "FitSpec", "step_tables", "smoothed", "batch_size_for",
+           "n_held_out", "steps_per_epoch", "model_signature", "seed_or_fresh", "numbers",
+           "structural"]
 
 #: Optimizers a pack trains, with the settings each takes (and Keras' defaults for them).
 OPTIMIZER_SETTINGS = {
@@ -108,6 +109,43 @@ def steps_per_epoch(n_samples, batch_size, n_held):
     return max(1, int(math.ceil((n_samples - n_held) / batch_size)))
 
 
+def dense_gradients(optimizer):
+    """``optimizer``, made to apply an embedding's gradient as the dense tensor it sums to.
+
+    On TensorFlow the gradient of an ``Embedding`` (of any gather) is an
+    ``IndexedSlices``: one row per looked-up token, a token seen twice in a
+    batch twice. Keras' optimizers square it row by row, so Adam's, RMSprop's,
+    Adagrad's, Nadam's and Adamax's second moments of such a token take
+    ``g1² + g2²`` instead of ``(g1 + g2)²``, and centered RMSprop fails. Summed
+    into one dense tensor first, every optimizer applies the gradient as it
+    does on JAX and PyTorch and as a pack (:mod:`skhp.packed`) does, so one
+    fit means one thing on every backend. SGD's update is the same either way
+    and keeps the sparse one (it updates only the looked-up rows); on other
+    backends gradients are dense already and the optimizer is returned as it is.
+    A fitted estimator restored from a pickle makes its model's optimizer so again.
+
+    Examples
+    --------
+    >>> optimizer = dense_gradients(keras.optimizers.Adam(1e-3))
+    >>> type(optimizer).__name__
+    'Adam'
+    """
+    if (keras.backend.backend() != "tensorflow" or isinstance(optimizer, keras.optimizers.SGD)
+            or getattr(optimizer, "_applies_dense", False)):
+        return optimizer
+    import tensorflow as tf
+
+    apply = optimizer.apply
+
+    def dense_apply(grads, trainable_variables=None):
+        grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g
+                 for g in grads]
+        return apply(grads, trainable_variables)
+
+    optimizer.apply, optimizer._applies_dense = dense_apply, True
+    return optimizer
+
+
 @dataclasses.dataclass(frozen=True)
 class OptimizerSpec:
     """The optimizer of a fit: its class and every setting but the learning rate.
@@ -154,8 +192,10 @@ class OptimizerSpec:
         return float(inspect.signature(self.cls.__init__).parameters[name].default)
 
     def build(self, learning_rate, **changes):
-        """A new Keras optimizer at ``learning_rate`` (a number or a schedule)."""
-        return self.cls.from_config({**self.config, **changes, "learning_rate": learning_rate})
+        """A new Keras optimizer at ``learning_rate`` (a number or a schedule), applying
+        every gradient dense (see :func:`dense_gradients`)."""
+        return dense_gradients(
+            self.cls.from_config({**self.config, **changes, "learning_rate": learning_rate}))
 
     def pack_settings(self):
         """``(settings, None)``: every setting a pack applies, defaults filled in; or

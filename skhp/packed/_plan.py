@@ -189,13 +189,6 @@ def plan(spec):
     optimizer_settings, reason = settings.optimizer.pack_settings()
     if reason is not None:  # a build function compiled its model with another optimizer
         raise NotPackable(reason)
-    if optimizer != "SGD" and keras.backend.backend() == "tensorflow" and any(
-            isinstance(layer, keras.layers.Embedding) for layer in model._flatten_layers()):
-        # TensorFlow's Keras optimizers update only an embedding's looked-up rows (its gradient
-        # is sparse); a pack's gradient is dense, which is the same only for SGD (on JAX the
-        # ordinary fit's gradient is dense too)
-        raise NotPackable(f"an Embedding layer's sparse updates with {optimizer} train on "
-                          "their own (packs apply them dense, as SGD does)")
     slot = PackedSlot(
         X=spec.X, train=spec.train, validation=spec.validation, targets=spec.targets,
         sample_weight=spec.sample_weight, weights=spec.weights, rates=spec.rates,
