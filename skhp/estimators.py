@@ -138,7 +138,7 @@ class _KerasEstimator(RoutedParameters, TrainingWiring, SpecMaking):
         return self._own_state()
 
     def __setstate__(self, state):
-        self.__dict__.update(state)
+        super().__setstate__(state)
         optimizer = getattr(getattr(self, "model_", None), "optimizer", None)
         if optimizer is not None:  # Keras restores the optimizer from its settings alone
             dense_gradients(optimizer)
