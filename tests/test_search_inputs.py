@@ -179,3 +179,14 @@ def test_reports_of_a_multi_metric_search_without_refit(iris, tmp_path):
     best = np.argmax(search.cv_results_["mean_test_accuracy"])
     summary = (tmp_path / "summary.md").read_text()
     assert f"(trial {best})" in summary
+
+
+def test_an_error_of_the_estimators_own_settings_is_not_blamed_on_a_searched_name():
+    X, y = np.random.default_rng(0).normal(size=(30, 4)), np.arange(30) % 2
+    est = KerasClassifier(epochs=1, optimizer__centered=True)  # Adam takes no "centered"
+    with pytest.raises(ValueError, match="candidate .* is refused: optimizer__centered") as info:
+        GridSearchCV(est, {"optimizer__beta_1": [0.8, 0.9]}, cv=2).fit(X, y)
+    assert "search space names" not in str(info.value)
+    # a searched name that is itself wrong is still named
+    with pytest.raises(ValueError, match="search space names 'optimizer__beta_one'"):
+        GridSearchCV(KerasClassifier(epochs=1), {"optimizer__beta_one": [0.8]}, cv=2).fit(X, y)

@@ -42,6 +42,9 @@ def check_space_names(estimator, space):
     ValueError: the search space names 'gama', which SVC does not take. Did you mean 'gamma'? ...
     """
     known = clone(estimator).get_params(deep=True)
+    # a name is blamed only for what it breaks: the estimator's own names are checked apart
+    # (by the candidates' preflight), so that an error of theirs names them, not this one
+    own_error = _parameter_names_error(clone(estimator))
     rng = np.random.default_rng(0)
     dims = [item for sub in as_space(space).subspaces for item in sub.dimensions.items()]
     for name, dim in dims:
@@ -59,15 +62,24 @@ def check_space_names(estimator, space):
                 f"the search space names {name!r}, which {type(estimator).__name__} does not "
                 f"take.{suggest(name, known)} ({err})"
             ) from None
-        try:
-            for part in [candidate, *candidate.get_params(deep=True).values()]:
-                if hasattr(part, "check_parameter_names"):
-                    part.check_parameter_names()
-        except ValueError as err:
+        error = _parameter_names_error(candidate)
+        if error is not None and error != own_error:
             raise ValueError(
                 f"the search space names {name!r}, which {type(estimator).__name__} does not "
-                f"take: {err}"
+                f"take: {error}"
             ) from None
+
+
+def _parameter_names_error(estimator):
+    """The message of the first ``check_parameter_names`` failure of ``estimator`` or of
+    a step of it (None when every skhp estimator in it accepts its names)."""
+    try:
+        for part in [estimator, *estimator.get_params(deep=True).values()]:
+            if hasattr(part, "check_parameter_names"):
+                part.check_parameter_names()
+    except ValueError as err:
+        return str(err)
+    return None
 
 
 _STORAGE = [str, os.PathLike, HasMethods(list(STORE_METHODS)), None]
