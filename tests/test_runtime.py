@@ -138,7 +138,8 @@ def test_lambda_builder_cannot_travel_and_says_why(iris):
     est = KerasClassifier(model=_lambda_builder(), epochs=1)
     with pytest.raises(pickle.PicklingError, match="module-level function"):
         pickle.dumps(est)
-    search = NarrowingSearchCV(est, {"learning_rate": loguniform(1e-3, 1e-1)}, n_iter=2, cv=2, n_jobs=2)
+    space = {"learning_rate": loguniform(1e-3, 1e-1)}
+    search = NarrowingSearchCV(est, space, n_iter=2, cv=2, n_jobs=2, packing=False)
     with pytest.raises(pickle.PicklingError) as raised:  # joblib chains ours as the cause
         search.fit(*iris)
     causes, error = [], raised.value
@@ -146,6 +147,9 @@ def test_lambda_builder_cannot_travel_and_says_why(iris):
         causes.append(str(error))
         error = error.__cause__
     assert any("module-level function" in c for c in causes)
+    # packed, every fold trains in this process: nothing travels, and the search runs
+    search = NarrowingSearchCV(est, space, n_iter=2, cv=2, n_jobs=2).fit(*iris)
+    assert search.packing_ == ["packed"] * 2 and np.isfinite(search.best_score_)
 
 
 def test_many_fits_in_one_process_leave_earlier_models_working(iris):
