@@ -250,11 +250,7 @@ def test_what_cannot_be_packed_says_why_and_trains_the_ordinary_way():
     assert pack_reason(KerasClassifier(model=lambda meta: None, loss="mse",
                                        compile__jit_compile=False)) is None
 
-    def tokens(meta):  # an Embedding of token ids: packs with Adam too (dense gradients)
-        return keras.Sequential([keras.Input((4,)), keras.layers.Embedding(10, 3),
-                                 keras.layers.Flatten(),
-                                 keras.layers.Dense(meta["n_classes_"], activation="softmax")])
-
+    # an Embedding of token ids packs with Adam too (dense gradients)
     grid = {"model": [tokens, None], "optimizer": ["adam"]}
     search = GridSearchCV(KerasClassifier(epochs=1, hidden_layer_sizes=(4,)), grid, cv=2)
     search.fit(np.abs(X_IRIS * 2).astype(int), Y_IRIS)

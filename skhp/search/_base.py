@@ -41,10 +41,11 @@ def check_space_names(estimator, space):
     ...
     ValueError: the search space names 'gama', which SVC does not take. Did you mean 'gamma'? ...
     """
-    known = clone(estimator).get_params(deep=True)
+    base = clone(estimator)
+    known = base.get_params(deep=True)
     # a name is blamed only for what it breaks: the estimator's own names are checked apart
     # (by the candidates' preflight), so that an error of theirs names them, not this one
-    own_error = _parameter_names_error(clone(estimator))
+    own_error = _parameter_names_error(base)
     rng = np.random.default_rng(0)
     dims = [item for sub in as_space(space).subspaces for item in sub.dimensions.items()]
     for name, dim in dims:
