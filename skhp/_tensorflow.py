@@ -7,13 +7,19 @@ the first ``import skhp.estimators`` (and the first fit, see
 :func:`skhp.runtime.configure`) prints none of them. Setting
 ``TF_CPP_MIN_LOG_LEVEL=0`` keeps them; a process that imported TensorFlow
 itself first has already printed them.
+
+On another Keras backend (JAX, PyTorch) nothing of skhp imports TensorFlow;
+scikeras (for TensorFlow's seeds) and Keras' serialization (``get_config``
+asks whether TensorFlow is there) import it where it is installed, so both
+are asked here first with TensorFlow hidden: a JAX or PyTorch process that
+has not imported TensorFlow itself does not load it (nor let it claim a GPU).
 """
 
 import contextlib
 import os
 import sys
 
-__all__ = ["quiet_start", "stderr_closed"]
+__all__ = ["quiet_start", "stderr_closed", "tensorflow_hidden"]
 
 
 def quiet_start():
@@ -43,3 +49,34 @@ if "keras" not in sys.modules and quiet_start():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with stderr_closed():
         import keras  # noqa: F401
+
+
+class _TensorFlowHidden:
+    """A ``sys.meta_path`` finder that finds no TensorFlow (see :func:`tensorflow_hidden`)."""
+
+    def find_spec(self, name, path, target=None):
+        if name == "tensorflow" or name.startswith("tensorflow."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+@contextlib.contextmanager
+def tensorflow_hidden():
+    """``import tensorflow`` fails inside the block unless TensorFlow is already loaded."""
+    finder = _TensorFlowHidden()
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(finder)
+
+
+if "scikeras" not in sys.modules and "tensorflow" not in sys.modules:
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        with tensorflow_hidden():
+            import scikeras.wrappers  # noqa: F401
+            from keras.src.utils import module_utils
+
+            module_utils.tensorflow.available  # noqa: B018  (Keras keeps the answer)

@@ -58,6 +58,8 @@ _OPTIMIZER_CLASSES = _optimizer_classes()
 
 #: Optimizer names accepted by the ``optimizer`` parameter.
 OPTIMIZERS = frozenset(_OPTIMIZER_CLASSES)
+#: Keras backends whose ``fit`` runs several steps per call (``steps_per_execution``).
+MULTI_STEP_BACKENDS = ("tensorflow", "jax")
 
 
 def optimizer_class(optimizer):
@@ -235,8 +237,9 @@ class TrainingWiring:
         if self.steps_per_execution is not None:
             return int(min(self.steps_per_execution, self._steps_per_epoch()))
         main, _ = self._main_schedule()
-        if isinstance(main, OneCycle) or self.callbacks:
-            return 1  # per-step momentum, and callbacks that may act per batch
+        if (isinstance(main, OneCycle) or self.callbacks
+                or keras.backend.backend() not in MULTI_STEP_BACKENDS):
+            return 1  # per-step momentum, callbacks that may act per batch, PyTorch's fit
         return int(min(32, self._steps_per_epoch()))
 
     def _function_schedule(self):

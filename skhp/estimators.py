@@ -32,7 +32,8 @@ from skhp._parameter_docs import shared_docs
 from skhp._routing import RoutedParameters
 from skhp._sklearn import Interval, StrOptions
 from skhp._targets import OneHotLabelEncoder, one_hot_rows
-from skhp._training import TrainingWiring, momentum_argument, optimizer_class
+from skhp._training import (MULTI_STEP_BACKENDS, TrainingWiring, momentum_argument,
+                            optimizer_class)
 from skhp._validation import check_number, suggest
 from skhp.hyperparameters import KERAS_GLOBALS, declared, declared_names, hp_build_function, make_hp
 from skhp._fit_specs import SpecMaking
@@ -45,6 +46,7 @@ from skhp.packed import lottery_reason
 from skhp.runtime import (
     PRECISIONS,
     configure,
+    device_scope,
     resolve_device,
     seed_from,
     seeded,
@@ -217,6 +219,12 @@ class _KerasEstimator(RoutedParameters, TrainingWiring, SpecMaking):
                 f"warmup_lr ({self.warmup_lr}) must not be above learning_rate "
                 f"({lr}): warm-up rises from warmup_lr to learning_rate."
             )
+        if (self.steps_per_execution not in (None, 1)
+                and keras.backend.backend() not in MULTI_STEP_BACKENDS):
+            raise ValueError(
+                f"steps_per_execution={self.steps_per_execution!r}: Keras runs one step per "
+                f"call on the {keras.backend.backend()} backend; use None or 1 (multi-step "
+                f"calls run on {' and '.join(MULTI_STEP_BACKENDS)}).")
         # Building a throw-away schedule validates the name and its arguments.
         lr = 1.0 if lr == "auto" else lr
         self._fit_schedule(lr, steps_per_epoch=1)
@@ -344,7 +352,7 @@ class _KerasEstimator(RoutedParameters, TrainingWiring, SpecMaking):
         previous = keras.config.dtype_policy()
         keras.config.set_dtype_policy(self.precision)
         try:
-            with keras.device(self.device_):
+            with device_scope(self.device_):
                 yield
         finally:
             keras.config.set_dtype_policy(previous)

@@ -29,7 +29,7 @@ import numpy as np
 
 from skhp._validation import check_number
 
-__all__ = ["configure", "resolve_device", "worker_index", "thread_budget", "seed_from", "seeded",
+__all__ = ["configure", "resolve_device", "device_scope", "worker_index", "thread_budget", "seed_from", "seeded",
            "PRECISIONS"]
 
 #: Values of the estimators' ``precision`` parameter.
@@ -168,7 +168,8 @@ def resolve_device(device, n_gpus, worker=0):
     if device == "cpu" or (device == "auto" and n_gpus == 0):
         return "cpu:0"
     if n_gpus == 0:
-        raise ValueError(f"device={device!r} asks for a GPU, but TensorFlow sees none here; "
+        raise ValueError(f"device={device!r} asks for a GPU, but Keras' "
+                         f"{keras.backend.backend()} backend sees none here; "
                          "use device='auto' or 'cpu'.")
     if ":" in device:
         index = int(device.split(":")[1])
@@ -177,6 +178,23 @@ def resolve_device(device, n_gpus, worker=0):
                              f"numbered 0 to {n_gpus - 1}.")
         return f"gpu:{index}"
     return f"gpu:{worker % n_gpus}"
+
+
+def device_scope(device):
+    """Keras' device scope for a device name of :func:`resolve_device`.
+
+    On PyTorch a CPU takes no index: its tensors live on ``"cpu"``, and
+    Keras would copy every variable it creates under ``"cpu:0"`` into a
+    tensor that gradients do not reach.
+
+    Examples
+    --------
+    >>> with device_scope("cpu:0"):
+    ...     pass
+    """
+    if keras.backend.backend() == "torch" and device.lower().startswith("cpu"):
+        device = "cpu"
+    return keras.device(device)
 
 
 def visible_gpus():

@@ -1,7 +1,7 @@
 """skhp on Keras 3's other backends, in a process where TensorFlow cannot be imported.
 
 Each installed backend (JAX comes with the test extra; PyTorch where it is
-installed) runs ``tests/backends/user_workflow.py``, and JAX its packs against its
+installed) runs ``tests/backends/user_workflow.py`` and its packs against its
 ordinary fits (``tests/backends/packs_match.py``): the estimators with
 warm-up, 1cycle, the lottery, early stopping, smoothing and weight decay;
 pickling and cloning; errors before training; ``stabilize``; ``lr_find``; a
@@ -43,15 +43,44 @@ def test_the_user_workflow_runs_without_tensorflow(backend, tmp_path):
     assert run.returncode == 0 and done == STEPS, (done, run.stderr[-3000:])
 
 
-def test_packs_on_jax_train_what_its_ordinary_fits_train(tmp_path):
-    """The JAX engine (Keras' stateless call and optimizer update per slot) against JAX's
-    ordinary fits: every optimizer, 1cycle, smoothing, weight decay, early stopping,
-    class weights, lottery draws, a builder with BatchNormalization and Dropout; slots
-    of one pack equal their own packs of one; packed and pruned searches."""
-    if importlib.util.find_spec("jax") is None:
-        pytest.skip("jax is not installed (pip install 'skhp[jax]')")
-    run, done = _without_tensorflow("packs_match.py", "jax", tmp_path)
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_packs_train_what_the_backends_ordinary_fits_train(backend, tmp_path):
+    """The backend's engine (Keras' stateless call and optimizer update per slot) against
+    its ordinary fits: every optimizer, 1cycle, smoothing, weight decay, early stopping,
+    class weights, lottery draws, a builder with BatchNormalization (and Dropout, but on
+    PyTorch, where such a model trains as ordinary fits); slots of one pack equal their
+    own packs of one; packed and pruned searches."""
+    if importlib.util.find_spec(backend) is None:
+        pytest.skip(f"{backend} is not installed (pip install 'skhp[{backend}]')")
+    run, done = _without_tensorflow("packs_match.py", backend, tmp_path)
     assert run.returncode == 0 and len(done) == 4, (done, run.stderr[-3000:])
+
+
+LOADS_NOTHING = """
+import sys
+from sklearn.datasets import load_iris
+from skhp import KerasClassifier
+from skhp.search import GridSearchCV
+X, y = load_iris(return_X_y=True)
+KerasClassifier(hidden_layer_sizes=(4,), epochs=1, random_state=0).fit(X, y)
+GridSearchCV(KerasClassifier(hidden_layer_sizes=(4,), epochs=1, random_state=0),
+             {"learning_rate": [0.01, 0.1]}, cv=2).fit(X, y)
+print("tensorflow loaded:", "tensorflow" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_another_backend_leaves_an_installed_tensorflow_unloaded(backend, tmp_path):
+    """TensorFlow installed, Keras on another backend: a fit and a packed search load no
+    TensorFlow (scikeras and Keras' serialization would), and print none of its lines."""
+    if importlib.util.find_spec(backend) is None or importlib.util.find_spec("tensorflow") is None:
+        pytest.skip(f"needs {backend} and TensorFlow installed")
+    env = {**os.environ, "KERAS_BACKEND": backend, "CUDA_VISIBLE_DEVICES": ""}
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    run = subprocess.run([sys.executable, "-c", LOADS_NOTHING], capture_output=True, text=True,
+                         timeout=600, cwd=tmp_path, env=env)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "tensorflow loaded: False" in run.stdout and "I0000" not in run.stderr, run.stderr[-2000:]
 
 
 def test_the_command_runs_on_jax_where_tensorflow_is_missing(tmp_path):
@@ -71,9 +100,11 @@ def test_the_command_runs_on_jax_where_tensorflow_is_missing(tmp_path):
 def test_the_no_tensorflow_guard_works():
     """The guard the workflow runs under does make TensorFlow unimportable."""
     code = (f"import sys; sys.path.insert(0, {str(HERE)!r}); import no_tensorflow\n"
-            "try:\n    import tensorflow\nexcept ModuleNotFoundError as e:\n    print(e)")
+            "import importlib.util; print('spec', importlib.util.find_spec('tensorflow'))\n"
+            "try:\n    import tensorflow\nexcept ModuleNotFoundError as e:\n    print(e)\n"
+            "import json; print('json', json.dumps([1]))")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert "made unimportable" in run.stdout
+    assert run.stdout.splitlines() == ["spec None", "No module named 'tensorflow'", "json [1]"], run
 
 
 def test_the_gpu_benchmark_runs_on_the_cpu_with_tiny_sizes(tmp_path):

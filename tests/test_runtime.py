@@ -79,7 +79,7 @@ def test_devices_round_robin(device, n_gpus, worker, expected):
 
 
 @pytest.mark.parametrize("device, n_gpus, message", [
-    ("gpu", 0, "asks for a GPU, but TensorFlow sees none"),
+    ("gpu", 0, "asks for a GPU, but Keras' tensorflow backend sees none"),
     ("gpu:0", 0, "asks for a GPU"),
     ("gpu:2", 2, "there are 2 GPUs here, numbered 0 to 1"),
     ("tpu", 1, "device='tpu' is not valid; use 'auto', 'cpu', 'gpu' or 'gpu:N'"),

@@ -19,6 +19,7 @@ from sklearn.base import clone
 from skhp._rows import Rows
 from skhp.packed._engine import PackRun
 from skhp.packed._jax_engine import JaxPackRun
+from skhp.packed._torch_engine import TorchPackRun
 from skhp.packed._memory import auto_pack_size, pack_memory, slot_bytes
 from skhp.packed._plan import NotPackable, pack_reason, plan
 import skhp.runtime as runtime
@@ -276,14 +277,16 @@ def fit_packed(estimators, X, y, trains=None, *, sample_weight=None, pack_size="
 
 def pack_engine():
     """The :class:`PackRun` class of Keras' backend: this module's on TensorFlow, the JAX
-    engine's (:class:`skhp.packed._jax_engine.JaxPackRun`) on JAX.
+    engine's (:class:`skhp.packed._jax_engine.JaxPackRun`) on JAX, the PyTorch engine's
+    (:class:`skhp.packed._torch_engine.TorchPackRun`) on PyTorch.
 
     Examples
     --------
-    >>> pack_engine().__name__ == {"jax": "JaxPackRun"}.get(keras.backend.backend(), "PackRun")
+    >>> engines = {"jax": "JaxPackRun", "torch": "TorchPackRun"}
+    >>> pack_engine().__name__ == engines.get(keras.backend.backend(), "PackRun")
     True
     """
-    return JaxPackRun if keras.backend.backend() == "jax" else PackRun
+    return {"jax": JaxPackRun, "torch": TorchPackRun}.get(keras.backend.backend(), PackRun)
 
 
 def train_pack(slots, **run):

@@ -59,8 +59,9 @@ class Packable:
 
 
 def _backend_reason():
-    if keras.backend.backend() not in ("tensorflow", "jax"):
-        return f"packs run on the TensorFlow and JAX backends, not {keras.backend.backend()}"
+    if keras.backend.backend() not in ("tensorflow", "jax", "torch"):
+        return (f"packs run on the TensorFlow, JAX and PyTorch backends, not "
+                f"{keras.backend.backend()}")
     return None
 
 
@@ -69,8 +70,8 @@ def pack_reason(estimator):
 
     Packs train any model the estimator builds — the built-in MLP or CNN, a
     builder function (``model=build``, with ``model__`` parameters), a
-    Keras model instance — with any loss, in float32 on the TensorFlow or JAX
-    backend, with an optimizer of :data:`skhp.fit_spec.OPTIMIZER_SETTINGS`.
+    Keras model instance — with any loss, in float32 on the TensorFlow, JAX or
+    PyTorch backend, with an optimizer of :data:`skhp.fit_spec.OPTIMIZER_SETTINGS`.
     What needs Keras' own training loop (callbacks, ``warm_start``,
     ``fit__`` settings) trains as an ordinary fit. A model whose layers
     turn out not to vectorize is found when its pack is traced (see

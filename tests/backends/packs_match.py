@@ -1,7 +1,9 @@
 """Packs on the backend ``KERAS_BACKEND`` names train what its ordinary fits train.
 
-Run by ``tests/test_backends.py`` in a fresh process (TensorFlow unimportable
-for JAX); prints one ``ok <step>`` line per step.
+Run by ``tests/test_backends.py`` in a fresh process (TensorFlow unimportable);
+prints one ``ok <step>`` line per step. On PyTorch a random layer draws from
+the one global generator, so a model with Dropout trains as ordinary fits there
+(checked here) and the builder's dropout is 0.
 """
 
 import warnings
@@ -12,10 +14,11 @@ from sklearn.datasets import load_iris
 from sklearn.preprocessing import StandardScaler
 
 from skhp import KerasClassifier
-from skhp.packed import train_packs
+from skhp.packed import start_packs, train_packs
 from skhp.search import GridSearchCV, NarrowingSearchCV, Real
 
 warnings.filterwarnings("ignore")
+TORCH = keras.backend.backend() == "torch"
 X, y = load_iris(return_X_y=True)
 X = StandardScaler().fit_transform(X).astype("float32")
 
@@ -24,7 +27,7 @@ def ok(step):
     print("ok", step, flush=True)
 
 
-def build(meta, units=8, dropout=0.1):
+def build(meta, units=8, dropout=0.0 if TORCH else 0.1):
     return keras.Sequential([keras.Input((meta["n_features_in_"],)), keras.layers.Dense(units),
                              keras.layers.BatchNormalization(), keras.layers.Activation("relu"),
                              keras.layers.Dropout(dropout),
@@ -48,6 +51,7 @@ cases = [dict(), dict(optimizer="sgd", momentum=0.9, optimizer__nesterov=True),
          dict(weight_decay=1e-2, smoothing=0.1, schedule="cosine"),
          dict(early_stopping=1, validation_split=0.2, class_weight="balanced"),
          dict(lottery=3, lottery_steps=2), dict(model=build, optimizer="sgd", momentum=0.5),
+         dict(conv_layers=(4,), image_shape=(2, 2)),  # convolutions (grouped on PyTorch)
          # an embedding packs with every optimizer on JAX (its gradient is dense in both)
          dict(model=embedded, optimizer="adam"), dict(model=embedded, optimizer="rmsprop")]
 for extra in cases:
@@ -61,6 +65,12 @@ for extra in cases:
     assert gap < 1e-4, (extra, gap)
     assert np.allclose(out["history"]["loss"], ordinary.history_["loss"], rtol=1e-4), extra
 ok("a pack of one is the ordinary fit")
+if TORCH:
+    _, (why,) = start_packs([(KerasClassifier(model=build, model__dropout=0.1, epochs=2), X, y,
+                              None)])
+    assert isinstance(why, str) and "random" in why, why
+    (out,) = train_packs([(KerasClassifier(model=build, model__dropout=0.1, epochs=2), X, y, None)])
+    assert isinstance(out, str), out
 # each slot of a pack is its own pack of one (rates, momenta, weights, seeds per slot)
 jobs = [(KerasClassifier(model=build, epochs=3, learning_rate=rate, optimizer="sgd", momentum=m,
                          random_state=seed, schedule="onecycle"), X, y, None)
