@@ -55,6 +55,13 @@ except ValueError as error:
     assert "cosine" in str(error)
 else:
     raise AssertionError("a misspelt schedule trained")
+if backend == "torch":  # Keras' PyTorch fit runs one step per call
+    try:
+        GridSearchCV(KerasClassifier(epochs=1), {"steps_per_execution": [1, 4]}, cv=2).fit(X, y)
+    except ValueError as error:
+        assert "steps_per_execution=4" in str(error) and "None or 1" in str(error), error
+    else:
+        raise AssertionError("steps_per_execution=4 trained on PyTorch")
 ok("errors")
 stable = stabilize(KerasClassifier(hidden_layer_sizes=(8,), epochs=3, learning_rate=0.05,
                                    random_state=0), X, y, warmup=1)
