@@ -493,3 +493,37 @@ def test_a_trust_region_stops_shrinking_at_the_noise_floor():
     # a smooth bowl: the spread falls with the size, the region shrinks as before
     smooth = _smallest_sizes(lambda p: -((p["x"] - 0.3) ** 2 + (p["y"] - 0.6) ** 2 + p["z"] ** 2))
     assert all(size < 1 / 16 for size in smooth), smooth
+
+
+def _held_runs(score, seed):
+    """Per narrowing of one search on ``score``: its longest run of rounds that kept their
+    neighbourhood's size without a gain, and whether its last such run ended it."""
+    oracle = NarrowingOracle({"x": Real(0, 1), "y": Real(0, 1), "z": Real(0, 1)}, 200,
+                             min_scale=1e-2, seed=seed)
+    runs, run, longest = [], 0, 0
+    while (proposal := oracle.ask()) is not None:
+        size = oracle.scale
+        oracle.tell([score(p) for p in proposal.points])
+        if proposal.step != "narrow":
+            continue
+        # (a round that ends the narrowing leaves no size: it counts as held here)
+        held = oracle.scale in (size, None) and not oracle.history[-1]["improved"]
+        run = run + 1 if held else 0
+        longest = max(longest, run)
+        if oracle.scale is None:  # this narrowing ended
+            runs.append((longest, run == longest > 0))
+            run = longest = 0
+    return runs
+
+
+def test_a_narrowing_held_at_its_noise_floor_ends_after_four_rounds_without_a_gain():
+    # pure noise: the size is held, and 4 held rounds without a gain end the narrowing
+    for seed in range(5):
+        runs = _held_runs(_hash_noise, seed)
+        assert runs and all(longest <= 4 for longest, _ in runs), runs
+        assert any(longest == 4 and ended for longest, ended in runs), runs
+    # a smooth bowl never holds (its spread falls as the neighbourhood shrinks): each of its
+    # narrowings shrinks until it converges (its last round, the one counted)
+    bowl = lambda p: -((p["x"] - 0.3) ** 2 + (p["y"] - 0.6) ** 2 + p["z"] ** 2)  # noqa: E731
+    runs = [run for seed in range(5) for run in _held_runs(bowl, seed)]
+    assert runs and all(longest <= 1 for longest, _ in runs), runs

@@ -206,6 +206,9 @@ _SHARE_RATE = 0.2
 #: scores is still _FLOOR_SPREAD of a round's drawn from a neighbourhood _FLOOR_SIZES
 #: times as large (a smooth score's would be a quarter of it or less).
 _FLOOR_SIZES, _FLOOR_SPREAD = 4.0, 0.5
+#: Rounds held at the noise floor without a gain after which the narrowing is done: its
+#: draws there differ by noise, and a lucky one is no better point.
+_FLOOR_ROUNDS = 4
 #: Where the model's point came from (a round's source for it).
 _MODEL = "the best point of a quadratic model of the scores near the best"
 #: Where the point continuing an improving step came from.
@@ -262,7 +265,9 @@ class NarrowingOracle(Oracle):
          round's draws is still half that of a round drawn from a
          neighbourhood 4 times as large (a smooth score's falls to a
          quarter or less), so shrinking no longer tells better points from
-         luckier ones and the size is kept;
+         luckier ones and the size is kept; 4 rounds held there without a
+         gain end the narrowing (step 4): its draws differ by noise, and a
+         lucky one would be no better point;
 
     4. back to step 1 (random points over the whole space, the next
        narrowing starting from the best of them) once the narrowing is done:
@@ -391,6 +396,7 @@ class NarrowingOracle(Oracle):
         self._step_from = None  # the centre before the last improving round
         self._first_round = 0  # where this narrowing's trials start
         self._stall = 0
+        self._held = 0  # rounds held at the noise floor since this narrowing's last gain
         self._restarts = 0
         self._trace = []  # this narrowing's best score after each narrowed round
         self._spreads = []  # this narrowing's (neighbourhood size, spread of scores) per round
@@ -514,7 +520,7 @@ class NarrowingOracle(Oracle):
         self._all_share = min(max(share, _ALL_SHARE[0]), _ALL_SHARE[1])
 
     def _start_over(self):
-        self.scale, self._radius, self._stall = None, None, 0
+        self.scale, self._radius, self._stall, self._held = None, None, 0, 0
         self._centre, self._step_from, self._trace, self._spreads = None, None, [], []
         self._restarts += 1
 
@@ -567,7 +573,7 @@ class NarrowingOracle(Oracle):
         self._kinds = {}
         self._share_moves(gains)
         if better:
-            self._stall = 0
+            self._stall, self._held = 0, 0
         else:
             self._stall += len(scores)
             self._step_from = None
@@ -582,9 +588,12 @@ class NarrowingOracle(Oracle):
             self.scale = min(1.0, self.scale * self.grow)
         elif better or not self._at_noise_floor(spread):
             self.scale *= self.shrink
+        else:
+            self._held += 1
         self._spreads.append((drawn_at, spread))
         if not better or self.policy == "book":
-            if max(self.scale, self._radius if self._modelling else 0.0) < self.min_scale:
+            if (max(self.scale, self._radius if self._modelling else 0.0) < self.min_scale
+                    or self._held >= _FLOOR_ROUNDS):
                 self.converged.append(self._centre[1])
                 self._start_over()
             elif self.patience is not None and self._stall >= self.patience:
@@ -607,8 +616,8 @@ class NarrowingSearchCV(OracleSearchCV):
     the best (``model``); narrowing further while no round improves (down to
     the scores' noise floor, where shrinking no longer narrows their
     spread), widening again while rounds improve, and starting over on the whole
-    space once a narrowing has converged, is stuck, or ``patience``
-    candidates bring no improvement. See
+    space once a narrowing has converged (or held 4 rounds at its noise floor
+    without a gain), is stuck, or ``patience`` candidates bring no improvement. See
     :class:`skhp.search.NarrowingOracle` for the strategy itself.
 
     Used exactly like ``RandomizedSearchCV``; works with any scikit-learn
