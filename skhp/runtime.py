@@ -64,8 +64,11 @@ def thread_budget(environ=None):
 def configure():
     """Apply the thread budget and GPU memory growth, once per process.
 
-    Called by every skhp fit; effective only before TensorFlow runs its first
-    operation in the process (later calls leave the settings as they are).
+    Called by every skhp fit; on TensorFlow effective only before it runs its
+    first operation in the process (later calls leave the settings as they
+    are). On PyTorch the budget sets its intra-op threads (it reads
+    ``OMP_NUM_THREADS`` itself, not ``SKHP_NUM_THREADS``); JAX's threads are
+    fixed when it starts.
 
     Returns
     -------
@@ -76,6 +79,11 @@ def configure():
     if _configured:
         return False
     _configured = True
+    if keras.backend.backend() == "torch" and thread_budget():
+        import torch
+
+        torch.set_num_threads(thread_budget())
+        return True
     if keras.backend.backend() != "tensorflow":
         return False
     import tensorflow as tf

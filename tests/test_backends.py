@@ -31,7 +31,8 @@ def _without_tensorflow(script, backend, folder):
             f"runpy.run_path({str(HERE / script)!r}, run_name='__main__')")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=900, cwd=folder,
-                         env={**os.environ, "KERAS_BACKEND": backend, "CUDA_VISIBLE_DEVICES": ""})
+                         env={**os.environ, "KERAS_BACKEND": backend, "CUDA_VISIBLE_DEVICES": "",
+                              "SKHP_NUM_THREADS": "1"})
     return run, [line[3:] for line in run.stdout.splitlines() if line.startswith("ok ")]
 
 

@@ -37,6 +37,10 @@ params = dict(hidden_layer_sizes=(8,), epochs=4, warmup=1, schedule="onecycle", 
               lottery=3, lottery_steps=2, early_stopping=2, smoothing=0.1, weight_decay=1e-4,
               initializer="he_normal", random_state=0)
 clf = KerasClassifier(**params).fit(X, y)
+if backend == "torch":  # the thread budget (tests/test_backends.py sets SKHP_NUM_THREADS=1)
+    import torch
+
+    assert torch.get_num_threads() == 1, torch.get_num_threads()
 assert clf.predict_proba(X[:5]).shape == (5, 3) and len(clf.lottery_losses_) == 3
 assert {"lr", "momentum", "val_loss"} <= set(clf.history_) and clf.score(X, y) > 0.3
 copy = pickle.loads(pickle.dumps(clf))
