@@ -79,17 +79,19 @@ def configure():
     if _configured:
         return False
     _configured = True
-    if keras.backend.backend() == "torch" and thread_budget():
-        import torch
-
-        torch.set_num_threads(thread_budget())
-        return True
-    if keras.backend.backend() != "tensorflow":
+    backend = keras.backend.backend()
+    if backend not in ("tensorflow", "torch"):
         return False
+    threads = thread_budget()
+    if backend == "torch":
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
+        return bool(threads)
     import tensorflow as tf
 
     _quiet_retracing_warnings(tf)
-    threads = thread_budget()
     quiet = stderr_closed() if quiet_start() else contextlib.nullcontext()
     with quiet:  # the runtime's CUDA and CPU-feature lines (see skhp._tensorflow)
         try:

@@ -100,8 +100,7 @@ class _JaxProgram(StatelessProgram):
 
     def _evaluate(self, params, model_state, x, y, idx, w, n, l2):
         """One slot's loss (inference mode) on its samples ``idx``, weighted by ``w``."""
-        value, _ = self.loss_of(params, model_state, x[idx], y[idx], w, n, l2, False)
-        return value
+        return self.evaluation_of(params, model_state, x[idx], y[idx], w, n, l2)
 
 
 class JaxPackRun(StatelessPackRun):

@@ -75,7 +75,7 @@ class StatelessProgram:
 
     def initial_state(self, slots):
         """Each slot's optimizer variables, stacked: Keras' initial values, the slot's numbers."""
-        values = [np.stack([np.asarray(keras.ops.convert_to_numpy(v.value))] * len(slots))
+        values = [np.stack([keras.ops.convert_to_numpy(v.value)] * len(slots))
                   for v in self.optimizer.variables]
         for name in self.settings:
             if name != self.momentum:
@@ -104,6 +104,10 @@ class StatelessProgram:
         if kernels:
             value = value + l2 * sum(ops.sum(ops.square(k)) for k in kernels)
         return value, new_state
+
+    def evaluation_of(self, params, model_state, xb, yb, wb, nb, l2):
+        """One slot's loss on a batch in inference mode (see :meth:`loss_of`)."""
+        return self.loss_of(params, model_state, xb, yb, wb, nb, l2, False)[0]
 
     def apply(self, opt_state, grads, params, lr, momentum):
         """Keras' own update of one slot: its rate (and momentum) of this step set first."""

@@ -18,7 +18,7 @@ import keras
 import numpy as np
 from keras.src.optimizers.base_optimizer import BaseOptimizer  # (Keras' backend-neutral update)
 
-from skhp.packed._engine import short_error
+from skhp.packed._engine import _epoch_rows, short_error
 from skhp.packed._stateless import StatelessPackRun, StatelessProgram
 
 __all__ = ["TorchPackRun"]
@@ -62,10 +62,16 @@ class _TorchProgram(StatelessProgram):
         # a random layer (Dropout) draws from PyTorch's one global generator, in an order no
         # pack can share out as separate fits draw it: it raises, and the jobs fit one by one
         self._step = torch.func.vmap(self._one_step, randomness="error")
-        self._evaluation = torch.func.vmap(self._one_evaluation, randomness="error")
+        self._evaluation = torch.func.vmap(self.evaluation_of, randomness="error")
 
     def _tensors(self, arrays):
         return [self.torch.as_tensor(np.asarray(a)) for a in arrays]
+
+    def _samples(self, x):
+        """``x`` as the engine hands it (shared by every slot, or stacked) in tensors."""
+        if isinstance(x, dict):
+            return {"shared": self.torch.as_tensor(x["shared"])}
+        return self.torch.as_tensor(x)
 
     def _batch(self, x, y, take):
         """Lanes' rows ``take`` (lanes, rows) of ``x`` (shared or per lane) and of ``y``."""
@@ -78,8 +84,7 @@ class _TorchProgram(StatelessProgram):
         call, a last batch of fewer rows as Keras' fit takes it. Returns the lanes' state after
         it and their summed training losses."""
         torch = self.torch
-        x = {"shared": torch.as_tensor(x["shared"])} if isinstance(x, dict) else torch.as_tensor(x)
-        y = torch.as_tensor(y)
+        x, y = self._samples(x), torch.as_tensor(y)
         params, model_state, opt_state = (self._tensors(weights[k]) for k in
                                           ("params", "model_state", "opt_state"))
         l2 = torch.as_tensor(l2)
@@ -99,8 +104,8 @@ class _TorchProgram(StatelessProgram):
     def evaluate(self, params, model_state, x, y, idx, w, n, l2):
         """Each lane's loss (inference mode) on its samples ``idx`` (lanes, rows)."""
         torch = self.torch
-        x = {"shared": torch.as_tensor(x["shared"])} if isinstance(x, dict) else torch.as_tensor(x)
-        xb, yb = self._batch(x, torch.as_tensor(y), torch.as_tensor(np.asarray(idx, "int64")))
+        xb, yb = self._batch(self._samples(x), torch.as_tensor(y),
+                             torch.as_tensor(np.asarray(idx, "int64")))
         return self._evaluation(self._tensors(params), self._tensors(model_state), xb, yb,
                                 *self._tensors((w, n, l2))).numpy()
 
@@ -117,10 +122,6 @@ class _TorchProgram(StatelessProgram):
 
         return (kept(new_params, params), kept(new_model_state, model_state),
                 kept(new_opt, opt_state), torch.where(keep, loss * nb, 0.0))
-
-    def _one_evaluation(self, params, model_state, xb, yb, wb, nb, l2):
-        value, _ = self.loss_of(params, model_state, xb, yb, wb, nb, l2, False)
-        return value
 
 
 class TorchPackRun(StatelessPackRun):
@@ -145,14 +146,12 @@ class TorchPackRun(StatelessPackRun):
         try:
             lanes = np.array([0])
             x, y = self.data(lanes)
-            k, b = 1, min(self.batch_size, len(self.slots[0].train))
-            idx = np.asarray(self.slots[0].train[:b] if np.ndim(self.slots[0].train) == 1
-                             else self.slots[0].train[0][:b])[None, None]
-            ones = np.ones((1, k), "float32")
+            idx = _epoch_rows(self.slots[0].train, 0)[:self.batch_size][None, None]
+            b, one = idx.shape[2], np.ones((1, 1), "float32")
             with self._placed():
                 self.program().run_epoch(self._gathered(lanes), x, y, idx, np.ones_like(idx, "float32"),
-                                         ones * b, np.array([b]), ones * 1e-3, ones * 0,
-                                         np.ones((1, k), bool), self._numbers(self.slots[:1])[1])
+                                         one * b, np.array([b]), one * 1e-3, one * 0,
+                                         one.astype(bool), self._numbers(self.slots[:1])[1])
         except Exception as error:  # noqa: BLE001  (any failure: the jobs train the ordinary way)
             if "randomness" in str(error):
                 return ("its random layers (Dropout, noise) draw from PyTorch's one global "
