@@ -13,7 +13,8 @@ best CV accuracy, then the medians and the number of seeds where narrowing
 is at least as good.
 
 Needs ``pip install -e ".[bench]"`` (Optuna).
-Run: ``python benchmarks/keras_task.py [--seeds 5] [--budgets 30 120] [--epochs 8]``.
+Run: ``python benchmarks/keras_task.py [--seeds 5] [--first-seed 0] [--budgets 30 120]
+[--epochs 8]``.
 """
 
 import argparse
@@ -55,13 +56,14 @@ def best_after(search, budgets):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--budgets", type=int, nargs="+", default=[30, 120])
     parser.add_argument("--epochs", type=int, default=8)
     args = parser.parse_args(argv)
     X, y = load_digits(return_X_y=True)
     X = X / 16.0
     results = {"narrowing": [], "tpe": []}
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         for name, search in searches(max(args.budgets), seed, args.epochs).items():
             tic = time.perf_counter()
             search.fit(X, y)

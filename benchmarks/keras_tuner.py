@@ -20,8 +20,8 @@ search-and-refit seconds, less KerasTuner's refit, have passed, spending what
 packing saves on more candidates.
 
 Needs ``pip install -e ".[bench]"`` (keras-tuner).
-Run: ``python benchmarks/keras_tuner.py [--seeds 3] [--max-epochs 9] [--same-time
---strategy narrowing]``.
+Run: ``python benchmarks/keras_tuner.py [--seeds 3] [--first-seed 0] [--builds mlp cnn]
+[--max-epochs 9] [--same-time --strategy narrowing]``.
 """
 
 import argparse
@@ -127,6 +127,8 @@ def skhp_run(build, X_train, y_train, X_test, y_test, max_epochs, seed, strategy
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=0)
+    parser.add_argument("--builds", nargs="+", choices=["mlp", "cnn"], default=["mlp", "cnn"])
     parser.add_argument("--max-epochs", type=int, default=9)
     parser.add_argument("--same-time", action="store_true",
                         help="give skhp's search KerasTuner's wall time")
@@ -140,8 +142,10 @@ def main():
     X, y = load_digits(return_X_y=True)
     X = (X / 16).astype("float32").reshape(-1, 8, 8, 1)
     for name, build in (("MLP", mlp), ("CNN", cnn)):
+        if name.lower() not in args.builds:
+            continue
         rows = []
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, stratify=y,
                                                                 random_state=seed)
             theirs = keras_tuner_run(kt, build, X_train, y_train, X_test, y_test, args.max_epochs, seed)
