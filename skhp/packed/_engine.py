@@ -33,6 +33,7 @@ from scipy import sparse
 
 from skhp.fit_spec import OPTIMIZER_SETTINGS, OPTIMIZER_STATE
 from skhp.packed import _tf_convolutions
+from skhp.packed._widths import cut
 
 __all__ = ["PackedSlot", "PackRun", "short_error"]
 
@@ -94,6 +95,10 @@ class PackedSlot:
         Early stopping's patience in epochs (0: none).
     seed : int
         Seed of the slot's shuffling.
+    shapes : list of tuple or None
+        The shapes of the slot's own trainable and non-trainable variables
+        where its weights are zero-padded to a wider model's
+        (:mod:`skhp.packed._widths`); its results are cut back to them.
     """
 
     X: np.ndarray
@@ -109,6 +114,7 @@ class PackedSlot:
     l2: float = 0.0
     patience: int = 0
     seed: int = 0
+    shapes: object = None
 
 
 def _per_sample(loss):
@@ -534,8 +540,13 @@ class PackRun:
         """Slot ``j``'s trainable and non-trainable values as a fit ending now leaves them
         (the best epoch's under early stopping)."""
         if self.best_weights[j] is not None:
-            return self.best_weights[j]
-        return [p[j] for p in self.params], [v[j] for v in self.model_state]
+            weights, state = self.best_weights[j]
+        else:
+            weights, state = [p[j] for p in self.params], [v[j] for v in self.model_state]
+        shapes = self.slots[j].shapes
+        if shapes is not None:  # trained widened (skhp.packed._widths): its own widths
+            weights, state = cut(weights, shapes), cut(state, shapes[len(weights):])
+        return weights, state
 
     def result(self, j):
         """Slot ``j``'s result: ``weights``, model ``state``, ``history``, ``epochs`` and ``diverged``."""

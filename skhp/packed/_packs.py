@@ -108,7 +108,7 @@ def start_packs(jobs, pack_size="auto", planned=None):
                 continue
             run.key, run.members = key, part
             # what a fitted slot's Keras model and encoders serve: its structure and outputs
-            run.shapes = [(settings["key"][0], plans[j][3].outputs) for j in part]
+            run.shapes = [(plans[j][3].signature, plans[j][3].outputs) for j in part]
             run.fitted = [plans[j][3].fitted for j in part]
             for slot, j in enumerate(part):
                 where[j] = (len(runs), slot)

@@ -14,11 +14,14 @@ size and epochs.
 
 import json
 
+import numpy as np
+
 import skhp._tensorflow  # noqa: F401  (before Keras: TensorFlow starts quietly)
 import keras
 
 from skhp.fit_spec import numbers, structural
 from skhp.packed._engine import PackedSlot
+from skhp.packed._widths import padded, widened
 
 __all__ = ["NotPackable", "pack_reason", "lottery_reason", "pack_key", "plan", "loss_key",
            "Packable"]
@@ -190,15 +193,22 @@ def plan(spec):
     optimizer_settings, reason = settings.optimizer.pack_settings()
     if reason is not None:  # a build function compiled its model with another optimizer
         raise NotPackable(reason)
+    weights, state, signature, shapes = spec.weights, spec.state, spec.signature, None
+    wide = widened(model, signature)
+    if wide is not None:  # hidden widths rounded up: slots of nearby widths share a program
+        model, signature = wide
+        shapes = [np.shape(v) for v in (*weights, *state)]
+        weights = padded(weights, model.trainable_variables)
+        state = padded(state, model.non_trainable_variables)
     slot = PackedSlot(
         X=spec.X, train=spec.train, validation=spec.validation, targets=spec.targets,
-        sample_weight=spec.sample_weight, weights=spec.weights, rates=spec.rates,
-        momenta=spec.momenta, settings=numbers(optimizer_settings), state=spec.state,
-        l2=spec.l2, patience=spec.settings.stop.patience, seed=spec.seed)
+        sample_weight=spec.sample_weight, weights=weights, rates=spec.rates,
+        momenta=spec.momenta, settings=numbers(optimizer_settings), state=state,
+        l2=spec.l2, patience=spec.settings.stop.patience, seed=spec.seed, shapes=shapes)
     run = dict(model=model, loss=spec.loss, optimizer=optimizer,
                batch_size=spec.training.batch_size, epochs=settings.epochs,
                shuffle=settings.shuffle, structural=structural(optimizer_settings),
-               decayed=spec.decayed, key=(spec.signature, loss_key(spec.loss)))
+               decayed=spec.decayed, key=(signature, loss_key(spec.loss)))
     # a batch's statistics (BatchNormalization) see every row of a step: slots of one pack
     # then need equal batches, so equal numbers of training rows
     by_batch = any(isinstance(layer, keras.layers.BatchNormalization)

@@ -53,10 +53,13 @@ cases = [dict(), dict(optimizer="sgd", momentum=0.9, optimizer__nesterov=True),
          dict(lottery=3, lottery_steps=2), dict(model=build, optimizer="sgd", momentum=0.5),
          dict(conv_layers=(4,), image_shape=(2, 2)),  # convolutions (grouped on PyTorch)
          # an embedding packs with every optimizer on JAX (its gradient is dense in both)
-         dict(model=embedded, optimizer="adam"), dict(model=embedded, optimizer="rmsprop")]
+         dict(model=embedded, optimizer="adam"), dict(model=embedded, optimizer="rmsprop"),
+         # widths between buckets train widened, zero-padded (skhp.packed._widths)
+         dict(hidden_layer_sizes=(5, 11), activation="tanh", optimizer="adam", weight_decay=1e-2),
+         dict(model=build, model__units=10, model__dropout=0.0, optimizer="adagrad")]
 for extra in cases:
-    params = dict(hidden_layer_sizes=(8,), epochs=3, random_state=0, fit__shuffle=False,
-                  learning_rate=0.01, **extra)
+    params = {**dict(hidden_layer_sizes=(8,), epochs=3, random_state=0, fit__shuffle=False,
+                     learning_rate=0.01), **extra}
     ordinary = KerasClassifier(**params).fit(X, y)
     (out,) = train_packs([(KerasClassifier(**params), X, y, None)])
     assert isinstance(out, dict), (extra, out)  # it packed (a reason would say why not)
@@ -80,6 +83,15 @@ for job, out in zip(jobs, together):
     (alone,) = train_packs([job])
     assert out["pack"] == 0 and max(float(np.abs(u - v).max()) for u, v in
                                     zip(out["weights"], alone["weights"])) < 1e-5
+# slots of widths 10 and 12 share one pack, each cut back to its own width
+jobs = [(KerasClassifier(hidden_layer_sizes=(units,), epochs=2, random_state=0), X, y, None)
+        for units in (10, 12)]
+together = train_packs(jobs)
+assert [out["pack"] for out in together] == [0, 0]
+assert [out["weights"][0].shape for out in together] == [(4, 10), (4, 12)]
+for job, out in zip(jobs, together):
+    (alone,) = train_packs([job])
+    assert max(float(np.abs(u - v).max()) for u, v in zip(out["weights"], alone["weights"])) < 1e-5
 ok("each slot is its own pack of one")
 grid = GridSearchCV(KerasClassifier(model=build, epochs=3, random_state=0),
                     {"learning_rate": [1e-2, 3e-2], "model__units": [8, 16]}, cv=3).fit(X, y)
