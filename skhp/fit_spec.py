@@ -45,8 +45,8 @@ from skhp.schedules import EpochFunction, OneCycle
 
 __all__ = ["OPTIMIZER_SETTINGS", "OPTIMIZER_STATE", "OptimizerSpec", "dense_gradients", "StopRule",
            "CycleMomentum", "FitSettings", "FitSpec", "step_tables", "smoothed", "batch_size_for",
-           "n_held_out", "steps_per_epoch", "model_signature", "seed_or_fresh", "numbers",
-           "structural"]
+           "n_held_out", "steps_per_epoch", "model_signature", "config_text", "seed_or_fresh",
+           "numbers", "structural"]
 
 #: Optimizers a pack trains, with the settings each takes (and Keras' defaults for them).
 OPTIMIZER_SETTINGS = {
@@ -393,15 +393,30 @@ def model_signature(model):
     >>> model_signature(build(3)) == model_signature(build(3)) != model_signature(build(5))
     True
     """
+    shapes = [(tuple(v.shape), str(v.dtype)) for v in model.variables]
+    return f"{type(model).__name__}|{config_text(model)}|{shapes}"
+
+
+def config_text(model, config=None):
+    """``model``'s config (or ``config``, one of its, changed) as :func:`model_signature`
+    reads it: layer names replaced by their order, initializers and seeds left out.
+
+    Examples
+    --------
+    >>> import keras
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    >>> '"name": "#0"' in config_text(model)
+    True
+    """
     names = [layer.name for layer in model._flatten_layers(include_self=True)]
     try:
-        text = json.dumps(_program_config(model.get_config()), sort_keys=True, default=repr)
+        config = model.get_config() if config is None else config
+        text = json.dumps(_program_config(config), sort_keys=True, default=repr)
     except Exception:  # a subclassed model without a config: its class and weights decide
         text = f"{type(model).__module__}.{type(model).__qualname__}"
     for i, name in sorted(enumerate(names), key=lambda item: -len(item[1])):
         text = text.replace(json.dumps(name), f'"#{i}"')
-    shapes = [(tuple(v.shape), str(v.dtype)) for v in model.variables]
-    return f"{type(model).__name__}|{text}|{shapes}"
+    return text
 
 
 @dataclasses.dataclass(frozen=True)

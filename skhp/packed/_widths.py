@@ -28,12 +28,13 @@ import skhp._tensorflow  # noqa: F401  (before Keras: TensorFlow starts quietly)
 import keras
 import numpy as np
 
-from skhp.fit_spec import model_signature
+from skhp.fit_spec import config_text, model_signature
 
 __all__ = ["bucket", "widened", "padded", "cut"]
 
 _KEPT = 64
-_WIDENED = collections.OrderedDict()
+_WIDENED = collections.OrderedDict()  # a model's signature -> (its bucket's model, signature)
+_BUCKETS = collections.OrderedDict()  # a bucket's config -> (its model, signature)
 _LOCK = threading.Lock()
 
 # Layers that act on each unit alone (a padded unit stays 0 through them).
@@ -107,11 +108,23 @@ def _widen(model):
         return None  # a subclassed model: its call may not be a chain of its layers
     try:
         widths = _widths(model)
+        if widths is None:
+            return None
+        config = model.get_config()
+        for layer in config["layers"]:  # the bucket's config; its layers' shapes follow from it
+            layer.pop("build_config", None)
+            if layer["config"]["name"] in widths:
+                layer["config"]["units"] = widths[layer["config"]["name"]]
     except Exception:  # noqa: BLE001  (any doubt: the model packs at its own widths)
         return None
-    if widths is None:
-        return None
+    bucket_key = (type(model).__name__, config_text(model, config))
+    found = _kept(_BUCKETS, bucket_key)
+    if found is None:
+        found = _keep(_BUCKETS, bucket_key, _bucket_model(model, widths))
+    return found
 
+
+def _bucket_model(model, widths):
     def clone(layer):
         config = layer.get_config()
         if layer.name in widths:
@@ -149,16 +162,26 @@ def widened(model, signature):
     >>> widened(sigmoid, model_signature(sigmoid)) is None  # sigmoid(0) is not 0
     True
     """
-    with _LOCK:
-        if signature in _WIDENED:
-            _WIDENED.move_to_end(signature)
-            return _WIDENED[signature]
-    found = _widen(model)
-    with _LOCK:
-        _WIDENED[signature] = found
-        while len(_WIDENED) > _KEPT:
-            _WIDENED.popitem(last=False)
+    found = _kept(_WIDENED, signature, missing=False)
+    if found is False:
+        found = _keep(_WIDENED, signature, _widen(model))
     return found
+
+
+def _kept(kept, key, missing=None):
+    with _LOCK:
+        if key not in kept:
+            return missing
+        kept.move_to_end(key)
+        return kept[key]
+
+
+def _keep(kept, key, value):
+    with _LOCK:
+        kept[key] = value
+        while len(kept) > _KEPT:
+            kept.popitem(last=False)
+    return value
 
 
 def padded(values, variables):

@@ -104,7 +104,9 @@ class RoundEvaluator:
     candidates' rung scores (``rung_record``), what pruned training
     recorded of each fold for storage (``extras``), the store and study
     rung states go to (``store``), the last round's rungs (``rungs``) and
-    the cluster the data was scattered to. Packs train in this process, or
+    the cluster the data was scattered to, and the models packs were planned from
+    (``planned``: a later round's slots of a build seen before redraw its weights, not
+    build it again). Packs train in this process, or
     on the workers of joblib's active ``"dask"`` backend
     (:meth:`train`, :meth:`cluster`).
 
@@ -132,6 +134,7 @@ class RoundEvaluator:
     def __init__(self, search, X, y, params):
         self.search, self.data = search, (X, y, params)
         self.templates = {}  # shape -> fitted estimator whose Keras model slots borrow
+        self.planned = {}  # build -> the Keras model packs plan its slots from (every round's)
         self.rung_record = {}  # {epoch: completed candidates' mean scores there}
         self.extras = {}  # fold key -> what pruned training recorded of it (stored with it)
         self.store = None  # (TrialStore, study) of an oracle search with storage
@@ -162,7 +165,7 @@ class RoundEvaluator:
 
         cluster = self.cluster()
         if cluster is None:
-            return train_packs([job.data for job in jobs], self.search.pack_size)
+            return train_packs([job.data for job in jobs], self.search.pack_size, self.planned)
         return train_packs_on_cluster(cluster, [(job.candidate, job.travelling) for job in jobs],
                                       self.search.pack_size, self.scoring())
 

@@ -68,7 +68,7 @@ class _Trainers:
             self._own(ClusterPacks(rungs, remote, rounds.trained_at), remote)
         here = [job for job in jobs if id(job) not in self.owner]
         # start_packs says why a job does not pack; those train by their own fit
-        runs, where = (start_packs([job.data for job in here], search.pack_size)
+        runs, where = (start_packs([job.data for job in here], search.pack_size, rounds.planned)
                        if search.packing is not False else ([], ["packing=False"] * len(here)))
         packed = {id(job): place for job, place in zip(here, where) if not isinstance(place, str)}
         self._own(InProcessPacks(runs, packed, here), [job for job in here if id(job) in packed])
