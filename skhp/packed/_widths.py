@@ -129,6 +129,9 @@ def _bucket_model(model, widths):
         config = layer.get_config()
         if layer.name in widths:
             config["units"] = widths[layer.name]
+        # its own values are never used (a pack passes its slots'): drawing none spares
+        # JAX a compilation of its random draws per shape
+        config.update({k: "zeros" for k in config if k.endswith("initializer")})
         return type(layer).from_config(config)
 
     try:
