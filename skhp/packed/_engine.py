@@ -18,12 +18,10 @@ the end. The engine knows models and arrays, not estimators: what a slot
 trains on and with comes planned (:mod:`skhp.packed._plan`).
 """
 
-import collections
 import contextlib
 import dataclasses
 import functools
 import math
-import threading
 import warnings
 
 import skhp._tensorflow  # noqa: F401  (before Keras: TensorFlow starts quietly)
@@ -33,6 +31,7 @@ from scipy import sparse
 
 from skhp.fit_spec import OPTIMIZER_SETTINGS, OPTIMIZER_STATE
 from skhp.packed import _tf_convolutions
+from skhp.packed._kept import Kept
 from skhp.packed._widths import cut
 
 __all__ = ["PackedSlot", "PackRun", "short_error"]
@@ -352,9 +351,7 @@ class _Program:
         return new_params, new_states, tf.where(valid, step, iterations), u_product
 
 
-_PROGRAMS = collections.OrderedDict()
-_KEPT_PROGRAMS = 16
-_PROGRAMS_LOCK = threading.Lock()
+_PROGRAMS = Kept(16)  # every engine's programs
 
 
 def _current_device():
@@ -382,14 +379,7 @@ def program(key, model, loss, optimizer, structural, decayed, decoupled=True):
 def kept_program(key, make):
     """The program kept under ``key``, or ``make()``'s, kept now; the few most recent are kept
     (every engine's programs share the list)."""
-    with _PROGRAMS_LOCK:
-        found = _PROGRAMS.pop(key, None)
-        if found is None:
-            found = make()
-        _PROGRAMS[key] = found
-        while len(_PROGRAMS) > _KEPT_PROGRAMS:
-            _PROGRAMS.popitem(last=False)
-        return found
+    return _PROGRAMS.get(key, make)
 
 
 def _epoch_rows(train, epoch):

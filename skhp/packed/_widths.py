@@ -21,21 +21,17 @@ draws would be of another shape than the ordinary fit's) keep a model as it
 is. A slot's results are cut back to its own shapes.
 """
 
-import collections
-import threading
-
 import skhp._tensorflow  # noqa: F401  (before Keras: TensorFlow starts quietly)
 import keras
 import numpy as np
 
 from skhp.fit_spec import config_text, model_signature
+from skhp.packed._kept import Kept
 
 __all__ = ["bucket", "widened", "padded", "cut"]
 
-_KEPT = 64
-_WIDENED = collections.OrderedDict()  # a model's signature -> (its bucket's model, signature)
-_BUCKETS = collections.OrderedDict()  # a bucket's config -> (its model, signature)
-_LOCK = threading.Lock()
+_WIDENED = Kept(64)  # a model's signature -> (its bucket's model, signature) or None
+_BUCKETS = Kept(64)  # a bucket's config -> (its model, signature) or None
 
 # Layers that act on each unit alone (a padded unit stays 0 through them).
 _UNITWISE = (keras.layers.Dense, keras.layers.Activation, keras.layers.BatchNormalization,
@@ -103,7 +99,7 @@ def _widths(model):
 
 
 def _widen(model):
-    if type(model) not in (keras.Sequential, keras.Model) and \
+    if not type(model).__module__.startswith("keras.") or \
             type(model).__name__ not in ("Functional", "Sequential"):
         return None  # a subclassed model: its call may not be a chain of its layers
     try:
@@ -117,11 +113,8 @@ def _widen(model):
                 layer["config"]["units"] = widths[layer["config"]["name"]]
     except Exception:  # noqa: BLE001  (any doubt: the model packs at its own widths)
         return None
-    bucket_key = (type(model).__name__, config_text(model, config))
-    found = _kept(_BUCKETS, bucket_key)
-    if found is None:
-        found = _keep(_BUCKETS, bucket_key, _bucket_model(model, widths))
-    return found
+    return _BUCKETS.get((type(model).__name__, config_text(model, config)),
+                        lambda: _bucket_model(model, widths))
 
 
 def _bucket_model(model, widths):
@@ -165,26 +158,7 @@ def widened(model, signature):
     >>> widened(sigmoid, model_signature(sigmoid)) is None  # sigmoid(0) is not 0
     True
     """
-    found = _kept(_WIDENED, signature, missing=False)
-    if found is False:
-        found = _keep(_WIDENED, signature, _widen(model))
-    return found
-
-
-def _kept(kept, key, missing=None):
-    with _LOCK:
-        if key not in kept:
-            return missing
-        kept.move_to_end(key)
-        return kept[key]
-
-
-def _keep(kept, key, value):
-    with _LOCK:
-        kept[key] = value
-        while len(kept) > _KEPT:
-            kept.popitem(last=False)
-    return value
+    return _WIDENED.get(signature, lambda: _widen(model))
 
 
 def padded(values, variables):
