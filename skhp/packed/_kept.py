@@ -22,8 +22,8 @@ class Kept:
     >>> kept = Kept(2)
     >>> [kept.get(k, lambda: k * 10) for k in (1, 2, 1, 3)]
     [10, 20, 10, 30]
-    >>> sorted(kept.keys())  # 2, the least recently used, made room for 3
-    [1, 3]
+    >>> kept.get(2, lambda: "made again")  # 2, the least recently used, made room for 3
+    'made again'
     """
 
     def __init__(self, size):
@@ -42,11 +42,8 @@ class Kept:
                 self._values.popitem(last=False)
             return value
 
-    def keys(self):
-        with self._lock:
-            return list(self._values)
-
     def clear(self):
+        """Forget every kept value."""
         with self._lock:
             self._values.clear()
 
